@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Idempotent set-up: installs what Hull needs (Debian packages, npm
+# dependencies), builds it, and builds the built-in busybox image. Starts
+# nothing, so scripts and CI can call it. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages Hull drives. bench adds its peers (podman) with HULL_SETUP_BENCH=1.
+PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2)
+if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman); fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then echo "setup: need root to install: ${missing[*]}" >&2; exit 1; fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies: install when package-lock.json changed since the last install.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "setup: building"
+npx tsc -p tsconfig.json
+
+node dist/scripts/build-busybox-image.js build/images/busybox
+echo "setup: done"

@@ -1,0 +1,47 @@
+import { isHullError } from '../../core/errors.js';
+import type { ApiDeps } from '../server.js';
+import { acceptUpgrade, muxFrame, pipeStdio } from '../streams.js';
+import type { UpgradeRouter } from '../upgrade.js';
+import type { ExecSessions } from './exec.js';
+
+const bool = (v: string | null) => v === '1' || v === 'true';
+
+/**
+ * The streaming endpoints, as HTTP upgrades (docker's protocol):
+ *   POST /v1/containers/{ref}/attach?stdin=1   attach to the container's stdio
+ *   POST /v1/exec/{id}/start                   run an exec session and relay its stdio
+ */
+export function containerUpgrades(router: UpgradeRouter, { engine, log }: ApiDeps, sessions: ExecSessions): void {
+  router.add('POST', '/v1/containers/:ref/attach', async (req, socket, params, q) => {
+    const { inst, stdio } = await engine.attach(params.ref);
+    const tty = inst.config.tty;
+    acceptUpgrade(req, socket, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    await pipeStdio(stdio, socket, tty, bool(q.get('stdin')) && inst.config.openStdin);
+    socket.end();
+  });
+
+  router.add('POST', '/v1/exec/:id/start', async (req, socket, params) => {
+    const rec = sessions.get(params.id);
+    if (rec.session) throw new Error(`exec session ${rec.id} was already started`);
+    const session = await engine.exec(rec.containerId, rec.opts);
+    rec.session = session;
+    acceptUpgrade(req, socket, rec.opts.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    const piping = pipeStdio(session.stdio, socket, rec.opts.tty, rec.opts.stdin);
+    rec.running = true;
+    try {
+      await session.start();
+      rec.exitCode = await session.exitCode;
+    } catch (e) {
+      log.warn({ err: String(e) }, 'exec failed');
+      const msg = String((e as Error).message ?? e);
+      const code = isHullError(e) ? e.code : 'internal';
+      rec.exitCode = code === 'command_not_found' ? 127 : code === 'command_not_executable' ? 126 : 125;
+      if (socket.writable) socket.write(rec.opts.tty ? Buffer.from(`${msg}\r\n`) : muxFrame(2, Buffer.from(`${msg}\n`)));
+    } finally {
+      rec.running = false;
+      sessions.expire(rec.id);
+    }
+    await Promise.race([piping, new Promise((r) => setTimeout(r, 2000))]);
+    socket.end();
+  });
+}

@@ -1,0 +1,43 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { API_VERSION, type ApiDeps } from '../server.js';
+
+export const systemRoutes =
+  ({ engine, version }: ApiDeps): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/_ping', async (_req, reply) => reply.header('Api-Version', API_VERSION).type('text/plain').send('OK'));
+
+    app.get('/v1/version', async () => ({ version, apiVersion: API_VERSION, node: process.version, os: 'linux', arch: process.arch }));
+
+    app.get('/v1/info', async () => {
+      const h = engine.host;
+      const all = await engine.list(true);
+      const count = (s: string) => all.filter((i) => i.state.status === s).length;
+      return {
+        version,
+        kernel: h.kernel,
+        cgroupMode: h.cgroupMode,
+        cgroupNote: h.cgroupMode === 'hybrid' ? 'hybrid cgroups: crun runs in a private mount namespace without the cgroup2 mount' : '',
+        defaultRuntime: h.defaultRuntime,
+        runtimes: h.runtimes,
+        conmon: h.conmon ?? null,
+        kvm: h.kvm,
+        containers: { total: all.length, running: count('running'), paused: count('paused'), stopped: count('exited') + count('created') },
+        root: engine.root,
+        daemonPid: process.pid,
+        daemonRss: process.memoryUsage().rss,
+      };
+    });
+
+    app.get('/v1/events', async (req, reply) => {
+      const { Readable } = await import('node:stream');
+      const out = new Readable({ read() {} });
+      const on = (ev: unknown) => out.push(`${JSON.stringify(ev)}\n`);
+      engine.events.on('event', on);
+      req.raw.on('close', () => {
+        engine.events.off('event', on);
+        out.push(null);
+      });
+      reply.header('Content-Type', 'application/x-ndjson');
+      return reply.send(out);
+    });
+  };

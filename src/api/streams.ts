@@ -1,0 +1,61 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { StdioStream } from '../runtime/driver.js';
+
+/**
+ * Streams over the API socket, framed as Docker's are so its clients work:
+ * without a terminal, every chunk is [stream, 0, 0, 0, size(uint32 BE)] + data
+ * with stream 1 = stdout, 2 = stderr; with a terminal, raw bytes.
+ */
+export function muxFrame(stream: 1 | 2, data: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = stream;
+  h.writeUInt32BE(data.length, 4);
+  return Buffer.concat([h, data]);
+}
+
+/** Parse mux frames from a byte stream (the client side). */
+export class MuxDecoder {
+  private buf = Buffer.alloc(0);
+  constructor(private onFrame: (stream: number, data: Buffer) => void) {}
+  push(chunk: Buffer): void {
+    this.buf = Buffer.concat([this.buf, chunk]);
+    while (this.buf.length >= 8) {
+      const size = this.buf.readUInt32BE(4);
+      if (this.buf.length < 8 + size) return;
+      this.onFrame(this.buf[0], this.buf.subarray(8, 8 + size));
+      this.buf = this.buf.subarray(8 + size);
+    }
+  }
+}
+
+/** Answer an HTTP upgrade with 101 and hand back the raw socket. */
+export function acceptUpgrade(req: IncomingMessage, socket: Duplex, contentType: string): void {
+  const proto = (req.headers.upgrade ?? 'tcp').toString();
+  socket.write(
+    `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: ${proto}\r\n\r\n`,
+  );
+}
+
+/** Relay a container's stdio over an upgraded socket until either side ends. */
+export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, withStdin: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    stdio.onData((stream, data) => {
+      if (socket.writable) socket.write(tty ? data : muxFrame(stream === 'stderr' ? 2 : 1, data));
+    });
+    if (withStdin) {
+      socket.on('data', (b: Buffer) => stdio.write(b));
+      socket.on('end', () => stdio.closeStdin());
+    }
+    socket.on('error', () => stdio.close());
+    socket.on('close', () => stdio.close());
+    stdio.onClose(() => {
+      resolve();
+    });
+  });
+}
+
+export function writeHttpError(socket: Duplex, status: number, body: object): void {
+  const text = JSON.stringify(body);
+  socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+}

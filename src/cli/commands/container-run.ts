@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { ApiError } from '../client.js';
+import { enc, exitWith, getCtx, type Ctx } from '../context.js';
+import { relay } from '../stdio.js';
+import { addCreateFlags, toCreateOptions } from './create-flags.js';
+
+/** `hull run`, `hull create`, `hull start`: docker's verbs and flags. */
+export function register(program: Command): void {
+  addCreateFlags(program.command('run').description('create and start a container').argument('<image>').argument('[command...]'))
+    .option('-d, --detach', 'run in the background and print the container id')
+    .passThroughOptions()
+    .action(async (image: string, command: string[], opts: Record<string, unknown>) => {
+      const ctx = getCtx(program.opts().host);
+      const create = toCreateOptions(image, command, opts);
+      const { id } = await ctx.client.call<{ id: string }>('POST', '/v1/containers', create);
+      if (opts.detach) {
+        await startOrExit(ctx, id, create.autoRemove);
+        process.stdout.write(`${id}\n`);
+        return;
+      }
+      exitWith(await runAttached(ctx, id, { tty: !!create.tty, stdin: !!create.openStdin, autoRemove: !!create.autoRemove }));
+    });
+
+  addCreateFlags(program.command('create').description('create a container without starting it').argument('<image>').argument('[command...]'))
+    .passThroughOptions()
+    .action(async (image: string, command: string[], opts: Record<string, unknown>) => {
+      const ctx = getCtx(program.opts().host);
+      const { id } = await ctx.client.call<{ id: string }>('POST', '/v1/containers', toCreateOptions(image, command, opts));
+      process.stdout.write(`${id}\n`);
+    });
+
+  program
+    .command('start')
+    .description('start one or more stopped containers')
+    .argument('<container...>')
+    .option('-a, --attach', 'attach stdout/stderr and exit with the container code')
+    .option('-i, --interactive', "attach the container's stdin")
+    .action(async (refs: string[], opts: { attach?: boolean; interactive?: boolean }) => {
+      const ctx = getCtx(program.opts().host);
+      if (opts.attach || opts.interactive) {
+        const inst = await ctx.client.call<{ id: string; config: { tty: boolean; openStdin: boolean; autoRemove: boolean } }>('GET', `/v1/containers/${enc(refs[0])}`);
+        exitWith(await runAttached(ctx, inst.id, { tty: inst.config.tty, stdin: !!opts.interactive && inst.config.openStdin, autoRemove: inst.config.autoRemove }));
+      }
+      let failed = 0;
+      for (const ref of refs) {
+        try {
+          await ctx.client.call('POST', `/v1/containers/${enc(ref)}/start`);
+          process.stdout.write(`${ref}\n`);
+        } catch (e) {
+          failed++;
+          process.stderr.write(`Error: ${(e as Error).message}\n`);
+        }
+      }
+      if (failed) exitWith(1);
+    });
+}
+
+async function startOrExit(ctx: Ctx, id: string, autoRemove?: boolean): Promise<void> {
+  try {
+    await ctx.client.call('POST', `/v1/containers/${id}/start`);
+  } catch (e) {
+    if (!autoRemove) await ctx.client.call('DELETE', `/v1/containers/${id}?force=1`).catch(() => undefined);
+    process.stderr.write(`hull: ${(e as Error).message}\n`);
+    exitWith(startFailureCode(e));
+  }
+}
+
+/** docker run's exit codes when the container could not start: 127 not found, 126 not executable, 125 other. */
+export function startFailureCode(e: unknown): number {
+  if (e instanceof ApiError) {
+    if (e.code === 'command_not_found') return 127;
+    if (e.code === 'command_not_executable') return 126;
+  }
+  return 125;
+}
+
+/**
+ * docker run's order: wait for the next exit, attach, start; then the exit
+ * code comes from the wait (it also survives --rm removing the container).
+ */
+async function runAttached(ctx: Ctx, id: string, o: { tty: boolean; stdin: boolean; autoRemove: boolean }): Promise<number> {
+  const waiting = ctx.client.call<{ exitCode: number }>('POST', `/v1/containers/${id}/wait?condition=next-exit`);
+  waiting.catch(() => undefined);
+  const socket = await ctx.client.upgrade(`/v1/containers/${id}/attach?stdin=${o.stdin ? 1 : 0}`);
+  const resize = (rows: number, cols: number) => void ctx.client.call('POST', `/v1/containers/${id}/resize?h=${rows}&w=${cols}`).catch(() => undefined);
+  const relaying = relay(socket, { tty: o.tty, stdin: o.stdin, onResize: o.tty ? resize : undefined });
+  const forward = (sig: NodeJS.Signals) => void ctx.client.call('POST', `/v1/containers/${id}/kill?signal=${sig}`).catch(() => undefined);
+  if (!o.tty) for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, forward);
+  try {
+    await ctx.client.call('POST', `/v1/containers/${id}/start`);
+  } catch (e) {
+    socket.destroy();
+    if (!o.autoRemove) await ctx.client.call('DELETE', `/v1/containers/${id}?force=1`).catch(() => undefined);
+    process.stderr.write(`hull: ${(e as Error).message}\n`);
+    return startFailureCode(e);
+  }
+  const { exitCode } = await waiting;
+  await Promise.race([relaying, new Promise((r) => setTimeout(r, 1000))]);
+  return exitCode;
+}

@@ -1,0 +1,91 @@
+import type { Command } from 'commander';
+import { parseCpus, parseSize } from '../../core/units.js';
+import type { CreateOptions } from '../../engine/create-options.js';
+import { collect } from '../context.js';
+
+/**
+ * The flags `run` and `create` share, as typed data: one list drives the
+ * parser, --help and docs/cli.md. Each maps its value onto CreateOptions.
+ */
+export interface Flag {
+  flags: string;
+  help: string;
+  repeatable?: boolean;
+  apply?: (o: CreateOptions, v: never) => void;
+}
+
+export const CREATE_FLAGS: Flag[] = [
+  { flags: '--name <name>', help: 'assign a name to the container', apply: (o, v: string) => (o.name = v) },
+  { flags: '-e, --env <KEY=VALUE>', help: 'set an environment variable (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.env = v.map(envFromHost)) },
+  { flags: '-w, --workdir <dir>', help: 'working directory inside the container', apply: (o, v: string) => (o.workingDir = v) },
+  { flags: '-u, --user <user[:group]>', help: 'user name or uid (and group) to run as', apply: (o, v: string) => (o.user = v) },
+  { flags: '-t, --tty', help: 'allocate a pseudo-terminal', apply: (o, v: boolean) => (o.tty = v) },
+  { flags: '-i, --interactive', help: 'keep stdin open', apply: (o, v: boolean) => (o.openStdin = v) },
+  { flags: '--entrypoint <cmd>', help: "override the image's entrypoint", apply: (o, v: string) => (o.entrypoint = v === '' ? [] : [v]) },
+  { flags: '--rm', help: 'remove the container when it exits', apply: (o, v: boolean) => (o.autoRemove = v) },
+  { flags: '-m, --memory <size>', help: 'memory limit (e.g. 64m, 1g; at least 6m)', apply: (o, v: string) => (o.memoryBytes = parseSize(v)) },
+  { flags: '--cpus <n>', help: 'CPU limit in cores (e.g. 0.5)', apply: (o, v: string) => (o.cpus = parseCpus(v)) },
+  { flags: '--pids-limit <n>', help: 'process limit (default 2048; -1 for none)', apply: (o, v: string) => (o.pidsLimit = parseIntStrict(v, '--pids-limit')) },
+  { flags: '--restart <policy>', help: 'no | always | on-failure[:max] | unless-stopped', apply: applyRestart },
+  { flags: '--runtime <name>', help: 'OCI runtime: crun (default) or runc', apply: (o, v: string) => (o.runtime = v) },
+  { flags: '--userns', help: 'run in a user namespace (container root is not host root)', apply: (o, v: boolean) => (o.userns = v) },
+  { flags: '--security-opt <opt>', help: 'security option: no-new-privileges', repeatable: true, apply: applySecurityOpt },
+  { flags: '--hostname <name>', help: 'container host name', apply: (o, v: string) => (o.hostname = v) },
+  { flags: '-l, --label <k=v>', help: 'set a label (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.labels = Object.fromEntries(v.map((l) => splitKv(l)))) },
+];
+
+export function addCreateFlags(cmd: Command): Command {
+  for (const f of CREATE_FLAGS) {
+    if (f.repeatable) cmd.option(f.flags, f.help, collect, []);
+    else cmd.option(f.flags, f.help);
+  }
+  return cmd;
+}
+
+/** Commander's camelCased option key for a flag spec like `--pids-limit <n>`. */
+function key(flags: string): string {
+  const long = /--([\w-]+)/.exec(flags)![1];
+  return long.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
+}
+
+export function toCreateOptions(image: string, command: string[], opts: Record<string, unknown>): CreateOptions {
+  const o: CreateOptions = { image };
+  if (command.length) o.cmd = command;
+  for (const f of CREATE_FLAGS) {
+    const v = opts[key(f.flags)];
+    if (v === undefined || (Array.isArray(v) && v.length === 0) || v === false) continue;
+    f.apply?.(o, v as never);
+  }
+  return o;
+}
+
+function parseIntStrict(v: string, flag: string): number {
+  if (!/^-?\d+$/.test(v)) throw new Error(`invalid ${flag} "${v}": expected an integer`);
+  return Number(v);
+}
+
+function applyRestart(o: CreateOptions, v: string) {
+  const [name, max] = v.split(':');
+  if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(name)) throw new Error(`invalid --restart "${v}": use no, always, on-failure[:max] or unless-stopped`);
+  o.restartPolicy = name as CreateOptions['restartPolicy'];
+  if (max !== undefined) o.restartMaxRetries = parseIntStrict(max, '--restart');
+}
+
+function applySecurityOpt(o: CreateOptions, v: string[]) {
+  for (const s of v) {
+    if (s === 'no-new-privileges' || s === 'no-new-privileges:true' || s === 'no-new-privileges=true') o.noNewPrivileges = true;
+    else throw new Error(`unsupported --security-opt "${s}"`);
+  }
+}
+
+function splitKv(s: string): [string, string] {
+  const i = s.indexOf('=');
+  return i < 0 ? [s, ''] : [s.slice(0, i), s.slice(i + 1)];
+}
+
+/** `-e NAME` without a value takes NAME from the caller's environment, as docker does. */
+function envFromHost(e: string): string {
+  if (e.includes('=')) return e;
+  const v = process.env[e];
+  return v === undefined ? e : `${e}=${v}`;
+}

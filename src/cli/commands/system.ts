@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { getCtx } from '../context.js';
+import { printJson } from '../format.js';
+
+export function register(program: Command): void {
+  program
+    .command('info')
+    .description('show how the daemon runs on this host: cgroup mode, runtime, counts')
+    .option('--format <format>', 'text (default) or json')
+    .action(async (opts: { format?: string }) => {
+      const ctx = getCtx(program.opts().host);
+      const i = await ctx.client.call<Record<string, any>>('GET', '/v1/info');
+      if (opts.format === 'json') return printJson(i);
+      const lines = [
+        `Server version:   ${i.version}`,
+        `Kernel:           ${i.kernel}`,
+        `Cgroup mode:      ${i.cgroupMode}${i.cgroupNote ? ` (${i.cgroupNote})` : ''}`,
+        `Default runtime:  ${i.defaultRuntime}`,
+        `Runtimes:         ${Object.entries(i.runtimes as Record<string, string>).map(([k, v]) => `${k} (${v})`).join(', ') || 'none'}`,
+        `Conmon:           ${i.conmon ?? 'not installed'}`,
+        `KVM:              ${i.kvm ? 'yes' : 'no (VMs would use TCG emulation)'}`,
+        `Containers:       ${i.containers.total} (running ${i.containers.running}, paused ${i.containers.paused}, stopped ${i.containers.stopped})`,
+        `Root dir:         ${i.root}`,
+        `Daemon:           pid ${i.daemonPid}, RSS ${(i.daemonRss / 1048576).toFixed(1)} MiB`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+
+  program
+    .command('version')
+    .description('show the client and daemon versions')
+    .option('--format <format>', 'text (default) or json')
+    .action(async (opts: { format?: string }) => {
+      const ctx = getCtx(program.opts().host);
+      const v = await ctx.client.call<Record<string, string>>('GET', '/v1/version');
+      if (opts.format === 'json') return printJson(v);
+      process.stdout.write(`Hull ${v.version} (API ${v.apiVersion}, Node ${v.node}, ${v.os}/${v.arch})\n`);
+    });
+}

@@ -1,0 +1,33 @@
+import { Client } from './client.js';
+import { resolveHost, socketPathFromHost } from '../daemon/config.js';
+
+/** What every command gets: the API client, for the host chosen by -H/--host or HULL_HOST. */
+export interface Ctx {
+  client: Client;
+}
+
+let client: Client | undefined;
+export function getCtx(host?: string): Ctx {
+  client ??= new Client(socketPathFromHost(resolveHost(host)));
+  return { client };
+}
+
+export const enc = encodeURIComponent;
+
+/** Collect a repeatable option (`-e A=1 -e B=2`). */
+export const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Exit the CLI with a code, after stdout drains. */
+export function exitWith(code: number): never {
+  process.exitCode = code;
+  client?.close();
+  // Let pending writes flush; anything still open (sockets) must not hold us.
+  setImmediate(() => process.exit(code));
+  throw new ExitSignal(code);
+}
+
+export class ExitSignal extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}

@@ -1,0 +1,37 @@
+import { Command, CommanderError } from 'commander';
+import { ApiError } from './client.js';
+import { ExitSignal } from './context.js';
+import { register as registerDaemon } from './commands/daemon.js';
+import { register as registerRun } from './commands/container-run.js';
+import { register as registerLifecycle } from './commands/container-lifecycle.js';
+import { register as registerList } from './commands/container-list.js';
+import { register as registerIo } from './commands/container-io.js';
+import { register as registerStats } from './commands/container-stats.js';
+import { register as registerImage } from './commands/image.js';
+import { register as registerSystem } from './commands/system.js';
+
+export function buildProgram(): Command {
+  const program = new Command('hull')
+    .description('Containers and virtual machines side by side')
+    .option('-H, --host <url>', 'daemon socket (env HULL_HOST, default unix:///run/hull/hull.sock)')
+    .enablePositionalOptions()
+    .showHelpAfterError();
+  for (const reg of [registerDaemon, registerRun, registerLifecycle, registerList, registerIo, registerStats, registerImage, registerSystem]) reg(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof ExitSignal) return;
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
+      return;
+    }
+    const msg = e instanceof ApiError || e instanceof Error ? e.message : String(e);
+    process.stderr.write(`Error: ${msg}\n`);
+    process.exitCode = e instanceof ApiError && e.code === 'command_not_found' ? 127 : 1;
+  }
+}

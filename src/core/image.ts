@@ -1,0 +1,29 @@
+/** Image: an OCI image known to the local store. */
+export interface ImageConfig {
+  Cmd?: string[];
+  Entrypoint?: string[];
+  Env?: string[];
+  WorkingDir?: string;
+  User?: string;
+  ExposedPorts?: Record<string, object>;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+}
+
+export interface Image {
+  /** sha256:<hex> of the image's config blob, as docker's image id. */
+  id: string;
+  /** The manifest this image was stored from. */
+  manifestDigest: string;
+  /** repo:tag names pointing at it, e.g. `busybox:latest`. */
+  tags: string[];
+  /** Uncompressed layer digests, bottom first (rootfs.diff_ids). */
+  diffIds: string[];
+  /** Compressed layer blobs, bottom first, as the manifest lists them. */
+  layers: Array<{ digest: string; size: number; mediaType: string }>;
+  config: ImageConfig;
+  architecture: string;
+  os: string;
+  size: number;
+  createdAt: string;
+}

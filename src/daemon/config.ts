@@ -1,0 +1,28 @@
+import { HullError } from '../core/errors.js';
+
+/** Where the daemon listens and keeps its state: flags, then environment, then defaults. */
+export interface DaemonConfig {
+  socketPath: string;
+  root: string;
+}
+
+export const DEFAULT_HOST = 'unix:///run/hull/hull.sock';
+export const DEFAULT_ROOT = '/var/lib/hull';
+
+export function socketPathFromHost(host: string): string {
+  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  if (host.startsWith('/')) return host;
+  throw new HullError('invalid', `unsupported host "${host}": use unix:///path/to/hull.sock`);
+}
+
+export function resolveHost(flag?: string): string {
+  return flag ?? process.env.HULL_HOST ?? DEFAULT_HOST;
+}
+
+export function resolveConfig(flags: { host?: string; root?: string }): DaemonConfig {
+  const root = flags.root ?? process.env.HULL_ROOT ?? DEFAULT_ROOT;
+  // conmon's attach socket lives at <root>/containers/<64-hex id>/attach and a
+  // unix socket path must fit in 108 bytes.
+  if (root.length > 24) throw new HullError('invalid', `--root "${root}" is too long (${root.length} characters; at most 24, as unix socket paths are limited)`);
+  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root };
+}

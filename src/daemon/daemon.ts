@@ -1,0 +1,75 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildServer, listenUnix } from '../api/server.js';
+import { HullError } from '../core/errors.js';
+import { Engine } from '../engine/engine.js';
+import { createLogger, type Logger } from '../engine/logger.js';
+import { ImageService } from '../image/image-service.js';
+import { ContainerDriver } from '../runtime/oci/container-driver.js';
+import { OciRuntime } from '../runtime/oci/runtime-cli.js';
+import { crunHybridWrapper, detectHost, type HostInfo } from '../runtime/host.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { pidAlive } from '../sys/run.js';
+import type { DaemonConfig } from './config.js';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const VERSION = '0.1.0';
+export const BUILTIN_BUSYBOX = join(REPO_ROOT, 'build', 'images', 'busybox');
+
+/**
+ * Start-up order: one daemon per root (pid file), host detection, store,
+ * images (the built-in busybox), engine, re-adopting what runs, the exit
+ * watcher, and last the API socket. Shutdown leaves containers running:
+ * conmon supervises them, and the next daemon re-adopts them.
+ */
+export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger()) {
+  if (process.getuid?.() !== 0) throw new HullError('unavailable', 'hull daemon must run as root');
+  await mkdir(cfg.root, { recursive: true, mode: 0o711 });
+  for (const d of ['containers', 'exits', 'exec', 'runtime']) await mkdir(join(cfg.root, d), { recursive: true, mode: 0o700 });
+  const pidFile = join(cfg.root, 'hull.pid');
+  const other = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (other && other !== process.pid && pidAlive(other) && (await isHullDaemon(other))) {
+    throw new HullError('conflict', `another hull daemon (pid ${other}) is using ${cfg.root}`);
+  }
+  await writeFile(pidFile, `${process.pid}\n`);
+
+  const host = await detectHost();
+  const runtimes = await buildRuntimes(cfg.root, host);
+  const store = new SqliteStore(join(cfg.root, 'hull.db'));
+  const images = new ImageService(cfg.root, store);
+  await images.ensureBuiltin(BUILTIN_BUSYBOX).catch((e) => log.warn({ err: String(e) }, 'built-in busybox image not imported: run `npm run setup`'));
+  const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon });
+  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver }, host, log });
+  await engine.recover();
+  await engine.watchExits();
+  const app = await buildServer({ engine, images, log, version: VERSION });
+  await listenUnix(app, cfg.socketPath);
+  log.info({ socket: cfg.socketPath, root: cfg.root, cgroupMode: host.cgroupMode, runtime: host.defaultRuntime, pid: process.pid }, 'hull daemon ready');
+
+  const close = async () => {
+    await app.close();
+    await engine.close();
+    await store.close();
+    await rm(cfg.socketPath, { force: true });
+    await rm(pidFile, { force: true });
+  };
+  return { engine, app, close, host };
+}
+
+async function isHullDaemon(pid: number): Promise<boolean> {
+  const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmd.includes('hull') && cmd.includes('daemon');
+}
+
+async function buildRuntimes(root: string, host: HostInfo): Promise<Map<string, OciRuntime>> {
+  const m = new Map<string, OciRuntime>();
+  for (const [name, path] of Object.entries(host.runtimes)) {
+    let execPath = path;
+    if (name === 'crun' && host.cgroupMode === 'hybrid') execPath = await crunHybridWrapper(join(root, 'runtime'), path);
+    const stateRoot = join(root, 'runtime', name);
+    await mkdir(stateRoot, { recursive: true, mode: 0o700 });
+    m.set(name, new OciRuntime(name, path, execPath, stateRoot));
+  }
+  return m;
+}

@@ -1,0 +1,20 @@
+import { createLogger } from '../engine/logger.js';
+import { resolveConfig } from './config.js';
+import { startDaemon } from './daemon.js';
+
+/** `hull daemon`: run until SIGTERM/SIGINT; containers keep running after it stops. */
+export async function runDaemon(flags: { host?: string; root?: string }): Promise<void> {
+  const log = createLogger();
+  const cfg = resolveConfig(flags);
+  const d = await startDaemon(cfg, log);
+  let closing = false;
+  const stop = async (sig: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal: sig }, 'shutting down (containers keep running)');
+    await d.close().catch((e) => log.error({ err: String(e) }, 'shutdown error'));
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

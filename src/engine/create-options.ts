@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/**
+ * What a client sends to create a container: strict, unknown fields refused.
+ * Sizes arrive already parsed to bytes (the CLI parses `-m 64m`; the API
+ * accepts numbers only), so every client gets the same validation here.
+ */
+export const CreateOptionsSchema = z
+  .object({
+    name: z.string().optional(),
+    image: z.string().min(1),
+    cmd: z.array(z.string()).optional(),
+    entrypoint: z.array(z.string()).optional(),
+    env: z.array(z.string()).default([]),
+    workingDir: z.string().default(''),
+    user: z.string().default(''),
+    tty: z.boolean().default(false),
+    openStdin: z.boolean().default(false),
+    autoRemove: z.boolean().default(false),
+    runtime: z.string().optional(),
+    userns: z.boolean().default(false),
+    noNewPrivileges: z.boolean().default(false),
+    memoryBytes: z.number().int().positive().optional(),
+    cpus: z.number().positive().optional(),
+    pidsLimit: z.number().int().min(-1).optional(),
+    restartPolicy: z.enum(['no', 'always', 'on-failure', 'unless-stopped']).default('no'),
+    restartMaxRetries: z.number().int().min(0).optional(),
+    labels: z.record(z.string(), z.string()).default({}),
+    hostname: z.string().optional(),
+  })
+  .strict();
+
+export type CreateOptions = z.input<typeof CreateOptionsSchema>;
+export type ParsedCreateOptions = z.output<typeof CreateOptionsSchema>;

@@ -1,0 +1,468 @@
+import { EventEmitter } from 'node:events';
+import { mkdir, readdir, watch } from 'node:fs/promises';
+import { HullError, invalid, notFound, wrongState } from '../core/errors.js';
+import { isValidName, newId, randomName, shortId } from '../core/ids.js';
+import type { Instance, InstanceState } from '../core/instance.js';
+import { newState } from '../core/instance.js';
+import { mergeEnv } from '../core/env.js';
+import { Reverter } from '../core/reverter.js';
+import type { ImageService } from '../image/image-service.js';
+import type { CreateContext, Driver, ExecOptions, ExecSession, StdioStream } from '../runtime/driver.js';
+import type { HostInfo } from '../runtime/host.js';
+import type { Store } from '../store/store.js';
+import { CreateOptionsSchema, type CreateOptions } from './create-options.js';
+import { KeyedLock } from './locks.js';
+import type { Logger } from './logger.js';
+
+const MIN_MEMORY = 6 * 1024 * 1024; // docker's floor: below this nothing starts reliably
+
+export interface EngineDeps {
+  root: string;
+  store: Store;
+  images: ImageService;
+  drivers: { container: Driver & { exitDir: string } };
+  host: HostInfo;
+  log: Logger;
+}
+
+export interface EngineEvent {
+  type: 'create' | 'start' | 'die' | 'stop' | 'destroy' | 'pause' | 'unpause' | 'restart' | 'oom';
+  id: string;
+  name: string;
+  time: string;
+  exitCode?: number;
+}
+
+/**
+ * Engine: the one place that changes instances. The API, CLI (through the
+ * API) and dashboard go through it. It owns the records in the store and the
+ * lifecycle rules; drivers do the machine-side work.
+ */
+export class Engine {
+  readonly events = new EventEmitter();
+  private lock = new KeyedLock();
+  private watcher?: AbortController;
+  private restartTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private d: EngineDeps) {
+    this.events.setMaxListeners(0);
+  }
+
+  get root(): string {
+    return this.d.root;
+  }
+
+  get host(): HostInfo {
+    return this.d.host;
+  }
+
+  private driver(inst: Instance): Driver {
+    if (inst.type !== 'container') throw new HullError('unavailable', `instance type ${inst.type} is not supported yet`);
+    return this.d.drivers.container;
+  }
+
+  private emit(type: EngineEvent['type'], inst: Instance, exitCode?: number) {
+    const ev: EngineEvent = { type, id: inst.id, name: inst.name, time: new Date().toISOString(), exitCode };
+    this.events.emit('event', ev);
+  }
+
+  // ---- lookup ----
+
+  async list(all = false): Promise<Instance[]> {
+    const xs = await this.d.store.list<Instance>('instance');
+    return xs.filter((i) => i.state.status !== 'creating' && (all || i.state.status === 'running' || i.state.status === 'paused'));
+  }
+
+  /** Find by name, full id or unique id prefix. */
+  async get(ref: string): Promise<Instance> {
+    const byName = await this.d.store.getByName<Instance>('instance', ref);
+    if (byName) return byName;
+    const byId = await this.d.store.get<Instance>('instance', ref);
+    if (byId) return byId;
+    if (/^[0-9a-f]{3,64}$/.test(ref)) {
+      const xs = (await this.d.store.list<Instance>('instance')).filter((i) => i.id.startsWith(ref));
+      if (xs.length === 1) return xs[0];
+      if (xs.length > 1) throw invalid(`"${ref}" matches ${xs.length} instances: use more of the id`);
+    }
+    throw notFound(`container "${ref}"`);
+  }
+
+  private async save(id: string, mutate: (s: InstanceState) => Partial<InstanceState>): Promise<Instance> {
+    return this.d.store.update<Instance>('instance', id, (cur) => ({ ...cur, state: { ...cur.state, ...mutate(cur.state) } }));
+  }
+
+  // ---- create ----
+
+  async create(input: CreateOptions): Promise<Instance> {
+    const parsed = CreateOptionsSchema.safeParse(input);
+    if (!parsed.success) throw invalid(`invalid create request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const o = parsed.data;
+    const name = o.name || randomName();
+    if (!isValidName(name)) throw invalid(`invalid name "${name}": use letters, digits, _ . - (start with a letter or digit)`);
+    if (o.memoryBytes !== undefined && o.memoryBytes < MIN_MEMORY) throw new HullError('resource', `memory limit ${o.memoryBytes} bytes is too small: the minimum is 6MiB`);
+    const runtime = o.runtime ?? this.d.host.defaultRuntime;
+    if (!this.d.host.runtimes[runtime]) throw new HullError('unavailable', `OCI runtime "${runtime}" is not installed (installed: ${Object.keys(this.d.host.runtimes).join(', ') || 'none'})`);
+    if (await this.d.store.getByName('instance', name)) throw new HullError('conflict', `the name "${name}" is already in use`);
+    const image = await this.d.images.resolve(o.image);
+    const ic = image.config;
+    const id = newId();
+    const inst: Instance = {
+      id,
+      name,
+      type: 'container',
+      createdAt: new Date().toISOString(),
+      config: {
+        image: o.image,
+        imageId: image.id,
+        entrypoint: o.entrypoint ?? ic.Entrypoint ?? [],
+        cmd: o.cmd && o.cmd.length ? o.cmd : o.entrypoint ? [] : (ic.Cmd ?? []),
+        env: mergeEnv(ic.Env ?? [], o.env),
+        workingDir: o.workingDir || ic.WorkingDir || '/',
+        user: o.user || ic.User || '',
+        tty: o.tty,
+        openStdin: o.openStdin,
+        autoRemove: o.autoRemove,
+        runtime,
+        userns: o.userns,
+        noNewPrivileges: o.noNewPrivileges,
+        resources: { memoryBytes: o.memoryBytes, cpus: o.cpus, pidsLimit: o.pidsLimit ?? 2048 },
+        restartPolicy: { name: o.restartPolicy, maxRetries: o.restartMaxRetries },
+        labels: o.labels,
+        hostname: o.hostname ?? shortId(id),
+      },
+      state: newState(),
+    };
+    if (inst.config.entrypoint.length + inst.config.cmd.length === 0) throw invalid('no command given and the image has none');
+    if (o.autoRemove && o.restartPolicy !== 'no') throw invalid('--rm and --restart cannot be used together');
+    // The record goes in first, as `creating`, so a daemon killed mid-way finds and removes the leftovers.
+    await this.d.store.create('instance', id, name, inst);
+    const r = new Reverter();
+    r.add(() => this.d.store.delete('instance', id));
+    try {
+      r.add(() => this.driver(inst).remove(inst));
+      await this.driver(inst).create(inst, await this.context(inst));
+      const done = await this.save(id, () => ({ status: 'created' }));
+      r.success();
+      this.emit('create', done);
+      return done;
+    } finally {
+      await r.revert();
+    }
+  }
+
+  private async context(inst: Instance): Promise<CreateContext> {
+    const image = await this.d.images.resolve(inst.config.imageId);
+    return { layerDirs: await this.d.images.layerDirs(image) };
+  }
+
+  // ---- lifecycle ----
+
+  async start(ref: string): Promise<Instance> {
+    const inst = await this.get(ref);
+    return this.lock.run(inst.id, () => this.startLocked(inst.id));
+  }
+
+  private async startLocked(id: string, isRestart = false): Promise<Instance> {
+    const inst = await this.mustGet(id);
+    if (inst.state.status === 'running') return inst;
+    if (inst.state.status === 'paused') throw wrongState(`container ${inst.name} is paused: unpause it instead`);
+    if (inst.state.status === 'removing') throw wrongState(`container ${inst.name} is being removed`);
+    try {
+      const { pid, monitorPid } = await this.driver(inst).start(inst, await this.context(inst));
+      const next = await this.save(id, (s) => ({
+        status: 'running',
+        pid,
+        conmonPid: monitorPid,
+        exitCode: 0,
+        oomKilled: false,
+        error: '',
+        startedAt: new Date().toISOString(),
+        finishedAt: '',
+        stoppedByUser: false,
+        restartCount: isRestart ? s.restartCount + 1 : s.restartCount,
+      }));
+      this.emit('start', next);
+      // The exit may have happened before we recorded `running` (a fast command): check now.
+      void this.checkExit(id);
+      return next;
+    } catch (e) {
+      const err = e instanceof HullError ? e : new HullError('internal', String(e));
+      const exitCode = err.code === 'command_not_found' ? 127 : err.code === 'command_not_executable' ? 126 : 128;
+      const failed = await this.save(id, () => ({ status: inst.state.status === 'created' ? 'created' : 'exited', error: err.message, exitCode }));
+      if (failed.config.autoRemove) await this.removeLocked(id, true).catch(() => undefined);
+      throw err.wrap(`cannot start container ${inst.name}`);
+    }
+  }
+
+  private async mustGet(id: string): Promise<Instance> {
+    const inst = await this.d.store.get<Instance>('instance', id);
+    if (!inst) throw notFound(`container ${id}`);
+    return inst;
+  }
+
+  async stop(ref: string, timeoutSec = 10): Promise<Instance> {
+    const inst = await this.get(ref);
+    this.cancelRestart(inst.id);
+    return this.lock.run(inst.id, async () => {
+      const cur = await this.mustGet(inst.id);
+      if (cur.state.status !== 'running' && cur.state.status !== 'paused') return cur;
+      await this.save(inst.id, () => ({ stoppedByUser: true }));
+      if (cur.state.status === 'paused') await this.driver(cur).resume(cur).catch(() => undefined);
+      await this.driver(cur).stop(cur, timeoutSec);
+      const done = await this.reapLocked(inst.id);
+      this.emit('stop', done);
+      return done;
+    });
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const inst = await this.get(ref);
+    if (inst.state.status !== 'running' && inst.state.status !== 'paused') throw wrongState(`container ${inst.name} is not running`);
+    if (signal === 'SIGKILL' || signal === '9') await this.save(inst.id, () => ({ stoppedByUser: true }));
+    await this.driver(inst).kill(inst, signal);
+  }
+
+  async restart(ref: string, timeoutSec = 10): Promise<Instance> {
+    const inst = await this.stop(ref, timeoutSec);
+    const started = await this.lock.run(inst.id, () => this.startLocked(inst.id));
+    this.emit('restart', started);
+    return started;
+  }
+
+  async pause(ref: string): Promise<Instance> {
+    const inst = await this.get(ref);
+    return this.lock.run(inst.id, async () => {
+      const cur = await this.mustGet(inst.id);
+      if (cur.state.status !== 'running') throw wrongState(`container ${cur.name} is not running`);
+      await this.driver(cur).pause(cur);
+      const next = await this.save(cur.id, () => ({ status: 'paused' }));
+      this.emit('pause', next);
+      return next;
+    });
+  }
+
+  async unpause(ref: string): Promise<Instance> {
+    const inst = await this.get(ref);
+    return this.lock.run(inst.id, async () => {
+      const cur = await this.mustGet(inst.id);
+      if (cur.state.status !== 'paused') throw wrongState(`container ${cur.name} is not paused`);
+      await this.driver(cur).resume(cur);
+      const next = await this.save(cur.id, () => ({ status: 'running' }));
+      this.emit('unpause', next);
+      return next;
+    });
+  }
+
+  async remove(ref: string, force = false): Promise<void> {
+    const inst = await this.get(ref);
+    this.cancelRestart(inst.id);
+    await this.lock.run(inst.id, () => this.removeLocked(inst.id, force));
+  }
+
+  private async removeLocked(id: string, force: boolean): Promise<void> {
+    const inst = await this.d.store.get<Instance>('instance', id);
+    if (!inst) return;
+    const live = inst.state.status === 'running' || inst.state.status === 'paused';
+    if (live && !force) throw new HullError('conflict', `container ${inst.name} is ${inst.state.status}: stop it first or use --force`);
+    await this.save(id, () => ({ status: 'removing', stoppedByUser: true }));
+    const drv = this.driver(inst);
+    if (live) {
+      if (inst.state.status === 'paused') await drv.resume(inst).catch(() => undefined);
+      await drv.stop(inst, 0, 'SIGKILL').catch(() => undefined);
+    }
+    await drv.remove(inst);
+    await this.d.store.delete('instance', id);
+    this.events.emit(`exit:${id}`, { ...inst.state, status: 'exited' });
+    this.emit('destroy', inst);
+  }
+
+  // ---- exits ----
+
+  /** Called when conmon reports an exit (or we suspect one). Idempotent. */
+  async checkExit(id: string): Promise<void> {
+    const inst = await this.d.store.get<Instance>('instance', id);
+    if (!inst || (inst.state.status !== 'running' && inst.state.status !== 'paused')) return;
+    const ex = await this.driver(inst).exitStatus(inst);
+    if (!ex) return;
+    await this.lock.run(id, async () => {
+      const cur = await this.d.store.get<Instance>('instance', id);
+      if (!cur || (cur.state.status !== 'running' && cur.state.status !== 'paused')) return;
+      const done = await this.reapLocked(id);
+      this.afterExit(done);
+    });
+  }
+
+  /** Record an exit and free the runtime's resources. Caller holds the lock. */
+  private async reapLocked(id: string): Promise<Instance> {
+    const inst = await this.mustGet(id);
+    const drv = this.driver(inst);
+    const ex = (await drv.exitStatus(inst)) ?? { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
+    await drv.release(inst);
+    const done = await this.save(id, () => ({ status: 'exited', pid: 0, conmonPid: 0, exitCode: ex.exitCode, oomKilled: ex.oomKilled, finishedAt: ex.finishedAt }));
+    if (ex.oomKilled) this.emit('oom', done);
+    this.emit('die', done, ex.exitCode);
+    this.events.emit(`exit:${id}`, done.state);
+    return done;
+  }
+
+  private afterExit(inst: Instance): void {
+    const c = inst.config;
+    if (c.autoRemove) {
+      void this.lock.run(inst.id, () => this.removeLocked(inst.id, true)).catch((e) => this.d.log.warn({ err: String(e) }, 'auto-remove failed'));
+      return;
+    }
+    if (inst.state.stoppedByUser) return;
+    const p = c.restartPolicy;
+    const want =
+      p.name === 'always' || p.name === 'unless-stopped' || (p.name === 'on-failure' && inst.state.exitCode !== 0 && (p.maxRetries === undefined || p.maxRetries === 0 || inst.state.restartCount < p.maxRetries));
+    if (!want) return;
+    // Back off like docker: 100 ms doubling, capped at 10 s... reset after a good run.
+    const delay = Math.min(10_000, 100 * 2 ** Math.min(inst.state.restartCount, 7));
+    const t = setTimeout(() => {
+      this.restartTimers.delete(inst.id);
+      void this.lock
+        .run(inst.id, async () => {
+          const cur = await this.d.store.get<Instance>('instance', inst.id);
+          if (!cur || cur.state.status !== 'exited' || cur.state.stoppedByUser) return;
+          await this.startLocked(inst.id, true);
+        })
+        .catch((e) => this.d.log.warn({ id: inst.id, err: String(e) }, 'restart failed'));
+    }, delay);
+    this.restartTimers.set(inst.id, t);
+  }
+
+  private cancelRestart(id: string) {
+    const t = this.restartTimers.get(id);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(id);
+  }
+
+  /** Wait until the container is not running; resolves with its exit code. */
+  async wait(ref: string, condition: 'not-running' | 'next-exit' = 'not-running'): Promise<{ exitCode: number; error: string; oomKilled: boolean }> {
+    const inst = await this.get(ref);
+    const live = inst.state.status === 'running' || inst.state.status === 'paused';
+    if (!live && condition === 'not-running') return { exitCode: inst.state.exitCode, error: inst.state.error, oomKilled: inst.state.oomKilled };
+    return new Promise((resolve) => {
+      this.events.once(`exit:${inst.id}`, (s: InstanceState) => resolve({ exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled }));
+      // The exit may have landed between our read and the listener.
+      void this.checkExit(inst.id);
+    });
+  }
+
+  // ---- I/O ----
+
+  async attach(ref: string): Promise<{ inst: Instance; stdio: StdioStream }> {
+    const inst = await this.get(ref);
+    return this.lock.run(inst.id, async () => {
+      const cur = await this.mustGet(inst.id);
+      const drv = this.driver(cur);
+      if (cur.state.status === 'created') {
+        // Attach before start (docker run's order): set the process up under conmon, not yet running.
+        const st = await drv.status(cur);
+        if (st.status === 'absent') await drv.init(cur, await this.context(cur));
+      } else if (cur.state.status !== 'running' && cur.state.status !== 'paused') {
+        throw wrongState(`container ${cur.name} is not running`);
+      }
+      return { inst: cur, stdio: await drv.attach(cur) };
+    });
+  }
+
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const inst = await this.get(ref);
+    await this.driver(inst).resize(inst, rows, cols);
+  }
+
+  async exec(ref: string, opts: ExecOptions): Promise<ExecSession> {
+    const inst = await this.get(ref);
+    if (inst.state.status !== 'running') throw wrongState(`container ${inst.name} is not running`);
+    if (!opts.cmd.length) throw invalid('exec needs a command');
+    return this.driver(inst).exec(inst, opts);
+  }
+
+  async stats(ref: string) {
+    const inst = await this.get(ref);
+    if (inst.state.status !== 'running' && inst.state.status !== 'paused') {
+      return { memoryUsage: 0, memoryLimit: 0, cpuUsageNs: 0, pids: 0, pidsLimit: 0 };
+    }
+    return this.driver(inst).stats(inst);
+  }
+
+  async top(ref: string) {
+    const inst = await this.get(ref);
+    if (inst.state.status !== 'running' && inst.state.status !== 'paused') throw wrongState(`container ${inst.name} is not running`);
+    return this.driver(inst).top(inst);
+  }
+
+  logPath(inst: Instance): string {
+    return this.driver(inst).logPath(inst);
+  }
+
+  // ---- daemon start-up and shutdown ----
+
+  /**
+   * Re-adopt what a previous daemon left: instances still running under
+   * their monitors are kept; exits that happened meanwhile are recorded (and
+   * restart policies honoured); half-made instances are removed.
+   */
+  async recover(): Promise<void> {
+    for (const inst of await this.d.store.list<Instance>('instance')) {
+      try {
+        await this.recoverOne(inst);
+      } catch (e) {
+        this.d.log.warn({ id: inst.id, err: String(e) }, 'recovery failed');
+      }
+    }
+  }
+
+  private async recoverOne(inst: Instance): Promise<void> {
+    const drv = this.driver(inst);
+    const s = inst.state.status;
+    if (s === 'creating' || s === 'removing') {
+      this.d.log.info({ id: inst.id, name: inst.name, status: s }, 'removing a half-made or half-removed container');
+      await drv.remove(inst);
+      await this.d.store.delete('instance', inst.id);
+      return;
+    }
+    if (s !== 'running' && s !== 'paused') {
+      if (s === 'exited' && !inst.state.stoppedByUser && inst.config.restartPolicy.name === 'always') this.afterExit(inst);
+      return;
+    }
+    if (await drv.exitStatus(inst)) {
+      await this.lock.run(inst.id, async () => this.afterExit(await this.reapLocked(inst.id)));
+      return;
+    }
+    if (!(await drv.monitorAlive(inst))) {
+      // conmon is gone and left no exit code: the container cannot be supervised.
+      await drv.stop(inst, 0, 'SIGKILL').catch(() => undefined);
+      await drv.release(inst).catch(() => undefined);
+      await this.save(inst.id, () => ({ status: 'exited', exitCode: 255, error: 'container monitor (conmon) died', finishedAt: new Date().toISOString() }));
+      return;
+    }
+    this.d.log.info({ id: inst.id, name: inst.name }, 're-adopted running container');
+  }
+
+  /** Watch conmon's exit files; each new one is an exit to record. */
+  async watchExits(): Promise<void> {
+    const dir = this.d.drivers.container.exitDir;
+    await mkdir(dir, { recursive: true });
+    this.watcher = new AbortController();
+    const signal = this.watcher.signal;
+    void (async () => {
+      try {
+        for await (const ev of watch(dir, { signal })) {
+          if (ev.filename && /^[0-9a-f]{64}$/.test(ev.filename)) void this.checkExit(ev.filename).catch((e) => this.d.log.warn({ err: String(e) }, 'exit handling failed'));
+        }
+      } catch (e) {
+        if ((e as Error).name !== 'AbortError') this.d.log.error({ err: String(e) }, 'exit watcher stopped');
+      }
+    })();
+    // Exits that landed before the watcher started.
+    for (const f of await readdir(dir)) if (/^[0-9a-f]{64}$/.test(f)) void this.checkExit(f);
+  }
+
+  async close(): Promise<void> {
+    this.watcher?.abort();
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.restartTimers.clear();
+  }
+}

@@ -1,0 +1,96 @@
+import type { Instance, InstanceType } from '../core/instance.js';
+
+/**
+ * Driver: one kind of instance (an OCI container, a QEMU virtual machine)
+ * behind the one Instance lifecycle. The engine owns the record in the store
+ * and calls the driver for the machine-side work; a driver keeps no state of
+ * its own beyond files under the instance's directory, so a restarted daemon
+ * picks up where the last one stopped.
+ *
+ *   create(inst)     lay out what the instance needs (root filesystem, config); runs nothing
+ *   init(inst)       set up the process under its monitor without letting it run (attachable)
+ *   start(inst)      let it run (init first when needed)
+ *   stop/kill/pause/resume
+ *   exitStatus(inst) once the monitor reports an exit: the code and whether OOM killed it
+ *   release(inst)    after an exit: free runtime resources (runtime state, mounts), keep files
+ *   remove(inst)     delete everything the instance owns; idempotent, safe on a half-made one
+ */
+export interface RuntimeStatus {
+  status: 'created' | 'running' | 'paused' | 'stopped' | 'absent';
+  pid: number;
+}
+
+export interface ExitStatus {
+  exitCode: number;
+  oomKilled: boolean;
+  finishedAt: string;
+}
+
+export interface Stats {
+  memoryUsage: number;
+  memoryLimit: number;
+  cpuUsageNs: number;
+  pids: number;
+  pidsLimit: number;
+}
+
+export interface Process {
+  pid: number;
+  user: string;
+  cpuTime: string;
+  command: string;
+}
+
+export interface StdioStream {
+  onData(cb: (stream: 'stdout' | 'stderr', data: Buffer) => void): void;
+  onClose(cb: () => void): void;
+  write(data: Buffer): void;
+  closeStdin(): void;
+  close(): void;
+}
+
+export interface ExecOptions {
+  cmd: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+  tty: boolean;
+  stdin: boolean;
+}
+
+export interface ExecSession {
+  id: string;
+  stdio: StdioStream;
+  /** Start the process (after the caller has hooked up stdio). Resolves with its pid. */
+  start(): Promise<number>;
+  exitCode: Promise<number>;
+  resize(rows: number, cols: number): Promise<void>;
+}
+
+export interface CreateContext {
+  layerDirs: string[];
+}
+
+export interface Driver {
+  readonly type: InstanceType;
+  create(inst: Instance, ctx: CreateContext): Promise<void>;
+  init(inst: Instance, ctx: CreateContext): Promise<{ pid: number; monitorPid: number }>;
+  start(inst: Instance, ctx: CreateContext): Promise<{ pid: number; monitorPid: number }>;
+  stop(inst: Instance, timeoutSec: number, signal?: string): Promise<void>;
+  kill(inst: Instance, signal: string): Promise<void>;
+  pause(inst: Instance): Promise<void>;
+  resume(inst: Instance): Promise<void>;
+  status(inst: Instance): Promise<RuntimeStatus>;
+  /** undefined while the instance has not exited. */
+  exitStatus(inst: Instance): Promise<ExitStatus | undefined>;
+  release(inst: Instance): Promise<void>;
+  remove(inst: Instance): Promise<void>;
+  attach(inst: Instance): Promise<StdioStream>;
+  resize(inst: Instance, rows: number, cols: number): Promise<void>;
+  exec(inst: Instance, opts: ExecOptions): Promise<ExecSession>;
+  stats(inst: Instance): Promise<Stats>;
+  top(inst: Instance): Promise<Process[]>;
+  logPath(inst: Instance): string;
+  /** Is the monitor (conmon, qemu) still alive? */
+  monitorAlive(inst: Instance): Promise<boolean>;
+}

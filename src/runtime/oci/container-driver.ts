@@ -1,0 +1,288 @@
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HullError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import { mergeEnv } from '../../core/env.js';
+import type { Instance } from '../../core/instance.js';
+import { Reverter } from '../../core/reverter.js';
+import * as overlay from '../../storage/overlay.js';
+import { readInt } from '../../sys/fs.js';
+import { pidAlive } from '../../sys/run.js';
+import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, RuntimeStatus } from '../driver.js';
+import type { HostInfo } from '../host.js';
+import { connectAttach, resizeTerminal } from './attach.js';
+import { oomKills, readStats } from './cgroups.js';
+import { spawnConmon } from './conmon.js';
+import type { OciRuntime } from './runtime-cli.js';
+import { buildSpec, hostNofileLimit } from './spec.js';
+import { resolveUser } from './user.js';
+import { topProcesses } from './top.js';
+
+export interface ContainerDriverOptions {
+  root: string;
+  host: HostInfo;
+  runtimes: Map<string, OciRuntime>;
+  conmonPath: string | undefined;
+}
+
+/**
+ * Containers through an OCI runtime (crun or runc) supervised by conmon.
+ * Files of a container, under <root>/containers/<id>/ (the OCI bundle):
+ *   config.json, rootfs/{upper,work,merged}, ctr.log, pidfile, conmon.pid,
+ *   attach (socket), ctl and winsz (fifos). Exit codes land in <root>/exits/<id>.
+ */
+export class ContainerDriver implements Driver {
+  readonly type = 'container' as const;
+  readonly exitDir: string;
+
+  constructor(private o: ContainerDriverOptions) {
+    this.exitDir = join(o.root, 'exits');
+  }
+
+  dir(inst: Instance): string {
+    return join(this.o.root, 'containers', inst.id);
+  }
+  private rootfsDir(inst: Instance) {
+    return join(this.dir(inst), 'rootfs');
+  }
+  cgroupsPath(inst: Instance): string {
+    return `/hull/${inst.id}`;
+  }
+  logPath(inst: Instance): string {
+    return join(this.dir(inst), 'ctr.log');
+  }
+
+  runtime(name: string): OciRuntime {
+    const rt = this.o.runtimes.get(name);
+    if (!rt) {
+      const have = [...this.o.runtimes.keys()].join(', ') || 'none';
+      throw new HullError('unavailable', `OCI runtime "${name}" is not installed (installed: ${have})`);
+    }
+    return rt;
+  }
+
+  private conmon(): string {
+    if (!this.o.conmonPath) throw new HullError('unavailable', 'conmon is not installed: run `npm run setup`');
+    return this.o.conmonPath;
+  }
+
+  async create(inst: Instance): Promise<void> {
+    this.runtime(inst.config.runtime);
+    await mkdir(this.dir(inst), { recursive: true, mode: 0o700 });
+    await overlay.prepare(this.rootfsDir(inst));
+    await mkdir(this.exitDir, { recursive: true });
+  }
+
+  async init(inst: Instance, ctx: CreateContext): Promise<{ pid: number; monitorPid: number }> {
+    const rt = this.runtime(inst.config.runtime);
+    const conmonPath = this.conmon();
+    const dir = this.dir(inst);
+    const r = new Reverter();
+    try {
+      const merged = await overlay.mount(this.rootfsDir(inst), ctx.layerDirs);
+      r.add(() => overlay.unmount(this.rootfsDir(inst)));
+      const spec = await this.spec(inst, merged);
+      await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+      await rm(join(this.exitDir, inst.id), { force: true });
+      await rm(join(dir, 'oom'), { force: true });
+      r.add(() => rt.delete(inst.id, true));
+      const handle = spawnConmon({
+        conmonPath,
+        runtime: rt,
+        containerId: inst.id,
+        cuuid: inst.id,
+        name: inst.name,
+        bundle: dir,
+        pidFile: join(dir, 'pidfile'),
+        conmonPidFile: join(dir, 'conmon.pid'),
+        exitDir: this.exitDir,
+        logPath: this.logPath(inst),
+        terminal: inst.config.tty,
+        stdin: inst.config.openStdin,
+      });
+      const pid = await handle.pid;
+      const monitorPid = (await readInt(join(dir, 'conmon.pid'))) ?? 0;
+      r.success();
+      return { pid, monitorPid };
+    } finally {
+      await r.revert();
+    }
+  }
+
+  private async spec(inst: Instance, merged: string) {
+    const c = inst.config;
+    const user = await resolveUser(merged, c.user);
+    return buildSpec({
+      rootfs: merged,
+      args: [...c.entrypoint, ...c.cmd],
+      env: c.env,
+      cwd: c.workingDir || '/',
+      user,
+      terminal: c.tty,
+      hostname: c.hostname,
+      cgroupsPath: this.cgroupsPath(inst),
+      memoryBytes: c.resources.memoryBytes,
+      cpus: c.resources.cpus,
+      pidsLimit: c.resources.pidsLimit,
+      noNewPrivileges: c.noNewPrivileges,
+      userns: c.userns ? { hostId: 100000, size: 65536 } : undefined,
+      nofile: hostNofileLimit(),
+    });
+  }
+
+  async start(inst: Instance, ctx: CreateContext): Promise<{ pid: number; monitorPid: number }> {
+    const rt = this.runtime(inst.config.runtime);
+    let st = await rt.state(inst.id);
+    if (st && st.status === 'stopped') {
+      await this.release(inst);
+      st = undefined;
+    }
+    let started = st ? { pid: st.pid, monitorPid: (await readInt(join(this.dir(inst), 'conmon.pid'))) ?? 0 } : undefined;
+    if (!started) started = await this.init(inst, ctx);
+    if (!st || st.status === 'created') {
+      try {
+        await rt.start(inst.id);
+      } catch (e) {
+        await this.release(inst);
+        throw e;
+      }
+    }
+    return started;
+  }
+
+  async stop(inst: Instance, timeoutSec: number, signal = 'SIGTERM'): Promise<void> {
+    const rt = this.runtime(inst.config.runtime);
+    if (await this.exitStatus(inst)) return;
+    await rt.kill(inst.id, signal);
+    if (await this.waitExit(inst, timeoutSec * 1000)) return;
+    await rt.kill(inst.id, 'SIGKILL', true);
+    if (await this.waitExit(inst, 15_000)) return;
+    throw new HullError('internal', `container ${inst.name} did not exit after SIGKILL`);
+  }
+
+  /** Wait for conmon's exit file; true when it appeared in time. */
+  async waitExit(inst: Instance, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (await this.exitStatus(inst)) return true;
+      if (!(await this.monitorAlive(inst))) return !!(await this.exitStatus(inst)) || true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async kill(inst: Instance, signal: string): Promise<void> {
+    await this.runtime(inst.config.runtime).kill(inst.id, signal);
+  }
+
+  async pause(inst: Instance): Promise<void> {
+    await this.runtime(inst.config.runtime).pause(inst.id);
+  }
+
+  async resume(inst: Instance): Promise<void> {
+    await this.runtime(inst.config.runtime).resume(inst.id);
+  }
+
+  async status(inst: Instance): Promise<RuntimeStatus> {
+    const st = await this.runtime(inst.config.runtime).state(inst.id);
+    if (!st) return { status: 'absent', pid: 0 };
+    return { status: st.status === 'creating' ? 'created' : st.status, pid: st.pid };
+  }
+
+  async exitStatus(inst: Instance): Promise<ExitStatus | undefined> {
+    const file = join(this.exitDir, inst.id);
+    const code = await readInt(file);
+    if (code === undefined) return undefined;
+    const st = await stat(file).catch(() => undefined);
+    const oomFile = await stat(join(this.dir(inst), 'oom')).then(
+      () => true,
+      () => false,
+    );
+    const oomKilled = oomFile || (await oomKills(this.o.host.cgroupMode, this.cgroupsPath(inst))) > 0;
+    return { exitCode: code, oomKilled, finishedAt: (st?.mtime ?? new Date()).toISOString() };
+  }
+
+  async release(inst: Instance): Promise<void> {
+    await this.runtime(inst.config.runtime).delete(inst.id, true);
+    await overlay.unmount(this.rootfsDir(inst));
+  }
+
+  async remove(inst: Instance): Promise<void> {
+    const rt = this.o.runtimes.get(inst.config.runtime);
+    if (rt) await rt.delete(inst.id, true);
+    await overlay.remove(this.rootfsDir(inst));
+    await rm(this.dir(inst), { recursive: true, force: true });
+    await rm(join(this.exitDir, inst.id), { force: true });
+  }
+
+  async attach(inst: Instance) {
+    return connectAttach(this.dir(inst));
+  }
+
+  async resize(inst: Instance, rows: number, cols: number): Promise<void> {
+    await resizeTerminal(this.dir(inst), rows, cols);
+  }
+
+  async exec(inst: Instance, opts: ExecOptions): Promise<ExecSession> {
+    const rt = this.runtime(inst.config.runtime);
+    const id = newId();
+    const dir = join(this.o.root, 'exec', id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const r = new Reverter();
+    r.add(() => rm(dir, { recursive: true, force: true }));
+    try {
+      const base = JSON.parse(await readFile(join(this.dir(inst), 'config.json'), 'utf8'));
+      const merged = overlay.mergedDir(this.rootfsDir(inst));
+      const proc = { ...base.process, terminal: opts.tty, args: opts.cmd };
+      proc.env = mergeEnv(base.process.env ?? [], opts.env);
+      if (opts.workingDir) proc.cwd = opts.workingDir;
+      if (opts.user) proc.user = await resolveUser(merged, opts.user);
+      if (opts.tty && !proc.env.some((e: string) => e.startsWith('TERM='))) proc.env.push('TERM=xterm');
+      await writeFile(join(dir, 'process.json'), JSON.stringify(proc));
+      const handle = spawnConmon({
+        conmonPath: this.conmon(),
+        runtime: rt,
+        containerId: inst.id,
+        cuuid: id,
+        name: inst.name,
+        bundle: dir,
+        pidFile: join(dir, 'pid'),
+        conmonPidFile: join(dir, 'conmon.pid'),
+        exitDir: dir,
+        logPath: join(dir, 'exec.log'),
+        terminal: opts.tty,
+        stdin: opts.stdin,
+        exec: { processSpec: join(dir, 'process.json') },
+      });
+      await handle.ready;
+      const stdio = await connectAttach(dir);
+      const exitCode = handle.exitCode.finally(() => rm(dir, { recursive: true, force: true }));
+      r.success();
+      return {
+        id,
+        stdio,
+        start: async () => {
+          handle.go();
+          return handle.pid;
+        },
+        exitCode,
+        resize: (rows, cols) => resizeTerminal(dir, rows, cols),
+      };
+    } finally {
+      await r.revert();
+    }
+  }
+
+  async stats(inst: Instance) {
+    return readStats(this.o.host.cgroupMode, this.cgroupsPath(inst));
+  }
+
+  async top(inst: Instance) {
+    return topProcesses(this.o.host.cgroupMode, this.cgroupsPath(inst));
+  }
+
+  async monitorAlive(inst: Instance): Promise<boolean> {
+    const pid = await readInt(join(this.dir(inst), 'conmon.pid'));
+    return pid !== undefined && pidAlive(pid);
+  }
+}

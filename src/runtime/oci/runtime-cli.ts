@@ -1,0 +1,77 @@
+import { HullError } from '../../core/errors.js';
+import { run } from '../../sys/run.js';
+
+/**
+ * A thin, stateless wrapper over an OCI runtime's command line (crun, runc).
+ * State lives in the store; this only turns calls into argv and stderr into
+ * typed errors. `execPath` is what conmon runs (the binary, or the hybrid
+ * cgroup wrapper for crun); `path` is used for the calls that need no wrapper.
+ */
+export interface RuntimeState {
+  id: string;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  pid: number;
+}
+
+export class OciRuntime {
+  constructor(
+    readonly name: string,
+    readonly path: string,
+    readonly execPath: string,
+    readonly stateRoot: string,
+  ) {}
+
+  private argv(...args: string[]): string[] {
+    return [this.path, '--root', this.stateRoot, ...args];
+  }
+
+  /** The runtime's view of a container, or undefined if it does not know it. */
+  async state(id: string): Promise<RuntimeState | undefined> {
+    const r = await run(this.argv('state', id), { allowFailure: true, timeoutMs: 10_000 });
+    if (r.code !== 0) {
+      if (/does not exist|not found|No such file/i.test(r.stderr)) return undefined;
+      throw new HullError('internal', `${this.name} state ${id}: ${r.stderr.trim()}`);
+    }
+    return JSON.parse(r.stdout) as RuntimeState;
+  }
+
+  async start(id: string): Promise<void> {
+    await run(this.argv('start', id), { timeoutMs: 30_000 });
+  }
+
+  async kill(id: string, signal: string, all = false): Promise<void> {
+    const r = await run(this.argv('kill', ...(all ? ['--all'] : []), id, signal), { allowFailure: true, timeoutMs: 10_000 });
+    // A container that already stopped cannot be signalled: not an error for stop/kill.
+    if (r.code !== 0 && !/not running|container not running|process already finished|No such process/i.test(r.stderr)) {
+      throw new HullError('internal', `${this.name} kill ${id}: ${r.stderr.trim()}`);
+    }
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    const r = await run(this.argv('delete', ...(force ? ['--force'] : []), id), { allowFailure: true, timeoutMs: 30_000 });
+    if (r.code !== 0 && !/does not exist|not found|No such file/i.test(r.stderr)) {
+      throw new HullError('internal', `${this.name} delete ${id}: ${r.stderr.trim()}`);
+    }
+  }
+
+  async pause(id: string): Promise<void> {
+    await run(this.argv('pause', id), { timeoutMs: 10_000, errorCode: 'wrong_state' });
+  }
+
+  async resume(id: string): Promise<void> {
+    await run(this.argv('resume', id), { timeoutMs: 10_000, errorCode: 'wrong_state' });
+  }
+}
+
+/** Turn the runtime's start failure message into a typed error, as docker does (127, 126). */
+export function runtimeStartError(message: string): HullError {
+  const msg = message.trim();
+  if (/not found in \$PATH|no such file or directory/i.test(msg) && /exec|executable/i.test(msg)) {
+    return new HullError('command_not_found', msg);
+  }
+  if (/permission denied/i.test(msg) && /exec|executable/i.test(msg)) {
+    return new HullError('command_not_executable', msg);
+  }
+  if (/memory|oom|cannot allocate/i.test(msg)) return new HullError('resource', msg);
+  return new HullError('internal', msg);
+}

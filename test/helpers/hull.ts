@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(__dirname, '..', '..');
+const BIN = join(REPO, 'bin', 'hull');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * A real daemon on a temporary root and socket, driven through the real CLI,
+ * the way a user works. One per test file.
+ */
+export class TestDaemon {
+  proc?: ChildProcess;
+  logs = '';
+  constructor(
+    readonly root: string,
+    readonly socket: string,
+  ) {}
+
+  static async start(): Promise<TestDaemon> {
+    const root = await mkdtemp('/tmp/hull-');
+    const d = new TestDaemon(root, join(root, 'hull.sock'));
+    await d.spawn();
+    return d;
+  }
+
+  async spawn(): Promise<void> {
+    const proc = spawn(process.execPath, [BIN, '-H', `unix://${this.socket}`, 'daemon', '--root', this.root], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HULL_LOG_LEVEL: 'info' },
+    });
+    this.proc = proc;
+    proc.stdout!.on('data', (b: Buffer) => (this.logs += b.toString()));
+    proc.stderr!.on('data', (b: Buffer) => (this.logs += b.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!this.logs.includes('hull daemon ready')) {
+      if (proc.exitCode !== null) throw new Error(`daemon exited: ${this.logs}`);
+      if (Date.now() > deadline) throw new Error(`daemon did not start: ${this.logs}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** SIGKILL the daemon: what a crash or OOM kill does. */
+  async crash(): Promise<void> {
+    const p = this.proc!;
+    if (p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await exited;
+  }
+
+  /** Run the CLI against this daemon. */
+  hull(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+    return new Promise((resolvePromise, reject) => {
+      const p = spawn(process.execPath, [BIN, '-H', `unix://${this.socket}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const t = setTimeout(() => {
+        p.kill('SIGKILL');
+        reject(new Error(`hull ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+      }, opts.timeoutMs ?? 60_000);
+      p.on('close', (code) => {
+        clearTimeout(t);
+        resolvePromise({ code: code ?? -1, stdout, stderr });
+      });
+      p.stdin.end(opts.input ?? '');
+    });
+  }
+
+  /** Run the CLI and insist on exit 0; returns stdout. */
+  async ok(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string> {
+    const r = await this.hull(args, opts);
+    if (r.code !== 0) throw new Error(`hull ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** Remove every container, stop the daemon, unmount and delete the root. */
+  async destroy(): Promise<void> {
+    if (this.proc && this.proc.exitCode === null) {
+      const ids = (await this.hull(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
+      if (ids.length) await this.hull(['rm', '-f', ...ids]);
+      await this.stop();
+    }
+    if (existsSync(this.root)) await rm(this.root, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, stepMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
