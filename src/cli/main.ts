@@ -32,6 +32,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const msg = e instanceof ApiError || e instanceof Error ? e.message : String(e);
     process.stderr.write(`Error: ${msg}\n`);
-    process.exitCode = e instanceof ApiError && e.code === 'command_not_found' ? 127 : 1;
+    // Exit now: an open request (a wait, a stream) must not keep a failed command alive.
+    process.exit(e instanceof ApiError && e.code === 'command_not_found' ? 127 : 1);
   }
 }

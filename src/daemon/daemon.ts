@@ -26,7 +26,8 @@ export const BUILTIN_BUSYBOX = join(REPO_ROOT, 'build', 'images', 'busybox');
 export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger()) {
   if (process.getuid?.() !== 0) throw new HullError('unavailable', 'hull daemon must run as root');
   await mkdir(cfg.root, { recursive: true, mode: 0o711 });
-  for (const d of ['containers', 'exits', 'exec', 'runtime']) await mkdir(join(cfg.root, d), { recursive: true, mode: 0o700 });
+  // Container directories must be searchable by a user namespace's mapped root (--userns).
+  for (const d of ['containers', 'exits', 'exec', 'runtime']) await mkdir(join(cfg.root, d), { recursive: true, mode: d === 'containers' ? 0o711 : 0o700 });
   const pidFile = join(cfg.root, 'hull.pid');
   const other = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
   if (other && other !== process.pid && pidAlive(other) && (await isHullDaemon(other))) {
@@ -38,6 +39,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const runtimes = await buildRuntimes(cfg.root, host);
   const store = new SqliteStore(join(cfg.root, 'hull.db'));
   const images = new ImageService(cfg.root, store);
+  await images.cleanupTmp();
   await images.ensureBuiltin(BUILTIN_BUSYBOX).catch((e) => log.warn({ err: String(e) }, 'built-in busybox image not imported: run `npm run setup`'));
   const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon });
   const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver }, host, log });

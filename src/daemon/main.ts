@@ -6,6 +6,8 @@ import { startDaemon } from './daemon.js';
 export async function runDaemon(flags: { host?: string; root?: string }): Promise<void> {
   const log = createLogger();
   const cfg = resolveConfig(flags);
+  // One request's bug must not take down the daemon and every stream with it.
+  process.on('unhandledRejection', (err) => log.error({ err: String(err) }, 'unhandled rejection'));
   const d = await startDaemon(cfg, log);
   let closing = false;
   const stop = async (sig: string) => {

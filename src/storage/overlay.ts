@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HullError } from '../core/errors.js';
 import { run } from '../sys/run.js';
@@ -17,6 +17,11 @@ export const mergedDir = (dir: string) => join(dir, 'merged');
 
 export async function prepare(dir: string): Promise<void> {
   for (const d of ['upper', 'work', 'merged']) await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
+}
+
+/** For a user namespace: the container's own layer belongs to its mapped root. */
+export async function chownWritable(dir: string, uid: number, gid: number): Promise<void> {
+  for (const d of ['upper', 'work', 'merged']) await chown(join(dir, d), uid, gid);
 }
 
 export async function isMounted(path: string): Promise<boolean> {

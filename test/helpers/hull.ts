@@ -87,7 +87,7 @@ export class TestDaemon {
   /** Run the CLI and insist on exit 0; returns stdout. */
   async ok(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string> {
     const r = await this.hull(args, opts);
-    if (r.code !== 0) throw new Error(`hull ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    if (r.code !== 0) throw new Error(`hull ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\ndaemon log (tail): ${this.logs.slice(-3000)}`);
     return r.stdout;
   }
 

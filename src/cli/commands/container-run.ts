@@ -14,7 +14,7 @@ export function register(program: Command): void {
       const create = toCreateOptions(image, command, opts);
       const { id } = await ctx.client.call<{ id: string }>('POST', '/v1/containers', create);
       if (opts.detach) {
-        await startOrExit(ctx, id, create.autoRemove);
+        await startOrExit(ctx, id);
         process.stdout.write(`${id}\n`);
         return;
       }
@@ -55,11 +55,11 @@ export function register(program: Command): void {
     });
 }
 
-async function startOrExit(ctx: Ctx, id: string, autoRemove?: boolean): Promise<void> {
+async function startOrExit(ctx: Ctx, id: string): Promise<void> {
   try {
     await ctx.client.call('POST', `/v1/containers/${id}/start`);
   } catch (e) {
-    if (!autoRemove) await ctx.client.call('DELETE', `/v1/containers/${id}?force=1`).catch(() => undefined);
+    await ctx.client.call('DELETE', `/v1/containers/${id}?force=1`).catch(() => undefined);
     process.stderr.write(`hull: ${(e as Error).message}\n`);
     exitWith(startFailureCode(e));
   }
@@ -81,16 +81,23 @@ export function startFailureCode(e: unknown): number {
 async function runAttached(ctx: Ctx, id: string, o: { tty: boolean; stdin: boolean; autoRemove: boolean }): Promise<number> {
   const waiting = ctx.client.call<{ exitCode: number }>('POST', `/v1/containers/${id}/wait?condition=next-exit`);
   waiting.catch(() => undefined);
-  const socket = await ctx.client.upgrade(`/v1/containers/${id}/attach?stdin=${o.stdin ? 1 : 0}`);
-  const resize = (rows: number, cols: number) => void ctx.client.call('POST', `/v1/containers/${id}/resize?h=${rows}&w=${cols}`).catch(() => undefined);
-  const relaying = relay(socket, { tty: o.tty, stdin: o.stdin, onResize: o.tty ? resize : undefined });
   const forward = (sig: NodeJS.Signals) => void ctx.client.call('POST', `/v1/containers/${id}/kill?signal=${sig}`).catch(() => undefined);
-  if (!o.tty) for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, forward);
+  let relaying: Promise<void>;
   try {
-    await ctx.client.call('POST', `/v1/containers/${id}/start`);
+    // Attaching sets the process up under conmon, so a missing command fails here already.
+    const socket = await ctx.client.upgrade(`/v1/containers/${id}/attach?stdin=${o.stdin ? 1 : 0}`);
+    const resize = (rows: number, cols: number) => void ctx.client.call('POST', `/v1/containers/${id}/resize?h=${rows}&w=${cols}`).catch(() => undefined);
+    relaying = relay(socket, { tty: o.tty, stdin: o.stdin, onResize: o.tty ? resize : undefined });
+    if (!o.tty) for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, forward);
+    try {
+      await ctx.client.call('POST', `/v1/containers/${id}/start`);
+    } catch (e) {
+      socket.destroy();
+      throw e;
+    }
   } catch (e) {
-    socket.destroy();
-    if (!o.autoRemove) await ctx.client.call('DELETE', `/v1/containers/${id}?force=1`).catch(() => undefined);
+    // Leave nothing behind: a container that could not start is removed, as --rm would.
+    await ctx.client.call('DELETE', `/v1/containers/${id}?force=1`).catch(() => undefined);
     process.stderr.write(`hull: ${(e as Error).message}\n`);
     return startFailureCode(e);
   }

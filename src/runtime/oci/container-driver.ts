@@ -18,6 +18,10 @@ import { buildSpec, hostNofileLimit } from './spec.js';
 import { resolveUser } from './user.js';
 import { topProcesses } from './top.js';
 
+/** --userns maps container ids 0..65535 to host ids from 100000, as podman's auto range starts. */
+const USERNS_HOST_ID = 100000;
+const USERNS_SIZE = 65536;
+
 export interface ContainerDriverOptions {
   root: string;
   host: HostInfo;
@@ -68,8 +72,9 @@ export class ContainerDriver implements Driver {
 
   async create(inst: Instance): Promise<void> {
     this.runtime(inst.config.runtime);
-    await mkdir(this.dir(inst), { recursive: true, mode: 0o700 });
+    await mkdir(this.dir(inst), { recursive: true, mode: 0o711 });
     await overlay.prepare(this.rootfsDir(inst));
+    if (inst.config.userns) await overlay.chownWritable(this.rootfsDir(inst), USERNS_HOST_ID, USERNS_HOST_ID);
     await mkdir(this.exitDir, { recursive: true });
   }
 
@@ -125,7 +130,7 @@ export class ContainerDriver implements Driver {
       cpus: c.resources.cpus,
       pidsLimit: c.resources.pidsLimit,
       noNewPrivileges: c.noNewPrivileges,
-      userns: c.userns ? { hostId: 100000, size: 65536 } : undefined,
+      userns: c.userns ? { hostId: USERNS_HOST_ID, size: USERNS_SIZE } : undefined,
       nofile: hostNofileLimit(),
     });
   }
@@ -257,6 +262,7 @@ export class ContainerDriver implements Driver {
       await handle.ready;
       const stdio = await connectAttach(dir);
       const exitCode = handle.exitCode.finally(() => rm(dir, { recursive: true, force: true }));
+      exitCode.catch(() => undefined); // the caller may never ask when start() failed
       r.success();
       return {
         id,
