@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildServer, listenUnix } from '../api/server.js';
@@ -27,7 +27,9 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   if (process.getuid?.() !== 0) throw new HullError('unavailable', 'hull daemon must run as root');
   await mkdir(cfg.root, { recursive: true, mode: 0o711 });
   // Container directories must be searchable by a user namespace's mapped root (--userns).
-  for (const d of ['containers', 'exits', 'exec', 'runtime']) await mkdir(join(cfg.root, d), { recursive: true, mode: d === 'containers' ? 0o711 : 0o700 });
+  for (const d of ['containers', 'exits', 'exec', 'runtime']) await mkdir(join(cfg.root, d), { recursive: true, mode: 0o700 });
+  await chmod(cfg.root, 0o711);
+  await chmod(join(cfg.root, 'containers'), 0o711);
   const pidFile = join(cfg.root, 'hull.pid');
   const other = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
   if (other && other !== process.pid && pidAlive(other) && (await isHullDaemon(other))) {
