@@ -52,6 +52,11 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(execRoutes(deps, sessions));
   containerUpgrades(upgrades, deps, sessions);
   app.server.on('upgrade', (req, socket) => upgrades.handle(req, socket));
+  // Streams (logs -f, attach, exec) never end on their own: cut them at shutdown.
+  app.addHook('preClose', async () => {
+    upgrades.closeAll();
+    app.server.closeAllConnections();
+  });
   return app;
 }
 

@@ -8,6 +8,13 @@ type Handler = (req: IncomingMessage, socket: Duplex, params: Record<string, str
 /** A small router for HTTP upgrade requests (fastify does not route them). */
 export class UpgradeRouter {
   private routes: Array<{ method: string; re: RegExp; keys: string[]; handler: Handler }> = [];
+  private open = new Set<Duplex>();
+
+  /** End every stream still open (daemon shutdown). */
+  closeAll(): void {
+    for (const s of this.open) s.destroy();
+    this.open.clear();
+  }
 
   add(method: string, pattern: string, handler: Handler): void {
     const keys: string[] = [];
@@ -23,6 +30,8 @@ export class UpgradeRouter {
   }
 
   handle(req: IncomingMessage, socket: Duplex): void {
+    this.open.add(socket);
+    socket.once('close', () => this.open.delete(socket));
     const url = new URL(req.url ?? '/', 'http://hull');
     for (const r of this.routes) {
       const m = r.re.exec(url.pathname);

@@ -62,7 +62,7 @@ export function conmonArgs(s: ConmonSpec): string[] {
     '--full-attach',
   ];
   if (s.terminal) a.push('-t');
-  if (s.stdin) a.push('-i', '--leave-stdin-open');
+  if (s.stdin) a.push('-i');
   if (s.exec) a.push('--exec', '--exec-process-spec', s.exec.processSpec, '--exec-attach');
   return a;
 }
