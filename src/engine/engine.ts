@@ -423,6 +423,7 @@ export class Engine {
       await this.d.store.delete('instance', inst.id);
       return;
     }
+    if (s === 'created') return this.recoverCreated(inst);
     if (s !== 'running' && s !== 'paused') {
       if (s === 'exited' && !inst.state.stoppedByUser && inst.config.restartPolicy.name === 'always') this.afterExit(inst);
       return;
@@ -439,6 +440,24 @@ export class Engine {
       return;
     }
     this.d.log.info({ id: inst.id, name: inst.name }, 're-adopted running container');
+  }
+
+  /**
+   * A record still `created` may have been started by a daemon killed before
+   * it wrote `running`: believe the runtime, not the record.
+   */
+  private async recoverCreated(inst: Instance): Promise<void> {
+    const drv = this.driver(inst);
+    const st = await drv.status(inst);
+    if (st.status === 'absent') return;
+    if (st.status === 'created') {
+      if (!(await drv.monitorAlive(inst))) await drv.release(inst);
+      return;
+    }
+    // It ran: record that, then let the normal exit path take over if it already ended.
+    await this.save(inst.id, () => ({ status: st.status === 'paused' ? 'paused' : 'running', pid: st.pid, startedAt: new Date().toISOString() }));
+    this.d.log.info({ id: inst.id, name: inst.name }, 're-adopted a container started by the previous daemon');
+    await this.recoverOne(await this.mustGet(inst.id));
   }
 
   /** Watch conmon's exit files; each new one is an exit to record. */

@@ -37,10 +37,11 @@ export class TestDaemon {
       env: { ...process.env, HULL_LOG_LEVEL: 'info' },
     });
     this.proc = proc;
+    const from = this.logs.length;
     proc.stdout!.on('data', (b: Buffer) => (this.logs += b.toString()));
     proc.stderr!.on('data', (b: Buffer) => (this.logs += b.toString()));
     const deadline = Date.now() + 30_000;
-    while (!this.logs.includes('hull daemon ready')) {
+    while (!this.logs.slice(from).includes('hull daemon ready')) {
       if (proc.exitCode !== null) throw new Error(`daemon exited: ${this.logs}`);
       if (Date.now() > deadline) throw new Error(`daemon did not start: ${this.logs}`);
       await new Promise((r) => setTimeout(r, 50));

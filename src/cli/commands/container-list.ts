@@ -75,7 +75,8 @@ export function register(program: Command): void {
           }
         } catch (e) {
           failed++;
-          process.stderr.write(`Error: no such object: ${ref}\n`);
+          const notFound = (e as { code?: string }).code === 'not_found';
+          process.stderr.write(`Error: ${notFound ? `no such object: ${ref}` : (e as Error).message}\n`);
         }
       }
       if (opts.format && opts.format !== 'json') process.stdout.write(out.map((o) => `${goTemplate(opts.format!, o)}\n`).join(''));
