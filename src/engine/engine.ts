@@ -1,5 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { mkdir, readdir, watch } from 'node:fs/promises';
+import { lstat, mkdir, readdir, stat, watch } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { extractInto, packPath } from '../storage/archive.js';
+import { resolveInRoot } from '../storage/rootfs-path.js';
 import { HullError, invalid, notFound, wrongState } from '../core/errors.js';
 import { isValidName, newId, randomName, shortId } from '../core/ids.js';
 import type { Instance, InstanceState } from '../core/instance.js';
@@ -393,6 +396,43 @@ export class Engine {
     return this.driver(inst).top(inst);
   }
 
+  /** Read a path out of a container (hull cp CONTAINER:PATH ...) as a tar stream. */
+  async copyFrom(ref: string, path: string): Promise<NodeJS.ReadableStream> {
+    const inst = await this.get(ref);
+    return this.lock.run(inst.id, async () => {
+      const fs = await this.driver(inst).rootfs(inst, await this.context(inst));
+      try {
+        const target = await resolveInRoot(fs.path, path, false);
+        if (!(await exists(target))) throw notFound(`"${path}" in container ${inst.name}`);
+        const tar = packPath(target);
+        // Keep the rootfs mounted until tar has read it.
+        tar.on('close', () => void fs.release());
+        tar.on('error', () => void fs.release());
+        return tar;
+      } catch (e) {
+        await fs.release();
+        throw e;
+      }
+    });
+  }
+
+  /** Write a tar stream into a container: into `path` if it is a directory, else as `path`. */
+  async copyTo(ref: string, path: string, archive: NodeJS.ReadableStream): Promise<void> {
+    const inst = await this.get(ref);
+    await this.lock.run(inst.id, async () => {
+      const fs = await this.driver(inst).rootfs(inst, await this.context(inst));
+      try {
+        const target = await resolveInRoot(fs.path, path);
+        if (await isDir(target)) return await extractInto(fs.path, archive, { into: target, keepOwners: true });
+        const parent = await resolveInRoot(fs.path, dirname(path));
+        if (!(await isDir(parent))) throw notFound(`directory "${dirname(path)}" in container ${inst.name}`);
+        await extractInto(fs.path, archive, { into: parent, renameTop: basename(path), keepOwners: true });
+      } finally {
+        await fs.release();
+      }
+    });
+  }
+
   logPath(inst: Instance): string {
     return this.driver(inst).logPath(inst);
   }
@@ -485,3 +525,6 @@ export class Engine {
     this.restartTimers.clear();
   }
 }
+
+const exists = (p: string) => lstat(p).then(() => true, () => false);
+const isDir = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);

@@ -91,6 +91,8 @@ export interface Driver {
   stats(inst: Instance): Promise<Stats>;
   top(inst: Instance): Promise<Process[]>;
   logPath(inst: Instance): string;
+  /** The instance's root filesystem on the host, mounted for the caller until release(). */
+  rootfs(inst: Instance, ctx: CreateContext): Promise<{ path: string; release: () => Promise<void> }>;
   /** Is the monitor (conmon, qemu) still alive? */
   monitorAlive(inst: Instance): Promise<boolean>;
 }

@@ -70,3 +70,18 @@ export function pidAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * Start a program whose stdout is streamed (tar of a directory, say). Same
+ * argv rule as run(); a non-zero exit surfaces as an 'error' on the stream.
+ */
+export function spawnStream(argv: string[], opts: { cwd?: string } = {}): NodeJS.ReadableStream {
+  const [file, ...args] = argv;
+  const child = spawn(file, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  child.on('close', (code) => {
+    if (code !== 0) child.stdout.destroy(new HullError('internal', `${file}: ${stderr.trim() || `exit code ${code}`}`));
+  });
+  return child.stdout;
+}

@@ -131,4 +131,19 @@ export const containerRoutes =
       reply.header('Content-Type', tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
       return reply.send(out);
     });
+
+    app.get('/v1/containers/:ref/archive', async (req, reply) => {
+      const q = req.query as Record<string, string>;
+      if (!q.path) throw invalid('path is required');
+      const stream = await engine.copyFrom((req.params as { ref: string }).ref, q.path);
+      reply.header('Content-Type', 'application/x-tar');
+      return reply.send(stream);
+    });
+
+    app.put('/v1/containers/:ref/archive', async (req, reply) => {
+      const q = req.query as Record<string, string>;
+      if (!q.path) throw invalid('path is required');
+      await engine.copyTo((req.params as { ref: string }).ref, q.path, req.body as NodeJS.ReadableStream);
+      return reply.status(204).send();
+    });
   };

@@ -220,6 +220,14 @@ export class ContainerDriver implements Driver {
     await rm(join(this.exitDir, inst.id), { force: true });
   }
 
+  async rootfs(inst: Instance, ctx: CreateContext) {
+    const dir = this.rootfsDir(inst);
+    const wasMounted = await overlay.isMounted(overlay.mergedDir(dir));
+    const path = await overlay.mount(dir, ctx.layerDirs);
+    // Unmount only what we mounted: a running container keeps its rootfs.
+    return { path, release: async () => (wasMounted ? undefined : overlay.unmount(dir)) };
+  }
+
   async attach(inst: Instance) {
     return connectAttach(this.dir(inst));
   }
