@@ -44,7 +44,7 @@ export function goTemplate(tpl: string, data: unknown): string {
         v = k === undefined ? undefined : obj[k];
       } else v = undefined;
     }
-    if (json) return JSON.stringify(v);
+    if (json) return JSON.stringify(v ?? null);
     if (v === undefined || v === null) return '<no value>';
     return typeof v === 'object' ? JSON.stringify(v) : String(v);
   }).replace(/\\n/g, '\n');

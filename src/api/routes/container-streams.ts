@@ -1,4 +1,4 @@
-import { isHullError } from '../../core/errors.js';
+import { isHullError, wrongState } from '../../core/errors.js';
 import type { ApiDeps } from '../server.js';
 import { acceptUpgrade, muxFrame, pipeStdio } from '../streams.js';
 import type { UpgradeRouter } from '../upgrade.js';
@@ -22,7 +22,7 @@ export function containerUpgrades(router: UpgradeRouter, { engine, log }: ApiDep
 
   router.add('POST', '/v1/exec/:id/start', async (req, socket, params) => {
     const rec = sessions.get(params.id);
-    if (rec.session) throw new Error(`exec session ${rec.id} was already started`);
+    if (rec.session) throw wrongState(`exec session ${rec.id} was already started`);
     const session = await engine.exec(rec.containerId, rec.opts);
     rec.session = session;
     acceptUpgrade(req, socket, rec.opts.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');

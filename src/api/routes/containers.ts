@@ -1,3 +1,4 @@
+import { intParam } from './exec.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { Readable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
@@ -23,12 +24,7 @@ export function summary(i: Instance) {
 }
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === true;
-const int = (v: unknown, dflt: number) => {
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw invalid(`expected an integer, got "${v}"`);
-  return n;
-};
+const int = intParam;
 
 export const containerRoutes =
   ({ engine }: ApiDeps): FastifyPluginAsync =>

@@ -36,7 +36,7 @@ export class ExecSessions {
   }
 }
 
-const ExecBody = z
+export const ExecBody = z
   .object({
     cmd: z.array(z.string()).min(1),
     env: z.array(z.string()).default([]),
@@ -46,6 +46,13 @@ const ExecBody = z
     stdin: z.boolean().default(false),
   })
   .strict();
+
+export function intParam(v: unknown, dflt: number): number {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw invalid(`expected an integer, got "${v}"`);
+  return n;
+}
 
 export const execRoutes =
   ({ engine }: ApiDeps, sessions: ExecSessions): FastifyPluginAsync =>
@@ -68,7 +75,7 @@ export const execRoutes =
     app.post('/v1/exec/:id/resize', async (req, reply) => {
       const q = req.query as Record<string, string>;
       const r = sessions.get((req.params as { id: string }).id);
-      if (r.session) await r.session.resize(Number(q.h) || 24, Number(q.w) || 80);
+      if (r.session) await r.session.resize(intParam(q.h, 24), intParam(q.w, 80));
       return reply.status(204).send();
     });
   };

@@ -1,3 +1,4 @@
+import { invalid } from '../../core/errors.js';
 import { createReadStream } from 'node:fs';
 import { stat, readFile } from 'node:fs/promises';
 import { watch } from 'node:fs';
@@ -30,6 +31,14 @@ export interface ReadLogOptions {
   since?: string; // RFC 3339: records at or after
 }
 
+/** `--since`: RFC 3339 or Unix seconds (docker accepts both). */
+export function parseSince(s: string): number {
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw invalid(`invalid since "${s}": use an RFC 3339 time or Unix seconds`);
+  return t;
+}
+
 export async function readLog(path: string, opts: ReadLogOptions = {}): Promise<{ records: LogRecord[]; offset: number }> {
   let text = '';
   try {
@@ -44,7 +53,10 @@ export async function readLog(path: string, opts: ReadLogOptions = {}): Promise<
     .split('\n')
     .map(parseLogLine)
     .filter((r): r is LogRecord => !!r);
-  if (opts.since) records = records.filter((r) => r.time >= opts.since!);
+  if (opts.since) {
+    const since = parseSince(opts.since);
+    records = records.filter((r) => Date.parse(r.time) >= since);
+  }
   if (opts.tail !== undefined && opts.tail >= 0) records = records.slice(Math.max(0, records.length - opts.tail));
   return { records, offset: Buffer.byteLength(text.slice(0, end)) };
 }
@@ -55,7 +67,7 @@ export async function readLog(path: string, opts: ReadLogOptions = {}): Promise<
  */
 export function followLog(path: string, offset: number, onRecord: (r: LogRecord) => void): { stop: () => Promise<void> } {
   let pos = offset;
-  let pending = '';
+  let pending = Buffer.alloc(0);
   let reading: Promise<void> = Promise.resolve();
   let stopped = false;
   const readMore = () => {
@@ -67,11 +79,12 @@ export function followLog(path: string, offset: number, onRecord: (r: LogRecord)
         s.on('data', (b: Buffer | string) => {
           const buf = typeof b === 'string' ? Buffer.from(b) : b;
           pos += buf.length;
-          pending += buf.toString();
-          const lines = pending.split('\n');
-          pending = lines.pop() ?? '';
-          for (const l of lines) {
-            const r = parseLogLine(l);
+          // Split on bytes, decode whole lines: a UTF-8 character may straddle two reads.
+          pending = Buffer.concat([pending, buf]);
+          let nl: number;
+          while ((nl = pending.indexOf(0x0a)) >= 0) {
+            const r = parseLogLine(pending.subarray(0, nl).toString());
+            pending = pending.subarray(nl + 1);
             if (r) onRecord(r);
           }
         });

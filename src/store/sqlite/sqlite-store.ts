@@ -14,9 +14,9 @@ export class SqliteStore implements Store {
 
   constructor(path: string) {
     this.db = new Database(path);
+    this.db.pragma('busy_timeout = 5000'); // first: another process may hold the file at open
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
     this.db.exec(`CREATE TABLE IF NOT EXISTS docs (
       kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT, doc TEXT NOT NULL,
       PRIMARY KEY (kind, id), UNIQUE (kind, name))`);
