@@ -31,7 +31,9 @@ export function register(program: Command): void {
         await stat(local).catch(() => {
           throw new Error(`no such file or directory: ${src}`);
         });
-        await ctx.client.stream('PUT', `/v1/containers/${enc(to!.ref)}/archive?path=${enc(to!.path)}`, packPath(local), 'application/x-tar');
+        const res = await ctx.client.stream('PUT', `/v1/containers/${enc(to!.ref)}/archive?path=${enc(to!.path)}`, packPath(local), 'application/x-tar');
+        res.resume(); // nothing to read, but the response must end for the connection to be freed
+        await new Promise((r) => res.on('end', r));
       }
     });
 }
