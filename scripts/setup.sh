@@ -24,7 +24,9 @@ fi
 # npm dependencies: install when package-lock.json changed since the last install.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: node-unix-socket lists per-platform optional packages that the
+  # registry reached here does not serve, which `npm ci` treats as a lock-file mismatch.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 echo "setup: building"

@@ -57,6 +57,7 @@ export function conmonArgs(s: ConmonSpec): string[] {
     '-p', s.pidFile,
     '-P', s.conmonPidFile,
     '--exit-dir', s.exitDir,
+    '-0', s.bundle, // persist dir: conmon writes its `oom` marker here
     '-l', `k8s-file:${s.logPath}`,
     '--log-level', 'error',
     '--full-attach',
