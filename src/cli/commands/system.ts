@@ -36,4 +36,28 @@ export function register(program: Command): void {
       if (opts.format === 'json') return printJson(v);
       process.stdout.write(`Hull ${v.version} (API ${v.apiVersion}, Node ${v.node}, ${v.os}/${v.arch})\n`);
     });
+
+  program
+    .command('events')
+    .description('stream lifecycle events (create, start, die, oom, stop, destroy, ...) until interrupted')
+    .option('--format <format>', 'text (default) or json (one object per line)')
+    .action(async (opts: { format?: string }) => {
+      const ctx = getCtx(program.opts().host);
+      const res = await ctx.client.stream('GET', '/v1/events');
+      let buf = '';
+      res.on('data', (b: Buffer) => {
+        buf += b.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (opts.format === 'json') process.stdout.write(`${line}\n`);
+          else {
+            const e = JSON.parse(line) as { time: string; type: string; id: string; name: string; exitCode?: number };
+            process.stdout.write(`${e.time} container ${e.type} ${e.id.slice(0, 12)} (name=${e.name}${e.exitCode !== undefined ? `, exitCode=${e.exitCode}` : ''})\n`);
+          }
+        }
+      });
+      await new Promise((r) => res.on('end', r));
+    });
 }

@@ -170,7 +170,8 @@ export class ContainerDriver implements Driver {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (await this.exitStatus(inst)) return true;
-      if (!(await this.monitorAlive(inst))) return !!(await this.exitStatus(inst)) || true;
+      // conmon gone without an exit file: nothing will ever report this exit, stop waiting.
+      if (!(await this.monitorAlive(inst))) return true;
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 25));
     }
