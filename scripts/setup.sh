@@ -32,7 +32,7 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 echo "setup: building"
-npx tsc -p tsconfig.json
+npm run --silent build
 
 node dist/scripts/build-busybox-image.js build/images/busybox
 echo "setup: done"

@@ -1,4 +1,15 @@
 import type { Command } from 'commander';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * The daemon is not part of the CLI bundle (dist/hull-cli.cjs, where __dirname
+ * is dist/); it is loaded from the compiled tree on demand.
+ */
+function daemonEntry(): string {
+  if (typeof __dirname !== 'undefined') return pathToFileURL(join(__dirname, 'src', 'daemon', 'main.js')).href;
+  return new URL('../../daemon/main.js', import.meta.url).href;
+}
 
 export function register(program: Command): void {
   program
@@ -6,7 +17,7 @@ export function register(program: Command): void {
     .description('run the hull daemon in the foreground (logs to stdout)')
     .option('--root <dir>', 'state directory (env HULL_ROOT, default /var/lib/hull)')
     .action(async (opts: { root?: string }) => {
-      const { runDaemon } = await import('../../daemon/main.js');
+      const { runDaemon } = (await import(daemonEntry())) as typeof import('../../daemon/main.js');
       try {
         await runDaemon({ host: program.opts().host, root: opts.root });
       } catch (e) {

@@ -1,3 +1,5 @@
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { HullError } from '../../core/errors.js';
 import { run } from '../../sys/run.js';
 
@@ -25,8 +27,17 @@ export class OciRuntime {
     return [this.path, '--root', this.stateRoot, ...args];
   }
 
+  /** Does the runtime hold state for this id? A file check, no process spawned. */
+  async knows(id: string): Promise<boolean> {
+    return access(join(this.stateRoot, id)).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** The runtime's view of a container, or undefined if it does not know it. */
   async state(id: string): Promise<RuntimeState | undefined> {
+    if (!(await this.knows(id))) return undefined;
     const r = await run(this.argv('state', id), { allowFailure: true, timeoutMs: 10_000 });
     if (r.code !== 0) {
       if (/does not exist|not found|No such file/i.test(r.stderr)) return undefined;
@@ -48,6 +59,7 @@ export class OciRuntime {
   }
 
   async delete(id: string, force = false): Promise<void> {
+    if (!(await this.knows(id))) return;
     const r = await run(this.argv('delete', ...(force ? ['--force'] : []), id), { allowFailure: true, timeoutMs: 30_000 });
     if (r.code !== 0 && !/does not exist|not found|No such file/i.test(r.stderr)) {
       throw new HullError('internal', `${this.name} delete ${id}: ${r.stderr.trim()}`);
