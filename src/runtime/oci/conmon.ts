@@ -76,7 +76,8 @@ export function spawnConmon(s: ConmonSpec): ConmonHandle {
     stdio.push('pipe');
     env._OCI_ATTACHPIPE = '5';
   }
-  const child = spawn(s.conmonPath, conmonArgs(s), { stdio, env, detached: true });
+  // cwd is the bundle: conmon also drops its `oom` marker in its working directory.
+  const child = spawn(s.conmonPath, conmonArgs(s), { stdio, env, detached: true, cwd: s.bundle });
   const sync = child.stdio[3] as Readable;
   const start = child.stdio[4] as Writable;
   const attach = exec ? ((child.stdio as unknown as Readable[])[5] as Readable) : undefined;
