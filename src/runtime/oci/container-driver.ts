@@ -137,20 +137,29 @@ export class ContainerDriver implements Driver {
 
   async start(inst: Instance, ctx: CreateContext): Promise<{ pid: number; monitorPid: number }> {
     const rt = this.runtime(inst.config.runtime);
-    let st = await rt.state(inst.id);
-    if (st && st.status === 'stopped') {
+    // Usually the runtime holds nothing (init runs now) or a created container that an
+    // attach set up; only an unexpected state costs a `state` call.
+    if (!(await rt.knows(inst.id))) return this.initAndStart(inst, ctx);
+    const monitorPid = (await readInt(join(this.dir(inst), 'conmon.pid'))) ?? 0;
+    try {
+      await rt.start(inst.id);
+      return { pid: (await readInt(join(this.dir(inst), 'pidfile'))) ?? 0, monitorPid };
+    } catch (e) {
+      const st = await rt.state(inst.id);
+      if (st?.status === 'running' || st?.status === 'paused') return { pid: st.pid, monitorPid };
       await this.release(inst);
-      st = undefined;
+      if (st?.status === 'stopped') return this.initAndStart(inst, ctx);
+      throw e;
     }
-    let started = st ? { pid: st.pid, monitorPid: (await readInt(join(this.dir(inst), 'conmon.pid'))) ?? 0 } : undefined;
-    if (!started) started = await this.init(inst, ctx);
-    if (!st || st.status === 'created') {
-      try {
-        await rt.start(inst.id);
-      } catch (e) {
-        await this.release(inst);
-        throw e;
-      }
+  }
+
+  private async initAndStart(inst: Instance, ctx: CreateContext): Promise<{ pid: number; monitorPid: number }> {
+    const started = await this.init(inst, ctx);
+    try {
+      await this.runtime(inst.config.runtime).start(inst.id);
+    } catch (e) {
+      await this.release(inst);
+      throw e;
     }
     return started;
   }
@@ -209,8 +218,8 @@ export class ContainerDriver implements Driver {
   }
 
   async release(inst: Instance): Promise<void> {
-    await this.runtime(inst.config.runtime).delete(inst.id, true);
-    await overlay.unmount(this.rootfsDir(inst));
+    // Independent: the processes are gone, so the rootfs can go while the runtime forgets it.
+    await Promise.all([this.runtime(inst.config.runtime).delete(inst.id, true), overlay.unmount(this.rootfsDir(inst))]);
   }
 
   async remove(inst: Instance): Promise<void> {
