@@ -1,0 +1,96 @@
+/**
+ * `npm run bench`: Hull beside its peers, from the same run, as ratios.
+ *
+ *   node dist/bench/run.js                 every benchmark
+ *   node dist/bench/run.js start           one or more (start | profile | density)
+ *   BENCH_RUNS=10 BENCH_COUNT=50 ...       fewer runs / containers (a quick look)
+ *
+ * Each benchmark starts its own daemon on a temp root and tears it down.
+ * Prints tables and writes bench/results/latest.json (a benchmark not run
+ * this time keeps its last result there).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { density, printDensity } from './density.js';
+import { REPO, log, machine, now, runCleanups } from './lib.js';
+import { perfAvailable, printProfile, profile } from './profile.js';
+import { printStartLatency, startLatency } from './start-latency.js';
+
+const num = (v: string | undefined, dflt: number) => (v && Number.isFinite(Number(v)) ? Number(v) : dflt);
+
+const BENCHMARKS: Record<string, () => Promise<{ result: unknown; text: string }>> = {
+  start: async () => {
+    const result = await startLatency({ runs: num(process.env.BENCH_RUNS, 30), warmup: 2 });
+    return { result, text: printStartLatency(result) };
+  },
+  profile: async () => {
+    if (!perfAvailable()) return { result: { skipped: 'perf is not installed' }, text: 'profile: skipped (perf is not installed: apt-get install linux-perf)' };
+    const result = await profile({ runs: num(process.env.BENCH_PROFILE_RUNS, 15) });
+    return { result, text: printProfile(result) };
+  },
+  density: async () => {
+    const result = await density({ count: num(process.env.BENCH_COUNT, 200), podmanBudgetMs: 180_000, podmanFallback: 50 });
+    return { result, text: printDensity(result) };
+  },
+};
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench: Hull and its peers need root\n');
+    process.exit(1);
+  }
+  const picked = process.argv.slice(2);
+  for (const p of picked) {
+    if (!BENCHMARKS[p]) {
+      process.stderr.write(`bench: unknown benchmark "${p}" (have: ${Object.keys(BENCHMARKS).join(', ')})\n`);
+      process.exit(2);
+    }
+  }
+  const names = picked.length ? picked : Object.keys(BENCHMARKS);
+  // Interrupted: remove what the benchmark made (containers, daemon, mounts, temp dirs) before going.
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      log(`${sig}: cleaning up`);
+      void runCleanups().finally(() => process.exit(130));
+    });
+  }
+  const outFile = join(REPO, 'bench', 'results', 'latest.json');
+  const prev = existsSync(outFile) ? JSON.parse(await readFile(outFile, 'utf8')) : {};
+  const out = { date: new Date().toISOString(), machine: machine(), benchmarks: { ...(prev.benchmarks ?? {}) } as Record<string, unknown> };
+  const m = out.machine;
+  process.stdout.write(
+    `Hull bench, ${out.date}\nmachine: ${m.cpus} × ${m.cpuModel}, ${m.memTotalMiB} MiB, kernel ${m.kernel}, cgroups ${m.cgroupMode}, node ${m.node}\n` +
+      `peers: ${m.crun}; ${m.runc}; ${m.conmon}; ${m.podman}\nhull: ${m.hullCommit}; load average ${m.loadAverage.join(' ')}\n\n`,
+  );
+  let failed = false;
+  const t0 = now();
+  for (const name of names) {
+    if (stopping) break;
+    const t = now();
+    log(`${name}: running`);
+    try {
+      const { result, text } = await BENCHMARKS[name]();
+      out.benchmarks[name] = { date: out.date, seconds: Math.round((now() - t) / 1000), ...(result as object) };
+      process.stdout.write(`${text}\n\n`);
+    } catch (e) {
+      failed = true;
+      process.stderr.write(`bench: ${name} failed: ${(e as Error).stack ?? e}\n`);
+      out.benchmarks[name] = { date: out.date, error: String((e as Error).message ?? e) };
+    }
+    log(`${name}: ${((now() - t) / 1000).toFixed(0)} s`);
+  }
+  if (stopping) return; // interrupted: keep the last complete results
+  await mkdir(join(REPO, 'bench', 'results'), { recursive: true });
+  await writeFile(outFile, `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`results: ${outFile} (${((now() - t0) / 1000).toFixed(0)} s in all)\n`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
