@@ -29,15 +29,15 @@ export const systemRoutes =
     });
 
     app.get('/v1/events', async (req, reply) => {
-      const { Readable } = await import('node:stream');
-      const out = new Readable({ read() {} });
-      const on = (ev: unknown) => out.push(`${JSON.stringify(ev)}\n`);
+      // Headers go out at once: a client waits for them before the first event, which may be far off.
+      reply.hijack();
+      reply.raw.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+      reply.raw.flushHeaders();
+      const on = (ev: unknown) => reply.raw.write(`${JSON.stringify(ev)}\n`);
       engine.events.on('event', on);
       req.raw.on('close', () => {
         engine.events.off('event', on);
-        out.push(null);
+        reply.raw.end();
       });
-      reply.header('Content-Type', 'application/x-ndjson');
-      return reply.send(out);
     });
   };
