@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages Hull drives. Tests add the interop peers they check against (umoci, skopeo) and
+# Debian packages Hull drives. Tests add the interop peers they check against (umoci, skopeo, docker-registry) and
 # `script` for terminals (HULL_SETUP_TEST=1); bench adds its peers (podman) with HULL_SETUP_BENCH=1.
 PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar)
-if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils); fi
+if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry); fi
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman); fi
 
 missing=()

@@ -7,6 +7,7 @@ import type { ImageService } from '../image/image-service.js';
 import { errorResponse } from './errors.js';
 import { containerRoutes } from './routes/containers.js';
 import { imageRoutes } from './routes/images.js';
+import { imageRegistryRoutes } from './routes/image-registry.js';
 import { systemRoutes } from './routes/system.js';
 import { UpgradeRouter } from './upgrade.js';
 import { containerUpgrades } from './routes/container-streams.js';
@@ -49,6 +50,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(systemRoutes(deps));
   await app.register(containerRoutes(deps));
   await app.register(imageRoutes(deps));
+  await app.register(imageRegistryRoutes(deps));
   await app.register(execRoutes(deps, sessions));
   containerUpgrades(upgrades, deps, sessions);
   app.server.on('upgrade', (req, socket) => upgrades.handle(req, socket));

@@ -9,6 +9,7 @@ import { register as registerIo } from './commands/container-io.js';
 import { register as registerStats } from './commands/container-stats.js';
 import { register as registerCp } from './commands/container-cp.js';
 import { register as registerImage } from './commands/image.js';
+import { register as registerImageRegistry } from './commands/image-registry.js';
 import { register as registerSystem } from './commands/system.js';
 
 export function buildProgram(): Command {
@@ -17,7 +18,7 @@ export function buildProgram(): Command {
     .option('-H, --host <url>', 'daemon socket (env HULL_HOST, default unix:///run/hull/hull.sock)')
     .enablePositionalOptions()
     .showHelpAfterError();
-  for (const reg of [registerDaemon, registerRun, registerLifecycle, registerList, registerIo, registerCp, registerStats, registerImage, registerSystem]) reg(program);
+  for (const reg of [registerDaemon, registerRun, registerLifecycle, registerList, registerIo, registerCp, registerStats, registerImage, registerImageRegistry, registerSystem]) reg(program);
   return program;
 }
 

@@ -17,6 +17,8 @@ export interface Image {
   manifestDigest: string;
   /** repo:tag names pointing at it, e.g. `busybox:latest`. */
   tags: string[];
+  /** `repo@sha256:…` names it has in registries it was pulled from or pushed to (docker's RepoDigests). */
+  repoDigests?: string[];
   /** Uncompressed layer digests, bottom first (rootfs.diff_ids). */
   diffIds: string[];
   /** Compressed layer blobs, bottom first, as the manifest lists them. */

@@ -4,6 +4,8 @@ import { HullError } from '../core/errors.js';
 export interface DaemonConfig {
   socketPath: string;
   root: string;
+  /** Registries reached without verified TLS (`--insecure-registry HOST[:PORT]`); loopback ones always are. */
+  insecureRegistries?: string[];
 }
 
 export const DEFAULT_HOST = 'unix:///run/hull/hull.sock';
@@ -19,10 +21,10 @@ export function resolveHost(flag?: string): string {
   return flag ?? process.env.HULL_HOST ?? DEFAULT_HOST;
 }
 
-export function resolveConfig(flags: { host?: string; root?: string }): DaemonConfig {
+export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[] }): DaemonConfig {
   const root = flags.root ?? process.env.HULL_ROOT ?? DEFAULT_ROOT;
   // conmon's attach socket lives at <root>/containers/<64-hex id>/attach and a
   // unix socket path must fit in 108 bytes.
   if (root.length > 24) throw new HullError('invalid', `--root "${root}" is too long (${root.length} characters; at most 24, as unix socket paths are limited)`);
-  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root };
+  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [] };
 }

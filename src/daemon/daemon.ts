@@ -40,7 +40,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const host = await detectHost();
   const runtimes = await buildRuntimes(cfg.root, host);
   const store = new SqliteStore(join(cfg.root, 'hull.db'));
-  const images = new ImageService(cfg.root, store);
+  const images = new ImageService(cfg.root, store, { insecureRegistries: cfg.insecureRegistries });
   await images.cleanupTmp();
   await images.ensureBuiltin(BUILTIN_BUSYBOX).catch((e) => log.warn({ err: String(e) }, 'built-in busybox image not imported: run `npm run setup`'));
   const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon });

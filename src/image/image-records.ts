@@ -43,6 +43,14 @@ export class ImageRecords {
     if (ops.length > 0) await this.store.batch(ops);
   }
 
+  /** Note a `repo@digest` the image is known by in a registry (docker's RepoDigests). */
+  async addRepoDigest(imageId: string, repoDigest: string): Promise<void> {
+    await this.store.update<Image>('image', imageId, (cur) => {
+      const have = cur.repoDigests ?? [];
+      return have.includes(repoDigest) ? cur : { ...cur, repoDigests: [...have, repoDigest].sort() };
+    });
+  }
+
   async untag(names: string[]): Promise<void> {
     if (names.length > 0) await this.store.batch(names.map((id) => ({ op: 'delete', kind: 'tag', id }) as WriteOp));
   }

@@ -1,15 +1,24 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { conflict } from '../core/errors.js';
 import type { Image } from '../core/image.js';
 import { shortId } from '../core/ids.js';
 import type { Store } from '../store/store.js';
 import { ContentStore } from './content/content-store.js';
+import { imageFromManifest } from './image-from-manifest.js';
 import { ImageRecords } from './image-records.js';
 import { type ArchiveImage, importArchive } from './import/import-archive.js';
 import { hostArchitecture, type Platform } from './oci-types.js';
+import { Pins } from './pins.js';
+import { normalizeTag } from './reference.js';
+import { RegistryService } from './registry/registry-service.js';
 import { resolveRef } from './resolve.js';
 import { RwLock } from './rw-lock.js';
+import { saveArchive, type SaveEntry, type SaveFormat } from './save-archive.js';
 import { DEFAULT_MAX_LAYER_BYTES, LayerStore } from './unpack/layer-store.js';
 
 export interface ImageServiceOptions {
@@ -17,11 +26,22 @@ export interface ImageServiceOptions {
   maxLayerBytes?: number;
   /** The platform to take from multi-platform archives. Default: this host's, linux. */
   platform?: Platform;
+  /** Registries (`HOST[:PORT]`) to reach without verified TLS, as the daemon's --insecure-registry. */
+  insecureRegistries?: string[];
+  /** PATCH chunk size for pushing large blobs. */
+  pushChunkBytes?: number;
 }
 
 export interface RemoveOptions {
   force?: boolean;
   inUse: (imageId: string) => Promise<boolean>;
+}
+
+export interface PruneResult {
+  deleted: string[];
+  untagged: string[];
+  /** Bytes of blobs deleted (compressed layers, configs, manifests). */
+  spaceReclaimed: number;
 }
 
 export const BUILTIN_NAME = 'busybox:latest';
@@ -34,6 +54,8 @@ export const BUILTIN_NAME = 'busybox:latest';
  *   resolve     name, id or id prefix → Image
  *   layerDirs   Image → unpacked layer dirs, bottom first, for overlay lowerdirs
  *   remove      untag, or delete the image with the blobs and layers no other image uses
+ *   registry    pull and push (registry/), whose blobs are pinned until recorded
+ *   tag, prune, saveArchive, load
  *
  * Everything lives under `<root>/image/`: blobs/, layers/, tmp/. Call
  * `cleanupTmp()` once at daemon start to clear what a crash left in tmp/.
@@ -41,9 +63,12 @@ export const BUILTIN_NAME = 'busybox:latest';
 export class ImageService {
   readonly content: ContentStore;
   readonly layers: LayerStore;
+  /** Digests that work in progress needs: never garbage-collected while held. */
+  readonly pins = new Pins();
+  readonly registry: RegistryService;
+  readonly platform: Platform;
   private readonly records: ImageRecords;
   private readonly lock = new RwLock();
-  private readonly platform: Platform;
 
   constructor(root: string, store: Store, opts: ImageServiceOptions = {}) {
     const imageRoot = join(root, 'image');
@@ -51,6 +76,7 @@ export class ImageService {
     this.layers = new LayerStore(this.content, imageRoot, opts.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES);
     this.records = new ImageRecords(store);
     this.platform = opts.platform ?? { os: 'linux', architecture: hostArchitecture() };
+    this.registry = new RegistryService(this, root, opts.insecureRegistries, opts.pushChunkBytes);
   }
 
   importPath(path: string, name?: string): Promise<Image[]> {
@@ -108,6 +134,81 @@ export class ImageService {
     return this.lock.shared(() => this.unpackAll(image));
   }
 
+  /**
+   * Record an image whose blobs a pull put in the store (its layers unpacked
+   * already, or now), pointing `tags` at it and noting `repoDigest`.
+   */
+  commitPulled(manifestDigest: string, tags: string[], repoDigest?: string): Promise<Image> {
+    return this.lock.exclusive(async () => {
+      const image = await imageFromManifest(this.content, manifestDigest);
+      await this.unpackAll(image);
+      await this.records.save(image, tags);
+      if (repoDigest) await this.records.addRepoDigest(image.id, repoDigest);
+      return (await this.records.get(image.id))!;
+    });
+  }
+
+  /** After a failed pull (its pins released): remove the blobs and layers it added that nothing uses. */
+  discard(blobs: string[], diffIds: string[]): Promise<void> {
+    return this.lock.exclusive(async () => {
+      await this.collectLayers(diffIds);
+      await this.collectBlobs(blobs);
+    });
+  }
+
+  addRepoDigest(imageId: string, repoDigest: string): Promise<void> {
+    return this.lock.exclusive(() => this.records.addRepoDigest(imageId, repoDigest));
+  }
+
+  /** Give the image `ref` names another name (moving it off any other image). */
+  tag(ref: string, name: string): Promise<string> {
+    return this.lock.exclusive(async () => {
+      const target = normalizeTag(name);
+      const { image } = await resolveRef(this.records, ref);
+      await this.records.save(image, [target]);
+      return target;
+    });
+  }
+
+  /** Delete images without a name (or, with `all`, every image), except those a container uses. */
+  prune(opts: { all: boolean; inUse: (imageId: string) => boolean }): Promise<PruneResult> {
+    return this.lock.exclusive(async () => {
+      const victims = (await this.records.list()).filter((i) => (opts.all || i.tags.length === 0) && !opts.inUse(i.id));
+      const untagged: string[] = [];
+      for (const i of victims) untagged.push(...(await this.records.delete(i.id)));
+      const gone = await this.collectLayers(victims.flatMap((i) => i.diffIds));
+      const spaceReclaimed = await this.collectBlobs(victims.flatMap((i) => [i.manifestDigest, i.id, ...i.layers.map((l) => l.digest)]));
+      return { deleted: [...victims.map((i) => i.id), ...gone], untagged, spaceReclaimed };
+    });
+  }
+
+  /** A tar of the images `refs` name, in docker-save or OCI layout form; their blobs stay pinned until it has been read. */
+  async saveArchive(refs: string[], format: SaveFormat): Promise<Readable> {
+    const entries: SaveEntry[] = [];
+    for (const ref of refs) {
+      const { image, tag } = await resolveRef(this.records, ref);
+      const seen = entries.find((e) => e.image.id === image.id);
+      if (seen) seen.names.push(...(tag && !seen.names.includes(tag) ? [tag] : []));
+      else entries.push({ image, names: tag ? [tag] : [] });
+    }
+    const release = this.pins.hold(entries.flatMap(({ image: i }) => [i.manifestDigest, i.id, ...i.layers.map((l) => l.digest)]));
+    const out = saveArchive(this.content, entries, format);
+    out.once('close', release);
+    return out;
+  }
+
+  /** Load images from a tar stream (docker save or OCI layout), as importPath does from a file. */
+  async load(tarStream: NodeJS.ReadableStream): Promise<Image[]> {
+    await mkdir(this.content.tmpDir, { recursive: true });
+    const spool = join(this.content.tmpDir, `load-${randomBytes(8).toString('hex')}.tar`);
+    try {
+      await pipeline(tarStream, createWriteStream(spool, { mode: 0o600 }));
+      return await this.importPath(spool);
+    } finally {
+      await rm(spool, { force: true });
+    }
+  }
+
   async ensureBuiltin(layoutDir: string): Promise<void> {
     if (await this.records.getTag(BUILTIN_NAME)) return;
     await this.importPath(layoutDir, BUILTIN_NAME);
@@ -128,17 +229,23 @@ export class ImageService {
   }
 
   /** Delete the given blobs unless a stored image still uses them. */
-  private async collectBlobs(candidates: string[]): Promise<void> {
-    if (candidates.length === 0) return;
+  private async collectBlobs(candidates: string[]): Promise<number> {
+    if (candidates.length === 0) return 0;
     const used = new Set<string>();
     for (const i of await this.records.list()) [i.id, i.manifestDigest, ...i.layers.map((l) => l.digest)].forEach((d) => used.add(d));
-    for (const d of candidates) if (!used.has(d)) await this.content.deleteBlob(d);
+    let freed = 0;
+    for (const d of new Set(candidates)) {
+      if (used.has(d) || this.pins.has(d)) continue;
+      freed += (await this.content.statBlob(d))?.size ?? 0;
+      await this.content.deleteBlob(d);
+    }
+    return freed;
   }
 
   /** Delete the given unpacked layers unless a stored image still uses them; returns those deleted. */
   private async collectLayers(diffIds: string[]): Promise<string[]> {
     const used = new Set((await this.records.list()).flatMap((i) => i.diffIds));
-    const gone = [...new Set(diffIds)].filter((d) => !used.has(d));
+    const gone = [...new Set(diffIds)].filter((d) => !used.has(d) && !this.pins.has(d));
     for (const d of gone) await this.layers.delete(d);
     return gone;
   }

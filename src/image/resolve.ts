@@ -1,7 +1,7 @@
 import type { Image } from '../core/image.js';
 import { invalid, isHullError, notFound } from '../core/errors.js';
 import type { ImageRecords } from './image-records.js';
-import { normalizeTag, parseReference } from './reference.js';
+import { familiarRepo, normalizeTag, parseReference } from './reference.js';
 
 export interface Resolved {
   image: Image;
@@ -16,7 +16,8 @@ const HEX_PREFIX_RE = /^[0-9a-f]{12,64}$/;
  * Find an image the way docker does: a `sha256:` id or prefix; else a name
  * (`busybox` means `busybox:latest`); else, for 12 or more hex digits, an id
  * prefix. A name wins over an id prefix because `deadbeef1234` is also a
- * valid repository name. `name@sha256:…` matches the manifest digest.
+ * valid repository name. `name@sha256:…` matches a digest the image was
+ * pulled or pushed by under that name, else the manifest digest.
  */
 export async function resolveRef(records: ImageRecords, ref: string): Promise<Resolved> {
   const id = ID_RE.exec(ref);
@@ -27,8 +28,12 @@ export async function resolveRef(records: ImageRecords, ref: string): Promise<Re
     const image = tag && (await records.get(tag.imageId));
     if (image) return { image, tag: name };
   } else {
-    const digest = parseReference(ref).digest;
-    const image = (await records.list()).find((i) => i.manifestDigest === digest);
+    const parsed = parseReference(ref);
+    const digest = parsed.digest;
+    // The digest a registry knows the image by (an index's, for a multi-platform pull), else its manifest's.
+    const repoDigest = `${familiarRepo(parsed)}@${digest}`;
+    const all = await records.list();
+    const image = all.find((i) => i.repoDigests?.includes(repoDigest)) ?? all.find((i) => i.manifestDigest === digest);
     if (image) return { image };
   }
   if (HEX_PREFIX_RE.test(ref)) return { image: await byIdPrefix(records, ref, ref) };

@@ -24,15 +24,19 @@ export class TestDaemon {
     readonly socket: string,
   ) {}
 
-  static async start(): Promise<TestDaemon> {
+  /** Extra `hull daemon` flags (e.g. --insecure-registry), used by every spawn. */
+  daemonArgs: string[] = [];
+
+  static async start(daemonArgs: string[] = []): Promise<TestDaemon> {
     const root = await mkdtemp('/tmp/hull-');
     const d = new TestDaemon(root, join(root, 'hull.sock'));
+    d.daemonArgs = daemonArgs;
     await d.spawn();
     return d;
   }
 
   async spawn(): Promise<void> {
-    const proc = spawn(process.execPath, [BIN, '-H', `unix://${this.socket}`, 'daemon', '--root', this.root], {
+    const proc = spawn(process.execPath, [BIN, '-H', `unix://${this.socket}`, 'daemon', '--root', this.root, ...this.daemonArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, HULL_LOG_LEVEL: 'info' },
     });

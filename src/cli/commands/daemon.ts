@@ -16,10 +16,11 @@ export function register(program: Command): void {
     .command('daemon')
     .description('run the hull daemon in the foreground (logs to stdout)')
     .option('--root <dir>', 'state directory (env HULL_ROOT, default /var/lib/hull)')
-    .action(async (opts: { root?: string }) => {
+    .option('--insecure-registry <host:port>', 'a registry to reach over plain HTTP or unverified TLS (repeatable; loopback registries always are)', (v: string, prev: string[] = []) => [...prev, v])
+    .action(async (opts: { root?: string; insecureRegistry?: string[] }) => {
       const { runDaemon } = (await import(daemonEntry())) as typeof import('../../daemon/main.js');
       try {
-        await runDaemon({ host: program.opts().host, root: opts.root });
+        await runDaemon({ host: program.opts().host, root: opts.root, insecureRegistries: opts.insecureRegistry });
       } catch (e) {
         // A daemon that failed to start must not linger with half its handles open.
         process.stderr.write(`hull daemon: ${(e as Error).message}\n`);

@@ -1,0 +1,107 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { PassThrough } from 'node:stream';
+import { z } from 'zod';
+import { invalid, toHullError } from '../../core/errors.js';
+import type { OnProgress } from '../../image/registry/progress.js';
+import type { ApiDeps } from '../server.js';
+import { imageSummary } from './images.js';
+
+const PullBody = z.object({ ref: z.string().min(1), platform: z.string().optional() }).strict();
+const LoginBody = z.object({ registry: z.string(), username: z.string().min(1), password: z.string().min(1) }).strict();
+
+const bool = (v: unknown) => v === '1' || v === 'true';
+const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) throw invalid(`invalid ${what} request: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+/**
+ * Answer with a stream of newline-delimited JSON events from `run`, ended by
+ * `{"type":"result",...}` or `{"type":"error","code","message"}`. The status
+ * is 200 once streaming starts, so failures after that arrive as the error
+ * event. A client that goes away cancels the work.
+ */
+function ndjson(reply: FastifyReply, run: (on: OnProgress, signal: AbortSignal) => Promise<object>) {
+  const out = new PassThrough();
+  const ctl = new AbortController();
+  const write = (ev: object) => {
+    if (!out.writableEnded) out.write(`${JSON.stringify(ev)}\n`);
+  };
+  // The response closing before it finished means the client went away.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) ctl.abort();
+  });
+  run(write, ctl.signal).then(
+    (result) => write({ type: 'result', ...result }),
+    (e: unknown) => {
+      const he = toHullError(e);
+      write({ type: 'error', code: he.code, message: he.message });
+    },
+  ).finally(() => out.end());
+  reply.header('Content-Type', 'application/x-ndjson');
+  return reply.send(out);
+}
+
+/**
+ * Registry and archive routes for images: pull, push, tag, save, load,
+ * prune, and registry logins.
+ */
+export const imageRegistryRoutes =
+  ({ images, engine }: ApiDeps): FastifyPluginAsync =>
+  async (app) => {
+    const usedImages = async () => new Set((await engine.list(true)).map((i) => i.config.imageId));
+
+    app.post('/v1/images/pull', async (req, reply) => {
+      const body = parse(PullBody, req.body, 'pull');
+      return ndjson(reply, async (onProgress, signal) => {
+        const r = await images.registry.pull(body.ref, { platform: body.platform, onProgress, signal });
+        return { image: imageSummary(r.image), name: r.name, digest: r.digest, status: r.status };
+      });
+    });
+
+    app.post('/v1/images/:ref/push', async (req, reply) => {
+      const ref = (req.params as { ref: string }).ref;
+      return ndjson(reply, (onProgress, signal) => images.registry.push(ref, { onProgress, signal }));
+    });
+
+    app.post('/v1/images/:ref/tag', async (req, reply) => {
+      const q = req.query as Record<string, string | undefined>;
+      if (!q.repo) throw invalid('repo is required');
+      const name = await images.tag((req.params as { ref: string }).ref, q.tag ? `${q.repo}:${q.tag}` : q.repo);
+      return reply.status(201).send({ name });
+    });
+
+    app.get('/v1/images/:ref/save', async (req, reply) => {
+      const q = req.query as Record<string, unknown>;
+      const format = q.format ?? 'docker';
+      if (format !== 'docker' && format !== 'oci') throw invalid(`format must be docker or oci, not "${String(format)}"`);
+      const refs = [(req.params as { ref: string }).ref, ...list(q.ref)];
+      const stream = await images.saveArchive(refs, format);
+      reply.header('Content-Type', 'application/x-tar');
+      return reply.send(stream);
+    });
+
+    app.post('/v1/images/load', async (req) => {
+      if (!req.body || typeof (req.body as NodeJS.ReadableStream).pipe !== 'function') throw invalid('send the archive as the body, with Content-Type: application/x-tar');
+      return (await images.load(req.body as NodeJS.ReadableStream)).map(imageSummary);
+    });
+
+    app.post('/v1/images/prune', async (req) => {
+      const used = await usedImages();
+      return images.prune({ all: bool((req.query as Record<string, string>).all), inUse: (id) => used.has(id) });
+    });
+
+    app.post('/v1/auth', async (req) => {
+      const body = parse(LoginBody, req.body, 'login');
+      const { host } = await images.registry.login(body.registry, { username: body.username, password: body.password });
+      return { status: 'Login Succeeded', registry: host };
+    });
+
+    app.delete('/v1/auth/:registry', async (req) => {
+      const { host, removed } = await images.registry.logout((req.params as { registry: string }).registry);
+      return { registry: host, removed };
+    });
+  };
