@@ -84,6 +84,8 @@ export interface ProxyStats {
   ranges: string[];
   /** Requests that reached the "storage" port after a redirect, and whether they carried Authorization. */
   storage: Array<{ digest: string; authorization: boolean }>;
+  /** Every request, as `METHOD /path` (query left off). */
+  requests: string[];
 }
 
 export interface ProxyRules {
@@ -116,7 +118,7 @@ const BLOB_RE = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/;
  */
 export async function startProxy(target: string, listenHost = '127.0.0.1'): Promise<Proxy> {
   const rules: ProxyRules = {};
-  const stats: ProxyStats = { blobBytes: new Map(), blobGets: new Map(), ranges: [], storage: [] };
+  const stats: ProxyStats = { blobBytes: new Map(), blobGets: new Map(), ranges: [], storage: [], requests: [] };
   const cut = new Set<string>();
   const storagePort = await freePort(listenHost);
 
@@ -154,6 +156,7 @@ export async function startProxy(target: string, listenHost = '127.0.0.1'): Prom
   };
 
   const main = http.createServer((req, res) => {
+    stats.requests.push(`${req.method} ${(req.url ?? '').split('?')[0]}`);
     const m = BLOB_RE.exec(req.url ?? '');
     if (m && req.method === 'GET') {
       stats.blobGets.set(m[2], (stats.blobGets.get(m[2]) ?? 0) + 1);
@@ -187,6 +190,7 @@ export async function startProxy(target: string, listenHost = '127.0.0.1'): Prom
       stats.blobGets.clear();
       stats.ranges.length = 0;
       stats.storage.length = 0;
+      stats.requests.length = 0;
     },
     async stop() {
       main.closeAllConnections();

@@ -28,6 +28,8 @@ export function unauthorized(host: string, why: string): HullError {
 export class Authorizer {
   private readonly tokens = new Map<string, { header: string; expires: number }>();
   private readonly basicHosts = new Map<string, string>();
+  /** Token requests in flight: parallel requests that all got a 401 share one. */
+  private readonly fetching = new Map<string, Promise<{ header: string; expires: number }>>();
 
   constructor(
     private readonly creds: CredentialStore,
@@ -46,8 +48,15 @@ export class Authorizer {
     const login = cred === undefined ? await this.creds.get(host) : (cred ?? undefined);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer) {
-      const got = await this.fetchToken(host, bearer, scopes, login, signal);
-      this.tokens.set(key(host, scopes), got);
+      if (cred !== undefined) return (await this.fetchToken(host, bearer, scopes, login, signal)).header;
+      const k = key(host, scopes);
+      let p = this.fetching.get(k);
+      if (!p) {
+        p = this.fetchToken(host, bearer, scopes, login, signal).finally(() => this.fetching.delete(k));
+        this.fetching.set(k, p);
+      }
+      const got = await p;
+      this.tokens.set(k, got);
       return got.header;
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
