@@ -8,6 +8,7 @@ import { errorResponse } from './errors.js';
 import { containerRoutes } from './routes/containers.js';
 import { imageRoutes } from './routes/images.js';
 import { imageRegistryRoutes } from './routes/image-registry.js';
+import { networkRoutes } from './routes/networks.js';
 import { systemRoutes } from './routes/system.js';
 import { UpgradeRouter } from './upgrade.js';
 import { containerUpgrades } from './routes/container-streams.js';
@@ -52,6 +53,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(imageRoutes(deps));
   await app.register(imageRegistryRoutes(deps));
   await app.register(execRoutes(deps, sessions));
+  await app.register(networkRoutes(deps));
   containerUpgrades(upgrades, deps, sessions);
   app.server.on('upgrade', (req, socket) => upgrades.handle(req, socket));
   // Streams (logs -f, attach, exec) never end on their own: cut them at shutdown.

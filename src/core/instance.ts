@@ -7,6 +7,8 @@
  *             `creating` only exists while a create is in progress; a record
  *             found in that status at daemon start is a half-made leftover.
  */
+import type { NetworkAttachment, NetworkMode, PortMapping } from './network.js';
+
 export type InstanceType = 'container' | 'vm';
 export type InstanceStatus = 'creating' | 'created' | 'running' | 'paused' | 'exited' | 'removing';
 export type RestartPolicy = 'no' | 'always' | 'on-failure' | 'unless-stopped';
@@ -35,6 +37,12 @@ export interface InstanceConfig {
   restartPolicy: { name: RestartPolicy; maxRetries?: number };
   labels: Record<string, string>;
   hostname: string;
+  /** Absent in records made before networks existed: those have loopback only ('none'). */
+  networkMode?: NetworkMode;
+  /** Networks joined, with the addresses IPAM gave (held from create to rm). */
+  networks?: NetworkAttachment[];
+  /** Published ports, host ports resolved. */
+  ports?: PortMapping[];
 }
 
 export interface InstanceState {

@@ -6,12 +6,14 @@ import { HullError } from '../core/errors.js';
 import { Engine } from '../engine/engine.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { ImageService } from '../image/image-service.js';
+import { NetworkManager } from '../net/manager.js';
+import { scopeNames } from '../net/networks.js';
 import { ContainerDriver } from '../runtime/oci/container-driver.js';
 import { OciRuntime } from '../runtime/oci/runtime-cli.js';
 import { crunHybridWrapper, detectHost, type HostInfo } from '../runtime/host.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { pidAlive } from '../sys/run.js';
-import type { DaemonConfig } from './config.js';
+import { DEFAULT_ROOT, type DaemonConfig } from './config.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const VERSION = '0.1.0';
@@ -44,7 +46,9 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   await images.cleanupTmp();
   await images.ensureBuiltin(BUILTIN_BUSYBOX).catch((e) => log.warn({ err: String(e) }, 'built-in busybox image not imported: run `npm run setup`'));
   const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon });
-  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver }, host, log });
+  const net = new NetworkManager({ root: cfg.root, store, log, ...scopeNames(cfg.root, cfg.root === DEFAULT_ROOT) });
+  await net.start();
+  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver }, host, log, net });
   await engine.recover();
   await engine.watchExits();
   const app = await buildServer({ engine, images, log, version: VERSION });
@@ -54,6 +58,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const close = async () => {
     await app.close();
     await engine.close();
+    await net.shutdown();
     await store.close();
     await rm(cfg.socketPath, { force: true });
     await rm(pidFile, { force: true });

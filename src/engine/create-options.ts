@@ -1,5 +1,15 @@
 import { z } from 'zod';
 
+/** One published port; hostPort 0 picks a free one, hostIp '' means every host address. */
+export const PortSchema = z
+  .object({
+    hostIp: z.string().default(''),
+    hostPort: z.number().int().min(0).max(65535).default(0),
+    containerPort: z.number().int().min(1).max(65535),
+    protocol: z.enum(['tcp', 'udp']).default('tcp'),
+  })
+  .strict();
+
 /**
  * What a client sends to create a container: strict, unknown fields refused.
  * Sizes arrive already parsed to bytes (the CLI parses `-m 64m`; the API
@@ -27,6 +37,14 @@ export const CreateOptionsSchema = z
     restartMaxRetries: z.number().int().min(0).optional(),
     labels: z.record(z.string(), z.string()).default({}),
     hostname: z.string().optional(),
+    /** Networks to join by name or id (default: the default network); `none` or `host` alone pick those modes. */
+    networks: z.array(z.string()).optional(),
+    networkAliases: z.array(z.string()).default([]),
+    /** A fixed address on the first network. */
+    ip: z.string().optional(),
+    ports: z.array(PortSchema).default([]),
+    /** Publish every port the image exposes on a host port picked for it (-P). */
+    publishAll: z.boolean().default(false),
   })
   .strict();
 

@@ -10,6 +10,9 @@ import { newState } from '../core/instance.js';
 import { mergeEnv } from '../core/env.js';
 import { Reverter } from '../core/reverter.js';
 import type { ImageService } from '../image/image-service.js';
+import type { NetworkAttachment, PortMapping } from '../core/network.js';
+import { parseExposed } from '../core/port-spec.js';
+import type { NetworkManager } from '../net/manager.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, StdioStream } from '../runtime/driver.js';
 import type { HostInfo } from '../runtime/host.js';
 import type { Store } from '../store/store.js';
@@ -26,6 +29,7 @@ export interface EngineDeps {
   drivers: { container: Driver & { exitDir: string } };
   host: HostInfo;
   log: Logger;
+  net: NetworkManager;
 }
 
 export interface EngineEvent {
@@ -57,6 +61,10 @@ export class Engine {
 
   get host(): HostInfo {
     return this.d.host;
+  }
+
+  get networks(): NetworkManager {
+    return this.d.net;
   }
 
   private driver(inst: Instance): Driver {
@@ -137,11 +145,13 @@ export class Engine {
     };
     if (inst.config.entrypoint.length + inst.config.cmd.length === 0) throw invalid('no command given and the image has none');
     if (o.autoRemove && o.restartPolicy !== 'no') throw invalid('--rm and --restart cannot be used together');
-    // The record goes in first, as `creating`, so a daemon killed mid-way finds and removes the leftovers.
-    await this.d.store.create('instance', id, name, inst);
     const r = new Reverter();
-    r.add(() => this.d.store.delete('instance', id));
     try {
+      // Addresses and host ports first (networkMode, networks, ports); a daemon killed before the record lands frees them at recovery.
+      Object.assign(inst.config, await this.d.net.allocate({ id, name }, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports: withExposed(o.ports, o.publishAll ? ic.ExposedPorts : undefined) }, r));
+      // The record goes in first, as `creating`, so a daemon killed mid-way finds and removes the leftovers.
+      await this.d.store.create('instance', id, name, inst);
+      r.add(() => this.d.store.delete('instance', id));
       r.add(() => this.driver(inst).remove(inst));
       await this.driver(inst).create(inst, await this.context(inst));
       const done = await this.save(id, () => ({ status: 'created' }));
@@ -151,6 +161,24 @@ export class Engine {
     } finally {
       await r.revert();
     }
+  }
+
+  // ---- networks of an instance ----
+
+  /** `hull network connect`: join a network, at once when running. */
+  async connect(ref: string, network: string, o: { aliases?: string[]; ip?: string } = {}): Promise<Instance> {
+    const inst = await this.get(ref);
+    return this.lock.run(inst.id, async () => this.d.net.connect(await this.mustGet(inst.id), network, o, (n) => this.saveNetworks(inst.id, n)));
+  }
+
+  /** `hull network disconnect`: leave a network, at once when running. */
+  async disconnect(ref: string, network: string): Promise<Instance> {
+    const inst = await this.get(ref);
+    return this.lock.run(inst.id, async () => this.d.net.disconnect(await this.mustGet(inst.id), network, (n) => this.saveNetworks(inst.id, n)));
+  }
+
+  private saveNetworks(id: string, networks: NetworkAttachment[]): Promise<Instance> {
+    return this.d.store.update<Instance>('instance', id, (cur) => ({ ...cur, config: { ...cur.config, networks } }));
   }
 
   private async context(inst: Instance): Promise<CreateContext> {
@@ -171,7 +199,8 @@ export class Engine {
     if (inst.state.status === 'paused') throw wrongState(`container ${inst.name} is paused: unpause it instead`);
     if (inst.state.status === 'removing') throw wrongState(`container ${inst.name} is being removed`);
     try {
-      const { pid, monitorPid } = await this.driver(inst).start(inst, await this.context(inst));
+      const ctx = await this.context(inst);
+      const { pid, monitorPid } = await this.driver(inst).start(inst, { ...ctx, network: await this.d.net.up(inst) });
       const next = await this.save(id, (s) => ({
         status: 'running',
         pid,
@@ -190,6 +219,7 @@ export class Engine {
       return next;
     } catch (e) {
       const err = e instanceof HullError ? e : new HullError('internal', String(e));
+      await this.d.net.down(inst).catch(() => undefined);
       const exitCode = err.code === 'command_not_found' ? 127 : err.code === 'command_not_executable' ? 126 : 128;
       const failed = await this.save(id, () => ({ status: inst.state.status === 'created' ? 'created' : 'exited', error: err.message, exitCode }));
       if (failed.config.autoRemove) await this.removeLocked(id, true).catch(() => undefined);
@@ -274,6 +304,8 @@ export class Engine {
       await drv.stop(inst, 0, 'SIGKILL').catch(() => undefined);
     }
     await drv.remove(inst);
+    await this.d.net.down(inst);
+    await this.d.net.release(inst);
     await this.d.store.delete('instance', id);
     this.events.emit(`exit:${id}`, { ...inst.state, status: 'exited' });
     this.emit('destroy', inst);
@@ -301,6 +333,7 @@ export class Engine {
     const drv = this.driver(inst);
     const ex = (await drv.exitStatus(inst)) ?? { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
     await drv.release(inst);
+    await this.d.net.down(inst);
     const done = await this.save(id, () => ({ status: 'exited', pid: 0, conmonPid: 0, exitCode: ex.exitCode, oomKilled: ex.oomKilled, finishedAt: ex.finishedAt }));
     if (ex.oomKilled) this.emit('oom', done);
     this.emit('die', done, ex.exitCode);
@@ -362,7 +395,13 @@ export class Engine {
       if (cur.state.status === 'created') {
         // Attach before start (docker run's order): set the process up under conmon, not yet running.
         const st = await drv.status(cur);
-        if (st.status === 'absent') await drv.init(cur, await this.context(cur));
+        if (st.status === 'absent') {
+          const ctx = await this.context(cur);
+          await drv.init(cur, { ...ctx, network: await this.d.net.up(cur) }).catch(async (e) => {
+            await this.d.net.down(cur).catch(() => undefined);
+            throw e;
+          });
+        }
       } else if (cur.state.status !== 'running' && cur.state.status !== 'paused') {
         throw wrongState(`container ${cur.name} is not running`);
       }
@@ -452,6 +491,8 @@ export class Engine {
         this.d.log.warn({ id: inst.id, err: String(e) }, 'recovery failed');
       }
     }
+    // Networks last: what still runs keeps its network, orphans go, rules are rebuilt from the records.
+    await this.d.net.recover(await this.d.store.list<Instance>('instance'));
   }
 
   private async recoverOne(inst: Instance): Promise<void> {
@@ -460,6 +501,8 @@ export class Engine {
     if (s === 'creating' || s === 'removing') {
       this.d.log.info({ id: inst.id, name: inst.name, status: s }, 'removing a half-made or half-removed container');
       await drv.remove(inst);
+      await this.d.net.down(inst);
+      await this.d.net.release(inst);
       await this.d.store.delete('instance', inst.id);
       return;
     }
@@ -476,6 +519,7 @@ export class Engine {
       // conmon is gone and left no exit code: the container cannot be supervised.
       await drv.stop(inst, 0, 'SIGKILL').catch(() => undefined);
       await drv.release(inst).catch(() => undefined);
+      await this.d.net.down(inst).catch(() => undefined);
       await this.save(inst.id, () => ({ status: 'exited', exitCode: 255, error: 'container monitor (conmon) died', finishedAt: new Date().toISOString() }));
       return;
     }
@@ -524,6 +568,15 @@ export class Engine {
     for (const t of this.restartTimers.values()) clearTimeout(t);
     this.restartTimers.clear();
   }
+}
+
+/** -P: every port the image exposes that -p did not map already, on a host port picked for it. */
+function withExposed(ports: PortMapping[], exposed: Record<string, object> | undefined): PortMapping[] {
+  const extra = Object.keys(exposed ?? {})
+    .map(parseExposed)
+    .filter((e): e is NonNullable<typeof e> => !!e && !ports.some((p) => p.containerPort === e.containerPort && p.protocol === e.protocol))
+    .map((e) => ({ hostIp: '', hostPort: 0, ...e }));
+  return [...ports, ...extra];
 }
 
 const exists = (p: string) => lstat(p).then(() => true, () => false);

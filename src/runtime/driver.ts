@@ -69,6 +69,21 @@ export interface ExecSession {
 
 export interface CreateContext {
   layerDirs: string[];
+  /** Where the instance's network comes from (set by the engine's network layer when it starts). */
+  network?: NetworkContext;
+}
+
+/**
+ * A container's network, made before it starts: join `netnsPath` (a named
+ * network namespace with its veth pairs), or the host's network, or (neither)
+ * a fresh namespace with only loopback; `mounts` carry /etc/hosts,
+ * /etc/resolv.conf and /etc/hostname. A VM driver would take a tap device
+ * on the same bridge instead of a namespace.
+ */
+export interface NetworkContext {
+  netnsPath?: string;
+  hostNetwork?: boolean;
+  mounts: Array<{ destination: string; source: string; type: string; options: string[] }>;
 }
 
 export interface Driver {

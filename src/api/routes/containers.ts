@@ -20,6 +20,7 @@ export function summary(i: Instance) {
     exitCode: i.state.exitCode,
     startedAt: i.state.startedAt,
     finishedAt: i.state.finishedAt,
+    ports: i.config.ports ?? [],
   };
 }
 

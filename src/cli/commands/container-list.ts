@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { shortId } from '../../core/ids.js';
+import type { PortMapping } from '../../core/network.js';
+import { formatPort } from '../../core/port-spec.js';
 import { enc, exitWith, getCtx } from '../context.js';
 import { ago, duration, goTemplate, printJson, table } from '../format.js';
 
@@ -14,6 +16,7 @@ interface Summary {
   exitCode: number;
   startedAt: string;
   finishedAt: string;
+  ports?: PortMapping[];
 }
 
 export function statusText(s: Summary): string {
@@ -48,8 +51,9 @@ export function register(program: Command): void {
       if (opts.format === 'json') return printJson(xs);
       if (opts.format && opts.format !== 'table') return void process.stdout.write(xs.map((x) => `${goTemplate(opts.format!, x)}\n`).join(''));
       const cmd = (c: string) => (opts.trunc === false || c.length <= 22 ? `"${c}"` : `"${c.slice(0, 19)}…"`);
-      const rows = xs.map((x) => [id(x.id), x.type, x.image, cmd(x.command), ago(x.createdAt), statusText(x), x.name]);
-      process.stdout.write(`${table(['CONTAINER ID', 'TYPE', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'], rows)}\n`);
+      const ports = (x: Summary) => (x.ports ?? []).map(formatPort).join(', ');
+      const rows = xs.map((x) => [id(x.id), x.type, x.image, cmd(x.command), ago(x.createdAt), statusText(x), ports(x), x.name]);
+      process.stdout.write(`${table(['CONTAINER ID', 'TYPE', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows)}\n`);
     });
 
   program

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parsePublish } from '../../core/port-spec.js';
 import { parseCpus, parseSize } from '../../core/units.js';
 import type { CreateOptions } from '../../engine/create-options.js';
 import { collect } from '../context.js';
@@ -32,6 +33,11 @@ export const CREATE_FLAGS: Flag[] = [
   { flags: '--security-opt <opt>', help: 'security option: no-new-privileges', repeatable: true, apply: applySecurityOpt },
   { flags: '--hostname <name>', help: 'container host name', apply: (o, v: string) => (o.hostname = v) },
   { flags: '-l, --label <k=v>', help: 'set a label (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.labels = Object.fromEntries(v.map((l) => splitKv(l)))) },
+  { flags: '--network <name>', help: 'join a network (repeatable; default hull0); none: loopback only; host: the host network', repeatable: true, apply: (o, v: string[]) => (o.networks = v) },
+  { flags: '--network-alias <alias>', help: 'another name the container answers to on its networks (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.networkAliases = v) },
+  { flags: '--ip <address>', help: 'IPv4 address on the first network', apply: (o, v: string) => (o.ip = v) },
+  { flags: '-p, --publish <spec>', help: 'publish a port: [hostIP:][hostPort:]containerPort[/tcp|udp], ranges as 8000-8001:80-81 (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.ports = v.flatMap(parsePublish)) },
+  { flags: '-P, --publish-all', help: 'publish every port the image exposes on a free host port', apply: (o, v: boolean) => (o.publishAll = v) },
 ];
 
 export function addCreateFlags(cmd: Command): Command {

@@ -13,6 +13,7 @@ import type { HostInfo } from '../host.js';
 import { connectAttach, resizeTerminal } from './attach.js';
 import { oomKills, readStats } from './cgroups.js';
 import { spawnConmon } from './conmon.js';
+import { ensureMountTargets } from './mount-targets.js';
 import type { OciRuntime } from './runtime-cli.js';
 import { buildSpec, hostNofileLimit } from './spec.js';
 import { resolveUser } from './user.js';
@@ -86,7 +87,8 @@ export class ContainerDriver implements Driver {
     try {
       const merged = await overlay.mount(this.rootfsDir(inst), ctx.layerDirs);
       r.add(() => overlay.unmount(this.rootfsDir(inst)));
-      const spec = await this.spec(inst, merged);
+      await ensureMountTargets(merged, ctx.network?.mounts ?? []);
+      const spec = await this.spec(inst, merged, ctx);
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
       await rm(join(this.exitDir, inst.id), { force: true });
       await rm(join(dir, 'oom'), { force: true });
@@ -114,7 +116,7 @@ export class ContainerDriver implements Driver {
     }
   }
 
-  private async spec(inst: Instance, merged: string) {
+  private async spec(inst: Instance, merged: string, ctx: CreateContext) {
     const c = inst.config;
     const user = await resolveUser(merged, c.user);
     return buildSpec({
@@ -132,6 +134,9 @@ export class ContainerDriver implements Driver {
       noNewPrivileges: c.noNewPrivileges,
       userns: c.userns ? { hostId: USERNS_HOST_ID, size: USERNS_SIZE } : undefined,
       nofile: hostNofileLimit(),
+      netnsPath: ctx.network?.netnsPath,
+      hostNetwork: ctx.network?.hostNetwork,
+      mounts: ctx.network?.mounts,
     });
   }
 

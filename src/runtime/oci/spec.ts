@@ -43,6 +43,8 @@ export interface SpecOptions {
   userns?: { hostId: number; size: number };
   /** Join this network namespace (made by Hull's network layer) instead of a fresh one with only loopback. */
   netnsPath?: string;
+  /** Share the host's network namespace (--network host): no network namespace, no network sysctls. */
+  hostNetwork?: boolean;
   /** Give the container its own cgroup namespace; default true. */
   cgroupns?: boolean;
   /** RLIMIT_NOFILE soft and hard; never above what the host lets us set (hostNofileLimit()). */
@@ -120,8 +122,8 @@ function namespaces(o: SpecOptions): OciNamespace[] {
     { type: 'ipc' },
     { type: 'uts' },
     { type: 'mount' },
-    o.netnsPath ? { type: 'network', path: o.netnsPath } : { type: 'network' },
   ];
+  if (!o.hostNetwork) ns.push(o.netnsPath ? { type: 'network', path: o.netnsPath } : { type: 'network' });
   if (o.cgroupns ?? true) ns.push({ type: 'cgroup' });
   if (o.userns) ns.push({ type: 'user' });
   return ns;
@@ -134,6 +136,9 @@ function namespaces(o: SpecOptions): OciNamespace[] {
  * mapped inside a user namespace, so there it covers only the mapped range.
  */
 function sysctls(o: SpecOptions): Record<string, string> {
+  // A user namespace cannot write the sysctls of a network namespace made
+  // outside it: Hull's network layer sets these from the host instead.
+  if (o.hostNetwork || (o.userns && o.netnsPath)) return {};
   const lastGid = o.userns ? o.userns.size - 1 : 2147483647;
   return {
     'net.ipv4.ip_unprivileged_port_start': '0',

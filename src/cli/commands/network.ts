@@ -1,0 +1,112 @@
+import type { Command } from 'commander';
+import { shortId } from '../../core/ids.js';
+import { collect, enc, exitWith, getCtx } from '../context.js';
+import { goTemplate, printJson, table } from '../format.js';
+
+interface NetworkSummary {
+  id: string;
+  name: string;
+  driver: string;
+  subnet: string;
+  gateway: string;
+  internal: boolean;
+  isDefault: boolean;
+  containers: number;
+}
+
+/** `hull network create|ls|inspect|rm|connect|disconnect`: docker's verbs. */
+export function register(program: Command): void {
+  const net = program.command('network').description('manage networks');
+  const ctx = () => getCtx(program.opts().host);
+
+  net
+    .command('create')
+    .description('create a bridge network')
+    .argument('<name>')
+    .option('--subnet <cidr>', 'IPv4 subnet (default: a free /24 from 10.89.0.0 on)')
+    .option('--gateway <ip>', 'gateway address (default: the first of the subnet)')
+    .option('--ip-range <cidr>', 'hand out addresses from this part of the subnet only')
+    .option('--internal', 'no traffic in or out of the network but between its members')
+    .option('-l, --label <k=v>', 'set a label (repeatable)', collect, [])
+    .action(async (name: string, o: { subnet?: string; gateway?: string; ipRange?: string; internal?: boolean; label: string[] }) => {
+      const labels = Object.fromEntries(o.label.map((l) => [l.split('=')[0], l.split('=').slice(1).join('=')]));
+      const body = { name, subnet: o.subnet, gateway: o.gateway, ipRange: o.ipRange, internal: !!o.internal, labels };
+      const { id } = await ctx().client.call<{ id: string }>('POST', '/v1/networks', body);
+      process.stdout.write(`${id}\n`);
+    });
+
+  net
+    .command('ls')
+    .alias('list')
+    .description('list networks')
+    .option('-q, --quiet', 'only ids')
+    .option('--format <format>', 'table (default), json, or a Go template like {{.Name}}')
+    .action(async (o: { quiet?: boolean; format?: string }) => {
+      const xs = await ctx().client.call<NetworkSummary[]>('GET', '/v1/networks');
+      if (o.quiet) return void process.stdout.write(xs.map((x) => `${shortId(x.id)}\n`).join(''));
+      if (o.format === 'json') return printJson(xs);
+      if (o.format && o.format !== 'table') return void process.stdout.write(xs.map((x) => `${goTemplate(o.format!, x)}\n`).join(''));
+      const rows = xs.map((x) => [shortId(x.id), x.name, x.driver, x.subnet, x.gateway, x.internal ? 'yes' : 'no', String(x.containers)]);
+      process.stdout.write(`${table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'INTERNAL', 'CONTAINERS'], rows)}\n`);
+    });
+
+  net
+    .command('inspect')
+    .description('show networks as JSON, with the containers on them')
+    .argument('<network...>')
+    .option('-f, --format <format>', 'json (default) or a Go template like {{.Subnet}}')
+    .action(async (refs: string[], o: { format?: string }) => {
+      const out: unknown[] = [];
+      let failed = 0;
+      for (const ref of refs) {
+        try {
+          out.push(await ctx().client.call('GET', `/v1/networks/${enc(ref)}`));
+        } catch (e) {
+          failed++;
+          process.stderr.write(`Error: ${(e as Error).message}\n`);
+        }
+      }
+      if (o.format && o.format !== 'json') process.stdout.write(out.map((x) => `${goTemplate(o.format!, x)}\n`).join(''));
+      else printJson(out);
+      if (failed) exitWith(1);
+    });
+
+  net
+    .command('rm')
+    .alias('remove')
+    .description('remove networks (refused while a container is on one)')
+    .argument('<network...>')
+    .action(async (refs: string[]) => {
+      let failed = 0;
+      for (const ref of refs) {
+        try {
+          await ctx().client.call('DELETE', `/v1/networks/${enc(ref)}`);
+          process.stdout.write(`${ref}\n`);
+        } catch (e) {
+          failed++;
+          process.stderr.write(`Error: ${(e as Error).message}\n`);
+        }
+      }
+      if (failed) exitWith(1);
+    });
+
+  net
+    .command('connect')
+    .description('connect a container to a network (at once if it runs)')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--alias <alias>', 'another name for the container on this network (repeatable)', collect, [])
+    .option('--ip <address>', 'IPv4 address on this network')
+    .action(async (network: string, container: string, o: { alias: string[]; ip?: string }) => {
+      await ctx().client.call('POST', `/v1/networks/${enc(network)}/connect`, { container, aliases: o.alias, ip: o.ip });
+    });
+
+  net
+    .command('disconnect')
+    .description('disconnect a container from a network')
+    .argument('<network>')
+    .argument('<container>')
+    .action(async (network: string, container: string) => {
+      await ctx().client.call('POST', `/v1/networks/${enc(network)}/disconnect`, { container });
+    });
+}

@@ -1,0 +1,121 @@
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { run } from '../sys/run.js';
+
+/**
+ * The host side of networks through iproute2: bridges, named network
+ * namespaces (`ip netns`, under /run/netns, which iproute2 keeps a shared
+ * mount so a deletion reaches every mount namespace), and veth pairs. Each
+ * step is an `ip -batch` so one instance costs two `ip` runs to plug in and
+ * one to unplug. A VM's tap device would join the bridge the same way as the
+ * host end of a veth (`link set TAP master BRIDGE up`).
+ */
+const NETNS_DIR = '/run/netns';
+const IP_TIMEOUT = 10_000;
+
+export const netnsPath = (name: string) => `${NETNS_DIR}/${name}`;
+
+async function ipBatch(lines: string[], opts: { netns?: string; force?: boolean } = {}): Promise<void> {
+  const argv = ['ip', ...(opts.netns ? ['-n', opts.netns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  await run(argv, { input: `${lines.join('\n')}\n`, timeoutMs: IP_TIMEOUT, allowFailure: opts.force });
+}
+
+interface LinkInfo {
+  ifname: string;
+  master?: string;
+  operstate?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+export async function listLinks(): Promise<LinkInfo[]> {
+  const r = await run(['ip', '-j', '-d', 'link', 'show'], { timeoutMs: IP_TIMEOUT });
+  return JSON.parse(r.stdout || '[]') as LinkInfo[];
+}
+
+export async function linkExists(name: string): Promise<boolean> {
+  const r = await run(['ip', 'link', 'show', 'dev', name], { timeoutMs: IP_TIMEOUT, allowFailure: true });
+  return r.code === 0;
+}
+
+/** The host's IPv4 routes as CIDRs with their device, to refuse subnets that would shadow them. */
+export async function hostRoutes(): Promise<Array<{ dst: string; dev: string }>> {
+  const r = await run(['ip', '-j', '-4', 'route', 'show'], { timeoutMs: IP_TIMEOUT });
+  const routes = JSON.parse(r.stdout || '[]') as Array<{ dst: string; dev?: string }>;
+  return routes.filter((x) => x.dst !== 'default').map((x) => ({ dst: x.dst.includes('/') ? x.dst : `${x.dst}/32`, dev: x.dev ?? '' }));
+}
+
+/**
+ * A bridge with the gateway address, up; idempotent. route_localnet lets the
+ * host's own 127.0.0.1 connections be DNAT'd onto the bridge (published ports).
+ */
+export async function ensureBridge(name: string, gatewayCidr: string, mac: string): Promise<void> {
+  const exists = await linkExists(name);
+  const lines = exists ? [] : [`link add ${name} address ${mac} type bridge`];
+  lines.push(`addr replace ${gatewayCidr} dev ${name}`, `link set ${name} up`);
+  await ipBatch(lines);
+  await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
+}
+
+export async function deleteLink(name: string): Promise<void> {
+  await run(['ip', 'link', 'del', 'dev', name], { timeoutMs: IP_TIMEOUT, allowFailure: true });
+}
+
+export interface Endpoint {
+  /** Host end of the veth, on the bridge. */
+  hostIf: string;
+  /** Inside the namespace: eth0, eth1, ... */
+  ifName: string;
+  bridge: string;
+  address: string;
+  prefixLen: number;
+  mac: string;
+  /** Set for the interface that carries the default route. */
+  gateway?: string;
+}
+
+/**
+ * Plug endpoints into a namespace, making the namespace first when `create`
+ * (with its loopback up). On failure the caller's Reverter removes the lot.
+ */
+export async function plug(netns: string, endpoints: Endpoint[], create: boolean): Promise<void> {
+  const host = create ? [`netns add ${netns}`] : [];
+  for (const e of endpoints) {
+    host.push(`link add ${e.hostIf} type veth peer name ${e.ifName} address ${e.mac} netns ${netns}`, `link set ${e.hostIf} master ${e.bridge}`, `link set ${e.hostIf} up`);
+  }
+  await ipBatch(host);
+  const inside = create ? ['link set lo up'] : [];
+  for (const e of endpoints) {
+    inside.push(`addr add ${e.address}/${e.prefixLen} dev ${e.ifName}`, `link set ${e.ifName} up`);
+    if (e.gateway) inside.push(`route add default via ${e.gateway} dev ${e.ifName}`);
+  }
+  await ipBatch(inside, { netns });
+}
+
+/**
+ * Network sysctls set from the host (for containers in a user namespace,
+ * which cannot set them in a namespace they do not own): any user may bind
+ * low ports and ping, as in docker's containers.
+ */
+export async function containerSysctls(netns: string): Promise<void> {
+  const argv = ['nsenter', `--net=${netnsPath(netns)}`, '--', 'sysctl', '-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0', 'net.ipv4.ping_group_range=0 2147483647'];
+  await run(argv, { timeoutMs: IP_TIMEOUT });
+}
+
+/** Remove veths (both ends go with the host end) and, when given, the namespace. Missing ones are fine. */
+export async function unplug(hostIfs: string[], netns?: string): Promise<void> {
+  const lines = hostIfs.map((h) => `link del ${h}`);
+  if (netns) lines.push(`netns del ${netns}`);
+  if (lines.length) await ipBatch(lines, { force: true });
+}
+
+export async function listNetns(prefix: string): Promise<string[]> {
+  const names = await readdir(NETNS_DIR).catch(() => [] as string[]);
+  return names.filter((n) => n.startsWith(prefix));
+}
+
+/** Containers' traffic leaves through the host: routing must be on (Hull turns it on, and says so in its log). */
+export async function enableForwarding(): Promise<boolean> {
+  const file = '/proc/sys/net/ipv4/ip_forward';
+  if ((await readFile(file, 'utf8')).trim() === '1') return false;
+  await writeFile(file, '1');
+  return true;
+}

@@ -1,0 +1,449 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HullError, invalid, isHullError, notFound, conflict } from '../core/errors.js';
+import { isValidName, shortId } from '../core/ids.js';
+import type { Instance } from '../core/instance.js';
+import type { Network, NetworkAttachment, NetworkMode, PortMapping } from '../core/network.js';
+import { Reverter } from '../core/reverter.js';
+import type { NetworkContext } from '../runtime/driver.js';
+import type { Store } from '../store/store.js';
+import { removeContainerFiles, writeContainerFiles } from './container-files.js';
+import { DnsServer, hostUpstreams, type Upstream } from './dns/server.js';
+import { allocate, holders, release } from './ipam.js';
+import { macForIp, parseCidr, parseIp } from './ipv4.js';
+import * as link from './link.js';
+import { DEFAULT_NETWORK, NetworkCreateSchema, findNetwork, planNetwork, type NetworkCreateOptions } from './networks.js';
+import { deleteTable } from './nft.js';
+import { PORTS_DOC_ID, reserve, unreserve, type PortsDoc } from './ports.js';
+import { RuleSync } from './rule-sync.js';
+
+export interface NetLogger {
+  info(o: object, msg: string): void;
+  warn(o: object, msg: string): void;
+}
+
+export interface NetworkManagerOptions {
+  root: string;
+  store: Store;
+  log: NetLogger;
+  /** From scopeNames(): this root's nftables table and netns prefix. */
+  table: string;
+  netnsPrefix: string;
+}
+
+/** What a create asks for: networks by name (none given: the default), aliases, a fixed address, ports (exposed ones included). */
+export interface NetRequest {
+  networks?: string[];
+  aliases: string[];
+  ip?: string;
+  ports: PortMapping[];
+}
+
+export interface NetPlan {
+  networkMode: NetworkMode;
+  networks: NetworkAttachment[];
+  ports: PortMapping[];
+}
+
+/** An instance whose network is plugged in now: what DNS answers and published ports point at. */
+interface Live {
+  id: string;
+  name: string;
+  networks: NetworkAttachment[];
+  ports: PortMapping[];
+}
+
+const MAX_INTERFACES = 10;
+
+/**
+ * NetworkManager: networks as stored resources and instances' places on
+ * them. The engine calls it at each step of an instance's life:
+ *
+ *   allocate(inst, req, r)   at create: addresses (IPAM) and host ports, in store transactions
+ *   up(inst)                 before the process starts: namespace, veths, /etc files, rules, DNS
+ *   down(inst)               after it exits: unplug (idempotent)
+ *   release(inst)            at rm: give addresses and ports back
+ *   recover(instances)       at daemon start: re-adopt, remove orphans, rebuild rules from records
+ *
+ * The records (networks, allocations, reservations, instance configs) are the
+ * truth; bridges, namespaces, veths, nftables rules and DNS answers are made
+ * from them and can always be rebuilt.
+ */
+export class NetworkManager {
+  private dns = new Map<string, DnsServer>();
+  private live = new Map<string, Live>();
+  private upstreams: Upstream[] = [];
+  private rules: RuleSync;
+
+  constructor(private o: NetworkManagerOptions) {
+    this.rules = new RuleSync(() => this.ruleModel());
+  }
+
+  get table(): string {
+    return this.o.table;
+  }
+
+  // ---- the subsystem ----
+
+  /** Before engine recovery: the ports record, the default network, every bridge and name server. */
+  async start(): Promise<void> {
+    await mkdir(join(this.o.root, 'net'), { recursive: true, mode: 0o711 });
+    await this.o.store.create<PortsDoc>('meta', PORTS_DOC_ID, null, { id: PORTS_DOC_ID, reservations: [] }).catch((e) => {
+      if (!isHullError(e, 'conflict')) throw e;
+    });
+    this.upstreams = await hostUpstreams();
+    for (const n of await this.networks()) {
+      if (n.removing) await this.finishRemove(n);
+    }
+    if (!(await this.networks()).some((n) => n.isDefault)) await this.create({ name: DEFAULT_NETWORK }, true);
+    for (const n of await this.networks()) await this.bringUp(n);
+    if (await link.enableForwarding()) this.o.log.info({}, 'turned on net.ipv4.ip_forward: containers reach other networks through the host');
+  }
+
+  /**
+   * After engine recovery: instances running now keep their network; every
+   * namespace, veth, address, port and file whose instance is gone or stopped
+   * is removed; the rules are rebuilt from the records.
+   */
+  async recover(instances: Instance[]): Promise<void> {
+    const ids = new Set(instances.map((i) => i.id));
+    this.live.clear();
+    for (const inst of instances) {
+      const s = inst.state.status;
+      if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && existsSync(link.netnsPath(this.nsName(inst.id)))) this.setLive(inst);
+    }
+    const liveShort = new Set([...this.live.keys()].map(shortId));
+    for (const ns of await link.listNetns(this.o.netnsPrefix)) {
+      const id12 = ns.slice(this.o.netnsPrefix.length);
+      if (/^[0-9a-f]{12}$/.test(id12) && !liveShort.has(id12)) await this.logged(link.unplug([], ns), `removed orphaned network namespace ${ns}`);
+    }
+    const bridges = new Set((await this.networks()).map((n) => n.bridge));
+    for (const l of await link.listLinks()) {
+      const m = /^hv([0-9a-f]{12})\d$/.exec(l.ifname);
+      if (m && l.master && bridges.has(l.master) && !liveShort.has(m[1])) await this.logged(link.deleteLink(l.ifname), `removed orphaned veth ${l.ifname}`);
+    }
+    for (const n of await this.networks()) {
+      for (const holder of holders(n).filter((h) => !ids.has(h))) await this.releaseAddress(n.id, holder);
+    }
+    await this.o.store.update<PortsDoc>('meta', PORTS_DOC_ID, (d) => ({ ...d, reservations: d.reservations.filter((r) => ids.has(r.instanceId)) }));
+    for (const f of await readdir(join(this.o.root, 'net')).catch(() => [] as string[])) {
+      if (/^[0-9a-f]{64}$/.test(f) && !ids.has(f)) await removeContainerFiles(this.o.root, f);
+    }
+    await this.rules.sync();
+  }
+
+  /** Daemon shutdown: name servers stop; with nothing running, bridges and rules go too (the next start makes them again). */
+  async shutdown(): Promise<void> {
+    for (const s of this.dns.values()) s.close();
+    this.dns.clear();
+    await this.rules.idle();
+    if (this.live.size) return;
+    for (const n of await this.networks()) await link.deleteLink(n.bridge);
+    await deleteTable(this.o.table);
+  }
+
+  private async logged(p: Promise<unknown>, msg: string): Promise<void> {
+    await p;
+    this.o.log.info({}, msg);
+  }
+
+  // ---- networks ----
+
+  async networks(): Promise<Network[]> {
+    return this.o.store.list<Network>('network');
+  }
+
+  async get(ref: string): Promise<Network> {
+    const n = findNetwork((await this.networks()).filter((x) => !x.removing), ref);
+    if (!n) throw notFound(`network "${ref}"`);
+    return n;
+  }
+
+  async create(input: NetworkCreateOptions, isDefault = false): Promise<Network> {
+    const parsed = NetworkCreateSchema.safeParse(input);
+    if (!parsed.success) throw invalid(`invalid network: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const net = planNetwork(parsed.data, await this.networks(), await link.hostRoutes(), isDefault);
+    const r = new Reverter();
+    try {
+      await this.o.store.create('network', net.id, net.name, net);
+      r.add(() => this.o.store.delete('network', net.id));
+      r.add(() => this.bringDown(net));
+      await this.bringUp(net);
+      await this.rules.sync();
+      r.success();
+      return net;
+    } finally {
+      await r.revert();
+    }
+  }
+
+  /** Refused while any instance holds an address on it, and for the default network. */
+  async remove(ref: string): Promise<void> {
+    const net = await this.get(ref);
+    if (net.isDefault) throw conflict(`network ${net.name} is the default network: it cannot be removed`);
+    const names = new Map((await this.o.store.list<Instance>('instance')).map((i) => [i.id, i.name]));
+    await this.o.store.update<Network>('network', net.id, (cur) => {
+      const users = holders(cur);
+      if (users.length) throw conflict(`network ${cur.name} is in use by ${users.map((u) => names.get(u) ?? shortId(u)).join(', ')}: remove them or disconnect them first`);
+      return { ...cur, removing: true };
+    });
+    await this.finishRemove(net);
+  }
+
+  private async finishRemove(net: Network): Promise<void> {
+    await this.bringDown(net);
+    await this.o.store.delete('network', net.id);
+    await this.rules.sync();
+  }
+
+  /** The network, and who is on it. */
+  async inspect(ref: string) {
+    const net = await this.get(ref);
+    const insts = new Map((await this.o.store.list<Instance>('instance')).map((i) => [i.id, i]));
+    const containers = Object.entries(net.ipam.allocations).map(([ip, id]) => {
+      const inst = insts.get(id);
+      const att = inst?.config.networks?.find((a) => a.networkId === net.id);
+      return { id, name: inst?.name ?? '', ipAddress: ip, macAddress: att?.macAddress ?? '', aliases: att?.aliases ?? [], running: this.live.has(id) };
+    });
+    const { ipam: _ipam, removing: _removing, ...rest } = net;
+    return { ...rest, containers };
+  }
+
+  private async bringUp(n: Network): Promise<void> {
+    const { prefix } = parseCidr(n.subnet);
+    await link.ensureBridge(n.bridge, `${n.gateway}/${prefix}`, macForIp(parseIp(n.gateway)));
+    if (!this.dns.has(n.id)) {
+      const dns = await DnsServer.start({ address: n.gateway, lookup: (name, client) => this.lookup(n.id, name, client), upstreams: n.internal ? [] : this.upstreams });
+      this.dns.set(n.id, dns);
+    }
+  }
+
+  private async bringDown(n: Network): Promise<void> {
+    this.dns.get(n.id)?.close();
+    this.dns.delete(n.id);
+    await link.deleteLink(n.bridge);
+  }
+
+  /**
+   * What a name server answers: names, short ids and aliases of live
+   * instances that share a network with the asker (found by its address on
+   * the network asked), with their address on a shared network (this one first).
+   */
+  private lookup(networkId: string, name: string, client: string): string[] | undefined {
+    const live = [...this.live.values()];
+    const asker = live.find((l) => l.networks.some((a) => a.networkId === networkId && a.ipAddress === client));
+    const shared = new Set(asker ? asker.networks.map((a) => a.networkId) : [networkId]);
+    const ips: string[] = [];
+    for (const l of live) {
+      const on = l.networks.filter((a) => shared.has(a.networkId));
+      const a = on.find((x) => x.networkId === networkId) ?? on[0];
+      if (!a) continue;
+      if (l.name.toLowerCase() === name || shortId(l.id) === name || a.aliases.some((x) => x.toLowerCase() === name)) ips.push(a.ipAddress);
+    }
+    return ips.length ? ips : undefined;
+  }
+
+  // ---- instances ----
+
+  /** At create: addresses on each network and the host ports, each in a store transaction; undone by `r` on failure. */
+  async allocate(inst: { id: string; name: string }, req: NetRequest, r: Reverter): Promise<NetPlan> {
+    const refs = req.networks?.length ? req.networks : undefined;
+    const special = refs?.find((x) => x === 'none' || x === 'host') as 'none' | 'host' | undefined;
+    if (special) {
+      if (refs!.length > 1) throw invalid(`--network ${special} cannot be combined with other networks`);
+      if (req.ports.length) throw invalid(`published ports need a bridge network, not --network ${special}`);
+      if (req.aliases.length || req.ip) throw invalid(`--network-alias and --ip need a bridge network, not --network ${special}`);
+      return { networkMode: special, networks: [], ports: [] };
+    }
+    const all = await this.networks();
+    const nets = refs ? refs.map((ref) => this.must(all, ref)) : [all.find((n) => n.isDefault && !n.removing) ?? this.must(all, DEFAULT_NETWORK)];
+    if (new Set(nets.map((n) => n.id)).size !== nets.length) throw invalid('a network is given twice');
+    if (nets.length > MAX_INTERFACES) throw invalid(`at most ${MAX_INTERFACES} networks per container`);
+    for (const a of req.aliases) if (!isValidName(a)) throw invalid(`invalid network alias "${a}"`);
+    if (req.ports.length && nets[0].internal) throw invalid(`network ${nets[0].name} is internal: it cannot publish ports`);
+    const networks: NetworkAttachment[] = [];
+    for (const [i, n] of nets.entries()) networks.push(await this.attachAddress(inst.id, n, `eth${i}`, req.aliases, i === 0 ? req.ip : undefined, r));
+    let ports: PortMapping[] = [];
+    if (req.ports.length) {
+      await this.o.store.update<PortsDoc>('meta', PORTS_DOC_ID, (d) => {
+        const res = reserve(d, inst, req.ports);
+        ports = res.mappings;
+        return res.doc;
+      });
+      r.add(() => this.o.store.update<PortsDoc>('meta', PORTS_DOC_ID, (d) => unreserve(d, inst.id)));
+    }
+    return { networkMode: 'bridge', networks, ports };
+  }
+
+  private must(all: Network[], ref: string): Network {
+    const n = findNetwork(all.filter((x) => !x.removing), ref);
+    if (!n) throw notFound(`network "${ref}"`);
+    return n;
+  }
+
+  private async attachAddress(id: string, n: Network, ifName: string, aliases: string[], ip: string | undefined, r: Reverter): Promise<NetworkAttachment> {
+    let got = '';
+    await this.o.store.update<Network>('network', n.id, (cur) => {
+      if (cur.removing) throw notFound(`network "${cur.name}"`);
+      const a = allocate(cur, id, ip);
+      got = a.ip;
+      return a.net;
+    });
+    r.add(() => this.releaseAddress(n.id, id));
+    return { networkId: n.id, network: n.name, ifName, ipAddress: got, prefixLen: parseCidr(n.subnet).prefix, gateway: n.gateway, macAddress: macForIp(parseIp(got)), aliases: [...aliases] };
+  }
+
+  private async releaseAddress(networkId: string, instanceId: string): Promise<void> {
+    await this.o.store.update<Network>('network', networkId, (cur) => release(cur, instanceId)).catch((e) => {
+      if (!isHullError(e, 'not_found')) throw e;
+    });
+  }
+
+  /** At rm (after down): addresses and ports go back, the /etc files go. Idempotent. */
+  async release(inst: Instance): Promise<void> {
+    for (const n of await this.networks()) if (Object.values(n.ipam.allocations).includes(inst.id)) await this.releaseAddress(n.id, inst.id);
+    await this.o.store.update<PortsDoc>('meta', PORTS_DOC_ID, (d) => unreserve(d, inst.id));
+    await removeContainerFiles(this.o.root, inst.id);
+  }
+
+  private nsName(id: string): string {
+    return `${this.o.netnsPrefix}${shortId(id)}`;
+  }
+
+  private hostIf(id: string, ifName: string): string {
+    return `hv${shortId(id)}${ifName.replace(/^eth/, '')}`;
+  }
+
+  /**
+   * Before the process starts: the instance's /etc files, and on a bridge
+   * network its namespace with one veth per network. Idempotent (attach sets
+   * up before start); leftovers of a half-made earlier attempt are removed first.
+   */
+  async up(inst: Instance): Promise<NetworkContext> {
+    const c = inst.config;
+    const mode = c.networkMode ?? 'none';
+    const mounts = await writeContainerFiles(this.o.root, { id: inst.id, name: inst.name, hostname: c.hostname, mode, networks: c.networks ?? [] });
+    if (mode === 'host') return { hostNetwork: true, mounts };
+    if (mode === 'none') return { mounts };
+    const ns = this.nsName(inst.id);
+    const ctx = { netnsPath: link.netnsPath(ns), mounts };
+    if (this.live.has(inst.id) && existsSync(ctx.netnsPath)) return ctx;
+    await this.unplug(inst);
+    const r = new Reverter();
+    try {
+      r.add(() => this.unplug(inst));
+      await link.plug(ns, await this.endpoints(inst.id, c.networks ?? []), true);
+      if (c.userns) await link.containerSysctls(ns);
+      this.setLive(inst);
+      r.add(() => this.live.delete(inst.id));
+      if (c.ports?.length) await this.rules.sync();
+      r.success();
+      return ctx;
+    } finally {
+      await r.revert();
+    }
+  }
+
+  /** After the process exited (or on rm, or at recovery): unplug. Idempotent. */
+  async down(inst: Instance): Promise<void> {
+    const was = this.live.get(inst.id);
+    this.live.delete(inst.id);
+    if ((inst.config.networkMode ?? 'none') === 'bridge') await this.unplug(inst);
+    if (was?.ports.length) await this.rules.sync();
+  }
+
+  private async unplug(inst: Instance): Promise<void> {
+    const ns = this.nsName(inst.id);
+    const ifs = (inst.config.networks ?? []).map((a) => this.hostIf(inst.id, a.ifName));
+    await link.unplug(ifs, existsSync(link.netnsPath(ns)) ? ns : undefined);
+  }
+
+  private async endpoints(id: string, atts: NetworkAttachment[], withRoute = true): Promise<link.Endpoint[]> {
+    const all = await this.networks();
+    let routed = !withRoute;
+    return atts.map((a) => {
+      const n = all.find((x) => x.id === a.networkId);
+      if (!n) throw notFound(`network "${a.network}"`);
+      const gateway = !routed && !n.internal ? a.gateway : undefined;
+      if (gateway) routed = true;
+      return { hostIf: this.hostIf(id, a.ifName), ifName: a.ifName, bridge: n.bridge, address: a.ipAddress, prefixLen: a.prefixLen, mac: a.macAddress, gateway };
+    });
+  }
+
+  private setLive(inst: Instance): void {
+    this.live.set(inst.id, { id: inst.id, name: inst.name, networks: inst.config.networks ?? [], ports: inst.config.ports ?? [] });
+  }
+
+  /**
+   * Join another network (`hull network connect`): an address now, and a
+   * veth at once when the instance runs. `save` records the new list; all of
+   * it is undone if any step fails.
+   */
+  async connect(inst: Instance, ref: string, o: { aliases?: string[]; ip?: string }, save: (n: NetworkAttachment[]) => Promise<Instance>): Promise<Instance> {
+    const c = inst.config;
+    if ((c.networkMode ?? 'none') !== 'bridge') throw invalid(`container ${inst.name} uses --network ${c.networkMode ?? 'none'}: it cannot join networks`);
+    const all = await this.networks();
+    const net = this.must(all, ref);
+    const current = c.networks ?? [];
+    if (current.some((a) => a.networkId === net.id)) throw conflict(`container ${inst.name} is already on network ${net.name}`);
+    if (current.length >= MAX_INTERFACES) throw invalid(`at most ${MAX_INTERFACES} networks per container`);
+    for (const a of o.aliases ?? []) if (!isValidName(a)) throw invalid(`invalid network alias "${a}"`);
+    const used = new Set(current.map((a) => a.ifName));
+    const ifName = Array.from({ length: MAX_INTERFACES }, (_, i) => `eth${i}`).find((x) => !used.has(x))!;
+    const r = new Reverter();
+    try {
+      const att = await this.attachAddress(inst.id, net, ifName, o.aliases ?? [], o.ip, r);
+      const live = this.live.has(inst.id);
+      if (live) {
+        const hasRoute = current.some((a) => !all.find((n) => n.id === a.networkId)?.internal);
+        const [ep] = await this.endpoints(inst.id, [att], !hasRoute);
+        await link.plug(this.nsName(inst.id), [ep], false);
+        r.add(() => link.unplug([ep.hostIf]));
+      }
+      const saved = await save([...current, att]);
+      r.success();
+      await this.refresh(saved, live);
+      return saved;
+    } finally {
+      await r.revert();
+    }
+  }
+
+  /** Leave a network: the veth goes at once when running, and the address goes back. */
+  async disconnect(inst: Instance, ref: string, save: (n: NetworkAttachment[]) => Promise<Instance>): Promise<Instance> {
+    const net = this.must(await this.networks(), ref);
+    const att = (inst.config.networks ?? []).find((a) => a.networkId === net.id);
+    if (!att) throw new HullError('not_found', `container ${inst.name} is not on network ${net.name}`);
+    const live = this.live.has(inst.id);
+    if (live) await link.unplug([this.hostIf(inst.id, att.ifName)]);
+    const saved = await save((inst.config.networks ?? []).filter((a) => a !== att));
+    await this.releaseAddress(net.id, inst.id);
+    await this.refresh(saved, live);
+    return saved;
+  }
+
+  private async refresh(inst: Instance, live: boolean): Promise<void> {
+    const c = inst.config;
+    await writeContainerFiles(this.o.root, { id: inst.id, name: inst.name, hostname: c.hostname, mode: c.networkMode ?? 'none', networks: c.networks ?? [] });
+    if (!live) return;
+    this.setLive(inst);
+    if (c.ports?.length) await this.rules.sync();
+  }
+
+  // ---- rules ----
+
+  private async ruleModel() {
+    const nets = (await this.networks()).filter((n) => !n.removing);
+    const internal = new Set(nets.filter((n) => n.internal).map((n) => n.id));
+    const ports = [...this.live.values()].flatMap((l) => {
+      const a = l.networks.find((x) => !internal.has(x.networkId));
+      return a ? l.ports.map((p) => ({ ...p, ip: a.ipAddress })) : [];
+    });
+    return {
+      table: this.o.table,
+      networks: nets.map((n) => ({ bridge: n.bridge, subnet: n.subnet, gateway: n.gateway, internal: n.internal, dnsPort: this.dns.get(n.id)?.port })),
+      ports,
+    };
+  }
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { renderRules } from './nft.js';
+
+describe('renderRules', () => {
+  const rules = renderRules({
+    table: 'hull',
+    networks: [
+      { bridge: 'hb-a', subnet: '10.88.0.0/16', gateway: '10.88.0.1', internal: false, dnsPort: 40000 },
+      { bridge: 'hb-b', subnet: '10.89.0.0/24', gateway: '10.89.0.1', internal: true },
+    ],
+    ports: [
+      { hostIp: '', hostPort: 8080, protocol: 'tcp', ip: '10.88.0.2', containerPort: 80 },
+      { hostIp: '127.0.0.1', hostPort: 5353, protocol: 'udp', ip: '10.88.0.3', containerPort: 53 },
+    ],
+  });
+
+  it('replaces the whole table in one transaction', () => {
+    expect(rules.startsWith('table inet hull {}\ndelete table inet hull\ntable inet hull {')).toBe(true);
+  });
+  it('publishes ports for other hosts and the host itself', () => {
+    expect(rules).toMatch(/prerouting[^}]*fib daddr type local jump published/);
+    expect(rules).toMatch(/output[^}]*fib daddr type local jump published/);
+    expect(rules).toContain('meta nfproto ipv4 tcp dport 8080 dnat ip to 10.88.0.2:80');
+    expect(rules).toContain('ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.88.0.3:53');
+    expect(rules).toContain('oifname "hb-a" ip saddr 127.0.0.0/8 masquerade');
+  });
+  it('sends gateway:53 to the name server, NATs open networks only, and isolates networks', () => {
+    expect(rules).toContain('iifname "hb-a" ip daddr 10.88.0.1 udp dport 53 dnat ip to 10.88.0.1:40000');
+    expect(rules).not.toMatch(/hb-b" ip daddr 10\.89\.0\.1 udp dport 53/);
+    expect(rules).toContain('ip saddr 10.88.0.0/16 oifname != "hb-a" masquerade');
+    expect(rules).not.toContain('ip saddr 10.89.0.0/24 oifname != "hb-b" masquerade');
+    const fwd = rules.slice(rules.indexOf('chain forward'));
+    const accept = fwd.indexOf('oifname "hb-a" ct status dnat accept');
+    expect(accept).toBeGreaterThan(0);
+    expect(fwd.indexOf('iifname "hb-b" oifname @bridges drop')).toBeGreaterThan(accept);
+    expect(fwd).toContain('iifname "hb-b" drop');
+  });
+});

@@ -1,0 +1,97 @@
+import { run } from '../sys/run.js';
+
+/**
+ * Hull's nftables rules: one table of its own (`inet hull` for the default
+ * root), rendered whole from the store's records and swapped in one atomic
+ * `nft -f` transaction. So a restart, a removal or a crash never leaves rules
+ * that the records do not explain, and nothing in other tables is touched.
+ * Hull's rules only ever accept within its table: a host firewall that drops
+ * forwarded traffic still has the last word (Hull does not bypass it).
+ */
+export interface RuleNetwork {
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  internal: boolean;
+  /** The port the network's name server listens on, at the gateway; queries to gateway:53 go there. */
+  dnsPort?: number;
+}
+
+export interface RulePort {
+  hostIp: string;
+  hostPort: number;
+  protocol: 'tcp' | 'udp';
+  ip: string;
+  containerPort: number;
+}
+
+export interface RuleModel {
+  table: string;
+  networks: RuleNetwork[];
+  ports: RulePort[];
+}
+
+const q = (s: string) => `"${s}"`;
+
+export function renderRules(m: RuleModel): string {
+  const nets = m.networks;
+  const open = nets.filter((n) => !n.internal);
+  const lines: string[] = [`table inet ${m.table} {}`, `delete table inet ${m.table}`, `table inet ${m.table} {`];
+  const add = (indent: number, s: string) => lines.push(`${'  '.repeat(indent)}${s}`);
+  add(1, `set bridges { type ifname;${nets.length ? ` elements = { ${nets.map((n) => q(n.bridge)).join(', ')} };` : ''} }`);
+
+  add(1, 'chain prerouting { type nat hook prerouting priority dstnat; policy accept;');
+  for (const n of nets) {
+    if (!n.dnsPort) continue;
+    for (const proto of ['udp', 'tcp']) add(2, `iifname ${q(n.bridge)} ip daddr ${n.gateway} ${proto} dport 53 dnat ip to ${n.gateway}:${n.dnsPort}`);
+  }
+  add(2, 'fib daddr type local jump published');
+  add(1, '}');
+  // The host's own connections to a published port, 127.0.0.1 included.
+  add(1, 'chain output { type nat hook output priority -100; policy accept;');
+  add(2, 'fib daddr type local jump published');
+  add(1, '}');
+  add(1, 'chain published {');
+  for (const p of m.ports) add(2, `${p.hostIp ? `ip daddr ${p.hostIp} ` : 'meta nfproto ipv4 '}${p.protocol} dport ${p.hostPort} dnat ip to ${p.ip}:${p.containerPort}`);
+  add(1, '}');
+
+  add(1, 'chain postrouting { type nat hook postrouting priority srcnat; policy accept;');
+  for (const n of open) {
+    // From the host's loopback (needs route_localnet on the bridge), and hairpin: a container to a port published by its own network.
+    add(2, `oifname ${q(n.bridge)} ip saddr 127.0.0.0/8 masquerade`);
+    add(2, `oifname ${q(n.bridge)} ip saddr ${n.subnet} ct status dnat masquerade`);
+    add(2, `ip saddr ${n.subnet} oifname != ${q(n.bridge)} masquerade`);
+  }
+  add(1, '}');
+
+  add(1, 'chain forward { type filter hook forward priority filter; policy accept;');
+  for (const n of nets) add(2, `iifname ${q(n.bridge)} oifname ${q(n.bridge)} accept`);
+  for (const n of open) add(2, `oifname ${q(n.bridge)} ct status dnat accept`);
+  for (const n of nets) add(2, `iifname ${q(n.bridge)} oifname @bridges drop`);
+  for (const n of nets) {
+    if (n.internal) {
+      add(2, `iifname ${q(n.bridge)} drop`);
+      add(2, `oifname ${q(n.bridge)} drop`);
+    } else {
+      add(2, `oifname ${q(n.bridge)} ct state established,related accept`);
+      add(2, `oifname ${q(n.bridge)} drop`);
+    }
+  }
+  add(1, '}');
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Replace Hull's table with the rendered one, atomically. */
+export async function applyRules(m: RuleModel): Promise<void> {
+  await run(['nft', '-f', '-'], { input: renderRules(m), timeoutMs: 10_000 });
+}
+
+export async function deleteTable(table: string): Promise<void> {
+  await run(['nft', 'delete', 'table', 'inet', table], { timeoutMs: 10_000, allowFailure: true });
+}
+
+export async function tableExists(table: string): Promise<boolean> {
+  const r = await run(['nft', 'list', 'table', 'inet', table], { timeoutMs: 10_000, allowFailure: true });
+  return r.code === 0;
+}

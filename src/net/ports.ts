@@ -1,0 +1,64 @@
+import { randomInt } from 'node:crypto';
+import { HullError, conflict, invalid } from '../core/errors.js';
+import type { PortMapping } from '../core/network.js';
+import { isIpv4 } from './ipv4.js';
+
+/**
+ * Published host ports, reserved host-wide in one store document so that two
+ * containers never publish the same port (concurrent creates go through the
+ * store's atomic update). A host port is taken for a protocol when another
+ * reservation has the same port and the same host address, or either is
+ * "every address".
+ */
+export interface PortReservation extends PortMapping {
+  instanceId: string;
+  instance: string;
+}
+
+export interface PortsDoc {
+  id: string;
+  reservations: PortReservation[];
+}
+
+export const PORTS_DOC_ID = 'net-ports';
+/** Where picked host ports come from: the kernel's default ephemeral range. */
+export const EPHEMERAL = { first: 32768, last: 60999 };
+
+const clash = (a: PortMapping, b: PortMapping) => a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === '' || b.hostIp === '' || a.hostIp === b.hostIp);
+
+/** Reserve `wanted` for an instance; host port 0 picks a free one. Throws `conflict` naming the holder. */
+export function reserve(doc: PortsDoc, inst: { id: string; name: string }, wanted: PortMapping[], pick = randomStart): { doc: PortsDoc; mappings: PortMapping[] } {
+  const taken = doc.reservations.filter((r) => r.instanceId !== inst.id);
+  const mine: PortReservation[] = [];
+  for (const w of wanted) {
+    if (w.hostIp && !isIpv4(w.hostIp)) throw invalid(`host address "${w.hostIp}" is not an IPv4 address`);
+    let m = { ...w };
+    if (m.hostPort === 0) m = { ...m, hostPort: freePort(m, [...taken, ...mine], pick) };
+    const holder = [...taken, ...mine].find((r) => clash(r, m));
+    if (holder) {
+      const who = holder.instanceId === inst.id ? 'this container already' : `container ${holder.instance}`;
+      throw conflict(`port ${m.hostIp || '0.0.0.0'}:${m.hostPort}/${m.protocol} is already published by ${who}`);
+    }
+    mine.push({ ...m, instanceId: inst.id, instance: inst.name });
+  }
+  const mappings = mine.map(({ hostIp, hostPort, containerPort, protocol }) => ({ hostIp, hostPort, containerPort, protocol }));
+  return { doc: { ...doc, reservations: [...taken, ...mine] }, mappings };
+}
+
+export function unreserve(doc: PortsDoc, instanceId: string): PortsDoc {
+  return { ...doc, reservations: doc.reservations.filter((r) => r.instanceId !== instanceId) };
+}
+
+function randomStart(): number {
+  return randomInt(EPHEMERAL.first, EPHEMERAL.last + 1);
+}
+
+function freePort(m: PortMapping, taken: PortMapping[], pick: () => number): number {
+  const span = EPHEMERAL.last - EPHEMERAL.first + 1;
+  const start = pick() - EPHEMERAL.first;
+  for (let i = 0; i < span; i++) {
+    const port = EPHEMERAL.first + ((start + i) % span);
+    if (!taken.some((t) => clash(t, { ...m, hostPort: port }))) return port;
+  }
+  throw new HullError('resource', `no free host port left for ${m.protocol}`);
+}
