@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages Hull drives. Tests add the interop peers they check against (umoci, skopeo, docker-registry) and
 # `script` for terminals (HULL_SETUP_TEST=1); bench adds its peers (podman) with HULL_SETUP_BENCH=1.
-PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar)
+PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps)
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry); fi
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman); fi
+if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(wrk); fi  # bench/network.ts: connection rate through a published port
 
 missing=()
 for p in "${PKGS[@]}"; do

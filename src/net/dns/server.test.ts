@@ -33,7 +33,7 @@ async function fakeResolver(): Promise<{ port: number; seen: string[] }> {
 }
 
 describe('DnsServer', () => {
-  it('answers its names, forwards others, and fails over from a dead upstream', async () => {
+  it('answers its names, forwards dotted others, and fails over from a dead upstream', async () => {
     const up = await fakeResolver();
     const dead = await udp(); // never answers
     const names: Record<string, string[]> = { api: ['10.88.0.2'] };
@@ -48,7 +48,8 @@ describe('DnsServer', () => {
     expect(await ask(c, srv.port, buildQuery(11, 'API'))).toEqual({ id: 11, rcode: 0, ips: ['10.88.0.2'] });
     expect(await ask(c, srv.port, buildQuery(12, 'api', TYPE_AAAA))).toEqual({ id: 12, rcode: 0, ips: [] });
     expect(await ask(c, srv.port, buildQuery(13, 'example.org'))).toEqual({ id: 13, rcode: 0, ips: ['192.0.2.1'] });
-    expect(up.seen).toEqual(['example.org']);
+    expect(await ask(c, srv.port, buildQuery(14, 'nosuch'))).toEqual({ id: 14, rcode: 3, ips: [] });
+    expect(up.seen).toEqual(['example.org']); // single-label names never leave
   });
 
   it('refuses names it does not know when it has no upstream, and fails when upstreams stay silent', async () => {

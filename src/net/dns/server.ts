@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIpv4 } from '../ipv4.js';
-import { RCODE, TYPE_A, TYPE_AAAA, buildAnswer, formErr, parseQuery } from './message.js';
+import { RCODE, TYPE_A, buildAnswer, formErr, parseQuery } from './message.js';
 
 export interface Upstream {
   host: string;
@@ -73,7 +73,8 @@ export class DnsServer {
       return void this.sock.send(buildAnswer(msg, q, ips), client.port, client.address);
     }
     if (!this.o.upstreams.length) return void this.sock.send(buildAnswer(msg, q, [], RCODE.refused), client.port, client.address);
-    if (q.type === TYPE_AAAA && !q.name.includes('.')) return void this.sock.send(buildAnswer(msg, q, [], RCODE.nxDomain), client.port, client.address);
+    // A single-label name is an instance name or nothing: never sent to the outside world.
+    if (!q.name.includes('.')) return void this.sock.send(buildAnswer(msg, q, [], RCODE.nxDomain), client.port, client.address);
     this.forward(msg, client, q.id);
   }
 
