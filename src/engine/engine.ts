@@ -108,7 +108,7 @@ export class Engine {
     const parsed = CreateOptionsSchema.safeParse(input);
     if (!parsed.success) throw invalid(`invalid create request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const o = parsed.data;
-    const name = o.name || randomName();
+    const name = o.name || (await this.freeName());
     if (!isValidName(name)) throw invalid(`invalid name "${name}": use letters, digits, _ . - (start with a letter or digit)`);
     if (o.memoryBytes !== undefined && o.memoryBytes < MIN_MEMORY) throw new HullError('resource', `memory limit ${o.memoryBytes} bytes is too small: the minimum is 6MiB`);
     const runtime = o.runtime ?? this.d.host.defaultRuntime;
@@ -179,6 +179,15 @@ export class Engine {
 
   private saveNetworks(id: string, networks: NetworkAttachment[]): Promise<Instance> {
     return this.d.store.update<Instance>('instance', id, (cur) => ({ ...cur, config: { ...cur.config, networks } }));
+  }
+
+  /** A generated name not in use: a few random tries, then a longer suffix. */
+  private async freeName(): Promise<string> {
+    for (let i = 0; i < 8; i++) {
+      const n = randomName();
+      if (!(await this.d.store.getByName('instance', n))) return n;
+    }
+    return `${randomName()}_${newId().slice(0, 6)}`;
   }
 
   private async context(inst: Instance): Promise<CreateContext> {
@@ -308,6 +317,7 @@ export class Engine {
     await this.d.net.release(inst);
     await this.d.store.delete('instance', id);
     this.events.emit(`exit:${id}`, { ...inst.state, status: 'exited' });
+    this.events.emit(`removed:${id}`, inst.state);
     this.emit('destroy', inst);
   }
 
@@ -332,12 +342,14 @@ export class Engine {
     const inst = await this.mustGet(id);
     const drv = this.driver(inst);
     const ex = (await drv.exitStatus(inst)) ?? { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
-    await drv.release(inst);
-    await this.d.net.down(inst);
     const done = await this.save(id, () => ({ status: 'exited', pid: 0, conmonPid: 0, exitCode: ex.exitCode, oomKilled: ex.oomKilled, finishedAt: ex.finishedAt }));
     if (ex.oomKilled) this.emit('oom', done);
     this.emit('die', done, ex.exitCode);
+    // Waiters learn the exit code now; the release below still holds the lock, so
+    // nothing else touches this instance until its resources are freed.
     this.events.emit(`exit:${id}`, done.state);
+    await drv.release(inst);
+    await this.d.net.down(inst);
     return done;
   }
 
@@ -374,12 +386,17 @@ export class Engine {
   }
 
   /** Wait until the container is not running; resolves with its exit code. */
-  async wait(ref: string, condition: 'not-running' | 'next-exit' = 'not-running'): Promise<{ exitCode: number; error: string; oomKilled: boolean }> {
+  /**
+   * Wait as docker's conditions say: `not-running` (now, if it is not), `next-exit`,
+   * or `removed` (the exit code once the container is gone, for `run --rm`).
+   */
+  async wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running'): Promise<{ exitCode: number; error: string; oomKilled: boolean }> {
     const inst = await this.get(ref);
     const live = inst.state.status === 'running' || inst.state.status === 'paused';
     if (!live && condition === 'not-running') return { exitCode: inst.state.exitCode, error: inst.state.error, oomKilled: inst.state.oomKilled };
+    const event = condition === 'removed' ? `removed:${inst.id}` : `exit:${inst.id}`;
     return new Promise((resolve) => {
-      this.events.once(`exit:${inst.id}`, (s: InstanceState) => resolve({ exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled }));
+      this.events.once(event, (s: InstanceState) => resolve({ exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled }));
       // The exit may have landed between our read and the listener.
       void this.checkExit(inst.id);
     });

@@ -71,7 +71,7 @@ export const containerRoutes =
 
     app.post('/v1/containers/:ref/wait', async (req) => {
       const q = req.query as Record<string, string>;
-      const cond = q.condition === 'next-exit' ? 'next-exit' : 'not-running';
+      const cond = q.condition === 'next-exit' || q.condition === 'removed' ? q.condition : 'not-running';
       return engine.wait((req.params as { ref: string }).ref, cond);
     });
 

@@ -79,7 +79,8 @@ export function startFailureCode(e: unknown): number {
  * code comes from the wait (it also survives --rm removing the container).
  */
 async function runAttached(ctx: Ctx, id: string, o: { tty: boolean; stdin: boolean; autoRemove: boolean }): Promise<number> {
-  const waiting = ctx.client.call<{ exitCode: number }>('POST', `/v1/containers/${id}/wait?condition=next-exit`);
+  // With --rm, docker's CLI returns once the container is gone, so nothing of it is listed after.
+  const waiting = ctx.client.call<{ exitCode: number }>('POST', `/v1/containers/${id}/wait?condition=${o.autoRemove ? 'removed' : 'next-exit'}`);
   waiting.catch(() => undefined);
   const forward = (sig: NodeJS.Signals) => void ctx.client.call('POST', `/v1/containers/${id}/kill?signal=${sig}`).catch(() => undefined);
   let relaying: Promise<void>;

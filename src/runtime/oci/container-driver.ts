@@ -18,6 +18,8 @@ import type { OciRuntime } from './runtime-cli.js';
 import { buildSpec, hostNofileLimit } from './spec.js';
 import { resolveUser } from './user.js';
 import { topProcesses } from './top.js';
+import { BPF_ANNOTATION, SeccompCache, binaryIdentity } from './seccomp-cache.js';
+import type { OciSpec } from './spec-types.js';
 
 /** --userns maps container ids 0..65535 to host ids from 100000, as podman's auto range starts. */
 const USERNS_HOST_ID = 100000;
@@ -40,8 +42,11 @@ export class ContainerDriver implements Driver {
   readonly type = 'container' as const;
   readonly exitDir: string;
 
+  private seccomp: SeccompCache;
+
   constructor(private o: ContainerDriverOptions) {
     this.exitDir = join(o.root, 'exits');
+    this.seccomp = new SeccompCache(join(o.root, 'runtime', 'seccomp-cache'));
   }
 
   dir(inst: Instance): string {
@@ -89,6 +94,7 @@ export class ContainerDriver implements Driver {
       r.add(() => overlay.unmount(this.rootfsDir(inst)));
       await ensureMountTargets(merged, ctx.network?.mounts ?? []);
       const spec = await this.spec(inst, merged, ctx);
+      const bpf = await this.precompiledSeccomp(rt, spec);
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
       await rm(join(this.exitDir, inst.id), { force: true });
       await rm(join(dir, 'oom'), { force: true });
@@ -108,12 +114,27 @@ export class ContainerDriver implements Driver {
         stdin: inst.config.openStdin,
       });
       const pid = await handle.pid;
+      if (bpf.key && !bpf.used) await this.seccomp.learn(bpf.key, join(rt.stateRoot, inst.id));
       const monitorPid = (await readInt(join(dir, 'conmon.pid'))) ?? 0;
       r.success();
       return { pid, monitorPid };
     } finally {
       await r.revert();
     }
+  }
+
+  /**
+   * crun takes a compiled seccomp filter in an annotation: reuse the one it
+   * compiled for the same profile before (see seccomp-cache.ts). runc has no
+   * such annotation and compiles as usual.
+   */
+  private async precompiledSeccomp(rt: OciRuntime, spec: OciSpec): Promise<{ key?: string; used: boolean }> {
+    const profile = spec.linux?.seccomp;
+    if (rt.name !== 'crun' || !profile) return { used: false };
+    const key = this.seccomp.key(await binaryIdentity(rt.path), profile);
+    const b64 = await this.seccomp.get(key);
+    if (b64) spec.annotations = { ...(spec.annotations ?? {}), [BPF_ANNOTATION]: b64 };
+    return { key, used: !!b64 };
   }
 
   private async spec(inst: Instance, merged: string, ctx: CreateContext) {
