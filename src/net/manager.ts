@@ -73,6 +73,12 @@ const MAX_INTERFACES = 10;
 export class NetworkManager {
   private dns = new Map<string, DnsServer>();
   private live = new Map<string, Live>();
+  /** Instances being plugged in right now: recovery's sweep must not take their namespace for an orphan. */
+  private plugging = new Set<string>();
+  /** Network creates and removals, one at a time: subnet overlap checks read what the previous one wrote. */
+  private netOps: Promise<unknown> = Promise.resolve();
+  /** Why networking could not start (no `ip` or `nft`, say): bridge networks then fail with it, none and host still work. */
+  private unavailable?: HullError;
   private upstreams: Upstream[] = [];
   private rules: RuleSync;
 
@@ -88,6 +94,15 @@ export class NetworkManager {
 
   /** Before engine recovery: the ports record, the default network, every bridge and name server. */
   async start(): Promise<void> {
+    try {
+      await this.startNetworks();
+    } catch (e) {
+      this.unavailable = new HullError('unavailable', `networking is not available: ${(e as Error).message}`);
+      this.o.log.warn({ err: String(e) }, 'bridge networks are not available; --network none and host still work');
+    }
+  }
+
+  private async startNetworks(): Promise<void> {
     await mkdir(join(this.o.root, 'net'), { recursive: true, mode: 0o711 });
     await this.o.store.create<PortsDoc>('meta', PORTS_DOC_ID, null, { id: PORTS_DOC_ID, reservations: [] }).catch((e) => {
       if (!isHullError(e, 'conflict')) throw e;
@@ -107,21 +122,22 @@ export class NetworkManager {
    * is removed; the rules are rebuilt from the records.
    */
   async recover(instances: Instance[]): Promise<void> {
+    if (this.unavailable) return;
     const ids = new Set(instances.map((i) => i.id));
-    this.live.clear();
     for (const inst of instances) {
       const s = inst.state.status;
       if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && existsSync(link.netnsPath(this.nsName(inst.id)))) this.setLive(inst);
     }
-    const liveShort = new Set([...this.live.keys()].map(shortId));
+    // Asked at each step: a restart policy may start an instance while this runs.
+    const inUse = (id12: string) => [...this.live.keys(), ...this.plugging].some((id) => shortId(id) === id12);
     for (const ns of await link.listNetns(this.o.netnsPrefix)) {
       const id12 = ns.slice(this.o.netnsPrefix.length);
-      if (/^[0-9a-f]{12}$/.test(id12) && !liveShort.has(id12)) await this.logged(link.unplug([], ns), `removed orphaned network namespace ${ns}`);
+      if (/^[0-9a-f]{12}$/.test(id12) && !inUse(id12)) await this.logged(link.unplug([], ns), `removed orphaned network namespace ${ns}`);
     }
     const bridges = new Set((await this.networks()).map((n) => n.bridge));
     for (const l of await link.listLinks()) {
       const m = /^hv([0-9a-f]{12})\d$/.exec(l.ifname);
-      if (m && l.master && bridges.has(l.master) && !liveShort.has(m[1])) await this.logged(link.deleteLink(l.ifname), `removed orphaned veth ${l.ifname}`);
+      if (m && l.master && bridges.has(l.master) && !inUse(m[1])) await this.logged(link.deleteLink(l.ifname), `removed orphaned veth ${l.ifname}`);
     }
     for (const n of await this.networks()) {
       for (const holder of holders(n).filter((h) => !ids.has(h))) await this.releaseAddress(n.id, holder);
@@ -161,6 +177,17 @@ export class NetworkManager {
   }
 
   async create(input: NetworkCreateOptions, isDefault = false): Promise<Network> {
+    return this.serial(() => this.createNow(input, isDefault));
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.netOps.then(fn, fn);
+    this.netOps = next.catch(() => undefined);
+    return next;
+  }
+
+  private async createNow(input: NetworkCreateOptions, isDefault: boolean): Promise<Network> {
+    if (this.unavailable && !isDefault) throw this.unavailable;
     const parsed = NetworkCreateSchema.safeParse(input);
     if (!parsed.success) throw invalid(`invalid network: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const net = planNetwork(parsed.data, await this.networks(), await link.hostRoutes(), isDefault);
@@ -180,6 +207,10 @@ export class NetworkManager {
 
   /** Refused while any instance holds an address on it, and for the default network. */
   async remove(ref: string): Promise<void> {
+    return this.serial(() => this.removeNow(ref));
+  }
+
+  private async removeNow(ref: string): Promise<void> {
     const net = await this.get(ref);
     if (net.isDefault) throw conflict(`network ${net.name} is the default network: it cannot be removed`);
     const names = new Map((await this.o.store.list<Instance>('instance')).map((i) => [i.id, i.name]));
@@ -256,6 +287,7 @@ export class NetworkManager {
       if (req.aliases.length || req.ip) throw invalid(`--network-alias and --ip need a bridge network, not --network ${special}`);
       return { networkMode: special, networks: [], ports: [] };
     }
+    if (this.unavailable) throw this.unavailable;
     const all = await this.networks();
     const nets = refs ? refs.map((ref) => this.must(all, ref)) : [all.find((n) => n.isDefault && !n.removing) ?? this.must(all, DEFAULT_NETWORK)];
     if (new Set(nets.map((n) => n.id)).size !== nets.length) throw invalid('a network is given twice');
@@ -329,9 +361,12 @@ export class NetworkManager {
     const ns = this.nsName(inst.id);
     const ctx = { netnsPath: link.netnsPath(ns), mounts };
     if (this.live.has(inst.id) && existsSync(ctx.netnsPath)) return ctx;
-    await this.unplug(inst);
+    if (this.unavailable) throw this.unavailable;
+    this.plugging.add(inst.id);
     const r = new Reverter();
+    r.add(() => this.plugging.delete(inst.id));
     try {
+      await this.unplug(inst);
       r.add(() => this.unplug(inst));
       await link.plug(ns, await this.endpoints(inst.id, c.networks ?? []), true);
       if (c.userns) await link.containerSysctls(ns);
@@ -339,6 +374,7 @@ export class NetworkManager {
       r.add(() => this.live.delete(inst.id));
       if (c.ports?.length) await this.rules.sync();
       r.success();
+      this.plugging.delete(inst.id);
       return ctx;
     } finally {
       await r.revert();

@@ -32,7 +32,9 @@ describe('renderRules', () => {
     const fwd = rules.slice(rules.indexOf('chain forward'));
     const accept = fwd.indexOf('oifname "hb-a" ct status dnat accept');
     expect(accept).toBeGreaterThan(0);
-    expect(fwd.indexOf('iifname "hb-b" oifname @bridges drop')).toBeGreaterThan(accept);
-    expect(fwd).toContain('iifname "hb-b" drop');
+    expect(fwd.indexOf('iifname "hb-a" oifname @bridges drop')).toBeGreaterThan(accept);
+    // An internal network's members reach nothing beyond it, not even published ports.
+    expect(fwd.indexOf('iifname "hb-b" drop')).toBeGreaterThan(0);
+    expect(fwd.indexOf('iifname "hb-b" drop')).toBeLessThan(accept);
   });
 });

@@ -64,18 +64,19 @@ export function renderRules(m: RuleModel): string {
   }
   add(1, '}');
 
+  // Within a network: yes. Internal networks: nothing else, published ports of others included.
+  // Into an open network: published ports (from anywhere) and replies; out of it: anywhere but another network.
   add(1, 'chain forward { type filter hook forward priority filter; policy accept;');
   for (const n of nets) add(2, `iifname ${q(n.bridge)} oifname ${q(n.bridge)} accept`);
+  for (const n of nets.filter((x) => x.internal)) {
+    add(2, `iifname ${q(n.bridge)} drop`);
+    add(2, `oifname ${q(n.bridge)} drop`);
+  }
   for (const n of open) add(2, `oifname ${q(n.bridge)} ct status dnat accept`);
-  for (const n of nets) add(2, `iifname ${q(n.bridge)} oifname @bridges drop`);
-  for (const n of nets) {
-    if (n.internal) {
-      add(2, `iifname ${q(n.bridge)} drop`);
-      add(2, `oifname ${q(n.bridge)} drop`);
-    } else {
-      add(2, `oifname ${q(n.bridge)} ct state established,related accept`);
-      add(2, `oifname ${q(n.bridge)} drop`);
-    }
+  for (const n of open) add(2, `iifname ${q(n.bridge)} oifname @bridges drop`);
+  for (const n of open) {
+    add(2, `oifname ${q(n.bridge)} ct state established,related accept`);
+    add(2, `oifname ${q(n.bridge)} drop`);
   }
   add(1, '}');
   lines.push('}');

@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTarsLayout } from '../../src/image/oci-layout-writer.js';
 import { buildAnswer, parseQuery } from '../../src/net/dns/message.js';
 import { scopeNames } from '../../src/net/networks.js';
 import { run } from '../../src/sys/run.js';
-import { TestDaemon, waitFor } from '../helpers/hull.js';
+import { REPO, TestDaemon, waitFor } from '../helpers/hull.js';
+import { busyboxTar } from '../helpers/image-fixtures.js';
 
 /**
  * Networks with real namespaces, bridges and nftables. Traffic only ever
@@ -52,6 +55,15 @@ const inspect = async (ref: string) => JSON.parse(await d.ok(['inspect', ref]))[
 const ipOf = async (ref: string, i = 0) => (await inspect(ref)).config.networks[i].ipAddress as string;
 const ourNetns = async () => (await readdir('/run/netns').catch(() => [] as string[])).filter((n) => n.startsWith(names.netnsPrefix));
 const links = async () => (JSON.parse((await run(['ip', '-j', 'link', 'show'])).stdout) as Array<{ ifname: string }>).map((l) => l.ifname);
+/** Interfaces plugged into these bridges (other daemons on this machine have veths of their own). */
+const ports = async (bridges: string[]) =>
+  (JSON.parse((await run(['ip', '-j', 'link', 'show'])).stdout) as Array<{ ifname: string; master?: string }>).filter((l) => l.master && bridges.includes(l.master)).map((l) => l.ifname);
+/** Interfaces with an IPv4 address starting so: the bridges of this test's networks. */
+const withAddressIn = async (prefix: string) =>
+  (JSON.parse((await run(['ip', '-j', '-4', 'addr', 'show'])).stdout) as Array<{ ifname: string; addr_info: Array<{ local: string }> }>)
+    .filter((l) => l.addr_info.some((a) => a.local.startsWith(prefix)))
+    .map((l) => l.ifname)
+    .sort();
 const table = async () => (await run(['nft', 'list', 'table', 'inet', names.table], { allowFailure: true })).stdout;
 const netInspect = async (ref: string) => JSON.parse(await d.ok(['network', 'inspect', ref]))[0];
 
@@ -125,6 +137,38 @@ describe('networks', () => {
     expect(await d.ok(['run', '--rm', '--network', 'othernet', '--network', 'appnet', 'busybox', 'wget', '-qO-', 'http://api/'])).toBe('hello-from-api\n');
   });
 
+  it('an internal network reaches its own members and nothing else', async () => {
+    await d.ok(['network', 'create', '--internal', 'inner', '--subnet', '10.231.9.0/24']);
+    await d.ok(['run', '-d', '--name', 'vault', '--network', 'inner', 'busybox', 'sh', '-c', 'echo secret > /tmp/index.html; exec httpd -f -p 80 -h /tmp']);
+    const inner = ['run', '--rm', '--network', 'inner', 'busybox', 'sh', '-c'];
+    expect(await d.ok([...inner, 'wget -qO- http://vault/'])).toBe('secret\n');
+    expect(await d.ok([...inner, `timeout 2 wget -qO- http://10.231.9.1:${PORT}/; echo rc=$?`])).not.toContain('rc=0');
+    expect(await d.ok([...inner, 'nslookup outside.test; echo rc=$?'])).not.toContain('192.0.2.44');
+    expect((await d.hull(['run', '--rm', '--network', 'inner', '-p', '80', 'busybox', 'true'])).stderr).toMatch(/inner is internal/);
+    await d.ok(['rm', '-f', 'vault']);
+    await d.ok(['network', 'rm', 'inner']);
+  });
+
+  it('publishes port ranges, and with -P the ports the image exposes', async () => {
+    const dir = await mkdtemp('/tmp/hull-exposed-');
+    try {
+      const config = { Env: ['PATH=/bin'], Cmd: ['sh'], ExposedPorts: { '80/tcp': {}, '53/udp': {} } };
+      await writeTarsLayout(dir, [await busyboxTar(join(REPO, 'build', 'images', 'busybox'))], { gzip: false, refName: 'latest', config });
+      await d.ok(['image', 'import', dir, 'exposer:latest']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await d.ok(['run', '-d', '--name', 'ranged', '-P', '-p', `${PORT + 2}-${PORT + 3}:8080-8081`, 'exposer', 'sh', '-c', 'echo ranged > /tmp/index.html; exec httpd -f -p 8081 -h /tmp']);
+    const ports = (await inspect('ranged')).config.ports as Array<{ hostPort: number; containerPort: number; protocol: string }>;
+    expect(ports.filter((p) => p.hostPort === PORT + 2 || p.hostPort === PORT + 3).map((p) => p.containerPort)).toEqual([8080, 8081]);
+    const exposed = ports.filter((p) => p.containerPort === 80 || p.containerPort === 53);
+    expect(exposed.map((p) => `${p.containerPort}/${p.protocol}`).sort()).toEqual(['53/udp', '80/tcp']);
+    for (const p of exposed) expect(p.hostPort).toBeGreaterThanOrEqual(32768);
+    expect(await get(`http://127.0.0.1:${PORT + 3}/`)).toBe('ranged\n');
+    await d.ok(['rm', '-f', 'ranged']);
+    await d.ok(['rmi', 'exposer']);
+  });
+
   it('--network none has loopback only; --network host shares the host network', async () => {
     const none = await d.ok(['run', '--rm', '--network', 'none', 'busybox', 'ip', '-o', 'link']);
     expect(none.trim().split('\n')).toHaveLength(1);
@@ -149,7 +193,9 @@ describe('networks', () => {
   });
 
   it('refuses bad input clearly and leaves nothing half-made', async () => {
-    const before = { netns: await ourNetns(), links: await links(), ps: await d.ok(['ps', '-aq']), nets: await d.ok(['network', 'ls', '-q']) };
+    const bridges = JSON.parse(await d.ok(['network', 'ls', '--format', 'json'])).map((n: { bridge: string }) => n.bridge);
+    const mine = async () => ({ veths: await ports(bridges), bridges: await withAddressIn('10.231.') });
+    const before = { netns: await ourNetns(), links: await mine(), ps: await d.ok(['ps', '-aq']), nets: await d.ok(['network', 'ls', '-q']) };
     const fails = async (args: string[], msg: RegExp) => {
       const r = await d.hull(args);
       expect(r.code, args.join(' ')).not.toBe(0);
@@ -165,7 +211,7 @@ describe('networks', () => {
     await fails(['run', '-d', '-p', '99999:80', 'busybox', 'true'], /invalid port spec/);
     await fails(['network', 'rm', 'appnet'], /in use by api/);
     expect(await ourNetns()).toEqual(before.netns);
-    expect(await links()).toEqual(before.links);
+    expect(await mine()).toEqual(before.links);
     expect(await d.ok(['ps', '-aq'])).toBe(before.ps);
     expect(await d.ok(['network', 'ls', '-q'])).toBe(before.nets);
     expect((await netInspect('appnet')).containers).toHaveLength(1);
@@ -196,13 +242,13 @@ describe('networks', () => {
     expect(await ourNetns()).not.toContain(`${names.netnsPrefix}${short.slice(0, 12)}`);
 
     const bridges = [(await netInspect('appnet')).bridge, (await netInspect('othernet')).bridge];
+    const dflt = (await netInspect('hull0')).bridge;
     await d.ok(['rm', '-f', 'api', 'short']);
+    expect(await ports([...bridges, dflt])).toEqual([]);
     await d.ok(['network', 'rm', 'appnet', 'othernet']);
     expect(await ourNetns()).toEqual([]);
-    const left = await links();
-    expect(left.filter((l) => l.startsWith('hv') || bridges.includes(l))).toEqual([]);
+    expect((await links()).filter((l) => bridges.includes(l))).toEqual([]);
     expect(await table()).not.toMatch(/dnat ip to 10\.231/);
-    const dflt = (await netInspect('hull0')).bridge;
     await d.stop();
     expect(await links()).not.toContain(dflt);
     expect(await table()).toBe('');
