@@ -2,7 +2,7 @@
  * `npm run bench`: Hull beside its peers, from the same run, as ratios.
  *
  *   node dist/bench/run.js                 every benchmark
- *   node dist/bench/run.js start           one or more (start | profile | density)
+ *   node dist/bench/run.js start           one or more (start | profile | density | pull)
  *   BENCH_RUNS=10 BENCH_COUNT=50 ...       fewer runs / containers (a quick look)
  *
  * Each benchmark starts its own daemon on a temp root and tears it down.
@@ -16,6 +16,7 @@ import { density, printDensity } from './density.js';
 import { REPO, log, machine, now, runCleanups } from './lib.js';
 import { perfAvailable, printProfile, profile } from './profile.js';
 import { printStartLatency, startLatency } from './start-latency.js';
+import { printPull, pullBench } from './pull.js';
 
 const num = (v: string | undefined, dflt: number) => (v && Number.isFinite(Number(v)) ? Number(v) : dflt);
 
@@ -32,6 +33,10 @@ const BENCHMARKS: Record<string, () => Promise<{ result: unknown; text: string }
   density: async () => {
     const result = await density({ count: num(process.env.BENCH_COUNT, 200), podmanBudgetMs: 180_000, podmanFallback: 50 });
     return { result, text: printDensity(result) };
+  },
+  pull: async () => {
+    const result = await pullBench({ runs: num(process.env.BENCH_PULL_RUNS, 5), layers: 5, layerMiB: 40 });
+    return { result, text: printPull(result) };
   },
 };
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps)
 PKGS+=(qemu-system-x86 qemu-utils cpio e2fsprogs) # VMs: QEMU, qemu-img, the guest's initramfs and disks
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry); fi
-if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman); fi
+if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman skopeo docker-registry); fi
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(wrk); fi  # bench/network.ts: connection rate through a published port
 
 missing=()

@@ -125,13 +125,23 @@ async function writeHashed(path: string, src: BlobSource, maxSize?: number): Pro
   const fh = await open(path, 'wx', 0o644);
   try {
     const chunks: AsyncIterable<Uint8Array> | Buffer[] = Buffer.isBuffer(src) ? [src] : src;
+    // Network chunks are small (16-64 KiB): gather them, so a write costs one trip to the thread pool per MiB, not per chunk.
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
     for await (const chunk of chunks) {
       size += chunk.length;
       // Stop early rather than spool a stream that is already too long.
       if (maxSize !== undefined && size > maxSize) throw invalid(`blob is larger than the expected ${maxSize} bytes`);
       hash.update(chunk);
-      await writeAll(fh, chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= WRITE_BATCH) {
+        await writeAll(fh, pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+      }
     }
+    if (pendingBytes > 0) await writeAll(fh, pending, pendingBytes);
     await fh.sync();
   } catch (e) {
     destroy(src);
@@ -148,9 +158,15 @@ function destroy(src: BlobSource): void {
   if (!Buffer.isBuffer(src) && typeof d === 'function') d.call(src);
 }
 
-async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+const WRITE_BATCH = 1024 * 1024;
+
+async function writeAll(fh: FileHandle, chunks: Uint8Array[], total: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten === total) return;
+  // A short write (rare, on a full or odd file system): finish the rest one buffer at a time.
+  const rest = Buffer.concat(chunks).subarray(bytesWritten);
   let off = 0;
-  while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+  while (off < rest.length) off += (await fh.write(rest, off)).bytesWritten;
 }
 
 function verify(got: BlobInfo, expectedDigest?: string, expectedSize?: number): void {

@@ -42,10 +42,17 @@ export class Authorizer {
     return this.basicHosts.get(host);
   }
 
-  /** Answer a challenge; `cred` overrides the stored login (used by login to check new credentials). */
-  async answer(host: string, scopes: string[], header: string | string[] | undefined, cred?: Credential | null, signal?: AbortSignal): Promise<string> {
+  /**
+   * Answer a challenge to a request that carried `rejected` (or no header);
+   * `cred` overrides the stored login (login uses it to check new credentials).
+   */
+  async answer(host: string, scopes: string[], header: string | string[] | undefined, rejected?: string, cred?: Credential | null, signal?: AbortSignal): Promise<string> {
     const challenges = parseChallenges(header);
     const login = cred === undefined ? await this.creds.get(host) : (cred ?? undefined);
+    // A parallel request may have fetched a fresh token since this one was sent (checked after the
+    // last await above, so nothing can slip in between this check and joining or starting a fetch).
+    const current = cred === undefined ? this.cached(host, scopes) : undefined;
+    if (current && current !== rejected) return current;
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer) {
       if (cred !== undefined) return (await this.fetchToken(host, bearer, scopes, login, signal)).header;

@@ -55,7 +55,7 @@ export class RegistryClient {
     if (res.status === 401 && req.cred !== null) {
       const challenge = res.headers['www-authenticate'];
       await res.body.dump();
-      authz = await this.auth.answer(this.host, req.scopes, challenge, req.cred, req.signal);
+      authz = await this.auth.answer(this.host, req.scopes, challenge, authz, req.cred, req.signal);
       res = await this.once(req, url, authz, ep.dispatcher);
       if (res.status === 401) {
         await res.body.dump();

@@ -36,8 +36,12 @@ export async function detectCompression(path: string, what: string): Promise<Com
   return 'none';
 }
 
+/** Read and decompress in chunks of this size. */
+export const CHUNK = 256 * 1024;
+
 export function decompressor(c: Compression): Transform {
-  return c === 'gzip' ? createGunzip() : new Transform({ transform: (chunk, _enc, cb) => cb(null, chunk) });
+  // Large chunks: each chunk costs a trip through the tar parser and a write, so 16 KiB ones (zlib's default) make unpacking CPU-bound.
+  return c === 'gzip' ? createGunzip({ chunkSize: CHUNK }) : new Transform({ transform: (chunk, _enc, cb) => cb(null, chunk) });
 }
 
 /**

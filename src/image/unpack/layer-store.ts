@@ -1,16 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
-import { HullError, isHullError, notFound } from '../../core/errors.js';
+import { notFound } from '../../core/errors.js';
 import type { ContentStore } from '../content/content-store.js';
 import { digestHex } from '../content/digest.js';
-import { run } from '../exec.js';
-import { decompressor, detectCompression, MeteredStream } from './decompress.js';
 import { lstatOrNull } from './safe-path.js';
-import { TarApplier } from './tar-apply.js';
+import { unpack } from './unpack-pool.js';
 
 export const DEFAULT_MAX_LAYER_BYTES = 8 * 1024 ** 3;
 
@@ -70,9 +64,9 @@ export class LayerStore {
     await mkdir(this.content.tmpDir, { recursive: true });
     const tmp = await mkdtemp(join(this.content.tmpDir, 'layer-'));
     try {
+      // The unpack flushes the files before returning (sync -f, off the main thread), so the
+      // rename below cannot publish a layer that a crash would leave with empty files.
       await this.unpackInto(layer, join(tmp, 'diff'));
-      // Flush the files before the rename publishes them, so a crash cannot leave a published layer with empty files.
-      await run('sync', ['-f', tmp], 600_000);
       await this.publish(tmp, layer.diffId);
       return dir;
     } finally {
@@ -81,29 +75,7 @@ export class LayerStore {
   }
 
   private async unpackInto(layer: LayerRef, dir: string): Promise<void> {
-    const what = `layer ${layer.digest}`;
-    const blob = this.content.blobPath(layer.digest);
-    const hash = createHash('sha256');
-    const meter = new MeteredStream(hash, this.maxLayerBytes, what);
-    const extract = tar.extract();
-    await mkdir(dir, { mode: 0o755 });
-    const applier = new TarApplier(dir);
-    const feed = pipeline(createReadStream(blob), decompressor(await detectCompression(blob, what)), meter, extract);
-    feed.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
-    try {
-      for await (const entry of extract) await applier.apply(entry);
-      await feed;
-    } catch (e) {
-      extract.destroy(e as Error);
-      const fed = await feed.then(() => undefined, (fe: unknown) => fe);
-      // The first error that is ours (a refused entry, the size limit) explains more than a torn-down stream.
-      throw classify(isHullError(e) || !isHullError(fed) ? e : fed, what);
-    }
-    await applier.finish();
-    const got = `sha256:${hash.digest('hex')}`;
-    if (got !== layer.diffId) {
-      throw new HullError('invalid', `${what}: uncompressed content is ${got}, but the image config says ${layer.diffId}`);
-    }
+    await unpack({ blob: this.content.blobPath(layer.digest), dir, digest: layer.digest, diffId: layer.diffId, maxBytes: this.maxLayerBytes });
   }
 
   /** Rename the finished layer into place; if another process won the race, keep theirs. */
@@ -122,14 +94,4 @@ export class LayerStore {
       await fh.close();
     }
   }
-}
-
-/** Bad input (corrupt gzip, not a tar) is 'invalid'; a full disk is 'resource'; the rest 'internal'. */
-function classify(e: unknown, what: string): HullError {
-  if (isHullError(e)) return e;
-  const err = e as NodeJS.ErrnoException;
-  const msg = `${what}: ${err?.message ?? String(e)}`;
-  if (err?.code === 'ENOSPC' || err?.code === 'EDQUOT') return new HullError('resource', msg);
-  if (err?.syscall) return new HullError('internal', msg);
-  return new HullError('invalid', msg);
 }

@@ -96,7 +96,19 @@ export class TarApplier {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const fh = await open(path, flags, 0o600);
     try {
-      for await (const chunk of chunks(data)) await writeAll(fh, chunk);
+      // Gather chunks into writes of about a MiB: a write per tar chunk makes big files CPU-bound.
+      let pending: Buffer[] = [];
+      let bytes = 0;
+      for await (const chunk of chunks(data)) {
+        pending.push(chunk);
+        bytes += chunk.length;
+        if (bytes >= WRITE_BATCH) {
+          await writeAll(fh, pending, bytes);
+          pending = [];
+          bytes = 0;
+        }
+      }
+      if (bytes > 0) await writeAll(fh, pending, bytes);
       await fh.chown(h.uid ?? 0, h.gid ?? 0);
       await fh.chmod(perm(h, 0o644)); // after chown, which clears setuid bits
       const mtime = h.mtime ?? new Date(0);
@@ -163,9 +175,15 @@ async function makeSpecial(path: string, h: Headers): Promise<void> {
   await run('mknod', [path, kind, String(h.devmajor ?? 0), String(h.devminor ?? 0)]);
 }
 
+const WRITE_BATCH = 1024 * 1024;
+
 const perm = (h: Headers, dflt: number): number => (h.mode ?? dflt) & 0o7777;
 
-async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
+async function writeAll(fh: FileHandle, chunks: Buffer[], total: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten === total) return;
+  // A short write (rare): finish the rest one buffer at a time.
+  const rest = Buffer.concat(chunks).subarray(bytesWritten);
   let off = 0;
-  while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+  while (off < rest.length) off += (await fh.write(rest, off)).bytesWritten;
 }
