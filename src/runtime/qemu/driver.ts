@@ -1,0 +1,487 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HullError, wrongState } from '../../core/errors.js';
+import type { Instance } from '../../core/instance.js';
+import { Reverter } from '../../core/reverter.js';
+import * as qcow2 from '../../storage/qcow2.js';
+import { writeFileAtomic } from '../../sys/fs.js';
+import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream } from '../driver.js';
+import { chooseAccel, type AccelChoice } from './accel.js';
+import { AgentClient, type AgentInfo } from './agent.js';
+import { configTar } from './config-tar.js';
+import { attachConsole } from './console.js';
+import { agentExec, agentTop } from './exec.js';
+import { asExitStatus, clearExit, exists, exitCodeFor, readExit, recordExit } from './exit.js';
+import { VmFiles } from './files.js';
+import { loadGuest, type GuestArtifacts } from './guest.js';
+import type { VmImages } from './images.js';
+import { checkHostResources, vmArgv } from './machine.js';
+import { launch, livePid, processStats, terminate, waitGone } from './process.js';
+import { QmpClient, type QmpEvent } from './qmp/client.js';
+import * as snap from './snapshot.js';
+import { DEFAULT_ISO_DISK, DEFAULT_MEMORY, vmOptions, type VmSpec } from './spec.js';
+
+export interface QemuDriverOptions {
+  /** Hull's state root: VMs live in <root>/vms/<id>/. */
+  root: string;
+  /** Where exit codes go for the engine's watcher (default <root>/exits, shared with containers). */
+  exitDir?: string;
+  images: VmImages;
+  /** Hull's kernel and initramfs (default: loaded from build/guest when first needed). */
+  guest?: () => Promise<GuestArtifacts>;
+  /** KVM or TCG (default: chooseAccel). */
+  accel?: (guest: GuestArtifacts) => Promise<AccelChoice>;
+}
+
+/** What `inspect` shows of a VM beyond its record. */
+export interface VmInspect {
+  spec: VmSpec;
+  status: RuntimeStatus['status'];
+  qemuPid: number;
+  accel?: AccelChoice;
+  qmpStatus?: string;
+  dir: string;
+}
+
+/**
+ * VMs through QEMU, behind the same Driver lifecycle as containers.
+ *
+ *   create   linked-clone disk of the image, first-boot config, vm.json; runs nothing
+ *   init     QEMU started paused (-S): the console is attachable, no guest code has run
+ *   start    `cont` a paused-at-init QEMU, or start one running
+ *   stop     ACPI power button (the guest powers off), QMP quit after the timeout
+ *   kill     KILL: quit now (exit 137); TERM/INT/HUP/PWR: the power button
+ *   pause    QMP stop / cont
+ *   exec     through the guest agent (virtio-serial)
+ *   attach   the serial console
+ *
+ * QEMU runs daemonized and outlives Hull. Hull keeps one QMP connection per
+ * running VM; when the guest powers off (QEMU has -no-shutdown and waits),
+ * the SHUTDOWN event records the exit (exit.ts) and Hull tells QEMU to quit.
+ * A daemon that was down meanwhile finds QEMU waiting in `shutdown` state
+ * when it reconnects (exitStatus/monitorAlive reconnect), so no exit is lost.
+ * Everything else is in files (files.ts); a new driver instance picks up a
+ * running VM from its pidfile and QMP socket.
+ */
+export class QemuDriver implements Driver {
+  readonly type = 'vm' as const;
+  readonly exitDir: string;
+  private qmps = new Map<string, Promise<QmpClient>>();
+  private agents = new Map<string, Promise<AgentClient>>();
+  /** VMs whose connections Hull is closing on purpose: their hang-ups are not exits. */
+  private closing = new Set<string>();
+
+  constructor(private o: QemuDriverOptions) {
+    this.exitDir = o.exitDir ?? join(o.root, 'exits');
+  }
+
+  files(inst: Instance): VmFiles {
+    return new VmFiles(join(this.o.root, 'vms', inst.id));
+  }
+
+  logPath(inst: Instance): string {
+    return this.files(inst).consoleLog;
+  }
+
+  private guest(): Promise<GuestArtifacts> {
+    return this.o.guest ? this.o.guest() : loadGuest();
+  }
+
+  private async accel(guest: GuestArtifacts): Promise<AccelChoice> {
+    return this.o.accel ? this.o.accel(guest) : chooseAccel(guest);
+  }
+
+  // ---- create ----
+
+  async create(inst: Instance): Promise<void> {
+    const files = this.files(inst);
+    const opts = vmOptions(inst);
+    const memoryBytes = inst.config.resources.memoryBytes ?? DEFAULT_MEMORY;
+    const cpus = inst.config.resources.cpus ?? 1;
+    await checkHostResources(memoryBytes, cpus);
+    const image = await this.o.images.get(inst.config.image);
+    const r = new Reverter();
+    try {
+      await mkdir(files.dir, { recursive: true, mode: 0o700 });
+      r.add(() => rm(files.dir, { recursive: true, force: true }));
+      let diskBytes: number;
+      if (image.format === 'iso') {
+        diskBytes = opts.diskBytes ?? DEFAULT_ISO_DISK;
+        await qcow2.createBlank(files.disk, diskBytes);
+      } else {
+        await qcow2.check(image.path, `of VM image "${image.name || image.id}" (${image.path})`);
+        diskBytes = Math.max(opts.diskBytes ?? 0, image.virtualSize);
+        await qcow2.createOverlay(image.path, files.disk, { sizeBytes: opts.diskBytes, baseFormat: 'qcow2' });
+      }
+      const hostname = inst.config.hostname || inst.name;
+      const config: Record<string, string> = { hostname };
+      if (opts.userScript) config['user-script'] = opts.userScript;
+      await writeFile(files.config, await configTar(config));
+      const spec: VmSpec = {
+        version: 1,
+        image: { name: image.name, id: image.id, boot: image.boot },
+        memoryBytes,
+        cpus,
+        hostname,
+        diskBytes,
+        cdrom: image.format === 'iso' ? image.path : undefined,
+        kernelArgs: opts.kernelArgs ?? [],
+      };
+      await writeFileAtomic(files.spec, JSON.stringify(spec, null, 2));
+      r.success();
+    } finally {
+      await r.revert();
+    }
+  }
+
+  async spec(inst: Instance): Promise<VmSpec> {
+    try {
+      return JSON.parse(await readFile(this.files(inst).spec, 'utf8')) as VmSpec;
+    } catch {
+      throw new HullError('not_found', `VM ${inst.name} has no machine description (vm.json): was it created?`);
+    }
+  }
+
+  // ---- run ----
+
+  async init(inst: Instance, _ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
+    const pid = await livePid(this.files(inst));
+    if (pid) return { pid, monitorPid: pid };
+    return this.launchVm(inst, true);
+  }
+
+  async start(inst: Instance, _ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
+    const files = this.files(inst);
+    const pid = await livePid(files);
+    if (pid) {
+      const st = await this.qmpStatus(inst);
+      if (st === 'running') return { pid, monitorPid: pid };
+      if (st === 'prelaunch' || st === 'paused') {
+        await (await this.qmp(inst)).execute('cont');
+        return { pid, monitorPid: pid };
+      }
+      await this.release(inst); // a QEMU left in `shutdown` or an error state: start afresh
+    }
+    return this.launchVm(inst, false);
+  }
+
+  private async launchVm(inst: Instance, paused: boolean): Promise<{ pid: number; monitorPid: number }> {
+    const files = this.files(inst);
+    const spec = await this.spec(inst);
+    await checkHostResources(spec.memoryBytes, spec.cpus);
+    const guest = await this.guest();
+    const accel = await this.accel(guest);
+    const loadvm = (await readFile(files.loadvm, 'utf8').catch(() => '')).trim() || undefined;
+    await clearExit(files, this.exitDir, inst.id);
+    const r = new Reverter();
+    try {
+      r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
+      const pid = await launch(vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm }), files);
+      r.add(async () => {
+        this.closing.add(inst.id);
+        await this.drop(inst.id);
+        await terminate(pid, files);
+        this.closing.delete(inst.id);
+      });
+      await writeFile(join(files.dir, 'run.json'), JSON.stringify({ accel, pid, startedAt: new Date().toISOString(), kernelRelease: guest.kernelRelease }));
+      await this.qmp(inst);
+      if (loadvm) await rm(files.loadvm, { force: true });
+      r.success();
+      return { pid, monitorPid: pid };
+    } finally {
+      await r.revert();
+    }
+  }
+
+  async stop(inst: Instance, timeoutSec: number, signal?: string): Promise<void> {
+    const files = this.files(inst);
+    const pid = await livePid(files);
+    if (!pid) return void (await this.exitStatus(inst));
+    const st = await this.qmpStatus(inst).catch(() => 'unknown');
+    if ((signal && isKill(signal)) || timeoutSec <= 0 || st !== 'running') return this.hardStop(inst, pid);
+    await (await this.qmp(inst)).execute('system_powerdown');
+    if (await waitGone(pid, files, timeoutSec * 1000)) return;
+    await this.hardStop(inst, pid);
+  }
+
+  /** Quit QEMU now: exit 137 (unless the guest's own exit was recorded first). */
+  private async hardStop(inst: Instance, pid: number): Promise<void> {
+    const files = this.files(inst);
+    await recordExit(files, this.exitDir, inst.id, 137, 'killed');
+    const qmp = await this.qmp(inst).catch(() => undefined);
+    await qmp?.execute('quit', undefined, { timeoutMs: 2000 }).catch(() => undefined);
+    if (!(await waitGone(pid, files, 5000))) await terminate(pid, files);
+  }
+
+  async kill(inst: Instance, signal: string): Promise<void> {
+    const pid = await livePid(this.files(inst));
+    if (!pid) throw wrongState(`VM ${inst.name} is not running`);
+    if (isKill(signal)) return this.hardStop(inst, pid);
+    if (!/^(SIG)?(TERM|INT|HUP|PWR)$|^(1|2|15|30)$/i.test(signal)) {
+      throw new HullError('invalid', `a VM takes KILL (power cut) or TERM, INT, HUP, PWR (the ACPI power button), not ${signal}`);
+    }
+    await (await this.qmp(inst)).execute('system_powerdown');
+  }
+
+  async pause(inst: Instance): Promise<void> {
+    await (await this.runningQmp(inst)).execute('stop');
+  }
+
+  async resume(inst: Instance): Promise<void> {
+    await (await this.runningQmp(inst)).execute('cont');
+  }
+
+  private async runningQmp(inst: Instance): Promise<QmpClient> {
+    if (!(await livePid(this.files(inst)))) throw wrongState(`VM ${inst.name} is not running`);
+    return this.qmp(inst);
+  }
+
+  async status(inst: Instance): Promise<RuntimeStatus> {
+    const files = this.files(inst);
+    const pid = await livePid(files);
+    if (!pid) return { status: (await readExit(files)) ? 'stopped' : 'absent', pid: 0 };
+    return { status: runtimeStatus(await this.qmpStatus(inst)), pid };
+  }
+
+  async exitStatus(inst: Instance): Promise<ExitStatus | undefined> {
+    const files = this.files(inst);
+    const ex = await readExit(files);
+    if (ex) return asExitStatus(ex);
+    const pid = await livePid(files);
+    if (pid) {
+      // Connecting adopts the VM; a QEMU found waiting in `shutdown` is recorded and told to quit.
+      await this.qmp(inst).catch(() => undefined);
+      const later = await readExit(files);
+      return later ? asExitStatus(later) : undefined;
+    }
+    if (!(await exists(files.pid))) return undefined; // never started
+    await recordExit(files, this.exitDir, inst.id, 255, 'QEMU is gone and nobody saw how it ended');
+    const last = await readExit(files);
+    return last ? asExitStatus(last) : undefined;
+  }
+
+  /** After an exit: make sure QEMU is gone, drop the connections and sockets; keep disk, config, logs. */
+  async release(inst: Instance): Promise<void> {
+    const files = this.files(inst);
+    this.closing.add(inst.id);
+    try {
+      const pid = await livePid(files);
+      if (pid) await this.hardStop(inst, pid);
+      await this.drop(inst.id);
+      await Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true })));
+    } finally {
+      this.closing.delete(inst.id);
+    }
+  }
+
+  async remove(inst: Instance): Promise<void> {
+    const files = this.files(inst);
+    this.closing.add(inst.id);
+    try {
+      const pid = await livePid(files);
+      await this.drop(inst.id);
+      if (pid) await terminate(pid, files, 1000);
+      await rm(files.dir, { recursive: true, force: true });
+      await rm(join(this.exitDir, inst.id), { force: true });
+    } finally {
+      this.closing.delete(inst.id);
+    }
+  }
+
+  async monitorAlive(inst: Instance): Promise<boolean> {
+    if (!(await livePid(this.files(inst)))) return false;
+    await this.qmp(inst).catch(() => undefined); // adopt: watch for its exit from now on
+    return true;
+  }
+
+  /** Take up a running VM (daemon start-up): connect QMP so its exit is seen. */
+  async adopt(inst: Instance): Promise<boolean> {
+    return this.monitorAlive(inst);
+  }
+
+  // ---- I/O ----
+
+  async attach(inst: Instance): Promise<StdioStream> {
+    if (!(await livePid(this.files(inst)))) throw wrongState(`VM ${inst.name} is not running`);
+    return attachConsole(this.files(inst).console);
+  }
+
+  async resize(): Promise<void> {
+    // A serial console has no window size to tell.
+  }
+
+  async exec(inst: Instance, opts: ExecOptions): Promise<ExecSession> {
+    return agentExec(await this.agent(inst), opts);
+  }
+
+  /** Wait until the guest agent answers (the guest has booted). */
+  async waitReady(inst: Instance, timeoutMs = 120_000): Promise<void> {
+    await this.agent(inst, timeoutMs);
+  }
+
+  async agentInfo(inst: Instance): Promise<AgentInfo> {
+    return (await this.agent(inst)).info();
+  }
+
+  async stats(inst: Instance): Promise<Stats> {
+    const pid = await livePid(this.files(inst));
+    if (!pid) throw wrongState(`VM ${inst.name} is not running`);
+    const spec = await this.spec(inst);
+    const p = await processStats(pid);
+    // The balloon's `actual` is the memory the guest has now (less than configured when inflated).
+    const balloon = await (await this.qmp(inst)).execute<{ actual: number }>('query-balloon', undefined, { timeoutMs: 2000 }).catch(() => undefined);
+    return { memoryUsage: p.rssBytes, memoryLimit: balloon?.actual ?? spec.memoryBytes, cpuUsageNs: p.cpuNs, pids: p.threads, pidsLimit: 0 };
+  }
+
+  async top(inst: Instance): Promise<Process[]> {
+    return agentTop(await this.agent(inst));
+  }
+
+  async rootfs(inst: Instance): Promise<never> {
+    throw new HullError('invalid', `VM ${inst.name} has no root filesystem on the host: use \`hull vm exec\``);
+  }
+
+  async inspect(inst: Instance): Promise<VmInspect> {
+    const files = this.files(inst);
+    const spec = await this.spec(inst);
+    const pid = (await livePid(files)) ?? 0;
+    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice }, () => undefined) : undefined;
+    const qmpStatus = pid ? await this.qmpStatus(inst).catch(() => undefined) : undefined;
+    const status = pid ? runtimeStatus(qmpStatus ?? 'running') : (await readExit(files)) ? 'stopped' : 'absent';
+    return { spec, status, qemuPid: pid, accel: run?.accel, qmpStatus, dir: files.dir };
+  }
+
+  // ---- snapshots ----
+
+  async snapshotCreate(inst: Instance, name: string): Promise<snap.VmSnapshot> {
+    const files = this.files(inst);
+    await snap.mustBeNew(files.disk, name);
+    if (await livePid(files)) await snap.saveRunning(await this.qmp(inst), name);
+    else await qcow2.snapshotCreate(files.disk, name);
+    return snap.find(files.disk, name);
+  }
+
+  async snapshotList(inst: Instance): Promise<snap.VmSnapshot[]> {
+    return snap.list(this.files(inst).disk);
+  }
+
+  /** A running VM is rolled back only with `force` (its current state is lost); a stopped one resumes from a full snapshot at its next start. */
+  async snapshotRestore(inst: Instance, name: string, opts: { force?: boolean } = {}): Promise<void> {
+    const files = this.files(inst);
+    const s = await snap.find(files.disk, name);
+    if (await livePid(files)) {
+      if (!opts.force) throw wrongState(`VM ${inst.name} is running: restoring "${name}" discards its current state (use --force, or stop it first)`);
+      if (s.kind === 'disk') throw wrongState(`"${name}" is a disk-only snapshot: stop VM ${inst.name} to restore it`);
+      return snap.loadRunning(await this.qmp(inst), name);
+    }
+    await qcow2.snapshotApply(files.disk, name);
+    if (s.kind === 'full') await writeFile(files.loadvm, name);
+    else await rm(files.loadvm, { force: true });
+  }
+
+  async snapshotDelete(inst: Instance, name: string): Promise<void> {
+    const files = this.files(inst);
+    await snap.find(files.disk, name);
+    if (await livePid(files)) await snap.deleteRunning(await this.qmp(inst), name);
+    else await qcow2.snapshotDelete(files.disk, name);
+    if ((await readFile(files.loadvm, 'utf8').catch(() => '')).trim() === name) await rm(files.loadvm, { force: true });
+  }
+
+  // ---- connections ----
+
+  /** The VM's QMP connection, made (and its exit watch set up) on first use. */
+  private qmp(inst: Instance): Promise<QmpClient> {
+    const cur = this.qmps.get(inst.id);
+    if (cur) return cur;
+    const p = this.connectQmp(inst, () => {
+      if (this.qmps.get(inst.id) === p) this.qmps.delete(inst.id);
+    });
+    this.qmps.set(inst.id, p);
+    p.catch(() => this.qmps.get(inst.id) === p && this.qmps.delete(inst.id));
+    return p;
+  }
+
+  private async connectQmp(inst: Instance, forget: () => void): Promise<QmpClient> {
+    const files = this.files(inst);
+    const q = await QmpClient.connect(files.qmp, { timeoutMs: 10_000 });
+    q.onEvent((ev) => void this.onEvent(inst, q, ev));
+    q.onClose(() => {
+      forget();
+      void this.onGone(inst);
+    });
+    const st = await q.execute<{ status: string }>('query-status').catch(() => undefined);
+    if (st && (st.status === 'shutdown' || st.status === 'guest-panicked')) await this.guestEnded(inst, q, st.status === 'shutdown' ? 'guest-shutdown' : 'guest-panic');
+    return q;
+  }
+
+  private async onEvent(inst: Instance, q: QmpClient, ev: QmpEvent): Promise<void> {
+    if (ev.event !== 'SHUTDOWN') return;
+    const reason = String(ev.data?.reason ?? 'unknown');
+    if (ev.data?.guest === true) return this.guestEnded(inst, q, reason);
+    await recordExit(this.files(inst), this.exitDir, inst.id, exitCodeFor(reason), reason);
+  }
+
+  /** The guest powered off: QEMU waits (-no-shutdown) until the exit is written down, then goes. */
+  private async guestEnded(inst: Instance, q: QmpClient, reason: string): Promise<void> {
+    await recordExit(this.files(inst), this.exitDir, inst.id, exitCodeFor(reason), reason);
+    await q.execute('quit', undefined, { timeoutMs: 5000 }).catch(() => undefined);
+  }
+
+  /** The QMP connection dropped: if QEMU went too, record that (unless something already did). */
+  private async onGone(inst: Instance): Promise<void> {
+    if (this.closing.has(inst.id)) return;
+    const files = this.files(inst);
+    const pid = Number((await readFile(files.pid, 'utf8').catch(() => '')).trim());
+    if (pid && !(await waitGone(pid, files, 5000))) return;
+    if (this.closing.has(inst.id) || !(await exists(files.dir))) return;
+    await recordExit(files, this.exitDir, inst.id, 255, 'QEMU exited without a SHUTDOWN event');
+  }
+
+  private async qmpStatus(inst: Instance): Promise<string> {
+    return (await (await this.qmp(inst)).execute<{ status: string }>('query-status', undefined, { timeoutMs: 5000 })).status;
+  }
+
+  private agent(inst: Instance, timeoutMs = 10_000): Promise<AgentClient> {
+    const cur = this.agents.get(inst.id);
+    if (cur) {
+      return cur.then((a) => {
+        if (!a.closed) return a;
+        this.agents.delete(inst.id);
+        return this.agent(inst, timeoutMs);
+      });
+    }
+    const p = (async () => {
+      if (!(await livePid(this.files(inst)))) throw wrongState(`VM ${inst.name} is not running`);
+      return AgentClient.connect(this.files(inst).agent, { timeoutMs });
+    })();
+    this.agents.set(inst.id, p);
+    p.catch(() => this.agents.get(inst.id) === p && this.agents.delete(inst.id));
+    return p;
+  }
+
+  /** Close a VM's connections (the VM keeps running). */
+  private async drop(id: string): Promise<void> {
+    const q = this.qmps.get(id);
+    const a = this.agents.get(id);
+    this.qmps.delete(id);
+    this.agents.delete(id);
+    await Promise.all([q?.then((c) => c.close()).catch(() => undefined), a?.then((c) => c.close()).catch(() => undefined)]);
+  }
+
+  /** Daemon shutdown: let go of every VM, leaving them running. */
+  async close(): Promise<void> {
+    const ids = new Set([...this.qmps.keys(), ...this.agents.keys()]);
+    for (const id of ids) this.closing.add(id);
+    await Promise.all([...ids].map((id) => this.drop(id)));
+  }
+}
+
+const isKill = (signal: string) => /^(SIG)?KILL$|^9$/i.test(signal);
+
+/** QMP's RunState, in the Driver's words. */
+function runtimeStatus(qmpStatus: string): RuntimeStatus['status'] {
+  if (qmpStatus === 'running') return 'running';
+  if (qmpStatus === 'prelaunch' || qmpStatus === 'inmigrate') return 'created';
+  if (qmpStatus === 'shutdown' || qmpStatus === 'guest-panicked' || qmpStatus === 'internal-error') return 'stopped';
+  return 'paused';
+}

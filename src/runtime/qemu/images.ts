@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { HullError, notFound } from '../../core/errors.js';
+import { isValidName } from '../../core/ids.js';
+import { Reverter } from '../../core/reverter.js';
+import * as qcow2 from '../../storage/qcow2.js';
+import type { GuestArtifacts } from './guest.js';
+import type { BootMode, VmSpec } from './spec.js';
+
+/**
+ * VmImages: the disks VMs are cloned from, one directory each under
+ * <root>/vm-images/<id>/ holding image.json and either disk.qcow2 (VM disks
+ * are linked clones of it, so it never changes while a VM uses it) or
+ * cdrom.iso (an installer: VMs boot it as a CD and get a blank disk).
+ *
+ *   await images.ensureBuiltin(guest)                 // debian-min, from build/guest
+ *   await images.importFile('/tmp/os.qcow2', { name: 'myos' })
+ *   await images.get('myos')                          // by name or id prefix
+ *   await images.remove('myos')                       // refused while a VM's disk is cloned from it
+ *
+ * An image whose name moves to a newer one (a rebuilt debian-min) keeps its
+ * directory, nameless, while VMs still use it.
+ */
+export interface VmImage {
+  id: string;
+  /** '' once a newer image took the name. */
+  name: string;
+  format: 'qcow2' | 'iso';
+  boot: BootMode;
+  virtualSize: number;
+  sizeOnDisk: number;
+  createdAt: string;
+  /** The file VMs are made from. */
+  path: string;
+}
+
+export const BUILTIN = 'debian-min';
+const DISK = 'disk.qcow2';
+const ISO = 'cdrom.iso';
+type Record_ = Omit<VmImage, 'path' | 'sizeOnDisk'>;
+
+export class VmImages {
+  readonly dir: string;
+  constructor(private root: string) {
+    this.dir = join(root, 'vm-images');
+  }
+
+  async list(): Promise<VmImage[]> {
+    const ids = await readdir(this.dir).catch(() => [] as string[]);
+    const out: VmImage[] = [];
+    for (const id of ids.filter((i) => !i.startsWith('.'))) {
+      const img = await this.load(id).catch(() => undefined);
+      if (img) out.push(img);
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  private async load(id: string): Promise<VmImage> {
+    const r = JSON.parse(await readFile(join(this.dir, id, 'image.json'), 'utf8')) as Record_;
+    const path = join(this.dir, id, r.format === 'iso' ? ISO : DISK);
+    const st = await stat(path);
+    return { ...r, path, sizeOnDisk: st.blocks * 512 };
+  }
+
+  /** By exact name, else by unique id prefix (at least 4 characters). */
+  async get(ref: string): Promise<VmImage> {
+    const all = await this.list();
+    const byName = all.find((i) => i.name === ref);
+    if (byName) return byName;
+    const byId = ref.length >= 4 ? all.filter((i) => i.id.startsWith(ref)) : [];
+    if (byId.length === 1) return byId[0];
+    if (byId.length > 1) throw new HullError('invalid', `VM image id prefix "${ref}" is ambiguous`);
+    throw notFound(`VM image "${ref}"`);
+  }
+
+  /** Register Hull's debian-min from the built guest; a no-op when it is already the current one. */
+  async ensureBuiltin(guest: GuestArtifacts, manifestInputs?: string): Promise<VmImage> {
+    const id = `dm${(manifestInputs ?? (await this.fileTag(guest.baseDisk))).slice(0, 14)}`;
+    const cur = await this.get(BUILTIN).catch(() => undefined);
+    if (cur?.id === id) return cur;
+    return this.add({ id, name: BUILTIN, boot: 'hull', createdAt: new Date().toISOString() }, async (dir) => {
+      await qcow2.check(guest.baseDisk, `${BUILTIN} (${guest.baseDisk})`);
+      await copyFile(guest.baseDisk, join(dir, DISK));
+      return 'qcow2';
+    });
+  }
+
+  private async fileTag(path: string): Promise<string> {
+    const st = await stat(path);
+    return Buffer.from(`${st.size}-${st.mtimeMs}`).toString('hex');
+  }
+
+  /**
+   * Import a qcow2 (checked, backing chain flattened), raw (converted to
+   * qcow2) or ISO (kept as a CD image) file. `boot: 'hull'` marks a disk whose
+   * ext4 root Hull's kernel can boot (it needs a /sbin/init).
+   */
+  async importFile(src: string, opts: { name: string; boot?: BootMode; replace?: boolean }): Promise<VmImage> {
+    if (!isValidName(opts.name)) throw new HullError('invalid', `invalid VM image name "${opts.name}"`);
+    const format = await qcow2.detectFormat(src);
+    const existing = await this.get(opts.name).catch(() => undefined);
+    if (existing && !opts.replace) throw new HullError('conflict', `VM image "${opts.name}" already exists`);
+    if (format === 'iso' && opts.boot === 'hull') throw new HullError('invalid', 'an ISO image boots through the firmware, not with Hull\'s kernel');
+    const id = randomBytes(16).toString('hex');
+    return this.add({ id, name: opts.name, boot: opts.boot ?? 'firmware', createdAt: new Date().toISOString() }, async (dir) => {
+      if (format === 'iso') {
+        await copyFile(src, join(dir, ISO));
+        return 'iso';
+      }
+      if (format === 'qcow2') await qcow2.check(src);
+      await qcow2.convertToQcow2(src, join(dir, DISK), format);
+      return 'qcow2';
+    });
+  }
+
+  /** importFile for an upload: the stream lands in a temp file first. */
+  async importStream(body: NodeJS.ReadableStream, opts: { name: string; boot?: BootMode; replace?: boolean }): Promise<VmImage> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
+    try {
+      await pipeline(body, createWriteStream(tmp));
+      return await this.importFile(tmp, opts);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /** Make <id>/ from a temp dir (nothing half-made is ever visible), then move the name to it. */
+  private async add(rec: Omit<Record_, 'format' | 'virtualSize'>, fill: (dir: string) => Promise<'qcow2' | 'iso'>): Promise<VmImage> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = join(this.dir, `.tmp-${rec.id}`);
+    const r = new Reverter();
+    try {
+      await rm(tmp, { recursive: true, force: true });
+      await mkdir(tmp);
+      r.add(() => rm(tmp, { recursive: true, force: true }));
+      const format = await fill(tmp);
+      const file = join(tmp, format === 'iso' ? ISO : DISK);
+      const virtualSize = format === 'iso' ? (await stat(file)).size : (await qcow2.info(file)).virtualSize;
+      await writeFile(join(tmp, 'image.json'), `${JSON.stringify({ ...rec, format, virtualSize }, null, 2)}\n`);
+      const old = await this.get(rec.name).catch(() => undefined);
+      await rename(tmp, join(this.dir, rec.id));
+      r.success();
+      if (old) await this.retire(old);
+      return this.load(rec.id);
+    } finally {
+      await r.revert();
+    }
+  }
+
+  /** An image that lost its name: deleted when no VM uses it, else kept nameless. */
+  private async retire(img: VmImage): Promise<void> {
+    if ((await this.users(img.id)).length === 0) return void (await rm(join(this.dir, img.id), { recursive: true, force: true }));
+    const rec = JSON.parse(await readFile(join(this.dir, img.id, 'image.json'), 'utf8')) as Record_;
+    await writeFile(join(this.dir, img.id, 'image.json'), `${JSON.stringify({ ...rec, name: '' }, null, 2)}\n`);
+  }
+
+  async remove(ref: string): Promise<void> {
+    const img = await this.get(ref);
+    const users = await this.users(img.id);
+    if (users.length) throw new HullError('conflict', `VM image "${ref}" is in use by ${users.length} VM(s): ${users.map((u) => u.slice(0, 12)).join(', ')}`);
+    await rm(join(this.dir, img.id), { recursive: true, force: true });
+  }
+
+  /** Ids of the VMs (under <root>/vms) made from this image. */
+  async users(imageId: string): Promise<string[]> {
+    const vms = join(this.root, 'vms');
+    const out: string[] = [];
+    for (const id of await readdir(vms).catch(() => [] as string[])) {
+      const spec = await readFile(join(vms, id, 'vm.json'), 'utf8').then((t) => JSON.parse(t) as VmSpec, () => undefined);
+      if (spec?.image.id === imageId) out.push(id);
+    }
+    return out;
+  }
+}

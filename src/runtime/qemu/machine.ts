@@ -1,0 +1,91 @@
+import { availableParallelism } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { HullError } from '../../core/errors.js';
+import { formatSize } from '../../core/units.js';
+import { accelArgs, type Accel } from './accel.js';
+import * as dev from './devices.js';
+import type { VmFiles } from './files.js';
+import type { GuestArtifacts } from './guest.js';
+import type { VmSpec } from './spec.js';
+
+/**
+ * The QEMU command line for a VM. `machineArgs` is the part every Hull VM
+ * shares (also the isolated containers' VMs); `vmArgv` adds a full VM's
+ * devices: disk, CD, serial console, guest agent port, balloon, QMP, and
+ * first-boot configuration.
+ */
+export interface MachineOptions {
+  accel: Accel;
+  memoryBytes: number;
+  cpus: number;
+  name: string;
+}
+
+export const AGENT_PORT = 'org.hull.agent';
+export const CONFIG_FW_CFG = 'opt/org.hull.config';
+
+export function machineArgs(m: MachineOptions): string[] {
+  return [
+    '-name', `guest=${dev.optValue(m.name)},debug-threads=on`,
+    '-machine', 'q35,vmport=off',
+    ...accelArgs(m.accel),
+    '-m', `${memoryMiB(m.memoryBytes)}M`,
+    '-smp', String(vcpus(m.cpus)),
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    '-rtc', 'base=utc',
+    // QEMU's seccomp filter: no obsolete syscalls, no scheduler/affinity changes. (elevateprivileges=deny
+    // would also forbid the setsid() of -daemonize, and spawn=deny its fork.)
+    '-sandbox', 'on,obsolete=deny,resourcecontrol=deny',
+  ];
+}
+
+export const memoryMiB = (bytes: number): number => Math.ceil(bytes / (1024 * 1024));
+/** --cpus 0.5 still needs one whole vCPU. */
+export const vcpus = (cpus: number): number => Math.max(1, Math.ceil(cpus));
+
+export interface LaunchOptions {
+  accel: Accel;
+  guest: GuestArtifacts;
+  /** Stop before the guest runs its first instruction (`-S`): init, not start. */
+  paused: boolean;
+  /** Resume a full snapshot instead of booting. */
+  loadvm?: string;
+}
+
+export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[] {
+  const argv = machineArgs({ accel: o.accel, memoryBytes: spec.memoryBytes, cpus: spec.cpus, name: spec.hostname });
+  if (spec.image.boot === 'hull') {
+    const append = ['console=ttyS0', 'quiet', 'panic=-1', 'hull.root=/dev/vda', ...spec.kernelArgs].join(' ');
+    argv.push('-kernel', o.guest.kernel, '-initrd', o.guest.initrd, '-append', append);
+    argv.push(...dev.fwCfg(CONFIG_FW_CFG, files.config));
+  } else {
+    argv.push('-boot', 'strict=on');
+  }
+  argv.push(...dev.disk(files.disk, { bootIndex: spec.image.boot === 'firmware' ? 1 : undefined }));
+  if (spec.cdrom) argv.push(...dev.cdrom(spec.cdrom));
+  argv.push(...dev.serialConsole(files));
+  argv.push(...dev.virtioSerial(), ...dev.socketChardev('agent0', files.agent, { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 1));
+  argv.push(...dev.balloon(), ...dev.qmp(files));
+  // A guest poweroff leaves QEMU up, stopped, until Hull has recorded the exit and says quit:
+  // a daemon that was down meanwhile still learns how the VM ended.
+  argv.push('-no-shutdown');
+  if (o.paused) argv.push('-S');
+  if (o.loadvm) argv.push('-loadvm', o.loadvm);
+  return argv;
+}
+
+/** Refuse a VM the host cannot hold: more memory than MemAvailable, more vCPUs than host CPUs. */
+export async function checkHostResources(memoryBytes: number, cpus: number): Promise<void> {
+  const avail = await memAvailable();
+  if (avail !== undefined && memoryBytes > avail) {
+    throw new HullError('resource', `not enough memory: the VM asks for ${formatSize(memoryBytes)} and the host has ${formatSize(avail)} available`);
+  }
+  const host = availableParallelism();
+  if (vcpus(cpus) > host) throw new HullError('resource', `too many CPUs: the VM asks for ${vcpus(cpus)} and the host has ${host}`);
+}
+
+export async function memAvailable(): Promise<number | undefined> {
+  const text = await readFile('/proc/meminfo', 'utf8').catch(() => '');
+  const m = /^MemAvailable:\s+(\d+) kB/m.exec(text);
+  return m ? Number(m[1]) * 1024 : undefined;
+}

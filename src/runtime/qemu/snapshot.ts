@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { HullError } from '../../core/errors.js';
+import * as qcow2 from '../../storage/qcow2.js';
+import type { QmpClient } from './qmp/client.js';
+
+/**
+ * VM snapshots, kept inside the VM's qcow2 disk (internal snapshots):
+ *
+ *   full  memory + devices + disk, taken while the VM runs (or is paused),
+ *         with QEMU's snapshot-save job; restoring one resumes the VM where
+ *         it was (snapshot-load; on a stopped VM, at its next start: -loadvm)
+ *   disk  the disk alone, taken while the VM is stopped (qemu-img snapshot)
+ *
+ * A running QEMU holds the disk locked, so while it runs everything goes
+ * through QMP jobs; while it is stopped, through qemu-img.
+ */
+export interface VmSnapshot {
+  name: string;
+  kind: 'full' | 'disk';
+  createdAt: string;
+  /** Bytes of saved memory and device state (0 for a disk snapshot). */
+  vmStateSize: number;
+}
+
+/** The block node that holds the disk and the saved VM state (see devices.disk). */
+const NODE = 'disk0';
+
+export async function list(disk: string): Promise<VmSnapshot[]> {
+  // -U: readable while a running QEMU holds the image; its snapshot table is written at once.
+  return (await qcow2.snapshotList(disk)).map((s) => ({ name: s.name, kind: s.vmStateSize > 0 ? 'full' : 'disk', createdAt: s.date, vmStateSize: s.vmStateSize }));
+}
+
+export async function find(disk: string, name: string): Promise<VmSnapshot> {
+  const s = (await list(disk)).find((x) => x.name === name);
+  if (!s) throw new HullError('not_found', `snapshot "${name}" not found`);
+  return s;
+}
+
+export async function mustBeNew(disk: string, name: string): Promise<void> {
+  qcow2.checkSnapshotName(name);
+  if ((await list(disk)).some((x) => x.name === name)) throw new HullError('conflict', `snapshot "${name}" already exists`);
+}
+
+export const saveRunning = (qmp: QmpClient, name: string) => runJob(qmp, 'snapshot-save', { tag: name, vmstate: NODE, devices: [NODE] });
+export const loadRunning = (qmp: QmpClient, name: string) => runJob(qmp, 'snapshot-load', { tag: name, vmstate: NODE, devices: [NODE] });
+export const deleteRunning = (qmp: QmpClient, name: string) => runJob(qmp, 'snapshot-delete', { tag: name, devices: [NODE] });
+
+/**
+ * Start a snapshot job and wait for it to conclude (JOB_STATUS_CHANGE), then
+ * read its outcome from query-jobs and dismiss it. Snapshot jobs stay until
+ * dismissed, which is what lets a failure be read after the fact.
+ */
+async function runJob(qmp: QmpClient, command: string, args: Record<string, unknown>, timeoutMs = 600_000): Promise<void> {
+  const id = `hull-${command}-${randomBytes(4).toString('hex')}`;
+  const concluded = qmp.waitEvent('JOB_STATUS_CHANGE', (ev) => ev.data?.id === id && ev.data?.status === 'concluded', timeoutMs);
+  concluded.catch(() => undefined);
+  await qmp.execute(command, { 'job-id': id, ...args });
+  await concluded;
+  const jobs = await qmp.execute<Array<{ id: string; status: string; error?: string }>>('query-jobs');
+  const job = jobs.find((j) => j.id === id);
+  await qmp.execute('job-dismiss', { id }).catch(() => undefined);
+  if (job?.error) throw new HullError('internal', `${command} "${String(args.tag)}": ${job.error}`);
+}
