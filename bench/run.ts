@@ -16,6 +16,7 @@ import { density, printDensity } from './density.js';
 import { REPO, log, machine, now, runCleanups } from './lib.js';
 import { perfAvailable, printProfile, profile } from './profile.js';
 import { printStartLatency, startLatency } from './start-latency.js';
+import { networkBenchmark } from './network.js';
 import { printPull, pullBench } from './pull.js';
 
 const num = (v: string | undefined, dflt: number) => (v && Number.isFinite(Number(v)) ? Number(v) : dflt);
@@ -38,6 +39,7 @@ const BENCHMARKS: Record<string, () => Promise<{ result: unknown; text: string }
     const result = await pullBench({ runs: num(process.env.BENCH_PULL_RUNS, 5), layers: 5, layerMiB: 40 });
     return { result, text: printPull(result) };
   },
+  network: networkBenchmark,
 };
 
 async function main(): Promise<void> {

@@ -389,10 +389,11 @@ export class NetworkManager {
     if (was?.ports.length) await this.rules.sync();
   }
 
+  /** The veths (deleted first, so they are gone when this returns) and the namespace; nothing to do without the namespace. */
   private async unplug(inst: Instance): Promise<void> {
     const ns = this.nsName(inst.id);
-    const ifs = (inst.config.networks ?? []).map((a) => this.hostIf(inst.id, a.ifName));
-    await link.unplug(ifs, existsSync(link.netnsPath(ns)) ? ns : undefined);
+    if (!existsSync(link.netnsPath(ns))) return;
+    await link.unplug((inst.config.networks ?? []).map((a) => this.hostIf(inst.id, a.ifName)), ns);
   }
 
   private async endpoints(id: string, atts: NetworkAttachment[], withRoute = true): Promise<link.Endpoint[]> {
