@@ -12,6 +12,7 @@ import { SharedDownloads } from './shared-downloads.js';
 
 /** Layers downloaded at once per pull, as docker's default. */
 export const PULL_PARALLEL = 3;
+const MAX_CONFIG = 16 * 1024 * 1024;
 
 export interface PullJob {
   client: RegistryClient;
@@ -59,6 +60,8 @@ export class Puller {
     await this.store(job, manifest.bytes, manifest.digest);
     const m = await readManifest(this.content, manifest.digest);
     job.pin([m.config.digest, ...m.layers.map((l) => l.digest)]);
+    // The config is read whole into memory: refuse a descriptor that claims a huge one before fetching it.
+    if (m.config.size > MAX_CONFIG) throw invalid(`${client.host}/${repo}: the image config is ${m.config.size} bytes, over the ${MAX_CONFIG} byte limit`);
 
     await this.fetch(job, m.config, false);
     const config = parseDoc(imageConfigSchema, await this.content.readBlob(m.config.digest), `image config ${m.config.digest}`);
