@@ -100,6 +100,12 @@ export async function containerSysctls(netns: string): Promise<void> {
   await run(argv, { timeoutMs: IP_TIMEOUT });
 }
 
+/** Tap devices on their bridges, for a VM: QEMU opens them by name. */
+export async function plugTaps(endpoints: Endpoint[]): Promise<void> {
+  const lines = endpoints.flatMap((e) => [`tuntap add dev ${e.hostIf} mode tap vnet_hdr`, `link set ${e.hostIf} master ${e.bridge}`, `link set ${e.hostIf} up`]);
+  await ipBatch(lines);
+}
+
 /** Remove veths (both ends go with the host end) and, when given, the namespace. Missing ones are fine. */
 export async function unplug(hostIfs: string[], netns?: string): Promise<void> {
   const lines = hostIfs.map((h) => `link del ${h}`);

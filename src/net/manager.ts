@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HullError, invalid, isHullError, notFound, conflict } from '../core/errors.js';
-import { isValidName, shortId } from '../core/ids.js';
+import { shortId } from '../core/ids.js';
 import type { Instance } from '../core/instance.js';
 import type { Network, NetworkAttachment, NetworkMode, PortMapping } from '../core/network.js';
 import { Reverter } from '../core/reverter.js';
 import type { NetworkContext } from '../runtime/driver.js';
+import { HOST_IF_RE, MAX_INTERFACES, checkRequest, hostIfName, lookupName, portRules, toEndpoints, type Live } from './attachments.js';
 import type { Store } from '../store/store.js';
 import { removeContainerFiles, writeContainerFiles } from './container-files.js';
 import { DnsServer, hostUpstreams, type Upstream } from './dns/server.js';
@@ -45,16 +46,6 @@ export interface NetPlan {
   networks: NetworkAttachment[];
   ports: PortMapping[];
 }
-
-/** An instance whose network is plugged in now: what DNS answers and published ports point at. */
-interface Live {
-  id: string;
-  name: string;
-  networks: NetworkAttachment[];
-  ports: PortMapping[];
-}
-
-const MAX_INTERFACES = 10;
 
 /**
  * NetworkManager: networks as stored resources and instances' places on
@@ -126,7 +117,7 @@ export class NetworkManager {
     const ids = new Set(instances.map((i) => i.id));
     for (const inst of instances) {
       const s = inst.state.status;
-      if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && existsSync(link.netnsPath(this.nsName(inst.id)))) this.setLive(inst);
+      if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && (inst.type === 'vm' || existsSync(link.netnsPath(this.nsName(inst.id))))) this.setLive(inst);
     }
     // Asked at each step: a restart policy may start an instance while this runs.
     const inUse = (id12: string) => [...this.live.keys(), ...this.plugging].some((id) => shortId(id) === id12);
@@ -136,8 +127,8 @@ export class NetworkManager {
     }
     const bridges = new Set((await this.networks()).map((n) => n.bridge));
     for (const l of await link.listLinks()) {
-      const m = /^hv([0-9a-f]{12})\d$/.exec(l.ifname);
-      if (m && l.master && bridges.has(l.master) && !inUse(m[1])) await this.logged(link.deleteLink(l.ifname), `removed orphaned veth ${l.ifname}`);
+      const m = HOST_IF_RE.exec(l.ifname);
+      if (m && l.master && bridges.has(l.master) && !inUse(m[1])) await this.logged(link.deleteLink(l.ifname), `removed orphaned interface ${l.ifname}`);
     }
     for (const n of await this.networks()) {
       for (const holder of holders(n).filter((h) => !ids.has(h))) await this.releaseAddress(n.id, holder);
@@ -245,7 +236,7 @@ export class NetworkManager {
     const { prefix } = parseCidr(n.subnet);
     await link.ensureBridge(n.bridge, `${n.gateway}/${prefix}`, macForIp(parseIp(n.gateway)));
     if (!this.dns.has(n.id)) {
-      const dns = await DnsServer.start({ address: n.gateway, lookup: (name, client) => this.lookup(n.id, name, client), upstreams: n.internal ? [] : this.upstreams });
+      const dns = await DnsServer.start({ address: n.gateway, lookup: (name, client) => lookupName([...this.live.values()], n.id, name, client), upstreams: n.internal ? [] : this.upstreams });
       this.dns.set(n.id, dns);
     }
   }
@@ -254,25 +245,6 @@ export class NetworkManager {
     this.dns.get(n.id)?.close();
     this.dns.delete(n.id);
     await link.deleteLink(n.bridge);
-  }
-
-  /**
-   * What a name server answers: names, short ids and aliases of live
-   * instances that share a network with the asker (found by its address on
-   * the network asked), with their address on a shared network (this one first).
-   */
-  private lookup(networkId: string, name: string, client: string): string[] | undefined {
-    const live = [...this.live.values()];
-    const asker = live.find((l) => l.networks.some((a) => a.networkId === networkId && a.ipAddress === client));
-    const shared = new Set(asker ? asker.networks.map((a) => a.networkId) : [networkId]);
-    const ips: string[] = [];
-    for (const l of live) {
-      const on = l.networks.filter((a) => shared.has(a.networkId));
-      const a = on.find((x) => x.networkId === networkId) ?? on[0];
-      if (!a) continue;
-      if (l.name.toLowerCase() === name || shortId(l.id) === name || a.aliases.some((x) => x.toLowerCase() === name)) ips.push(a.ipAddress);
-    }
-    return ips.length ? ips : undefined;
   }
 
   // ---- instances ----
@@ -290,10 +262,7 @@ export class NetworkManager {
     if (this.unavailable) throw this.unavailable;
     const all = await this.networks();
     const nets = refs ? refs.map((ref) => this.must(all, ref)) : [all.find((n) => n.isDefault && !n.removing) ?? this.must(all, DEFAULT_NETWORK)];
-    if (new Set(nets.map((n) => n.id)).size !== nets.length) throw invalid('a network is given twice');
-    if (nets.length > MAX_INTERFACES) throw invalid(`at most ${MAX_INTERFACES} networks per container`);
-    for (const a of req.aliases) if (!isValidName(a)) throw invalid(`invalid network alias "${a}"`);
-    if (req.ports.length && nets[0].internal) throw invalid(`network ${nets[0].name} is internal: it cannot publish ports`);
+    checkRequest(nets, req.aliases, req.ports);
     const networks: NetworkAttachment[] = [];
     for (const [i, n] of nets.entries()) networks.push(await this.attachAddress(inst.id, n, `eth${i}`, req.aliases, i === 0 ? req.ip : undefined, r));
     let ports: PortMapping[] = [];
@@ -343,10 +312,6 @@ export class NetworkManager {
     return `${this.o.netnsPrefix}${shortId(id)}`;
   }
 
-  private hostIf(id: string, ifName: string): string {
-    return `hv${shortId(id)}${ifName.replace(/^eth/, '')}`;
-  }
-
   /**
    * Before the process starts: the instance's /etc files, and on a bridge
    * network its namespace with one veth per network. Idempotent (attach sets
@@ -355,12 +320,14 @@ export class NetworkManager {
   async up(inst: Instance): Promise<NetworkContext> {
     const c = inst.config;
     const mode = c.networkMode ?? 'none';
-    const mounts = await writeContainerFiles(this.o.root, { id: inst.id, name: inst.name, hostname: c.hostname, mode, networks: c.networks ?? [] });
+    const vm = inst.type === 'vm';
+    const mounts = vm ? [] : await writeContainerFiles(this.o.root, { id: inst.id, name: inst.name, hostname: c.hostname, mode, networks: c.networks ?? [] });
     if (mode === 'host') return { hostNetwork: true, mounts };
     if (mode === 'none') return { mounts };
     const ns = this.nsName(inst.id);
-    const ctx = { netnsPath: link.netnsPath(ns), mounts };
-    if (this.live.has(inst.id) && existsSync(ctx.netnsPath)) return ctx;
+    const eps = toEndpoints(inst.type, inst.id, c.networks ?? [], await this.networks());
+    const ctx: NetworkContext = vm ? { mounts, taps: this.taps(eps) } : { netnsPath: link.netnsPath(ns), mounts };
+    if (this.live.has(inst.id) && (vm || existsSync(link.netnsPath(ns)))) return ctx;
     if (this.unavailable) throw this.unavailable;
     this.plugging.add(inst.id);
     const r = new Reverter();
@@ -368,8 +335,9 @@ export class NetworkManager {
     try {
       await this.unplug(inst);
       r.add(() => this.unplug(inst));
-      await link.plug(ns, await this.endpoints(inst.id, c.networks ?? []), true);
-      if (c.userns) await link.containerSysctls(ns);
+      if (vm) await link.plugTaps(eps);
+      else await link.plug(ns, eps, true);
+      if (c.userns && !vm) await link.containerSysctls(ns);
       this.setLive(inst);
       r.add(() => this.live.delete(inst.id));
       if (c.ports?.length) await this.rules.sync();
@@ -381,6 +349,12 @@ export class NetworkManager {
     }
   }
 
+  /** What a VM's driver needs to open its taps and configure the guest. */
+  private taps(eps: link.Endpoint[]) {
+    const nameserver = eps[0]?.gateway ?? eps.find((e) => e.gateway)?.gateway ?? '';
+    return eps.map((e) => ({ name: e.hostIf, mac: e.mac, address: e.address, prefixLen: e.prefixLen, gateway: e.gateway, nameserver }));
+  }
+
   /** After the process exited (or on rm, or at recovery): unplug. Idempotent. */
   async down(inst: Instance): Promise<void> {
     const was = this.live.get(inst.id);
@@ -389,23 +363,16 @@ export class NetworkManager {
     if (was?.ports.length) await this.rules.sync();
   }
 
-  /** The veths (deleted first, so they are gone when this returns) and the namespace; nothing to do without the namespace. */
+  /**
+   * A container's veths (deleted first, so they are gone when this returns)
+   * and its namespace, nothing to do without the namespace; a VM's taps.
+   */
   private async unplug(inst: Instance): Promise<void> {
+    const ifs = (inst.config.networks ?? []).map((a) => hostIfName(inst.type, inst.id, a.ifName));
+    if (inst.type === 'vm') return link.unplug(ifs);
     const ns = this.nsName(inst.id);
     if (!existsSync(link.netnsPath(ns))) return;
-    await link.unplug((inst.config.networks ?? []).map((a) => this.hostIf(inst.id, a.ifName)), ns);
-  }
-
-  private async endpoints(id: string, atts: NetworkAttachment[], withRoute = true): Promise<link.Endpoint[]> {
-    const all = await this.networks();
-    let routed = !withRoute;
-    return atts.map((a) => {
-      const n = all.find((x) => x.id === a.networkId);
-      if (!n) throw notFound(`network "${a.network}"`);
-      const gateway = !routed && !n.internal ? a.gateway : undefined;
-      if (gateway) routed = true;
-      return { hostIf: this.hostIf(id, a.ifName), ifName: a.ifName, bridge: n.bridge, address: a.ipAddress, prefixLen: a.prefixLen, mac: a.macAddress, gateway };
-    });
+    await link.unplug(ifs, ns);
   }
 
   private setLive(inst: Instance): void {
@@ -425,7 +392,7 @@ export class NetworkManager {
     const current = c.networks ?? [];
     if (current.some((a) => a.networkId === net.id)) throw conflict(`container ${inst.name} is already on network ${net.name}`);
     if (current.length >= MAX_INTERFACES) throw invalid(`at most ${MAX_INTERFACES} networks per container`);
-    for (const a of o.aliases ?? []) if (!isValidName(a)) throw invalid(`invalid network alias "${a}"`);
+    checkRequest([net], o.aliases ?? [], []);
     const used = new Set(current.map((a) => a.ifName));
     const ifName = Array.from({ length: MAX_INTERFACES }, (_, i) => `eth${i}`).find((x) => !used.has(x))!;
     const r = new Reverter();
@@ -434,8 +401,9 @@ export class NetworkManager {
       const live = this.live.has(inst.id);
       if (live) {
         const hasRoute = current.some((a) => !all.find((n) => n.id === a.networkId)?.internal);
-        const [ep] = await this.endpoints(inst.id, [att], !hasRoute);
-        await link.plug(this.nsName(inst.id), [ep], false);
+        const [ep] = toEndpoints(inst.type, inst.id, [att], all, hasRoute);
+        if (inst.type === 'vm') await link.plugTaps([ep]);
+        else await link.plug(this.nsName(inst.id), [ep], false);
         r.add(() => link.unplug([ep.hostIf]));
       }
       const saved = await save([...current, att]);
@@ -453,7 +421,7 @@ export class NetworkManager {
     const att = (inst.config.networks ?? []).find((a) => a.networkId === net.id);
     if (!att) throw new HullError('not_found', `container ${inst.name} is not on network ${net.name}`);
     const live = this.live.has(inst.id);
-    if (live) await link.unplug([this.hostIf(inst.id, att.ifName)]);
+    if (live) await link.unplug([hostIfName(inst.type, inst.id, att.ifName)]);
     const saved = await save((inst.config.networks ?? []).filter((a) => a !== att));
     await this.releaseAddress(net.id, inst.id);
     await this.refresh(saved, live);
@@ -472,11 +440,7 @@ export class NetworkManager {
 
   private async ruleModel() {
     const nets = (await this.networks()).filter((n) => !n.removing);
-    const internal = new Set(nets.filter((n) => n.internal).map((n) => n.id));
-    const ports = [...this.live.values()].flatMap((l) => {
-      const a = l.networks.find((x) => !internal.has(x.networkId));
-      return a ? l.ports.map((p) => ({ ...p, ip: a.ipAddress })) : [];
-    });
+    const ports = portRules([...this.live.values()], nets);
     return {
       table: this.o.table,
       networks: nets.map((n) => ({ bridge: n.bridge, subnet: n.subnet, gateway: n.gateway, internal: n.internal, dnsPort: this.dns.get(n.id)?.port })),

@@ -74,16 +74,29 @@ export interface CreateContext {
 }
 
 /**
- * A container's network, made before it starts: join `netnsPath` (a named
- * network namespace with its veth pairs), or the host's network, or (neither)
- * a fresh namespace with only loopback; `mounts` carry /etc/hosts,
- * /etc/resolv.conf and /etc/hostname. A VM driver would take a tap device
- * on the same bridge instead of a namespace.
+ * An instance's network, made before it starts. A container joins
+ * `netnsPath` (a named network namespace with its veth pairs), or the host's
+ * network, or (neither) a fresh namespace with only loopback; `mounts` carry
+ * /etc/hosts, /etc/resolv.conf and /etc/hostname. A VM gets `taps`, one per
+ * network, already on the network's bridge: QEMU opens each
+ * (`-netdev tap,ifname=NAME,script=no,downscript=no`, `-device virtio-net-pci,mac=MAC`)
+ * and the guest is given the address, gateway and name server.
  */
 export interface NetworkContext {
   netnsPath?: string;
   hostNetwork?: boolean;
   mounts: Array<{ destination: string; source: string; type: string; options: string[] }>;
+  taps?: TapDevice[];
+}
+
+export interface TapDevice {
+  name: string;
+  mac: string;
+  address: string;
+  prefixLen: number;
+  /** Set on the tap that carries the default route. */
+  gateway?: string;
+  nameserver: string;
 }
 
 export interface Driver {
