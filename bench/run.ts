@@ -40,6 +40,7 @@ const BENCHMARKS: Record<string, () => Promise<{ result: unknown; text: string }
     return { result, text: printPull(result) };
   },
   network: networkBenchmark,
+  vm: async () => (await import('./vm.js')).vmBenchmark(),
 };
 
 async function main(): Promise<void> {

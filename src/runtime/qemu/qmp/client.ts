@@ -111,7 +111,10 @@ export class QmpClient {
   private attach(): void {
     this.sock.setEncoding('utf8');
     this.sock.on('data', (chunk: string) => this.onData(chunk));
-    this.sock.on('error', (e: NodeJS.ErrnoException) => this.shut(new HullError('unavailable', `QMP ${this.path}: ${e.code ?? e.message}`)));
+    this.sock.on('error', (e: NodeJS.ErrnoException) => {
+      const hungUp = e.code === 'ECONNRESET' || e.code === 'EPIPE';
+      this.shut(new HullError('unavailable', `QMP ${this.path}: ${hungUp ? 'connection closed' : (e.code ?? e.message)}`));
+    });
     this.sock.on('close', () => this.shut(new HullError('unavailable', `QMP ${this.path}: connection closed`)));
   }
 
