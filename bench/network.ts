@@ -75,10 +75,14 @@ export async function networkBench(o: { runs: number; fileMiB: number; connSecon
     const tp: Record<'host' | 'published' | 'direct', number[]> = { host: [], published: [], direct: [] };
     for (let i = 0; i < o.runs; i++) for (const k of ['host', 'published', 'direct'] as const) tp[k].push(await download(`${urls[k]}/big`));
 
-    log(`network: connection rate, ${o.connSeconds} s each`);
+    log(`network: connection rate, ${o.runs} rounds of ${o.connSeconds} s each`);
     const connPerSec: Record<string, number> = {};
     if (version('wrk', ['--version']) === 'not installed') notes.push('wrk is not installed: no connection rates (npm run bench installs it).');
-    else for (const k of ['host', 'published', 'direct'] as const) connPerSec[k] = await connRate(`${urls[k]}/small`, o.connSeconds);
+    else {
+      const rates: Record<string, number[]> = { host: [], published: [], direct: [] };
+      for (let i = 0; i < o.runs; i++) for (const k of ['host', 'published', 'direct'] as const) rates[k].push(await connRate(`${urls[k]}/small`, o.connSeconds));
+      for (const k of Object.keys(rates)) connPerSec[k] = stats(rates[k]).median;
+    }
 
     log(`network: start, ${o.startRuns} rounds of run --rm with and without a network`);
     const st: Record<'none' | 'bridge', number[]> = { none: [], bridge: [] };

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { run } from '../sys/run.js';
 
@@ -111,6 +112,29 @@ export async function unplug(hostIfs: string[], netns?: string): Promise<void> {
   const lines = hostIfs.map((h) => `link del ${h}`);
   if (netns) lines.push(`netns del ${netns}`);
   if (lines.length) await ipBatch(lines, { force: true });
+}
+
+/**
+ * Remove a namespace only. The kernel then destroys its veths (and their
+ * host ends) by itself some 25 ms later, off the caller's path: deleting a
+ * veth synchronously waits that long for RCU.
+ */
+export async function deleteNetns(netns: string): Promise<void> {
+  await run(['ip', 'netns', 'del', netns], { timeoutMs: IP_TIMEOUT, allowFailure: true });
+}
+
+const present = (name: string) => existsSync(`/sys/class/net/${name}`);
+
+/**
+ * Make sure these host interfaces are gone: wait up to `graceMs` for the
+ * kernel to finish a namespace's teardown, then delete what is left (a
+ * namespace something else still holds open keeps its veths alive).
+ */
+export async function removeLeftovers(hostIfs: string[], graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (hostIfs.some(present) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const left = hostIfs.filter(present);
+  if (left.length) await unplug(left);
 }
 
 export async function listNetns(prefix: string): Promise<string[]> {

@@ -303,6 +303,9 @@ export class NetworkManager {
 
   /** At rm (after down): addresses and ports go back, the /etc files go. Idempotent. */
   async release(inst: Instance): Promise<void> {
+    // The veths normally die with the namespace; if something holds it open, take them off the bridge.
+    const ifs = this.hostIfs(inst);
+    setTimeout(() => void link.removeLeftovers(ifs, 0).catch(() => undefined), 1000).unref();
     for (const n of await this.networks()) if (Object.values(n.ipam.allocations).includes(inst.id)) await this.releaseAddress(n.id, inst.id);
     await this.o.store.update<PortsDoc>('meta', PORTS_DOC_ID, (d) => unreserve(d, inst.id));
     await removeContainerFiles(this.o.root, inst.id);
@@ -355,24 +358,30 @@ export class NetworkManager {
     return eps.map((e) => ({ name: e.hostIf, mac: e.mac, address: e.address, prefixLen: e.prefixLen, gateway: e.gateway, nameserver }));
   }
 
-  /** After the process exited (or on rm, or at recovery): unplug. Idempotent. */
+  /**
+   * After the process exited (or on rm, or at recovery): unplug. Idempotent.
+   * A container's namespace goes at once and the kernel takes its veths with
+   * it shortly after; rm and the next start make sure they did.
+   */
   async down(inst: Instance): Promise<void> {
     const was = this.live.get(inst.id);
     this.live.delete(inst.id);
-    if ((inst.config.networkMode ?? 'none') === 'bridge') await this.unplug(inst);
+    if ((inst.config.networkMode ?? 'none') === 'bridge') {
+      if (inst.type === 'vm') await link.unplug(this.hostIfs(inst));
+      else if (existsSync(link.netnsPath(this.nsName(inst.id)))) await link.deleteNetns(this.nsName(inst.id));
+    }
     if (was?.ports.length) await this.rules.sync();
   }
 
-  /**
-   * A container's veths (deleted first, so they are gone when this returns)
-   * and its namespace, nothing to do without the namespace; a VM's taps.
-   */
+  private hostIfs(inst: Instance): string[] {
+    return (inst.config.networks ?? []).map((a) => hostIfName(inst.type, inst.id, a.ifName));
+  }
+
+  /** Everything of an earlier plug-in, gone when this returns (before plugging in again). */
   private async unplug(inst: Instance): Promise<void> {
-    const ifs = (inst.config.networks ?? []).map((a) => hostIfName(inst.type, inst.id, a.ifName));
-    if (inst.type === 'vm') return link.unplug(ifs);
     const ns = this.nsName(inst.id);
-    if (!existsSync(link.netnsPath(ns))) return;
-    await link.unplug(ifs, ns);
+    if (inst.type !== 'vm' && existsSync(link.netnsPath(ns))) await link.deleteNetns(ns);
+    await link.removeLeftovers(this.hostIfs(inst), 500);
   }
 
   private setLive(inst: Instance): void {
