@@ -7,17 +7,18 @@ import * as qcow2 from '../../storage/qcow2.js';
 import { writeFileAtomic } from '../../sys/fs.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream } from '../driver.js';
 import { chooseAccel, type AccelChoice } from './accel.js';
-import { AgentClient, type AgentInfo } from './agent.js';
+import type { AgentClient, AgentInfo } from './agent.js';
 import { configTar } from './config-tar.js';
 import { attachConsole } from './console.js';
 import { agentExec, agentTop } from './exec.js';
-import { asExitStatus, clearExit, exists, exitCodeFor, readExit, recordExit } from './exit.js';
+import { asExitStatus, clearExit, exists, readExit, recordExit } from './exit.js';
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import type { VmImages } from './images.js';
 import { checkHostResources, vmArgv } from './machine.js';
 import { launch, livePid, processStats, terminate, waitGone } from './process.js';
-import { QmpClient, type QmpEvent } from './qmp/client.js';
+import type { QmpClient } from './qmp/client.js';
+import { VmLinks, type VmRef } from './links.js';
 import * as snap from './snapshot.js';
 import { DEFAULT_ISO_DISK, DEFAULT_MEMORY, vmOptions, type VmSpec } from './spec.js';
 
@@ -56,7 +57,7 @@ export interface VmInspect {
  *   attach   the serial console
  *
  * QEMU runs daemonized and outlives Hull. Hull keeps one QMP connection per
- * running VM; when the guest powers off (QEMU has -no-shutdown and waits),
+ * running VM (links.ts); when the guest powers off (QEMU has -no-shutdown and waits),
  * the SHUTDOWN event records the exit (exit.ts) and Hull tells QEMU to quit.
  * A daemon that was down meanwhile finds QEMU waiting in `shutdown` state
  * when it reconnects (exitStatus/monitorAlive reconnect), so no exit is lost.
@@ -66,13 +67,27 @@ export interface VmInspect {
 export class QemuDriver implements Driver {
   readonly type = 'vm' as const;
   readonly exitDir: string;
-  private qmps = new Map<string, Promise<QmpClient>>();
-  private agents = new Map<string, Promise<AgentClient>>();
-  /** VMs whose connections Hull is closing on purpose: their hang-ups are not exits. */
-  private closing = new Set<string>();
+  private links: VmLinks;
 
   constructor(private o: QemuDriverOptions) {
     this.exitDir = o.exitDir ?? join(o.root, 'exits');
+    this.links = new VmLinks(this.exitDir);
+  }
+
+  private ref(inst: Instance): VmRef {
+    return { id: inst.id, name: inst.name, files: this.files(inst) };
+  }
+
+  private qmp(inst: Instance): Promise<QmpClient> {
+    return this.links.qmp(this.ref(inst));
+  }
+
+  private qmpStatus(inst: Instance): Promise<string> {
+    return this.links.qmpStatus(this.ref(inst));
+  }
+
+  private agent(inst: Instance, timeoutMs?: number): Promise<AgentClient> {
+    return this.links.agent(this.ref(inst), timeoutMs);
   }
 
   files(inst: Instance): VmFiles {
@@ -177,12 +192,12 @@ export class QemuDriver implements Driver {
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
       const pid = await launch(vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm }), files);
-      r.add(async () => {
-        this.closing.add(inst.id);
-        await this.drop(inst.id);
-        await terminate(pid, files);
-        this.closing.delete(inst.id);
-      });
+      r.add(() =>
+        this.links.quietly(inst.id, async () => {
+          await this.links.drop(inst.id);
+          await terminate(pid, files);
+        }),
+      );
       await writeFile(join(files.dir, 'run.json'), JSON.stringify({ accel, pid, startedAt: new Date().toISOString(), kernelRelease: guest.kernelRelease }));
       await this.qmp(inst);
       if (loadvm) await rm(files.loadvm, { force: true });
@@ -263,29 +278,23 @@ export class QemuDriver implements Driver {
   /** After an exit: make sure QEMU is gone, drop the connections and sockets; keep disk, config, logs. */
   async release(inst: Instance): Promise<void> {
     const files = this.files(inst);
-    this.closing.add(inst.id);
-    try {
+    await this.links.quietly(inst.id, async () => {
       const pid = await livePid(files);
       if (pid) await this.hardStop(inst, pid);
-      await this.drop(inst.id);
+      await this.links.drop(inst.id);
       await Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true })));
-    } finally {
-      this.closing.delete(inst.id);
-    }
+    });
   }
 
   async remove(inst: Instance): Promise<void> {
     const files = this.files(inst);
-    this.closing.add(inst.id);
-    try {
+    await this.links.quietly(inst.id, async () => {
       const pid = await livePid(files);
-      await this.drop(inst.id);
+      await this.links.drop(inst.id);
       if (pid) await terminate(pid, files, 1000);
       await rm(files.dir, { recursive: true, force: true });
       await rm(join(this.exitDir, inst.id), { force: true });
-    } finally {
-      this.closing.delete(inst.id);
-    }
+    });
   }
 
   async monitorAlive(inst: Instance): Promise<boolean> {
@@ -351,128 +360,33 @@ export class QemuDriver implements Driver {
     return { spec, status, qemuPid: pid, accel: run?.accel, qmpStatus, dir: files.dir };
   }
 
-  // ---- snapshots ----
+  // ---- snapshots (snapshot.ts): full while QEMU runs, disk-only while it is stopped ----
+
+  /** The VM's QMP connection while QEMU runs, else undefined. */
+  private async liveQmp(inst: Instance): Promise<QmpClient | undefined> {
+    return (await livePid(this.files(inst))) ? this.qmp(inst) : undefined;
+  }
 
   async snapshotCreate(inst: Instance, name: string): Promise<snap.VmSnapshot> {
-    const files = this.files(inst);
-    await snap.mustBeNew(files.disk, name);
-    if (await livePid(files)) await snap.saveRunning(await this.qmp(inst), name);
-    else await qcow2.snapshotCreate(files.disk, name);
-    return snap.find(files.disk, name);
+    return snap.create(this.files(inst), name, await this.liveQmp(inst));
   }
 
   async snapshotList(inst: Instance): Promise<snap.VmSnapshot[]> {
     return snap.list(this.files(inst).disk);
   }
 
-  /** A running VM is rolled back only with `force` (its current state is lost); a stopped one resumes from a full snapshot at its next start. */
+  /** A running VM is rolled back only with `force`; a stopped one resumes from a full snapshot at its next start. */
   async snapshotRestore(inst: Instance, name: string, opts: { force?: boolean } = {}): Promise<void> {
-    const files = this.files(inst);
-    const s = await snap.find(files.disk, name);
-    if (await livePid(files)) {
-      if (!opts.force) throw wrongState(`VM ${inst.name} is running: restoring "${name}" discards its current state (use --force, or stop it first)`);
-      if (s.kind === 'disk') throw wrongState(`"${name}" is a disk-only snapshot: stop VM ${inst.name} to restore it`);
-      return snap.loadRunning(await this.qmp(inst), name);
-    }
-    await qcow2.snapshotApply(files.disk, name);
-    if (s.kind === 'full') await writeFile(files.loadvm, name);
-    else await rm(files.loadvm, { force: true });
+    return snap.restore(this.files(inst), name, await this.liveQmp(inst), { force: opts.force, vmName: inst.name });
   }
 
   async snapshotDelete(inst: Instance, name: string): Promise<void> {
-    const files = this.files(inst);
-    await snap.find(files.disk, name);
-    if (await livePid(files)) await snap.deleteRunning(await this.qmp(inst), name);
-    else await qcow2.snapshotDelete(files.disk, name);
-    if ((await readFile(files.loadvm, 'utf8').catch(() => '')).trim() === name) await rm(files.loadvm, { force: true });
-  }
-
-  // ---- connections ----
-
-  /** The VM's QMP connection, made (and its exit watch set up) on first use. */
-  private qmp(inst: Instance): Promise<QmpClient> {
-    const cur = this.qmps.get(inst.id);
-    if (cur) return cur;
-    const p = this.connectQmp(inst, () => {
-      if (this.qmps.get(inst.id) === p) this.qmps.delete(inst.id);
-    });
-    this.qmps.set(inst.id, p);
-    p.catch(() => this.qmps.get(inst.id) === p && this.qmps.delete(inst.id));
-    return p;
-  }
-
-  private async connectQmp(inst: Instance, forget: () => void): Promise<QmpClient> {
-    const files = this.files(inst);
-    const q = await QmpClient.connect(files.qmp, { timeoutMs: 10_000 });
-    q.onEvent((ev) => void this.onEvent(inst, q, ev));
-    q.onClose(() => {
-      forget();
-      void this.onGone(inst);
-    });
-    const st = await q.execute<{ status: string }>('query-status').catch(() => undefined);
-    if (st && (st.status === 'shutdown' || st.status === 'guest-panicked')) await this.guestEnded(inst, q, st.status === 'shutdown' ? 'guest-shutdown' : 'guest-panic');
-    return q;
-  }
-
-  private async onEvent(inst: Instance, q: QmpClient, ev: QmpEvent): Promise<void> {
-    if (ev.event !== 'SHUTDOWN') return;
-    const reason = String(ev.data?.reason ?? 'unknown');
-    if (ev.data?.guest === true) return this.guestEnded(inst, q, reason);
-    await recordExit(this.files(inst), this.exitDir, inst.id, exitCodeFor(reason), reason);
-  }
-
-  /** The guest powered off: QEMU waits (-no-shutdown) until the exit is written down, then goes. */
-  private async guestEnded(inst: Instance, q: QmpClient, reason: string): Promise<void> {
-    await recordExit(this.files(inst), this.exitDir, inst.id, exitCodeFor(reason), reason);
-    await q.execute('quit', undefined, { timeoutMs: 5000 }).catch(() => undefined);
-  }
-
-  /** The QMP connection dropped: if QEMU went too, record that (unless something already did). */
-  private async onGone(inst: Instance): Promise<void> {
-    if (this.closing.has(inst.id)) return;
-    const files = this.files(inst);
-    const pid = Number((await readFile(files.pid, 'utf8').catch(() => '')).trim());
-    if (pid && !(await waitGone(pid, files, 5000))) return;
-    if (this.closing.has(inst.id) || !(await exists(files.dir))) return;
-    await recordExit(files, this.exitDir, inst.id, 255, 'QEMU exited without a SHUTDOWN event');
-  }
-
-  private async qmpStatus(inst: Instance): Promise<string> {
-    return (await (await this.qmp(inst)).execute<{ status: string }>('query-status', undefined, { timeoutMs: 5000 })).status;
-  }
-
-  private agent(inst: Instance, timeoutMs = 10_000): Promise<AgentClient> {
-    const cur = this.agents.get(inst.id);
-    if (cur) {
-      return cur.then((a) => {
-        if (!a.closed) return a;
-        this.agents.delete(inst.id);
-        return this.agent(inst, timeoutMs);
-      });
-    }
-    const p = (async () => {
-      if (!(await livePid(this.files(inst)))) throw wrongState(`VM ${inst.name} is not running`);
-      return AgentClient.connect(this.files(inst).agent, { timeoutMs });
-    })();
-    this.agents.set(inst.id, p);
-    p.catch(() => this.agents.get(inst.id) === p && this.agents.delete(inst.id));
-    return p;
-  }
-
-  /** Close a VM's connections (the VM keeps running). */
-  private async drop(id: string): Promise<void> {
-    const q = this.qmps.get(id);
-    const a = this.agents.get(id);
-    this.qmps.delete(id);
-    this.agents.delete(id);
-    await Promise.all([q?.then((c) => c.close()).catch(() => undefined), a?.then((c) => c.close()).catch(() => undefined)]);
+    return snap.remove(this.files(inst), name, await this.liveQmp(inst));
   }
 
   /** Daemon shutdown: let go of every VM, leaving them running. */
   async close(): Promise<void> {
-    const ids = new Set([...this.qmps.keys(), ...this.agents.keys()]);
-    for (const id of ids) this.closing.add(id);
-    await Promise.all([...ids].map((id) => this.drop(id)));
+    await this.links.close();
   }
 }
 

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { HullError } from '../../core/errors.js';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { HullError, wrongState } from '../../core/errors.js';
 import * as qcow2 from '../../storage/qcow2.js';
+import type { VmFiles } from './files.js';
 import type { QmpClient } from './qmp/client.js';
 
 /**
@@ -12,7 +14,8 @@ import type { QmpClient } from './qmp/client.js';
  *   disk  the disk alone, taken while the VM is stopped (qemu-img snapshot)
  *
  * A running QEMU holds the disk locked, so while it runs everything goes
- * through QMP jobs; while it is stopped, through qemu-img.
+ * through QMP jobs; while it is stopped, through qemu-img. Each call takes the
+ * VM's QMP connection while QEMU runs, undefined while it is stopped.
  */
 export interface VmSnapshot {
   name: string;
@@ -41,9 +44,36 @@ export async function mustBeNew(disk: string, name: string): Promise<void> {
   if ((await list(disk)).some((x) => x.name === name)) throw new HullError('conflict', `snapshot "${name}" already exists`);
 }
 
-export const saveRunning = (qmp: QmpClient, name: string) => runJob(qmp, 'snapshot-save', { tag: name, vmstate: NODE, devices: [NODE] });
-export const loadRunning = (qmp: QmpClient, name: string) => runJob(qmp, 'snapshot-load', { tag: name, vmstate: NODE, devices: [NODE] });
-export const deleteRunning = (qmp: QmpClient, name: string) => runJob(qmp, 'snapshot-delete', { tag: name, devices: [NODE] });
+export async function create(files: VmFiles, name: string, qmp: QmpClient | undefined): Promise<VmSnapshot> {
+  await mustBeNew(files.disk, name);
+  if (qmp) await saveRunning(qmp, name);
+  else await qcow2.snapshotCreate(files.disk, name);
+  return find(files.disk, name);
+}
+
+export async function restore(files: VmFiles, name: string, qmp: QmpClient | undefined, o: { force?: boolean; vmName: string }): Promise<void> {
+  const s = await find(files.disk, name);
+  if (qmp) {
+    if (!o.force) throw wrongState(`VM ${o.vmName} is running: restoring "${name}" discards its current state (use --force, or stop it first)`);
+    if (s.kind === 'disk') throw wrongState(`"${name}" is a disk-only snapshot: stop VM ${o.vmName} to restore it`);
+    return loadRunning(qmp, name);
+  }
+  await qcow2.snapshotApply(files.disk, name);
+  // The disk is back; the memory comes back when QEMU next starts (-loadvm).
+  if (s.kind === 'full') await writeFile(files.loadvm, name);
+  else await rm(files.loadvm, { force: true });
+}
+
+export async function remove(files: VmFiles, name: string, qmp: QmpClient | undefined): Promise<void> {
+  await find(files.disk, name);
+  if (qmp) await deleteRunning(qmp, name);
+  else await qcow2.snapshotDelete(files.disk, name);
+  if ((await readFile(files.loadvm, 'utf8').catch(() => '')).trim() === name) await rm(files.loadvm, { force: true });
+}
+
+const saveRunning = (qmp: QmpClient, name: string) => runJob(qmp, 'snapshot-save', { tag: name, vmstate: NODE, devices: [NODE] });
+const loadRunning = (qmp: QmpClient, name: string) => runJob(qmp, 'snapshot-load', { tag: name, vmstate: NODE, devices: [NODE] });
+const deleteRunning = (qmp: QmpClient, name: string) => runJob(qmp, 'snapshot-delete', { tag: name, devices: [NODE] });
 
 /**
  * Start a snapshot job and wait for it to conclude (JOB_STATUS_CHANGE), then
