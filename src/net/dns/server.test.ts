@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildAnswer, buildQuery, parseQuery, readAnswer, TYPE_AAAA } from './message.js';
 import { DnsServer, hostUpstreams } from './server.js';
@@ -61,6 +62,29 @@ describe('DnsServer', () => {
     const srv = await DnsServer.start({ address: '127.0.0.1', lookup: () => undefined, upstreams: [{ host: '127.0.0.1', port: dead.address().port }], timeoutMs: 100 });
     closers.push(() => srv.close());
     expect(await ask(c, srv.port, buildQuery(2, 'example.org'))).toEqual({ id: 2, rcode: 2, ips: [] });
+  });
+
+  it('answers and forwards over TCP too', async () => {
+    // A fake upstream on TCP: answers every A query with 192.0.2.7.
+    const up = net.createServer((c) => {
+      c.on('data', (d: Buffer) => {
+        const m = d.subarray(2);
+        const a = buildAnswer(m, parseQuery(m)!, ['192.0.2.7']);
+        c.write(Buffer.concat([Buffer.from([a.length >> 8, a.length & 255]), a]));
+      });
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => up.close());
+    const port = (up.address() as net.AddressInfo).port;
+    const srv = await DnsServer.start({ address: '127.0.0.1', lookup: (n) => (n === 'api' ? ['10.88.0.2'] : undefined), upstreams: [{ host: '127.0.0.1', port }] });
+    closers.push(() => srv.close());
+    const askTcp = (q: Buffer) =>
+      new Promise<ReturnType<typeof readAnswer>>((resolve) => {
+        const c = net.connect(srv.port, '127.0.0.1', () => c.write(Buffer.concat([Buffer.from([q.length >> 8, q.length & 255]), q])));
+        c.on('data', (d: Buffer) => (resolve(readAnswer(d.subarray(2))), c.destroy()));
+      });
+    expect(await askTcp(buildQuery(21, 'api'))).toEqual({ id: 21, rcode: 0, ips: ['10.88.0.2'] });
+    expect(await askTcp(buildQuery(22, 'example.org'))).toEqual({ id: 22, rcode: 0, ips: ['192.0.2.7'] });
   });
 
   it('reads upstreams from the environment or resolv.conf', async () => {

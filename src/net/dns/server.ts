@@ -1,4 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIpv4 } from '../ipv4.js';
@@ -41,41 +42,75 @@ export class DnsServer {
   private constructor(
     private o: DnsServerOptions,
     private sock: Socket,
+    private tcp: net.Server,
     readonly port: number,
   ) {}
 
+  /** UDP and TCP on one port of the address (a few tries: the kernel picks the UDP port, TCP must get the same). */
   static async start(o: DnsServerOptions): Promise<DnsServer> {
-    const sock = createSocket({ type: 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind({ address: o.address, port: 0 }, () => {
-        sock.off('error', reject);
-        resolve();
+    for (let attempt = 0; ; attempt++) {
+      const sock = createSocket({ type: 'udp4' });
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind({ address: o.address, port: 0 }, () => {
+          sock.off('error', reject);
+          resolve();
+        });
       });
-    });
-    const s = new DnsServer(o, sock, sock.address().port);
-    sock.on('message', (msg, rinfo) => s.onQuery(msg, rinfo));
-    sock.on('error', () => undefined);
-    return s;
+      const port = sock.address().port;
+      const tcp = net.createServer();
+      const bound = await new Promise<boolean>((resolve) => {
+        tcp.once('error', () => resolve(false));
+        tcp.listen({ host: o.address, port }, () => resolve(true));
+      });
+      if (!bound) {
+        sock.close();
+        if (attempt < 5) continue;
+        throw new Error(`no port free for both UDP and TCP on ${o.address}`);
+      }
+      const s = new DnsServer(o, sock, tcp, port);
+      sock.on('message', (msg, rinfo) => s.onQuery(msg, rinfo));
+      sock.on('error', () => undefined);
+      tcp.on('connection', (c) => s.onTcp(c));
+      tcp.on('error', () => undefined);
+      return s;
+    }
+  }
+
+  /** An answer given here, or undefined when the query is for the upstreams. */
+  private local(msg: Buffer, client: string): Buffer | undefined {
+    const q = parseQuery(msg);
+    if (!q) return formErr(msg) ?? Buffer.alloc(0);
+    const known = this.o.lookup(q.name.replace(/\.$/, ''), client);
+    // A known name has only IPv4 addresses: other types get "no data", not a forward.
+    if (known) return buildAnswer(msg, q, q.type === TYPE_A ? known : []);
+    if (!this.o.upstreams.length) return buildAnswer(msg, q, [], RCODE.refused);
+    // A single-label name is an instance name or nothing: never sent to the outside world.
+    if (!q.name.includes('.')) return buildAnswer(msg, q, [], RCODE.nxDomain);
+    return undefined;
   }
 
   private onQuery(msg: Buffer, client: RemoteInfo): void {
-    const q = parseQuery(msg);
-    if (!q) {
-      const err = formErr(msg);
-      if (err) this.sock.send(err, client.port, client.address);
-      return;
-    }
-    const known = this.o.lookup(q.name.replace(/\.$/, ''), client.address);
-    if (known) {
-      // A known name has only IPv4 addresses: other types get "no data", not a forward.
-      const ips = q.type === TYPE_A ? known : [];
-      return void this.sock.send(buildAnswer(msg, q, ips), client.port, client.address);
-    }
-    if (!this.o.upstreams.length) return void this.sock.send(buildAnswer(msg, q, [], RCODE.refused), client.port, client.address);
-    // A single-label name is an instance name or nothing: never sent to the outside world.
-    if (!q.name.includes('.')) return void this.sock.send(buildAnswer(msg, q, [], RCODE.nxDomain), client.port, client.address);
-    this.forward(msg, client, q.id);
+    const out = this.local(msg, client.address);
+    if (out) return void (out.length && this.sock.send(out, client.port, client.address));
+    this.forward(msg, client, msg.readUInt16BE(0));
+  }
+
+  /** DNS over TCP (RFC 7766): two-byte length, message; answered here or relayed over TCP to an upstream. */
+  private onTcp(c: net.Socket): void {
+    let buf = Buffer.alloc(0);
+    c.setTimeout(10_000, () => c.destroy());
+    c.on('error', () => undefined);
+    c.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        buf = buf.subarray(2 + msg.length);
+        const out = this.local(msg, c.remoteAddress?.replace(/^::ffff:/, '') ?? '');
+        const reply = out ? Promise.resolve(out) : forwardTcp(msg, this.o.upstreams, this.o.timeoutMs ?? 2000);
+        void reply.then((r) => r.length && c.write(Buffer.concat([u16(r.length), r])));
+      }
+    });
   }
 
   private forward(msg: Buffer, client: RemoteInfo, id: number): void {
@@ -124,8 +159,32 @@ export class DnsServer {
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();
     this.sock.close();
+    this.tcp.close();
     this.upstream?.close();
   }
+}
+
+const u16 = (n: number) => Buffer.from([n >> 8, n & 255]);
+
+/** One query over TCP to each upstream in turn; SERVFAIL when none answers. */
+async function forwardTcp(msg: Buffer, upstreams: Upstream[], timeoutMs: number): Promise<Buffer> {
+  for (const up of upstreams) {
+    const r = await new Promise<Buffer | undefined>((resolve) => {
+      const c = net.connect({ host: up.host, port: up.port });
+      let buf = Buffer.alloc(0);
+      const done = (v: Buffer | undefined) => (c.destroy(), resolve(v));
+      c.setTimeout(timeoutMs, () => done(undefined));
+      c.on('error', () => done(undefined));
+      c.on('connect', () => c.write(Buffer.concat([u16(msg.length), msg])));
+      c.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      });
+    });
+    if (r) return r;
+  }
+  const q = parseQuery(msg);
+  return q ? buildAnswer(msg, q, [], RCODE.servFail) : Buffer.alloc(0);
 }
 
 /**
