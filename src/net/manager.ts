@@ -103,7 +103,10 @@ export class NetworkManager {
       if (n.removing) await this.finishRemove(n);
     }
     if (!(await this.networks()).some((n) => n.isDefault)) await this.create({ name: DEFAULT_NETWORK }, true);
-    for (const n of await this.networks()) await this.bringUp(n);
+    for (const n of await this.networks()) {
+      // One network that cannot come up (its subnet now routed elsewhere, say) must not take the others down.
+      await this.bringUp(n).catch((e) => this.o.log.warn({ network: n.name, err: String(e) }, 'network could not be brought up'));
+    }
     if (await link.enableForwarding()) this.o.log.info({}, 'turned on net.ipv4.ip_forward: containers reach other networks through the host');
   }
 
