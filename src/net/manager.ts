@@ -7,7 +7,7 @@ import type { Instance } from '../core/instance.js';
 import type { Network, NetworkAttachment, NetworkMode, PortMapping } from '../core/network.js';
 import { Reverter } from '../core/reverter.js';
 import type { NetworkContext } from '../runtime/driver.js';
-import { HOST_IF_RE, MAX_INTERFACES, checkRequest, hostIfName, lookupName, portRules, toEndpoints, type Live } from './attachments.js';
+import { MAX_INTERFACES, checkRequest, hostIfName, lookupName, portRules, toEndpoints, type Live } from './attachments.js';
 import type { Store } from '../store/store.js';
 import { removeContainerFiles, writeContainerFiles } from './container-files.js';
 import { DnsServer, hostUpstreams, type Upstream } from './dns/server.js';
@@ -18,6 +18,7 @@ import { DEFAULT_NETWORK, NetworkCreateSchema, findNetwork, planNetwork, type Ne
 import { deleteTable } from './nft.js';
 import { PORTS_DOC_ID, reserve, unreserve, type PortsDoc } from './ports.js';
 import { RuleSync } from './rule-sync.js';
+import { sweepHost } from './sweep.js';
 
 export interface NetLogger {
   info(o: object, msg: string): void;
@@ -122,17 +123,12 @@ export class NetworkManager {
       const s = inst.state.status;
       if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && (inst.type === 'vm' || existsSync(link.netnsPath(this.nsName(inst.id))))) this.setLive(inst);
     }
-    // Asked at each step: a restart policy may start an instance while this runs.
-    const inUse = (id12: string) => [...this.live.keys(), ...this.plugging].some((id) => shortId(id) === id12);
-    for (const ns of await link.listNetns(this.o.netnsPrefix)) {
-      const id12 = ns.slice(this.o.netnsPrefix.length);
-      if (/^[0-9a-f]{12}$/.test(id12) && !inUse(id12)) await this.logged(link.unplug([], ns), `removed orphaned network namespace ${ns}`);
-    }
-    const bridges = new Set((await this.networks()).map((n) => n.bridge));
-    for (const l of await link.listLinks()) {
-      const m = HOST_IF_RE.exec(l.ifname);
-      if (m && l.master && bridges.has(l.master) && !inUse(m[1])) await this.logged(link.deleteLink(l.ifname), `removed orphaned interface ${l.ifname}`);
-    }
+    await sweepHost({
+      netnsPrefix: this.o.netnsPrefix,
+      bridges: new Set((await this.networks()).map((n) => n.bridge)),
+      inUse: (id12) => [...this.live.keys(), ...this.plugging].some((id) => shortId(id) === id12),
+      log: (msg) => this.o.log.info({}, msg),
+    });
     for (const n of await this.networks()) {
       for (const holder of holders(n).filter((h) => !ids.has(h))) await this.releaseAddress(n.id, holder);
     }
@@ -151,11 +147,6 @@ export class NetworkManager {
     if (this.live.size) return;
     for (const n of await this.networks()) await link.deleteLink(n.bridge);
     await deleteTable(this.o.table);
-  }
-
-  private async logged(p: Promise<unknown>, msg: string): Promise<void> {
-    await p;
-    this.o.log.info({}, msg);
   }
 
   // ---- networks ----
