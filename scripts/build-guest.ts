@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const out = resolve(process.argv[2] ?? join(repo, 'build', 'guest'));
   const cache = join(out, 'cache');
   await mkdir(cache, { recursive: true });
-  const pkg = await kernelPackage();
+  const pkg = await kernelPackage(out);
   const inputs = await inputsHash(repo, pkg);
   const old = await readManifest(out);
   if (old?.inputs === inputs && ['vmlinuz', 'initrd.gz', 'debian-min.qcow2'].every((f) => existsSync(join(out, f)))) {
@@ -61,12 +61,25 @@ async function main(): Promise<void> {
   log(`built ${out} (kernel ${release})`);
 }
 
-/** `linux-image-cloud-amd64` is a metapackage; the kernel is what it depends on. */
-async function kernelPackage(): Promise<string> {
-  const r = await run(['apt-cache', 'depends', 'linux-image-cloud-amd64'], { timeoutMs: 60_000 });
-  const m = /Depends:\s*(linux-image-\S+-cloud-amd64)/.exec(r.stdout);
-  if (!m) throw new Error(`apt-cache depends linux-image-cloud-amd64 names no kernel:\n${r.stdout}`);
-  return m[1];
+/**
+ * `linux-image-cloud-amd64` is a metapackage; the kernel is what it depends on.
+ * Without package lists (a fresh machine), `apt-get update` once; without a
+ * package source at all, the kernel of the last build is kept.
+ */
+async function kernelPackage(out: string): Promise<string> {
+  const ask = async () => {
+    const r = await run(['apt-cache', 'depends', 'linux-image-cloud-amd64'], { timeoutMs: 60_000, allowFailure: true });
+    return /Depends:\s*(linux-image-\S+-cloud-amd64)/.exec(r.stdout)?.[1];
+  };
+  let pkg = await ask();
+  if (!pkg) {
+    log('apt-cache does not know linux-image-cloud-amd64: apt-get update');
+    await run(['apt-get', 'update', '-qq'], { timeoutMs: 600_000, allowFailure: true });
+    pkg = await ask();
+  }
+  pkg ??= (await readManifest(out))?.kernelPackage;
+  if (!pkg) throw new Error('no linux-image-cloud-amd64 in the package lists (is a Debian bookworm source configured?)');
+  return pkg;
 }
 
 async function inputsHash(repo: string, pkg: string): Promise<string> {

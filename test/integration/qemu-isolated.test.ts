@@ -1,10 +1,11 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHullError } from '../../src/core/errors.js';
 import { chooseAccel, type AccelChoice } from '../../src/runtime/qemu/accel.js';
 import { loadGuest, type GuestArtifacts } from '../../src/runtime/qemu/guest.js';
-import { runIsolated, type IsolatedRunOptions } from '../../src/runtime/qemu/isolated.js';
+import { cleanupIsolatedLeftovers, runIsolated, type IsolatedRunOptions } from '../../src/runtime/qemu/isolated.js';
+import { run } from '../../src/sys/run.js';
 import { busyboxLayers } from '../../src/runtime/qemu/testing.js';
 
 /** `hull run --isolation vm`: an image's program in its own VM, exit code and output carried back. */
@@ -17,8 +18,7 @@ let accel: AccelChoice;
 beforeAll(async () => {
   dir = await mkdtemp('/tmp/hull-iso-');
   tmp = join(dir, 'tmp');
-  await rm(tmp, { recursive: true, force: true });
-  await import('node:fs/promises').then((f) => f.mkdir(tmp));
+  await mkdir(tmp);
   layers = await busyboxLayers(dir);
   guest = await loadGuest();
   accel = await chooseAccel(guest);
@@ -86,5 +86,17 @@ describe(`runIsolated (${process.env.HULL_VM_ACCEL ?? 'auto'} accelerator)`, () 
     const r = await p;
     expect(r.exitCode).toBe(137);
     expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('cleans up what the runs of a killed daemon left: a layer mount, a disk image', async () => {
+    const left = join(tmp, 'hull-vmrun-dead', 'merge-x', 'merged');
+    await mkdir(left, { recursive: true });
+    await run(['mount', '-t', 'tmpfs', 'tmpfs', left]);
+    await writeFile(join(tmp, 'hull-vmrun-dead', 'rootfs.ext4'), 'x');
+    await writeFile(join(tmp, 'unrelated'), 'kept');
+    await cleanupIsolatedLeftovers(tmp);
+    expect(await readdir(tmp)).toEqual(['unrelated']);
+    expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain('hull-vmrun-dead');
+    await rm(join(tmp, 'unrelated'));
   });
 });

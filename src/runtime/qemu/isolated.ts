@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import * as dev from './devices.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { CONFIG_FW_CFG, checkHostResources, machineArgs } from './machine.js';
 import { QEMU } from './process.js';
-import { makeExt4, withMergedLayers } from './rootfs-image.js';
+import { makeExt4, unmountUnder, withMergedLayers } from './rootfs-image.js';
 
 /**
  * runIsolated: one OCI container's program in its own small VM (`hull run
@@ -61,6 +61,7 @@ export interface IsolatedRunResult {
 }
 
 export const DEFAULT_ISOLATED_MEMORY = 256 * 1024 * 1024;
+const RUN_DIR_PREFIX = 'hull-vmrun-';
 const PORTS = { stdout: 'org.hull.stdout', stderr: 'org.hull.stderr', ctl: 'org.hull.ctl' } as const;
 
 export async function runIsolated(o: IsolatedRunOptions): Promise<IsolatedRunResult> {
@@ -74,7 +75,7 @@ export async function runIsolated(o: IsolatedRunOptions): Promise<IsolatedRunRes
   // Every step's undo runs at the end, success or not: nothing of a run outlives it.
   const cleanup = new Reverter();
   try {
-    const dir = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'hull-vmrun-'));
+    const dir = await mkdtemp(join(o.tmpDir ?? tmpdir(), RUN_DIR_PREFIX));
     cleanup.add(() => rm(dir, { recursive: true, force: true }));
     const disk = join(dir, 'rootfs.ext4');
     const runScript = await withMergedLayers(o.layerDirs, dir, async (merged) => {
@@ -105,6 +106,17 @@ export async function runIsolated(o: IsolatedRunOptions): Promise<IsolatedRunRes
     return { exitCode, accel, timings: { prepareMs, runMs: Date.now() - t1, totalMs: Date.now() - t0 } };
   } finally {
     await cleanup.revert();
+  }
+}
+
+/**
+ * What runs of a killed daemon left in `tmpDir` (their QEMUs died with it): a
+ * layer mount, a disk image, sockets. Call at daemon start-up, before any run.
+ */
+export async function cleanupIsolatedLeftovers(tmpDir: string): Promise<void> {
+  for (const d of (await readdir(tmpDir).catch(() => [] as string[])).filter((n) => n.startsWith(RUN_DIR_PREFIX))) {
+    await unmountUnder(join(tmpDir, d));
+    await rm(join(tmpDir, d), { recursive: true, force: true });
   }
 }
 
@@ -186,13 +198,17 @@ async function listenPorts(dir: string, o: IsolatedRunOptions): Promise<Ports> {
   };
 }
 
-/** Run QEMU to the guest's exit report (or QEMU's own end, an abort, a timeout); always kill it after. */
+/**
+ * Run QEMU to the guest's exit report (or QEMU's own end, an abort, a timeout); always kill it after.
+ * QEMU is Hull's child here and dies with it (`setpriv --pdeathsig KILL`): a guest whose output
+ * nobody reads any more would otherwise wait on its ports for ever.
+ */
 async function runQemu(argv: string[], ports: Ports, o: IsolatedRunOptions, dir: string): Promise<number> {
-  const child = spawn(QEMU, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', QEMU, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const exited = new Promise<void>((res) => child.once('close', () => res()));
-  const spawnFailed = new Promise<never>((_, rej) => child.once('error', (e) => rej(new HullError('unavailable', `${QEMU}: ${e.message}`))));
+  const spawnFailed = new Promise<never>((_, rej) => child.once('error', (e) => rej(new HullError('unavailable', `setpriv (util-linux), to run ${QEMU}: ${e.message}`))));
   let timer: NodeJS.Timeout | undefined;
   const stopped = new Promise<number>((res) => {
     o.signal?.addEventListener('abort', () => res(137), { once: true });

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HullError } from '../../core/errors.js';
 import { run } from '../../sys/run.js';
@@ -49,4 +49,14 @@ export async function makeExt4(tree: string, out: string): Promise<number> {
     timeoutMs: 600_000,
   });
   return size;
+}
+
+/** Unmount anything mounted at or below `dir` (deepest first). */
+export async function unmountUnder(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p && (p === dir || p.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await run(['umount', '-l', m], { timeoutMs: 30_000, allowFailure: true });
 }
