@@ -172,8 +172,9 @@ describe(`QEMU driver (${process.env.HULL_VM_ACCEL ?? 'auto'} accelerator)`, () 
     await agent.close();
     await waitFor(async () => (await consoleLog(second, inst)).includes('reboot: Power down'), 60_000, 'the guest to power off');
     expect(await processRunning(pid)).toBe(true);
-    // ... until the next Hull looks, records exit 0 and lets it go.
+    // ... until the next Hull looks (here through status()), records exit 0 and lets it go.
     const third = newDriver();
+    expect(await third.status(inst)).toEqual({ status: 'stopped', pid: 0 });
     expect(await third.exitStatus(inst)).toMatchObject({ exitCode: 0 });
     await waitFor(async () => !(await processRunning(pid)), 10_000, 'QEMU to quit');
     await third.release(inst);

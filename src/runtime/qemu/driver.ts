@@ -169,13 +169,14 @@ export class QemuDriver implements Driver {
     const files = this.files(inst);
     const pid = await livePid(files);
     if (pid) {
-      const st = await this.qmpStatus(inst);
+      // A QEMU found waiting in `shutdown` is recorded and quits as the connection is made: then this fails.
+      const st = await this.qmpStatus(inst).catch(() => 'gone');
       if (st === 'running') return { pid, monitorPid: pid };
       if (st === 'prelaunch' || st === 'paused') {
         await (await this.qmp(inst)).execute('cont');
         return { pid, monitorPid: pid };
       }
-      await this.release(inst); // a QEMU left in `shutdown` or an error state: start afresh
+      await this.release(inst); // a QEMU that ended or is in an error state: start afresh
     }
     return this.launchVm(inst, false);
   }
@@ -254,8 +255,10 @@ export class QemuDriver implements Driver {
   async status(inst: Instance): Promise<RuntimeStatus> {
     const files = this.files(inst);
     const pid = await livePid(files);
-    if (!pid) return { status: (await readExit(files)) ? 'stopped' : 'absent', pid: 0 };
-    return { status: runtimeStatus(await this.qmpStatus(inst)), pid };
+    const st = pid ? await this.qmpStatus(inst).catch(() => undefined) : undefined;
+    if (st) return { status: runtimeStatus(st), pid: pid! };
+    if (pid && !(await waitGone(pid, files, 3000))) throw new HullError('unavailable', `VM ${inst.name}: QEMU (pid ${pid}) does not answer on QMP`);
+    return { status: (await readExit(files)) ? 'stopped' : 'absent', pid: 0 };
   }
 
   async exitStatus(inst: Instance): Promise<ExitStatus | undefined> {
