@@ -39,6 +39,14 @@ describe('QEMU driver: bad input', () => {
     expect(await vmDirs()).toEqual([]);
   });
 
+  it('Hull\'s guest not built', async () => {
+    const bare = new QemuDriver({ root, images: new VmImages(join(root, 'elsewhere')), guest: () => loadGuest(join(root, 'no-guest')) });
+    const e = await failure(bare.create(vmInstance('g')));
+    expect(isHullError(e, 'unavailable')).toBe(true);
+    expect((e as Error).message).toMatch(/VM guest is not built .*run `npm run setup`/);
+    expect(await vmDirs()).toEqual([]);
+  });
+
   it('a corrupt base image', async () => {
     const src = join(root, 'good.qcow2');
     await copyFile(guest.baseDisk, src);

@@ -14,7 +14,7 @@ import { agentExec, agentTop } from './exec.js';
 import { asExitStatus, clearExit, exists, readExit, recordExit } from './exit.js';
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
-import type { VmImages } from './images.js';
+import { BUILTIN, type VmImages } from './images.js';
 import { checkHostResources, vmArgv } from './machine.js';
 import { launch, livePid, processStats, terminate, waitGone } from './process.js';
 import type { QmpClient } from './qmp/client.js';
@@ -114,7 +114,10 @@ export class QemuDriver implements Driver {
     const memoryBytes = inst.config.resources.memoryBytes ?? DEFAULT_MEMORY;
     const cpus = inst.config.resources.cpus ?? 1;
     await checkHostResources(memoryBytes, cpus);
-    const image = await this.o.images.get(inst.config.image);
+    const image = await this.o.images.get(inst.config.image).catch(async (e: unknown) => {
+      if (inst.config.image === BUILTIN) await this.guest(); // "the guest is not built: run npm run setup" says more
+      throw e;
+    });
     const r = new Reverter();
     try {
       await mkdir(files.dir, { recursive: true, mode: 0o700 });

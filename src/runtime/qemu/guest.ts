@@ -26,6 +26,8 @@ export interface GuestManifest {
 export interface GuestArtifacts {
   dir: string;
   kernelRelease: string;
+  /** The build's input hash: changes whenever kernel, busybox or guest scripts do. */
+  inputs: string;
   kernel: string;
   initrd: string;
   baseDisk: string;
@@ -56,7 +58,7 @@ export async function loadGuest(dir = defaultGuestDir()): Promise<GuestArtifacts
   } catch {
     throw new HullError('unavailable', `Hull's VM guest is not built (no ${join(dir, MANIFEST)}): run \`npm run setup\``);
   }
-  const a = { dir, kernelRelease: m.kernelRelease, kernel: resolve(dir, m.kernel), initrd: resolve(dir, m.initrd), baseDisk: resolve(dir, m.baseDisk) };
+  const a = { dir, kernelRelease: m.kernelRelease, inputs: m.inputs, kernel: resolve(dir, m.kernel), initrd: resolve(dir, m.initrd), baseDisk: resolve(dir, m.baseDisk) };
   for (const f of [a.kernel, a.initrd, a.baseDisk]) {
     if (!existsSync(f)) throw new HullError('unavailable', `Hull's VM guest is incomplete (${f} is missing): run \`npm run setup\``);
   }

@@ -77,8 +77,8 @@ export class VmImages {
   }
 
   /** Register Hull's debian-min from the built guest; a no-op when it is already the current one. */
-  async ensureBuiltin(guest: GuestArtifacts, manifestInputs?: string): Promise<VmImage> {
-    const id = `dm${(manifestInputs ?? (await this.fileTag(guest.baseDisk))).slice(0, 14)}`;
+  async ensureBuiltin(guest: GuestArtifacts): Promise<VmImage> {
+    const id = `dm${(guest.inputs || (await this.fileTag(guest.baseDisk))).slice(0, 14)}`;
     const cur = await this.get(BUILTIN).catch(() => undefined);
     if (cur?.id === id) return cur;
     return this.add({ id, name: BUILTIN, boot: 'hull', createdAt: new Date().toISOString() }, async (dir) => {
