@@ -8,6 +8,7 @@ import { errorResponse } from './errors.js';
 import { containerRoutes } from './routes/containers.js';
 import { imageRoutes } from './routes/images.js';
 import { imageRegistryRoutes } from './routes/image-registry.js';
+import { buildRoutes } from './routes/build.js';
 import { networkRoutes } from './routes/networks.js';
 import { systemRoutes } from './routes/system.js';
 import { UpgradeRouter } from './upgrade.js';
@@ -52,6 +53,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(containerRoutes(deps));
   await app.register(imageRoutes(deps));
   await app.register(imageRegistryRoutes(deps));
+  await app.register(buildRoutes(deps));
   await app.register(execRoutes(deps, sessions));
   await app.register(networkRoutes(deps));
   containerUpgrades(upgrades, deps, sessions);

@@ -8,6 +8,7 @@ import { conflict } from '../core/errors.js';
 import type { Image } from '../core/image.js';
 import { shortId } from '../core/ids.js';
 import type { Store } from '../store/store.js';
+import { Builder, type BuildContainers } from './build/builder.js';
 import { ContentStore } from './content/content-store.js';
 import { imageFromManifest } from './image-from-manifest.js';
 import { ImageRecords } from './image-records.js';
@@ -69,8 +70,14 @@ export class ImageService {
   readonly platform: Platform;
   private readonly records: ImageRecords;
   private readonly lock = new RwLock();
+  /** Images a build is working on: resolvable by id (for its RUN containers) but not recorded. */
+  private readonly transient = new Map<string, { image: Image; holds: number }>();
 
-  constructor(root: string, store: Store, opts: ImageServiceOptions = {}) {
+  constructor(
+    root: string,
+    private readonly store: Store,
+    opts: ImageServiceOptions = {},
+  ) {
     const imageRoot = join(root, 'image');
     this.content = new ContentStore(imageRoot);
     this.layers = new LayerStore(this.content, imageRoot, opts.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES);
@@ -103,7 +110,31 @@ export class ImageService {
   }
 
   async resolve(ref: string): Promise<Image> {
-    return (await resolveRef(this.records, ref)).image;
+    return this.transient.get(ref)?.image ?? (await resolveRef(this.records, ref)).image;
+  }
+
+  /** A Builder for `hull build`, whose RUN steps run in `containers`. */
+  builder(containers: BuildContainers): Builder {
+    return new Builder(this, this.store, containers);
+  }
+
+  /**
+   * Let `resolve(image.id)` find an image a build has not recorded (the state
+   * after a step, which its next RUN container starts from), with its blobs
+   * and layers pinned, until the returned function is called.
+   */
+  holdTransient(image: Image): () => void {
+    const held = this.transient.get(image.id) ?? { image, holds: 0 };
+    held.holds++;
+    this.transient.set(image.id, held);
+    const unpin = this.pins.hold([...image.layers.map((l) => l.digest), ...image.diffIds]);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--held.holds === 0) this.transient.delete(image.id);
+      unpin();
+    };
   }
 
   remove(ref: string, opts: RemoveOptions): Promise<{ untagged: string[]; deleted: string[] }> {

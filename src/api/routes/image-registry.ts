@@ -24,7 +24,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
  * is 200 once streaming starts, so failures after that arrive as the error
  * event. A client that goes away cancels the work.
  */
-function ndjson(reply: FastifyReply, run: (on: OnProgress, signal: AbortSignal) => Promise<object>) {
+export function ndjson(reply: FastifyReply, run: (on: OnProgress, signal: AbortSignal) => Promise<object>) {
   const out = new PassThrough();
   const ctl = new AbortController();
   const write = (ev: object) => {

@@ -1,0 +1,206 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestDaemon } from '../helpers/hull.js';
+
+/**
+ * `hull build` against a real daemon: RUN steps in real containers, layers
+ * from their overlay upper dirs, the cache, multi-stage, .dockerignore,
+ * failures that leave nothing behind, and a built image read by skopeo.
+ */
+let d: TestDaemon;
+let work: string;
+
+beforeAll(async () => {
+  d = await TestDaemon.start();
+  work = await mkdtemp(join(tmpdir(), 'hull-build-'));
+});
+afterAll(async () => {
+  await d?.destroy();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function context(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(work, name);
+  for (const [rel, body] of Object.entries(files)) {
+    await mkdir(join(dir, rel, '..'), { recursive: true });
+    await writeFile(join(dir, rel), body);
+  }
+  return dir;
+}
+
+const build = (args: string[]) => d.hull(['build', ...args], { timeoutMs: 60_000 });
+const run = (args: string[]) => d.ok(['run', '--rm', ...args]);
+
+const APP = `# syntax=docker/dockerfile:1
+FROM busybox
+ENV GREETING=hello \\
+    TARGET="the world"
+WORKDIR /app
+COPY hello.txt ./
+COPY conf/ /etc/app/
+RUN echo "built \${GREETING}" > /app/built.txt && \\
+    echo step-output
+CMD ["sh", "-c", "cat /app/hello.txt /app/built.txt; echo $GREETING $TARGET; pwd"]
+`;
+
+describe('hull build', () => {
+  let ctx: string;
+
+  it('builds FROM busybox with RUN, COPY, ENV, WORKDIR and CMD, and the image runs', async () => {
+    ctx = await context('app', { Dockerfile: APP, 'hello.txt': 'hi from the context\n', 'conf/a.conf': 'a=1\n' });
+    const r = await build(['-t', 'app:dev', ctx]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toContain('Step 1/7 : FROM busybox');
+    expect(r.stdout).toMatch(/^step-output$/m);
+    expect(r.stdout).toMatch(/Successfully built [0-9a-f]{12}/);
+    expect(r.stdout).toContain('Successfully tagged app:dev');
+    const out = await run(['app:dev']);
+    expect(out).toBe('hi from the context\nbuilt hello\nhello the world\n/app\n');
+    expect(await run(['app:dev', 'cat', '/etc/app/a.conf'])).toBe('a=1\n');
+    // Files COPY wrote belong to root; no container of the build is left.
+    expect(await run(['app:dev', 'stat', '-c', '%u:%g', '/app/hello.txt'])).toBe('0:0\n');
+    expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
+  });
+
+  it('uses the cache for every step of an identical build, and is faster', async () => {
+    const t0 = Date.now();
+    const r = await build(['-t', 'app:dev', ctx]);
+    const took = Date.now() - t0;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(/---> Using cache/g)?.length).toBe(6);
+    expect(r.stdout).not.toMatch(/^step-output$/m);
+    expect(took).toBeLessThan(5000);
+  });
+
+  it('reruns from the step whose copied file changed', async () => {
+    await writeFile(join(ctx, 'conf/a.conf'), 'a=2\n');
+    const r = await build(['-t', 'app:dev', ctx]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(/---> Using cache/g)?.length).toBe(3); // ENV, WORKDIR, COPY hello.txt
+    expect(r.stdout).toMatch(/^step-output$/m);
+    expect(await run(['app:dev', 'cat', '/etc/app/a.conf'])).toBe('a=2\n');
+  });
+
+  it('--no-cache runs every step', async () => {
+    const r = await build(['--no-cache', '-t', 'app:dev', ctx]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('Using cache');
+    expect(r.stdout).toMatch(/^step-output$/m);
+  });
+
+  it('multi-stage: COPY --from a build stage into FROM scratch', async () => {
+    const dir = await context('multi', {
+      Dockerfile: `FROM busybox AS build
+RUN mkdir -p /out && echo compiled > /out/prog.txt && cp /bin/busybox /out/busybox
+FROM scratch
+COPY --from=build /out/busybox /bin/busybox
+COPY --from=build /out/prog.txt /
+ENTRYPOINT ["/bin/busybox"]
+CMD ["cat", "/prog.txt"]
+`,
+    });
+    const r = await build(['-t', 'multi:1', dir]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(await run(['multi:1'])).toBe('compiled\n');
+    // Only the final stage's files: no shell, no /etc/passwd from busybox.
+    const ls = await run(['multi:1', 'ls', '/bin']);
+    expect(ls).toBe('busybox\n');
+  });
+
+  it('--target stops at a stage', async () => {
+    const dir = await context('target', { Dockerfile: 'FROM busybox AS one\nRUN echo one > /which\nFROM busybox\nRUN echo two > /which\n' });
+    const r = await build(['--target', 'one', '-t', 'target:1', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await run(['target:1', 'cat', '/which'])).toBe('one\n');
+  });
+
+  it('.dockerignore leaves files out of the context', async () => {
+    const dir = await context('ignore', {
+      Dockerfile: 'FROM busybox\nCOPY . /ctx/\n',
+      '.dockerignore': '# comment\n*.log\nsecret/\n**/tmp-*\n!keep.log\n',
+      'a.txt': 'a',
+      'b.log': 'b',
+      'keep.log': 'k',
+      'secret/key': 'x',
+      'sub/tmp-1': 't',
+      'sub/c.txt': 'c',
+    });
+    const r = await build(['-t', 'ignore:1', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const files = (await run(['ignore:1', 'find', '/ctx', '-type', 'f'])).split('\n').filter(Boolean).sort();
+    expect(files).toEqual(['/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/a.txt', '/ctx/keep.log', '/ctx/sub/c.txt']);
+  });
+
+  it('a failing RUN fails the build with its exit code and leaves no container and no image', async () => {
+    const before = (await d.ok(['images', '-q'])).trim();
+    const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN echo about to fail && exit 3\nRUN echo never\n' });
+    const r = await build(['-t', 'fail:1', dir]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain('about to fail');
+    expect(r.stderr).toMatch(/returned a non-zero code: 3/);
+    expect(r.stdout).not.toContain('never');
+    expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
+    expect((await d.ok(['images', '-q'])).trim()).toBe(before);
+    expect((await d.hull(['image', 'inspect', 'fail:1'])).code).not.toBe(0);
+    const leftovers = (await readdir(join(d.root, 'containers')).catch(() => [])).length;
+    expect(leftovers).toBe(0);
+  });
+
+  it('a malformed Dockerfile is refused naming the line', async () => {
+    const dir = await context('bad', { Dockerfile: 'FROM busybox\n\nFROBNICATE now\n' });
+    const r = await build([dir]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/line 3: unknown instruction: FROBNICATE/);
+    const url = await context('url', { Dockerfile: 'FROM busybox\nADD http://example.com/x /x\n' });
+    expect((await build([url])).stderr).toMatch(/URLs .* not supported/);
+  });
+
+  it('--build-arg sets ARGs before and after FROM, with defaults and substitution', async () => {
+    const dir = await context('args', {
+      Dockerfile: `ARG BASE=busybox
+FROM \${BASE}
+ARG WHO=nobody
+ARG LEVEL
+ENV LEVEL_ENV=\${LEVEL:-unset}
+RUN echo "who=$WHO level=$LEVEL" > /args.txt
+LABEL who=\${WHO}
+`,
+    });
+    const r = await build(['--build-arg', 'WHO=alice', '-t', 'args:1', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await run(['args:1', 'sh', '-c', 'cat /args.txt; echo $LEVEL_ENV; echo "[$WHO]"'])).toBe('who=alice level=\nunset\n[]\n');
+    const again = await build(['--build-arg', 'WHO=bob', '--build-arg', 'LEVEL=3', '-t', 'args:2', dir]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await run(['args:2', 'sh', '-c', 'cat /args.txt; echo $LEVEL_ENV'])).toBe('who=bob level=3\n3\n');
+    const labels = JSON.parse(await d.ok(['image', 'inspect', 'args:2']))[0];
+    expect(JSON.stringify(labels)).toContain('"who":"bob"');
+  });
+
+  it('a RUN that removes a base file leaves a whiteout the built image honours', async () => {
+    const dir = await context('whiteout', { Dockerfile: 'FROM busybox\nRUN rm /etc/group && rm -r /root && mkdir /root && echo new > /root/x\n' });
+    const r = await build(['-t', 'wh:1', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await run(['wh:1', 'sh', '-c', 'ls /etc/group 2>&1; ls -a /root'])).toMatch(/No such file[\s\S]*x/);
+    // Through save: the layer tar carries .wh.group.
+    const tar = join(work, 'wh.tar');
+    await d.ok(['save', '-o', tar, 'wh:1']);
+    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${tar}`]).toString());
+    expect(inspect.Layers.length).toBe(2);
+    const listing = execFileSync('sh', ['-c', `mkdir -p ${work}/wh && tar -xf ${tar} -C ${work}/wh && for l in $(find ${work}/wh -type f ! -name '*.json' ! -name repositories); do tar -tzf $l 2>/dev/null || tar -tf $l 2>/dev/null; done`]).toString();
+    expect(listing).toContain('etc/.wh.group');
+  });
+
+  it('a built image round-trips through hull save and skopeo inspect', async () => {
+    const tar = join(work, 'app.tar');
+    await d.ok(['save', '-o', tar, 'app:dev']);
+    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${tar}`]).toString());
+    expect(inspect.Layers.length).toBe(4); // busybox, COPY, COPY, RUN
+    const config = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `docker-archive:${tar}`]).toString());
+    expect(config.config.Env).toContain('GREETING=hello');
+    expect(config.config.WorkingDir).toBe('/app');
+    expect(config.history.length).toBe(config.history.filter((h: { empty_layer?: boolean }) => !h.empty_layer).length + 3);
+  });
+});
