@@ -94,16 +94,16 @@ describe(`QEMU driver (${process.env.HULL_VM_ACCEL ?? 'auto'} accelerator)`, () 
     con.close();
 
     // Full snapshot while running; restore needs force and brings back memory and disk.
-    await exec(d, inst, ['sh', '-c', 'echo one > /root/state; sync']);
+    await exec(d, inst, ['sh', '-c', 'echo one > /root/state; echo snap-one > /run/mark; sync']);
     const s1 = await d.snapshotCreate(inst, 'running-one');
     expect(s1).toMatchObject({ name: 'running-one', kind: 'full' });
     expect(s1.vmStateSize).toBeGreaterThan(0);
-    await exec(d, inst, ['sh', '-c', 'echo two > /root/state; sync']);
+    await exec(d, inst, ['sh', '-c', 'echo two > /root/state; echo two > /run/mark; sync']);
     const noForce = await d.snapshotRestore(inst, 'running-one').catch((e: unknown) => e);
     expect(isHullError(noForce, 'wrong_state')).toBe(true);
     await d.snapshotRestore(inst, 'running-one', { force: true });
     expect((await d.status(inst)).status).toBe('running');
-    expect((await exec(d, inst, ['cat', '/root/state'])).out).toBe('one\n');
+    expect((await exec(d, inst, ['cat', '/root/state', '/run/mark'])).out).toBe('one\nsnap-one\n');
 
     // Pause / resume.
     await d.pause(inst);
@@ -133,11 +133,22 @@ describe(`QEMU driver (${process.env.HULL_VM_ACCEL ?? 'auto'} accelerator)`, () 
     await d.release(inst);
     await d.snapshotRestore(inst, 'stopped-two');
     expect((await d.snapshotList(inst)).map((s) => s.name)).toEqual(['running-one', 'stopped-two']);
-    await d.snapshotDelete(inst, 'running-one');
-    expect((await d.snapshotList(inst)).map((s) => s.name)).toEqual(['stopped-two']);
     await d.start(inst, { layerDirs: [] });
     await d.waitReady(inst, BOOT_MS);
     expect((await exec(d, inst, ['cat', '/root/state'])).out).toBe('one\n');
+
+    // A full snapshot restored while stopped: the next start resumes its memory (no boot), then it is deleted live.
+    await exec(d, inst, ['sh', '-c', 'echo four > /root/state; sync']);
+    await d.stop(inst, 0);
+    await d.release(inst);
+    await d.snapshotRestore(inst, 'running-one');
+    await d.start(inst, { layerDirs: [] });
+    await d.waitReady(inst, BOOT_MS);
+    // /run is a tmpfs: its mark is there only if the memory came back.
+    expect((await exec(d, inst, ['sh', '-c', 'cat /root/state; cat /run/mark 2>/dev/null || echo booted'])).out).toBe('one\nsnap-one\n');
+    expect(existsSync(files.loadvm)).toBe(false);
+    await d.snapshotDelete(inst, 'running-one');
+    expect((await d.snapshotList(inst)).map((s) => s.name)).toEqual(['stopped-two']);
 
     // Kill: a power cut, exit 137. Remove: nothing left.
     await d.kill(inst, 'SIGKILL');

@@ -195,7 +195,12 @@ export class QemuDriver implements Driver {
     const r = new Reverter();
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
-      const pid = await launch(vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm }), files);
+      const pid = await launch(vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm }), files).catch(async (e: unknown) => {
+        if (!loadvm || !(e instanceof HullError)) throw e;
+        // A snapshot's memory that cannot be loaded (another accelerator, CPU model, QEMU): boot the disk next time.
+        await rm(files.loadvm, { force: true });
+        throw e.wrap(`cannot resume snapshot "${loadvm}" (the next start boots from the disk as restored)`);
+      });
       r.add(() =>
         this.links.quietly(inst.id, async () => {
           await this.links.drop(inst.id);
