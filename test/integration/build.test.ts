@@ -66,13 +66,16 @@ describe('hull build', () => {
   });
 
   it('uses the cache for every step of an identical build, and is faster', async () => {
+    const tFirst = Date.now();
+    expect((await build(['--no-cache', '-t', 'app:dev', ctx])).code).toBe(0);
+    const first = Date.now() - tFirst;
     const t0 = Date.now();
     const r = await build(['-t', 'app:dev', ctx]);
     const took = Date.now() - t0;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.match(/---> Using cache/g)?.length).toBe(6);
     expect(r.stdout).not.toMatch(/^step-output$/m);
-    expect(took).toBeLessThan(5000);
+    expect(took).toBeLessThan(first);
   });
 
   it('reruns from the step whose copied file changed', async () => {
@@ -115,6 +118,36 @@ CMD ["cat", "/prog.txt"]
     const r = await build(['--target', 'one', '-t', 'target:1', dir]);
     expect(r.code, r.stderr).toBe(0);
     expect(await run(['target:1', 'cat', '/which'])).toBe('one\n');
+  });
+
+  it('COPY --chown and globs, ADD of a local tar, -f, USER, EXPOSE, LABEL, ENTRYPOINT with CMD', async () => {
+    const dir = await context('more', {
+      'docker/Build.df': `FROM busybox
+COPY --chown=nobody:nobody *.txt /data/
+COPY --chmod=700 run.sh /usr/local/bin/
+ADD bundle.tar.gz /opt/
+EXPOSE 8080 53/udp
+LABEL org.example.team="core team" tier=web
+USER nobody
+ENTRYPOINT ["/bin/sh", "-c", "id -u; ls /data; cat /opt/inner/f; echo $0"]
+CMD ["from-cmd"]
+`,
+      'a.txt': 'a',
+      'b.txt': 'b',
+      'c.md': 'c',
+      'run.sh': '#!/bin/sh\necho run\n',
+    });
+    await mkdir(join(dir, 'inner'));
+    await writeFile(join(dir, 'inner/f'), 'from the tar\n');
+    execFileSync('tar', ['-czf', join(dir, 'bundle.tar.gz'), '-C', dir, 'inner']);
+    const r = await build(['-f', join(dir, 'docker/Build.df'), '-t', 'more:1', dir]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(await run(['more:1'])).toBe('65534\na.txt\nb.txt\nfrom the tar\nfrom-cmd\n');
+    expect(await run(['--entrypoint', 'stat', 'more:1', '-c', '%u:%g %a', '/data/a.txt', '/usr/local/bin/run.sh'])).toBe('65534:65534 644\n0:0 700\n');
+    const info = JSON.stringify(JSON.parse(await d.ok(['image', 'inspect', 'more:1'])));
+    expect(info).toContain('"8080/tcp":{}');
+    expect(info).toContain('"53/udp":{}');
+    expect(info).toContain('"org.example.team":"core team"');
   });
 
   it('.dockerignore leaves files out of the context', async () => {

@@ -14,7 +14,8 @@ import { type Dockerfile, type Instruction, parseDockerfile, type Stage } from '
 import { writeLayer } from './layer-writer.js';
 import { openView, resolveOwner } from './rootfs-view.js';
 import { baseState, type BuildState, configBytes, type FullConfig, nextState, type RunConfig, scratchState, stateId, transientImage } from './state.js';
-import { keyValues, processWord, processWords, type Vars } from './words.js';
+import { DEFAULT_SHELL, metaStep } from './metadata.js';
+import { processWord, processWords, type Vars } from './words.js';
 
 /** A build event, sent to the client as one NDJSON line. */
 export type BuildEvent = { type: 'status'; message: string } | { type: 'output'; data: string };
@@ -44,7 +45,6 @@ export interface BuildOptions {
 
 /** Files the runtime creates in a container's upper dir as mount points; not part of what RUN changed. */
 const MOUNT_STUBS = new Set(['etc/hosts', 'etc/resolv.conf', 'etc/hostname']);
-const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
 /** Per-stage working state. */
 interface StageRun {
@@ -110,7 +110,7 @@ export class Builder {
     return this.images.commitPulled(m.digest, tags);
   }
 
-  /** internals for BuildRun */
+  /** What each BuildRun works with. */
   get deps() {
     return { images: this.images, cache: this.cache, containers: this.containers };
   }
@@ -226,7 +226,6 @@ class BuildRun {
 
   private async step1(s: StageRun, ins: Instruction): Promise<void> {
     const vars = this.vars(s);
-    const word = (t: string) => processWord(t, vars, this.df.escape);
     const esc = this.df.escape;
     switch (ins.keyword) {
       case 'ARG':
@@ -238,71 +237,19 @@ class BuildRun {
       case 'COPY':
       case 'ADD':
         return this.copyStep(s, ins, vars);
-      case 'ENV': {
-        const kv = keyValues(ins.args, vars, esc, 'ENV', true);
-        return this.meta(s, `ENV ${kv.map(([k, v]) => `${k}=${v}`).join(' ')}`, (c) => {
-          c.Env = kv.reduce((env, [k, v]) => [...env.filter((e) => e.split('=')[0] !== k), `${k}=${v}`], c.Env ?? []);
-        });
-      }
-      case 'LABEL': {
-        const kv = keyValues(ins.args, vars, esc, 'LABEL', true);
-        return this.meta(s, `LABEL ${kv.map(([k, v]) => `${k}=${v}`).join(' ')}`, (c) => {
-          c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(kv) };
-        });
-      }
-      case 'WORKDIR': {
-        const dir = posix.resolve(s.state.config.config.WorkingDir || '/', word(ins.args));
-        return this.meta(s, `WORKDIR ${dir}`, (c) => void (c.WorkingDir = dir));
-      }
-      case 'USER': {
-        const user = word(ins.args);
-        return this.meta(s, `USER ${user}`, (c) => void (c.User = user));
-      }
-      case 'EXPOSE': {
-        const ports = processWords(ins.args, vars, esc).map((p) => (p.includes('/') ? p.toLowerCase() : `${p}/tcp`));
-        for (const p of ports) if (!/^\d+(-\d+)?\/(tcp|udp|sctp)$/.test(p)) throw invalid(`invalid port "${p}"`);
-        return this.meta(s, `EXPOSE ${ports.join(' ')}`, (c) => {
-          c.ExposedPorts = { ...(c.ExposedPorts ?? {}), ...Object.fromEntries(ports.map((p) => [p, {}])) };
-        });
-      }
-      case 'CMD':
-      case 'ENTRYPOINT': {
-        const argv = ins.json ?? [...(s.state.config.config.Shell ?? DEFAULT_SHELL), ins.args];
-        const isCmd = ins.keyword === 'CMD';
-        if (isCmd) s.cmdSet = true;
-        const keepCmd = s.cmdSet;
-        return this.meta(s, `${ins.keyword} ${JSON.stringify(argv)}`, (c) => {
-          if (isCmd) c.Cmd = argv;
-          else {
-            c.Entrypoint = argv;
-            // docker: an ENTRYPOINT drops the CMD the base image had.
-            if (!keepCmd) delete c.Cmd;
-          }
-        });
-      }
-      case 'SHELL':
-        if (!ins.json?.length) throw invalid('SHELL requires the arguments to be in JSON form');
-        return this.meta(s, `SHELL ${JSON.stringify(ins.json)}`, (c) => void (c.Shell = ins.json));
-      case 'STOPSIGNAL': {
-        const sig = word(ins.args);
-        return this.meta(s, `STOPSIGNAL ${sig}`, (c) => void (c.StopSignal = sig));
-      }
-      case 'VOLUME': {
-        const vols = ins.json ?? processWords(ins.args, vars, esc);
-        return this.meta(s, `VOLUME ${JSON.stringify(vols)}`, (c) => {
-          c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(vols.map((v) => [v, {}])) };
-        });
-      }
       case 'MAINTAINER': {
-        const who = word(ins.args);
+        const who = processWord(ins.args, vars, esc);
         return this.cached(s, `MAINTAINER ${who}`, [], async () => {
           const n = nextState(s.state, `/bin/sh -c #(nop)  MAINTAINER ${who}`, () => undefined);
           n.config.author = who;
           return n;
         });
       }
-      default:
-        throw invalid(`${ins.keyword} is not supported`);
+      default: {
+        const m = metaStep(ins, { config: s.state.config.config, vars, escape: esc, cmdSet: s.cmdSet });
+        if (ins.keyword === 'CMD') s.cmdSet = true;
+        return this.meta(s, m.text, m.change);
+      }
     }
   }
 
