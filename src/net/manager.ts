@@ -16,7 +16,7 @@ import { macForIp, parseCidr, parseIp } from './ipv4.js';
 import * as link from './link.js';
 import { DEFAULT_NETWORK, NetworkCreateSchema, findNetwork, planNetwork, type NetworkCreateOptions } from './networks.js';
 import { deleteTable } from './nft.js';
-import { PORTS_DOC_ID, reserve, unreserve, type PortsDoc } from './ports.js';
+import { PORTS_DOC_ID, hostPortFree, reserve, unreserve, type PortsDoc } from './ports.js';
 import { RuleSync } from './rule-sync.js';
 import { sweepHost } from './sweep.js';
 
@@ -259,16 +259,35 @@ export class NetworkManager {
     checkRequest(nets, req.aliases, req.ports);
     const networks: NetworkAttachment[] = [];
     for (const [i, n] of nets.entries()) networks.push(await this.attachAddress(inst.id, n, `eth${i}`, req.aliases, i === 0 ? req.ip : undefined, r));
-    let ports: PortMapping[] = [];
-    if (req.ports.length) {
+    const ports = req.ports.length ? await this.reservePorts(inst, req.ports, r) : [];
+    return { networkMode: 'bridge', networks, ports };
+  }
+
+  /** Host ports, reserved in the store and checked free of other programs; a picked port that is busy is picked again. */
+  private async reservePorts(inst: { id: string; name: string }, wanted: PortMapping[], r: Reverter): Promise<PortMapping[]> {
+    const unreserveMine = () => this.o.store.update<PortsDoc>('meta', PORTS_DOC_ID, (d) => unreserve(d, inst.id));
+    for (let attempt = 0; ; attempt++) {
+      let ports: PortMapping[] = [];
       await this.o.store.update<PortsDoc>('meta', PORTS_DOC_ID, (d) => {
-        const res = reserve(d, inst, req.ports);
+        const res = reserve(d, inst, wanted);
         ports = res.mappings;
         return res.doc;
       });
-      r.add(() => this.o.store.update<PortsDoc>('meta', PORTS_DOC_ID, (d) => unreserve(d, inst.id)));
+      let busy = -1;
+      try {
+        for (const [i, p] of ports.entries()) if (busy < 0 && !(await hostPortFree(p))) busy = i;
+      } catch (e) {
+        await unreserveMine();
+        throw e;
+      }
+      if (busy < 0) {
+        r.add(unreserveMine);
+        return ports;
+      }
+      await unreserveMine();
+      const p = ports[busy];
+      if (wanted[busy].hostPort !== 0 || attempt >= 5) throw conflict(`port ${p.hostIp || '0.0.0.0'}:${p.hostPort}/${p.protocol} is already in use on the host by another program`);
     }
-    return { networkMode: 'bridge', networks, ports };
   }
 
   private must(all: Network[], ref: string): Network {

@@ -1,6 +1,8 @@
+import { createSocket } from 'node:dgram';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { formatPort, parseExposed, parsePublish } from '../core/port-spec.js';
-import { reserve, unreserve, type PortsDoc } from './ports.js';
+import { hostPortFree, reserve, unreserve, type PortsDoc } from './ports.js';
 
 describe('parsePublish', () => {
   it('reads docker -p forms', () => {
@@ -45,5 +47,26 @@ describe('port reservations', () => {
     expect(first.mappings[0].hostPort).toBe(40000);
     const second = reserve(first.doc, b, parsePublish('80'), () => 40000);
     expect(second.mappings[0].hostPort).toBe(40001);
+  });
+});
+
+describe('hostPortFree', () => {
+  it('tells a port another program holds, by protocol and address', async () => {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as net.AddressInfo).port;
+    const udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const uport = udp.address().port;
+    try {
+      expect(await hostPortFree({ hostIp: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' })).toBe(false);
+      expect(await hostPortFree({ hostIp: '', hostPort: port, containerPort: 80, protocol: 'tcp' })).toBe(false);
+      expect(await hostPortFree({ hostIp: '', hostPort: uport, containerPort: 80, protocol: 'udp' })).toBe(false);
+      expect(await hostPortFree({ hostIp: '127.0.0.1', hostPort: uport, containerPort: 80, protocol: 'tcp' })).toBe(true);
+      await expect(hostPortFree({ hostIp: '192.0.2.1', hostPort: port, containerPort: 80, protocol: 'tcp' })).rejects.toThrow(/not an address of this host/);
+    } finally {
+      srv.close();
+      udp.close();
+    }
   });
 });

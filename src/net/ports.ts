@@ -1,4 +1,6 @@
 import { randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import net from 'node:net';
 import { HullError, conflict, invalid } from '../core/errors.js';
 import type { PortMapping } from '../core/network.js';
 import { isIpv4 } from './ipv4.js';
@@ -61,4 +63,30 @@ function freePort(m: PortMapping, taken: PortMapping[], pick: () => number): num
     if (!taken.some((t) => clash(t, { ...m, hostPort: port }))) return port;
   }
   throw new HullError('resource', `no free host port left for ${m.protocol}`);
+}
+
+/**
+ * Is the host port free of other programs? Bound for a moment and let go:
+ * a program already listening there would never see its traffic once the
+ * DNAT rule takes it, so publishing over it is refused (as docker and podman,
+ * whose proxies bind the port, refuse it).
+ */
+export async function hostPortFree(m: PortMapping): Promise<boolean> {
+  const host = m.hostIp || '0.0.0.0';
+  const outcome = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    if (m.protocol === 'udp') {
+      const s = createSocket('udp4');
+      s.once('error', (e) => (s.close(), resolve(e)));
+      s.bind({ address: host, port: m.hostPort, exclusive: true }, () => s.close(() => resolve(undefined)));
+    } else {
+      const srv = net.createServer();
+      srv.once('error', (e) => resolve(e));
+      srv.listen({ host, port: m.hostPort, exclusive: true }, () => srv.close(() => resolve(undefined)));
+    }
+  });
+  if (!outcome) return true;
+  if (outcome.code === 'EADDRINUSE') return false;
+  if (outcome.code === 'EADDRNOTAVAIL') throw invalid(`host address ${m.hostIp} is not an address of this host`);
+  // EACCES and the like: nothing to say about other programs.
+  return true;
 }

@@ -209,6 +209,10 @@ describe('networks', () => {
     await fails(['run', '-d', '--network', 'nosuchnet', 'busybox', 'true'], /network "nosuchnet" not found/);
     await fails(['run', '-d', '--name', 'dup', '-p', `${PORT}:80`, 'busybox', 'sleep', '5'], new RegExp(`port 0.0.0.0:${PORT}/tcp is already published by container api`));
     await fails(['run', '-d', '-p', '99999:80', 'busybox', 'true'], /invalid port spec/);
+    const squatter = http.createServer().listen(PORT + 10, '127.0.0.1');
+    await new Promise((r) => squatter.once('listening', r));
+    await fails(['run', '-d', '-p', `${PORT + 10}:80`, 'busybox', 'true'], /already in use on the host by another program/);
+    squatter.close();
     await fails(['network', 'rm', 'appnet'], /in use by api/);
     expect(await ourNetns()).toEqual(before.netns);
     const after = await mine();
