@@ -348,7 +348,7 @@ export class Engine {
     // Waiters learn the exit code now; the release below still holds the lock, so
     // nothing else touches this instance until its resources are freed.
     this.events.emit(`exit:${id}`, done.state);
-    // Unplugging the network (a veth's deletion waits for RCU: ~20 ms) overlaps the runtime's release.
+    // Unplugging the network (removing its namespace) overlaps the runtime's release.
     await Promise.all([drv.release(inst), this.d.net.down(inst)]);
     return done;
   }
