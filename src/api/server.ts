@@ -10,6 +10,7 @@ import { imageRoutes } from './routes/images.js';
 import { imageRegistryRoutes } from './routes/image-registry.js';
 import { buildRoutes } from './routes/build.js';
 import { networkRoutes } from './routes/networks.js';
+import { vmRoutes } from './routes/vms.js';
 import { systemRoutes } from './routes/system.js';
 import { UpgradeRouter } from './upgrade.js';
 import { containerUpgrades } from './routes/container-streams.js';
@@ -56,6 +57,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(buildRoutes(deps));
   await app.register(execRoutes(deps, sessions));
   await app.register(networkRoutes(deps));
+  await app.register(vmRoutes(deps));
   containerUpgrades(upgrades, deps, sessions);
   app.server.on('upgrade', (req, socket) => upgrades.handle(req, socket));
   // Streams (logs -f, attach, exec) never end on their own: cut them at shutdown.

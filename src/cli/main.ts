@@ -13,6 +13,7 @@ import { register as registerImageRegistry } from './commands/image-registry.js'
 import { register as registerSystem } from './commands/system.js';
 import { register as registerNetwork } from './commands/network.js';
 import { register as registerBuild } from './commands/image-build.js';
+import { register as registerVm } from './commands/vm.js';
 
 export function buildProgram(): Command {
   const program = new Command('hull')
@@ -20,7 +21,7 @@ export function buildProgram(): Command {
     .option('-H, --host <url>', 'daemon socket (env HULL_HOST, default unix:///run/hull/hull.sock)')
     .enablePositionalOptions()
     .showHelpAfterError();
-  for (const reg of [registerDaemon, registerRun, registerLifecycle, registerList, registerIo, registerCp, registerStats, registerImage, registerImageRegistry, registerBuild, registerNetwork, registerSystem]) reg(program);
+  for (const reg of [registerDaemon, registerRun, registerLifecycle, registerList, registerIo, registerCp, registerStats, registerImage, registerImageRegistry, registerBuild, registerNetwork, registerVm, registerSystem]) reg(program);
   return program;
 }
 

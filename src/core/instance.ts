@@ -19,6 +19,16 @@ export interface Resources {
   pidsLimit?: number; // -1 = unlimited
 }
 
+/** A VM's own settings (the QEMU driver reads them, runtime/qemu/spec.ts). */
+export interface VmOptions {
+  /** The disk's size; at least the image's (default: the image's, or 8 GiB for an ISO install). */
+  diskBytes?: number;
+  /** A shell script the default guest runs once, at first boot (as root, before it reports ready). */
+  userScript?: string;
+  /** Extra kernel command-line words, for guests booted with Hull's kernel. */
+  kernelArgs?: string[];
+}
+
 export interface InstanceConfig {
   image: string; // the reference the user gave
   imageId: string; // sha256:... of the image config
@@ -43,6 +53,8 @@ export interface InstanceConfig {
   networks?: NetworkAttachment[];
   /** Published ports, host ports resolved. */
   ports?: PortMapping[];
+  /** VMs only: disk size, first-boot script, kernel arguments. */
+  vm?: VmOptions;
 }
 
 export interface InstanceState {

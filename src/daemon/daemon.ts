@@ -3,7 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildServer, listenUnix } from '../api/server.js';
 import { HullError } from '../core/errors.js';
-import { Engine } from '../engine/engine.js';
+import { Engine, isolatedTmpDir } from '../engine/engine.js';
+import { startVms } from './vms.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { ImageService } from '../image/image-service.js';
 import { NetworkManager } from '../net/manager.js';
@@ -48,7 +49,8 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon });
   const net = new NetworkManager({ root: cfg.root, store, log, ...scopeNames(cfg.root, cfg.root === DEFAULT_ROOT) });
   await net.start();
-  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver }, host, log, net });
+  const vms = await startVms(cfg.root, isolatedTmpDir(cfg.root), log);
+  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net });
   await engine.recover();
   await engine.watchExits();
   const app = await buildServer({ engine, images, log, version: VERSION });
@@ -58,6 +60,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const close = async () => {
     await app.close();
     await engine.close();
+    await vms.driver?.close();
     await net.shutdown();
     await store.close();
     await rm(cfg.socketPath, { force: true });

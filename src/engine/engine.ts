@@ -17,6 +17,10 @@ import type { CreateContext, Driver, ExecOptions, ExecSession, StdioStream } fro
 import type { HostInfo } from '../runtime/host.js';
 import type { Store } from '../store/store.js';
 import { CreateOptionsSchema, type CreateOptions } from './create-options.js';
+import type { QemuDriver } from '../runtime/qemu/driver.js';
+import type { VmImages } from '../runtime/qemu/images.js';
+import { runIsolated, type IsolatedRunResult } from '../runtime/qemu/isolated.js';
+import { IsolatedRunSchema, VmCreateSchema, type IsolatedRunRequest, type VmCreateOptions } from './vm-options.js';
 import { KeyedLock } from './locks.js';
 import type { Logger } from './logger.js';
 
@@ -26,7 +30,10 @@ export interface EngineDeps {
   root: string;
   store: Store;
   images: ImageService;
-  drivers: { container: Driver & { exitDir: string } };
+  drivers: { container: Driver & { exitDir: string }; vm?: QemuDriver };
+  /** VM images; absent (with `vmUnavailable` saying why) when the guest is not built. */
+  vmImages?: VmImages;
+  vmUnavailable?: string;
   host: HostInfo;
   log: Logger;
   net: NetworkManager;
@@ -68,8 +75,27 @@ export class Engine {
   }
 
   private driver(inst: Instance): Driver {
-    if (inst.type !== 'container') throw new HullError('unavailable', `instance type ${inst.type} is not supported yet`);
-    return this.d.drivers.container;
+    return inst.type === 'vm' ? this.vmDriver() : this.d.drivers.container;
+  }
+
+  /** The QEMU driver, or why VMs are unavailable (containers are unaffected). */
+  vmDriver(): QemuDriver {
+    if (!this.d.drivers.vm) throw new HullError('unavailable', this.d.vmUnavailable ?? 'virtual machines are not available on this daemon');
+    return this.d.drivers.vm;
+  }
+
+  vmImages(): VmImages {
+    if (!this.d.vmImages) throw new HullError('unavailable', this.d.vmUnavailable ?? 'virtual machines are not available on this daemon');
+    return this.d.vmImages;
+  }
+
+  // VMs have no NIC yet: networking is containers' only.
+  private netUp(inst: Instance) {
+    return inst.type === 'vm' ? Promise.resolve(undefined) : this.d.net.up(inst);
+  }
+
+  private netDown(inst: Instance): Promise<void> {
+    return inst.type === 'vm' ? Promise.resolve() : this.d.net.down(inst);
   }
 
   private emit(type: EngineEvent['type'], inst: Instance, exitCode?: number) {
@@ -163,6 +189,116 @@ export class Engine {
     }
   }
 
+  // ---- virtual machines ----
+
+  /** `hull vm create`: a record of type vm; the driver clones the image's disk. Names are shared with containers. */
+  async createVm(input: VmCreateOptions): Promise<Instance> {
+    const parsed = VmCreateSchema.safeParse(input);
+    if (!parsed.success) throw invalid(`invalid VM create request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const o = parsed.data;
+    const drv = this.vmDriver();
+    const name = o.name || (await this.freeName());
+    if (!isValidName(name)) throw invalid(`invalid name "${name}": use letters, digits, _ . - (start with a letter or digit)`);
+    if (await this.d.store.getByName('instance', name)) throw new HullError('conflict', `the name "${name}" is already in use`);
+    const image = await this.vmImages().get(o.image);
+    const id = newId();
+    const inst: Instance = {
+      id,
+      name,
+      type: 'vm',
+      createdAt: new Date().toISOString(),
+      config: {
+        image: o.image,
+        imageId: image.id,
+        entrypoint: [],
+        cmd: [],
+        env: [],
+        workingDir: '/',
+        user: '',
+        tty: true, // the serial console is one raw stream
+        openStdin: true,
+        autoRemove: false,
+        runtime: 'qemu',
+        userns: false,
+        noNewPrivileges: false,
+        resources: { memoryBytes: o.memoryBytes, cpus: o.cpus },
+        restartPolicy: { name: 'no' },
+        labels: o.labels,
+        hostname: o.hostname ?? name,
+        vm: { diskBytes: o.diskBytes, userScript: o.userScript },
+      },
+      state: newState(),
+    };
+    const r = new Reverter();
+    try {
+      await this.d.store.create('instance', id, name, inst);
+      r.add(() => this.d.store.delete('instance', id));
+      r.add(() => drv.remove(inst));
+      await drv.create(inst);
+      const done = await this.save(id, () => ({ status: 'created' }));
+      r.success();
+      this.emit('create', done);
+      return done;
+    } finally {
+      await r.revert();
+    }
+  }
+
+  private async getVm(ref: string): Promise<Instance> {
+    const inst = await this.get(ref);
+    if (inst.type !== 'vm') throw invalid(`${inst.name} is a container, not a VM`);
+    return inst;
+  }
+
+  /** The record plus what QEMU says: accelerator, QMP status, the resolved machine. */
+  async inspectVm(ref: string) {
+    const inst = await this.getVm(ref);
+    return { ...inst, vm: await this.vmDriver().inspect(inst) };
+  }
+
+  async snapshotCreate(ref: string, name: string) {
+    const inst = await this.getVm(ref);
+    return this.lock.run(inst.id, async () => this.vmDriver().snapshotCreate(await this.mustGet(inst.id), name));
+  }
+
+  async snapshotList(ref: string) {
+    return this.vmDriver().snapshotList(await this.getVm(ref));
+  }
+
+  async snapshotRestore(ref: string, name: string, force = false): Promise<void> {
+    const inst = await this.getVm(ref);
+    await this.lock.run(inst.id, async () => this.vmDriver().snapshotRestore(await this.mustGet(inst.id), name, { force }));
+  }
+
+  async snapshotDelete(ref: string, name: string): Promise<void> {
+    const inst = await this.getVm(ref);
+    await this.lock.run(inst.id, async () => this.vmDriver().snapshotDelete(await this.mustGet(inst.id), name));
+  }
+
+  /** `hull run --isolation vm`: the image's program in a VM of its own; no record, gone when it returns. */
+  async runIsolated(input: IsolatedRunRequest, io: { onStdout: (b: Buffer) => void; onStderr: (b: Buffer) => void; signal?: AbortSignal }): Promise<IsolatedRunResult> {
+    const parsed = IsolatedRunSchema.safeParse(input);
+    if (!parsed.success) throw invalid(`invalid isolated run request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const o = parsed.data;
+    this.vmDriver();
+    const image = await this.d.images.resolve(o.image);
+    const ic = image.config;
+    const entrypoint = o.entrypoint ?? ic.Entrypoint ?? [];
+    const cmd = o.cmd && o.cmd.length ? o.cmd : o.entrypoint ? [] : (ic.Cmd ?? []);
+    return runIsolated({
+      layerDirs: await this.d.images.layerDirs(image),
+      argv: [...entrypoint, ...cmd],
+      env: mergeEnv(ic.Env ?? [], o.env),
+      workingDir: o.workingDir || ic.WorkingDir || '/',
+      user: o.user || ic.User || '',
+      hostname: o.hostname,
+      memoryBytes: o.memoryBytes,
+      cpus: o.cpus,
+      ...io,
+      tmpDir: isolatedTmpDir(this.d.root),
+    });
+  }
+
   // ---- networks of an instance ----
 
   /** `hull network connect`: join a network, at once when running. */
@@ -191,6 +327,7 @@ export class Engine {
   }
 
   private async context(inst: Instance): Promise<CreateContext> {
+    if (inst.type === 'vm') return { layerDirs: [] }; // a VM boots its own disk
     const image = await this.d.images.resolve(inst.config.imageId);
     return { layerDirs: await this.d.images.layerDirs(image) };
   }
@@ -209,7 +346,7 @@ export class Engine {
     if (inst.state.status === 'removing') throw wrongState(`container ${inst.name} is being removed`);
     try {
       const ctx = await this.context(inst);
-      const { pid, monitorPid } = await this.driver(inst).start(inst, { ...ctx, network: await this.d.net.up(inst) });
+      const { pid, monitorPid } = await this.driver(inst).start(inst, { ...ctx, network: await this.netUp(inst) });
       const next = await this.save(id, (s) => ({
         status: 'running',
         pid,
@@ -228,7 +365,7 @@ export class Engine {
       return next;
     } catch (e) {
       const err = e instanceof HullError ? e : new HullError('internal', String(e));
-      await this.d.net.down(inst).catch(() => undefined);
+      await this.netDown(inst).catch(() => undefined);
       const exitCode = err.code === 'command_not_found' ? 127 : err.code === 'command_not_executable' ? 126 : 128;
       const failed = await this.save(id, () => ({ status: inst.state.status === 'created' ? 'created' : 'exited', error: err.message, exitCode }));
       if (failed.config.autoRemove) await this.removeLocked(id, true).catch(() => undefined);
@@ -313,8 +450,8 @@ export class Engine {
       await drv.stop(inst, 0, 'SIGKILL').catch(() => undefined);
     }
     await drv.remove(inst);
-    await this.d.net.down(inst);
-    await this.d.net.release(inst);
+    await this.netDown(inst);
+    if (inst.type !== 'vm') await this.d.net.release(inst);
     await this.d.store.delete('instance', id);
     this.events.emit(`exit:${id}`, { ...inst.state, status: 'exited' });
     this.events.emit(`removed:${id}`, inst.state);
@@ -349,7 +486,7 @@ export class Engine {
     // nothing else touches this instance until its resources are freed.
     this.events.emit(`exit:${id}`, done.state);
     // Unplugging the network (removing its namespace) overlaps the runtime's release.
-    await Promise.all([drv.release(inst), this.d.net.down(inst)]);
+    await Promise.all([drv.release(inst), this.netDown(inst)]);
     return done;
   }
 
@@ -414,8 +551,8 @@ export class Engine {
         const st = await drv.status(cur);
         if (st.status === 'absent') {
           const ctx = await this.context(cur);
-          await drv.init(cur, { ...ctx, network: await this.d.net.up(cur) }).catch(async (e) => {
-            await this.d.net.down(cur).catch(() => undefined);
+          await drv.init(cur, { ...ctx, network: await this.netUp(cur) }).catch(async (e) => {
+            await this.netDown(cur).catch(() => undefined);
             throw e;
           });
         }
@@ -509,7 +646,7 @@ export class Engine {
       }
     }
     // Networks last: what still runs keeps its network, orphans go, rules are rebuilt from the records.
-    await this.d.net.recover(await this.d.store.list<Instance>('instance'));
+    await this.d.net.recover((await this.d.store.list<Instance>('instance')).filter((i) => i.type !== 'vm'));
   }
 
   private async recoverOne(inst: Instance): Promise<void> {
@@ -518,8 +655,8 @@ export class Engine {
     if (s === 'creating' || s === 'removing') {
       this.d.log.info({ id: inst.id, name: inst.name, status: s }, 'removing a half-made or half-removed container');
       await drv.remove(inst);
-      await this.d.net.down(inst);
-      await this.d.net.release(inst);
+      await this.netDown(inst);
+      if (inst.type !== 'vm') await this.d.net.release(inst);
       await this.d.store.delete('instance', inst.id);
       return;
     }
@@ -536,7 +673,7 @@ export class Engine {
       // conmon is gone and left no exit code: the container cannot be supervised.
       await drv.stop(inst, 0, 'SIGKILL').catch(() => undefined);
       await drv.release(inst).catch(() => undefined);
-      await this.d.net.down(inst).catch(() => undefined);
+      await this.netDown(inst).catch(() => undefined);
       await this.save(inst.id, () => ({ status: 'exited', exitCode: 255, error: 'container monitor (conmon) died', finishedAt: new Date().toISOString() }));
       return;
     }
@@ -595,6 +732,9 @@ function withExposed(ports: PortMapping[], exposed: Record<string, object> | und
     .map((e) => ({ hostIp: '', hostPort: 0, ...e }));
   return [...ports, ...extra];
 }
+
+/** Where isolated runs keep their disk image and sockets (short: unix socket paths). */
+export const isolatedTmpDir = (root: string) => `${root}/vmrun`;
 
 const exists = (p: string) => lstat(p).then(() => true, () => false);
 const isDir = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);

@@ -1,5 +1,6 @@
 import { intParam } from './exec.js';
 import type { FastifyPluginAsync } from 'fastify';
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
 import { parseSignal } from '../../core/units.js';
@@ -92,6 +93,11 @@ export const containerRoutes =
     app.get('/v1/containers/:ref/logs', async (req, reply) => {
       const q = req.query as Record<string, string>;
       const inst = await engine.get((req.params as { ref: string }).ref);
+      if (inst.type === 'vm') {
+        // A VM's log is its serial console, raw text (no follow yet).
+        reply.header('Content-Type', 'application/vnd.docker.raw-stream');
+        return reply.send(await readFile(engine.logPath(inst)).catch(() => Buffer.alloc(0)));
+      }
       const tail = q.tail === undefined || q.tail === 'all' ? undefined : int(q.tail, -1);
       const wantOut = q.stdout === undefined || bool(q.stdout);
       const wantErr = q.stderr === undefined || bool(q.stderr);

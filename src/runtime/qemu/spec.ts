@@ -6,14 +6,8 @@ import type { Instance } from '../../core/instance.js';
  * that, the image and the resources into a VmSpec, written once to vm.json at
  * create so that a start never depends on looking anything up again.
  */
-export interface VmOptions {
-  /** The disk's size; at least the image's (default: the image's, or 8 GiB for an ISO install). */
-  diskBytes?: number;
-  /** A shell script the default guest runs once, at first boot (as root, before it reports ready). */
-  userScript?: string;
-  /** Extra kernel command-line words, for guests booted with Hull's kernel. */
-  kernelArgs?: string[];
-}
+export type { VmOptions } from '../../core/instance.js';
+import type { VmOptions } from '../../core/instance.js';
 
 export type BootMode =
   /** Hull's kernel and initramfs; the disk (ext4) becomes the root; the guest agent answers. */

@@ -1,0 +1,270 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { Readable, type Duplex } from 'node:stream';
+import type { CreateOptions } from '../../engine/create-options.js';
+import { formatSize, parseCpus, parseSize } from '../../core/units.js';
+import { enc, exitWith, getCtx } from '../context.js';
+import { ago, printJson, table } from '../format.js';
+import { readEvents } from '../progress-view.js';
+import { relay } from '../stdio.js';
+
+interface VmSummary {
+  id: string;
+  name: string;
+  image: string;
+  status: string;
+  createdAt: string;
+}
+
+interface VmImageRow {
+  id: string;
+  name: string;
+  format: string;
+  boot: string;
+  virtualSize: number;
+  sizeOnDisk: number;
+  createdAt: string;
+}
+
+/** Ctrl-], as telnet's escape: leaves `hull vm console` with the VM running. */
+const DETACH = 0x1d;
+
+/**
+ * `hull vm …`: VMs are instances, so the lifecycle verbs use the same
+ * /v1/containers/{ref}/… routes as containers; create, inspect, snapshots and
+ * images are /v1/vms and /v1/vm-images.
+ */
+export function register(program: Command): void {
+  const client = () => getCtx(program.opts().host).client;
+  const vm = program.command('vm').description('manage virtual machines');
+
+  vm.command('create')
+    .description('create a VM: a linked clone of a VM image, configured at first boot')
+    .option('--name <name>', 'the VM name (shared with containers)')
+    .option('--cpus <n>', 'vCPUs (rounded up; default 1)')
+    .option('-m, --memory <size>', 'guest memory (e.g. 512m; default 256m)')
+    .option('--disk <size>', "disk size (e.g. 4g; default: the image's)")
+    .option('--image <image>', 'VM image name or id', 'debian-min')
+    .option('--hostname <name>', 'guest hostname (default: the VM name)')
+    .option('--user-script <script>', 'shell commands the guest runs once, at first boot')
+    .action(async (o: { name?: string; cpus?: string; memory?: string; disk?: string; image: string; hostname?: string; userScript?: string }) => {
+      const body = {
+        name: o.name,
+        image: o.image,
+        cpus: o.cpus === undefined ? undefined : parseCpus(o.cpus),
+        memoryBytes: o.memory === undefined ? undefined : parseSize(o.memory),
+        diskBytes: o.disk === undefined ? undefined : parseSize(o.disk),
+        hostname: o.hostname,
+        userScript: o.userScript,
+      };
+      const { id } = await client().call<{ id: string }>('POST', '/v1/vms', body);
+      process.stdout.write(`${id}\n`);
+    });
+
+  const each = (verb: string, desc: string, path: (ref: string, o: Record<string, string>) => [string, string], configure?: (c: Command) => Command) => {
+    let cmd = vm.command(verb).description(desc).argument('<vm...>');
+    if (configure) cmd = configure(cmd);
+    cmd.action(async (refs: string[], opts: Record<string, string>) => {
+      let failed = 0;
+      for (const ref of refs) {
+        try {
+          const [method, url] = path(ref, opts);
+          await client().call(method, url);
+          process.stdout.write(`${ref}\n`);
+        } catch (e) {
+          failed++;
+          process.stderr.write(`Error: ${(e as Error).message}\n`);
+        }
+      }
+      if (failed) exitWith(1);
+    });
+  };
+  const t = (c: Command) => c.option('-t, --time <seconds>', 'seconds to wait for the guest to power off before cutting the power', '10');
+  each('start', 'start VMs', (r) => ['POST', `/v1/containers/${enc(r)}/start`]);
+  each('stop', 'stop VMs: ACPI power button, then a forced quit after --time', (r, o) => ['POST', `/v1/containers/${enc(r)}/stop?t=${enc(o.time)}`], t);
+  each('restart', 'restart VMs', (r, o) => ['POST', `/v1/containers/${enc(r)}/restart?t=${enc(o.time)}`], t);
+  each('kill', 'kill VMs (KILL: power cut; TERM: power button)', (r, o) => ['POST', `/v1/containers/${enc(r)}/kill?signal=${enc(o.signal)}`], (c) => c.option('-s, --signal <signal>', 'signal', 'SIGKILL'));
+  each('pause', 'pause VMs (vCPUs stopped)', (r) => ['POST', `/v1/containers/${enc(r)}/pause`]);
+  each('resume', 'resume paused VMs', (r) => ['POST', `/v1/containers/${enc(r)}/unpause`]);
+  each('rm', 'remove VMs and their disks', (r, o) => ['DELETE', `/v1/containers/${enc(r)}${o.force ? '?force=1' : ''}`], (c) => c.option('-f, --force', 'power off and remove a running VM'));
+
+  vm.command('ls')
+    .alias('list')
+    .description('list VMs (running ones; -a for all)')
+    .option('-a, --all', 'show all VMs')
+    .option('-q, --quiet', 'only ids')
+    .option('--format <format>', 'table (default) or json')
+    .action(async (o: { all?: boolean; quiet?: boolean; format?: string }) => {
+      const xs = await client().call<VmSummary[]>('GET', `/v1/vms${o.all ? '?all=1' : ''}`);
+      if (o.quiet) return void process.stdout.write(xs.map((x) => `${x.id.slice(0, 12)}\n`).join(''));
+      if (o.format === 'json') return printJson(xs);
+      const rows = xs.map((x) => [x.id.slice(0, 12), x.name, x.image, x.status, ago(x.createdAt)]);
+      process.stdout.write(`${table(['VM ID', 'NAME', 'IMAGE', 'STATUS', 'CREATED'], rows)}\n`);
+    });
+
+  vm.command('inspect')
+    .description('show VMs as JSON (the record, the machine, the accelerator)')
+    .argument('<vm...>')
+    .action(async (refs: string[]) => printJson(await Promise.all(refs.map((r) => client().call('GET', `/v1/vms/${enc(r)}`)))));
+
+  vm.command('console')
+    .description('attach to the serial console (raw); detach with Ctrl-] (the VM keeps running)')
+    .argument('<vm>')
+    .action(async (ref: string) => {
+      const inst = await client().call<{ id: string }>('GET', `/v1/containers/${enc(ref)}`);
+      const socket = await client().upgrade(`/v1/containers/${inst.id}/attach?stdin=1`);
+      if (process.stdin.isTTY) process.stderr.write('Connected to the serial console. Detach with Ctrl-].\r\n');
+      await consoleRelay(socket);
+      exitWith(0);
+    });
+
+  vm.command('exec')
+    .description('run a command in the guest through its agent (output arrives when it ends)')
+    .argument('<vm>')
+    .argument('<command...>')
+    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', (v: string, p: string[] = []) => [...p, v], [])
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('-u, --user <user>', 'user to run as')
+    .passThroughOptions()
+    .action(async (ref: string, command: string[], o: { env: string[]; workdir?: string; user?: string }) => {
+      const c = client();
+      const { id } = await c.call<{ id: string }>('POST', `/v1/containers/${enc(ref)}/exec`, { cmd: command, env: o.env, workingDir: o.workdir ?? '', user: o.user ?? '', tty: false, stdin: false });
+      await relay(await c.upgrade(`/v1/exec/${id}/start`), { tty: false, stdin: false });
+      const r = await c.call<{ exitCode: number | null }>('GET', `/v1/exec/${id}`);
+      exitWith(r.exitCode ?? 125);
+    });
+
+  const snap = vm.command('snapshot').description("manage a VM's snapshots (running: memory + disk; stopped: disk only)");
+  snap
+    .command('create')
+    .argument('<vm>')
+    .argument('<snapshot>')
+    .description('take a snapshot')
+    .action(async (ref: string, name: string) => {
+      await client().call('POST', `/v1/vms/${enc(ref)}/snapshots`, { name });
+      process.stdout.write(`${name}\n`);
+    });
+  snap
+    .command('ls')
+    .alias('list')
+    .argument('<vm>')
+    .description("list a VM's snapshots")
+    .option('--format <format>', 'table (default) or json')
+    .action(async (ref: string, o: { format?: string }) => {
+      const xs = await client().call<Array<{ name: string; kind: string; createdAt: string; vmStateSize: number }>>('GET', `/v1/vms/${enc(ref)}/snapshots`);
+      if (o.format === 'json') return printJson(xs);
+      process.stdout.write(`${table(['NAME', 'KIND', 'CREATED', 'MEMORY'], xs.map((x) => [x.name, x.kind, ago(x.createdAt), x.vmStateSize ? formatSize(x.vmStateSize) : '-']))}\n`);
+    });
+  snap
+    .command('restore')
+    .argument('<vm>')
+    .argument('<snapshot>')
+    .description('go back to a snapshot (a running VM needs --force and a full snapshot)')
+    .option('--force', 'restore on a running VM')
+    .action(async (ref: string, name: string, o: { force?: boolean }) => {
+      await client().call('POST', `/v1/vms/${enc(ref)}/snapshots/${enc(name)}/restore${o.force ? '?force=1' : ''}`);
+      process.stdout.write(`${name}\n`);
+    });
+  snap
+    .command('rm')
+    .argument('<vm>')
+    .argument('<snapshot>')
+    .description('delete a snapshot')
+    .action(async (ref: string, name: string) => {
+      await client().call('DELETE', `/v1/vms/${enc(ref)}/snapshots/${enc(name)}`);
+      process.stdout.write(`${name}\n`);
+    });
+
+  const image = vm.command('image').description('manage VM images (base disks)');
+  image
+    .command('import')
+    .description('import a qcow2, raw or ISO file')
+    .argument('<file>')
+    .requiredOption('--name <name>', 'the image name')
+    .option('--boot <mode>', "firmware (the disk's own bootloader; default) or hull (Hull's kernel, ext4 root)")
+    .action(async (file: string, o: { name: string; boot?: string }) => {
+      const img = await client().call<VmImageRow>('POST', '/v1/vm-images/import', { path: resolve(file), name: o.name, boot: o.boot });
+      process.stdout.write(`${img.id}\n`);
+    });
+  image
+    .command('ls')
+    .alias('list')
+    .description('list VM images')
+    .option('-q, --quiet', 'only ids')
+    .option('--format <format>', 'table (default) or json')
+    .action(async (o: { quiet?: boolean; format?: string }) => {
+      const xs = await client().call<VmImageRow[]>('GET', '/v1/vm-images');
+      if (o.quiet) return void process.stdout.write(xs.map((x) => `${x.id.slice(0, 12)}\n`).join(''));
+      if (o.format === 'json') return printJson(xs);
+      const rows = xs.map((x) => [x.id.slice(0, 12), x.name, x.format, x.boot, formatSize(x.virtualSize), formatSize(x.sizeOnDisk), ago(x.createdAt)]);
+      process.stdout.write(`${table(['IMAGE ID', 'NAME', 'FORMAT', 'BOOT', 'VIRTUAL SIZE', 'ON DISK', 'CREATED'], rows)}\n`);
+    });
+  image
+    .command('rm')
+    .description('remove VM images (refused while a VM uses one)')
+    .argument('<image...>')
+    .action(async (refs: string[]) => {
+      let failed = 0;
+      for (const r of refs) {
+        try {
+          await client().call('DELETE', `/v1/vm-images/${enc(r)}`);
+          process.stdout.write(`${r}\n`);
+        } catch (e) {
+          failed++;
+          process.stderr.write(`Error: ${(e as Error).message}\n`);
+        }
+      }
+      if (failed) exitWith(1);
+    });
+}
+
+/** The raw console both ways; Ctrl-] on stdin detaches. Resolves when either side ends. */
+function consoleRelay(socket: Duplex): Promise<void> {
+  return new Promise((done) => {
+    const stdin = process.stdin;
+    const raw = !!stdin.isTTY;
+    if (raw) stdin.setRawMode(true);
+    socket.on('data', (b: Buffer) => process.stdout.write(b));
+    const finish = () => {
+      if (raw) stdin.setRawMode(false);
+      stdin.pause();
+      socket.destroy();
+      done();
+    };
+    stdin.on('data', (b: Buffer) => {
+      const i = b.indexOf(DETACH);
+      if (i >= 0) {
+        if (i > 0) socket.write(b.subarray(0, i));
+        return finish();
+      }
+      socket.write(b);
+    });
+    stdin.resume();
+    socket.on('end', finish);
+    socket.on('close', finish);
+    socket.on('error', finish);
+  });
+}
+
+/** `hull run --isolation vm`: the daemon runs the image's program in a VM of its own and streams its output; the exit code is the program's. */
+export async function runIsolatedCli(host: string | undefined, create: CreateOptions): Promise<never> {
+  const body = {
+    image: create.image,
+    cmd: create.cmd,
+    entrypoint: create.entrypoint,
+    env: create.env,
+    workingDir: create.workingDir,
+    user: create.user,
+    hostname: create.hostname,
+    memoryBytes: create.memoryBytes,
+    cpus: create.cpus,
+  };
+  const res = await getCtx(host).client.stream('POST', '/v1/isolated-runs', jsonStream(body), 'application/json');
+  const r = await readEvents(res, (e) => {
+    const data = Buffer.from(String((e as { data?: string }).data ?? ''), 'base64');
+    (e.type === ('stderr' as string) ? process.stderr : process.stdout).write(data);
+  });
+  exitWith(Number(r.exitCode ?? 125));
+}
+
+const jsonStream = (v: unknown): NodeJS.ReadableStream => Readable.from([Buffer.from(JSON.stringify(v))]);

@@ -1,0 +1,32 @@
+import { mkdir } from 'node:fs/promises';
+import type { Logger } from '../engine/logger.js';
+import { QemuDriver } from '../runtime/qemu/driver.js';
+import { loadGuest } from '../runtime/qemu/guest.js';
+import { VmImages } from '../runtime/qemu/images.js';
+import { cleanupIsolatedLeftovers } from '../runtime/qemu/isolated.js';
+
+export interface VmSetup {
+  driver?: QemuDriver;
+  images?: VmImages;
+  /** Why VMs are unavailable (the guest is not built); containers work regardless. */
+  unavailable?: string;
+}
+
+/**
+ * VMs at daemon start: debian-min registered from the built guest, and what a
+ * killed daemon's isolated runs left removed. Without a built guest the daemon
+ * still starts; every VM request then says to run `npm run setup`.
+ */
+export async function startVms(root: string, isolatedTmp: string, log: Logger): Promise<VmSetup> {
+  await mkdir(isolatedTmp, { recursive: true, mode: 0o700 });
+  await cleanupIsolatedLeftovers(isolatedTmp).catch((e) => log.warn({ err: String(e) }, 'isolated-run leftovers not cleaned'));
+  const images = new VmImages(root);
+  try {
+    await images.ensureBuiltin(await loadGuest());
+  } catch (e) {
+    const unavailable = `virtual machines are unavailable: the guest (kernel, initramfs, debian-min) is not built: run \`npm run setup\` (${(e as Error).message})`;
+    log.warn({ err: String(e) }, 'VMs unavailable: run `npm run setup`');
+    return { unavailable };
+  }
+  return { driver: new QemuDriver({ root, images }), images };
+}

@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, TestDaemon, waitFor } from '../helpers/hull.js';
+
+/**
+ * VMs as a user drives them: the real CLI against a real daemon, QEMU under
+ * TCG (these machines cannot run KVM guests). Needs the built guest (`npm run setup`).
+ */
+process.env.HULL_VM_ACCEL = 'tcg';
+const BIN = join(REPO, 'bin', 'hull');
+const guestBuilt = existsSync(join(REPO, 'build', 'guest', 'guest.json'));
+
+describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = await TestDaemon.start();
+  }, 60_000);
+  afterAll(async () => {
+    await d?.destroy();
+  }, 60_000);
+
+  it('create → start → console marker and typing → exec → ps → stop → snapshot → rm', async () => {
+    await d.ok(['vm', 'create', '--name', 'db', '--cpus', '1', '--memory', '256m', '--disk', '512m', '--image', 'debian-min']);
+    await d.ok(['create', '--name', 'web', 'busybox', 'sleep', '100']);
+    await d.ok(['vm', 'start', 'db']);
+    // The console log gets the readiness marker with the kernel release.
+    const marker = await waitFor(async () => /HULL_GUEST_READY (\S+)/.exec((await d.hull(['logs', 'db'])).stdout), 90_000, 300);
+    const release = marker[1];
+    // The console attach is a raw two-way stream: type into the guest's shell.
+    const typed = await consoleOutput(d.socket, 'echo console-$((6*7))\n', /console-42/);
+    expect(typed).toMatch(/console-42/);
+    expect((await d.ok(['vm', 'exec', 'db', '--', 'uname', '-r'])).trim()).toBe(release);
+    const fail = await d.hull(['vm', 'exec', 'db', '--', 'sh', '-c', 'exit 5']);
+    expect(fail.code).toBe(5);
+
+    const ps = await d.ok(['ps', '-a']);
+    expect(ps).toMatch(/\bvm\s+debian-min\b.*\bdb\b/);
+    expect(ps).toMatch(/\bcontainer\s+busybox\b.*\bweb\b/);
+    const inspect = JSON.parse(await d.ok(['vm', 'inspect', 'db']))[0];
+    expect(inspect.vm.accel.accel).toBe('tcg');
+    expect(JSON.parse(await d.ok(['vm', 'ls', '--format', 'json'])).map((x: { name: string }) => x.name)).toEqual(['db']);
+
+    await d.ok(['vm', 'stop', '-t', '30', 'db'], { timeoutMs: 60_000 });
+    expect((await d.ok(['vm', 'ls', '-q'])).trim()).toBe('');
+    await d.ok(['vm', 'snapshot', 'create', 'db', 'clean']);
+    expect(await d.ok(['vm', 'snapshot', 'ls', 'db'])).toMatch(/clean\s+disk/);
+    await d.ok(['vm', 'snapshot', 'restore', 'db', 'clean']);
+    await d.ok(['vm', 'rm', 'db']);
+    await d.ok(['rm', 'web']);
+    expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
+    expect(await readdir(join(d.root, 'vms')).catch(() => [])).toEqual([]);
+  }, 150_000);
+
+  it('run --isolation vm: the guest kernel prints, the exit code is carried', async () => {
+    const r = await d.hull(['run', '--isolation', 'vm', '--rm', 'busybox', 'sh', '-c', 'uname -r; echo err >&2; exit 3'], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+-\S+$/);
+    expect(r.stderr).toContain('err');
+  }, 100_000);
+
+  it('bad input: a name in use (shared with containers), too much memory, an unknown image', async () => {
+    await d.ok(['create', '--name', 'taken', 'busybox', 'true']);
+    const inUse = await d.hull(['vm', 'create', '--name', 'taken']);
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr).toMatch(/already in use/);
+    const big = await d.hull(['vm', 'create', '--name', 'big', '--memory', '100t']);
+    expect(big.code).toBe(1);
+    expect(big.stderr).toMatch(/memory/i);
+    const unknown = await d.hull(['vm', 'create', '--name', 'nope', '--image', 'no-such-image']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no-such-image/);
+    await d.ok(['rm', 'taken']);
+    expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
+    expect(await readdir(join(d.root, 'vms')).catch(() => [])).toEqual([]);
+  }, 60_000);
+});
+
+/** `hull vm console`, typing `input`, until the output matches; then detach with Ctrl-]. */
+function consoleOutput(socket: string, input: string, until: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, '-H', `unix://${socket}`, 'vm', 'console', 'db'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`console: no ${until} in ${JSON.stringify(out)}`));
+    }, 30_000);
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (until.test(out)) p.stdin.write('\x1d');
+    });
+    p.on('close', (code) => {
+      clearTimeout(t);
+      if (until.test(out) && code === 0) resolve(out);
+      else reject(new Error(`console exited ${code}: ${out}`));
+    });
+    // Give the attach a moment, then type (the shell prompt is already there).
+    setTimeout(() => p.stdin.write(input), 500);
+  });
+}
