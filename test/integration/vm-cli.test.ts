@@ -61,6 +61,20 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
     expect(r.stderr).toContain('err');
   }, 100_000);
 
+  it('a daemon SIGKILLed while a VM runs: the next one re-adopts it, exec and stop work', async () => {
+    await d.ok(['vm', 'create', '--name', 'keep']);
+    await d.ok(['vm', 'start', 'keep']);
+    await waitFor(async () => (await d.hull(['logs', 'keep'])).stdout.includes('HULL_GUEST_READY'), 90_000, 300);
+    await d.crash();
+    await d.spawn();
+    expect(await d.ok(['vm', 'ls'])).toMatch(/keep\s+debian-min\s+running/);
+    expect((await d.ok(['vm', 'exec', 'keep', '--', 'hostname'])).trim()).toBe('keep');
+    await d.ok(['vm', 'stop', '-t', '30', 'keep'], { timeoutMs: 60_000 });
+    const r = JSON.parse(await d.ok(['vm', 'inspect', 'keep']))[0];
+    expect(r.state).toMatchObject({ status: 'exited', exitCode: 0 });
+    await d.ok(['vm', 'rm', 'keep']);
+  }, 150_000);
+
   it('bad input: a name in use (shared with containers), too much memory, an unknown image', async () => {
     await d.ok(['create', '--name', 'taken', 'busybox', 'true']);
     const inUse = await d.hull(['vm', 'create', '--name', 'taken']);
@@ -75,6 +89,28 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
     await d.ok(['rm', 'taken']);
     expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
     expect(await readdir(join(d.root, 'vms')).catch(() => [])).toEqual([]);
+  }, 60_000);
+});
+
+describe('hull vm without a built guest', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    process.env.HULL_GUEST_DIR = '/nonexistent/guest';
+    try {
+      d = await TestDaemon.start();
+    } finally {
+      delete process.env.HULL_GUEST_DIR;
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await d?.destroy();
+  }, 60_000);
+
+  it('VMs say to run `npm run setup`; containers are unaffected', async () => {
+    const r = await d.hull(['vm', 'create', '--name', 'x']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/npm run setup/);
+    expect((await d.ok(['run', '--rm', 'busybox', 'echo', 'ok'])).trim()).toBe('ok');
   }, 60_000);
 });
 
