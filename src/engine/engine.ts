@@ -342,8 +342,8 @@ export class Engine {
   private async startLocked(id: string, isRestart = false): Promise<Instance> {
     const inst = await this.mustGet(id);
     if (inst.state.status === 'running') return inst;
-    if (inst.state.status === 'paused') throw wrongState(`container ${inst.name} is paused: unpause it instead`);
-    if (inst.state.status === 'removing') throw wrongState(`container ${inst.name} is being removed`);
+    if (inst.state.status === 'paused') throw wrongState(`${noun(inst)} ${inst.name} is paused: unpause it instead`);
+    if (inst.state.status === 'removing') throw wrongState(`${noun(inst)} ${inst.name} is being removed`);
     try {
       const ctx = await this.context(inst);
       const { pid, monitorPid } = await this.driver(inst).start(inst, { ...ctx, network: await this.netUp(inst) });
@@ -369,7 +369,7 @@ export class Engine {
       const exitCode = err.code === 'command_not_found' ? 127 : err.code === 'command_not_executable' ? 126 : 128;
       const failed = await this.save(id, () => ({ status: inst.state.status === 'created' ? 'created' : 'exited', error: err.message, exitCode }));
       if (failed.config.autoRemove) await this.removeLocked(id, true).catch(() => undefined);
-      throw err.wrap(`cannot start container ${inst.name}`);
+      throw err.wrap(`cannot start ${noun(inst)} ${inst.name}`);
     }
   }
 
@@ -396,7 +396,7 @@ export class Engine {
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const inst = await this.get(ref);
-    if (inst.state.status !== 'running' && inst.state.status !== 'paused') throw wrongState(`container ${inst.name} is not running`);
+    if (inst.state.status !== 'running' && inst.state.status !== 'paused') throw wrongState(`${noun(inst)} ${inst.name} is not running`);
     if (signal === 'SIGKILL' || signal === '9') await this.save(inst.id, () => ({ stoppedByUser: true }));
     await this.driver(inst).kill(inst, signal);
   }
@@ -412,7 +412,7 @@ export class Engine {
     const inst = await this.get(ref);
     return this.lock.run(inst.id, async () => {
       const cur = await this.mustGet(inst.id);
-      if (cur.state.status !== 'running') throw wrongState(`container ${cur.name} is not running`);
+      if (cur.state.status !== 'running') throw wrongState(`${noun(cur)} ${cur.name} is not running`);
       await this.driver(cur).pause(cur);
       const next = await this.save(cur.id, () => ({ status: 'paused' }));
       this.emit('pause', next);
@@ -424,7 +424,7 @@ export class Engine {
     const inst = await this.get(ref);
     return this.lock.run(inst.id, async () => {
       const cur = await this.mustGet(inst.id);
-      if (cur.state.status !== 'paused') throw wrongState(`container ${cur.name} is not paused`);
+      if (cur.state.status !== 'paused') throw wrongState(`${noun(cur)} ${cur.name} is not paused`);
       await this.driver(cur).resume(cur);
       const next = await this.save(cur.id, () => ({ status: 'running' }));
       this.emit('unpause', next);
@@ -442,7 +442,7 @@ export class Engine {
     const inst = await this.d.store.get<Instance>('instance', id);
     if (!inst) return;
     const live = inst.state.status === 'running' || inst.state.status === 'paused';
-    if (live && !force) throw new HullError('conflict', `container ${inst.name} is ${inst.state.status}: stop it first or use --force`);
+    if (live && !force) throw new HullError('conflict', `${noun(inst)} ${inst.name} is ${inst.state.status}: stop it first or use --force`);
     await this.save(id, () => ({ status: 'removing', stoppedByUser: true }));
     const drv = this.driver(inst);
     if (live) {
@@ -557,7 +557,7 @@ export class Engine {
           });
         }
       } else if (cur.state.status !== 'running' && cur.state.status !== 'paused') {
-        throw wrongState(`container ${cur.name} is not running`);
+        throw wrongState(`${noun(cur)} ${cur.name} is not running`);
       }
       return { inst: cur, stdio: await drv.attach(cur) };
     });
@@ -570,7 +570,7 @@ export class Engine {
 
   async exec(ref: string, opts: ExecOptions): Promise<ExecSession> {
     const inst = await this.get(ref);
-    if (inst.state.status !== 'running') throw wrongState(`container ${inst.name} is not running`);
+    if (inst.state.status !== 'running') throw wrongState(`${noun(inst)} ${inst.name} is not running`);
     if (!opts.cmd.length) throw invalid('exec needs a command');
     return this.driver(inst).exec(inst, opts);
   }
@@ -585,7 +585,7 @@ export class Engine {
 
   async top(ref: string) {
     const inst = await this.get(ref);
-    if (inst.state.status !== 'running' && inst.state.status !== 'paused') throw wrongState(`container ${inst.name} is not running`);
+    if (inst.state.status !== 'running' && inst.state.status !== 'paused') throw wrongState(`${noun(inst)} ${inst.name} is not running`);
     return this.driver(inst).top(inst);
   }
 
@@ -732,6 +732,9 @@ function withExposed(ports: PortMapping[], exposed: Record<string, object> | und
     .map((e) => ({ hostIp: '', hostPort: 0, ...e }));
   return [...ports, ...extra];
 }
+
+/** How messages name an instance. */
+const noun = (inst: Instance) => (inst.type === 'vm' ? 'VM' : 'container');
 
 /** Where isolated runs keep their disk image and sockets (short: unix socket paths). */
 export const isolatedTmpDir = (root: string) => `${root}/vmrun`;

@@ -43,11 +43,31 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
     expect(inspect.vm.accel.accel).toBe('tcg');
     expect(JSON.parse(await d.ok(['vm', 'ls', '--format', 'json'])).map((x: { name: string }) => x.name)).toEqual(['db']);
 
+    await d.ok(['vm', 'pause', 'db']);
+    expect(JSON.parse(await d.ok(['vm', 'inspect', 'db']))[0].vm.qmpStatus).toBe('paused');
+    expect((await d.hull(['vm', 'pause', 'db'])).stderr).toMatch(/VM db is not running/);
+    await d.ok(['vm', 'resume', 'db']);
+    // A full snapshot while running; restoring it on a running VM needs --force.
+    await d.ok(['vm', 'snapshot', 'create', 'db', 'live']);
+    await d.ok(['vm', 'exec', 'db', '--', 'touch', '/after-live']);
+    expect((await d.hull(['vm', 'snapshot', 'restore', 'db', 'live'])).stderr).toMatch(/force/);
+    await d.ok(['vm', 'snapshot', 'restore', '--force', 'db', 'live'], { timeoutMs: 60_000 });
+    expect((await d.hull(['vm', 'exec', 'db', '--', 'test', '-e', '/after-live'])).code).toBe(1);
+    await d.ok(['vm', 'snapshot', 'rm', 'db', 'live']);
+
     await d.ok(['vm', 'stop', '-t', '30', 'db'], { timeoutMs: 60_000 });
+    expect(JSON.parse(await d.ok(['vm', 'inspect', 'db']))[0].state).toMatchObject({ status: 'exited', exitCode: 0 });
     expect((await d.ok(['vm', 'ls', '-q'])).trim()).toBe('');
     await d.ok(['vm', 'snapshot', 'create', 'db', 'clean']);
     expect(await d.ok(['vm', 'snapshot', 'ls', 'db'])).toMatch(/clean\s+disk/);
     await d.ok(['vm', 'snapshot', 'restore', 'db', 'clean']);
+    // restart and kill go through the common lifecycle too.
+    await d.ok(['vm', 'start', 'db']);
+    await d.ok(['vm', 'restart', '-t', '0', 'db'], { timeoutMs: 60_000 });
+    expect(JSON.parse(await d.ok(['vm', 'inspect', 'db']))[0].state).toMatchObject({ status: 'running', restartCount: 0 });
+    await d.ok(['vm', 'kill', 'db']);
+    await waitFor(async () => JSON.parse(await d.ok(['vm', 'inspect', 'db']))[0].state.status === 'exited', 20_000);
+    expect(JSON.parse(await d.ok(['vm', 'inspect', 'db']))[0].state.exitCode).toBe(137);
     await d.ok(['vm', 'rm', 'db']);
     await d.ok(['rm', 'web']);
     expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
