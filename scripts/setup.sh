@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages Hull drives. Tests add the interop peers they check against (umoci, skopeo, docker-registry) and
 # `script` for terminals (HULL_SETUP_TEST=1); bench adds its peers (podman) with HULL_SETUP_BENCH=1.
-PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps)
+PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps zstd)
 PKGS+=(qemu-system-x86 qemu-utils cpio e2fsprogs) # VMs: QEMU, qemu-img, the guest's initramfs and disks
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry); fi
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman skopeo docker-registry); fi

@@ -119,7 +119,7 @@ async function writeLayerTar(ctx: Ctx, name: string, digest: string): Promise<vo
   await mkdir(ctx.content.tmpDir, { recursive: true });
   const tmp = join(ctx.content.tmpDir, `save-${randomBytes(8).toString('hex')}.tar`);
   try {
-    await pipeline(createReadStream(blob), decompressor(compression), createWriteStream(tmp, { mode: 0o600 }));
+    await pipeline(createReadStream(blob), decompressor(compression, `layer ${digest}`), createWriteStream(tmp, { mode: 0o600 }));
     await ctx.fromDisk(name, tmp);
   } finally {
     await rm(tmp, { force: true });

@@ -3,10 +3,11 @@ import { lstat, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { sha256 } from '../../src/image/content/digest.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ErrorCode, isHullError } from '../../src/core/errors.js';
 import { ImageService } from '../../src/image/image-service.js';
-import { writeTarsLayout } from '../../src/image/oci-layout-writer.js';
+import { writeOciLayout, writeTarsLayout } from '../../src/image/oci-layout-writer.js';
 import { type PackEntry, packTar } from '../../src/image/tar-pack.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
@@ -50,6 +51,9 @@ async function layout(layers: PackEntry[][], opts: { gzip?: boolean } = {}): Pro
   await writeTarsLayout(out, await Promise.all(layers.map(packTar)), opts);
   return out;
 }
+
+/** Compressed by the zstd CLI, a writer Hull did not write. */
+const zstd = (data: Buffer): Buffer => execFileSync('zstd', ['-q', '-c', '-19'], { input: data, maxBuffer: 64 << 20 });
 
 const ls = async (...parts: string[]) => (await readdir(join(root, 'image', ...parts)).catch(() => [])).sort();
 
@@ -119,7 +123,6 @@ describe('hostile layers are refused', () => {
     await writeTarsLayout(path, [tar]);
     const other = await mkdtemp(join(work, 'layout-'));
     // Same layer blob, config claiming another layer's diff_id.
-    const { writeOciLayout } = await import('../../src/image/oci-layout-writer.js');
     await writeOciLayout(other, {
       config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] } },
       layers: [{ blob: gzipSync(tar), mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }],
@@ -132,18 +135,56 @@ describe('hostile layers are refused', () => {
     await expectRefused(bomb, 'resource', /unpacks to more than 262144 bytes/);
   });
 
-  it('zstd, which Node 20 cannot read, and a layer that is not a tar', async () => {
-    const { writeOciLayout } = await import('../../src/image/oci-layout-writer.js');
-    const zstd = await mkdtemp(join(work, 'layout-'));
-    const blob = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]);
-    await writeOciLayout(zstd, {
-      config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] } },
-      layers: [{ blob, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }],
-    });
-    await expectRefused(zstd, 'unavailable', /zstd-compressed; zstd layers are not yet supported/);
+  it('a corrupt zstd stream, a missing zstd binary, and a layer that is not a tar', async () => {
+    const zstdLayout = async (blob: Buffer, diffId = `sha256:${'1'.repeat(64)}`) => {
+      const out = await mkdtemp(join(work, 'layout-'));
+      await writeOciLayout(out, {
+        config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } },
+        layers: [{ blob, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }],
+      });
+      return out;
+    };
+    const tar = await packTar([file('a', 'x'.repeat(100_000))]);
+    const good = zstd(tar);
+    const torn = Buffer.concat([good.subarray(0, 20), Buffer.alloc(64, 0xaa), good.subarray(84)]);
+    await expectRefused(await zstdLayout(torn, sha256(tar)), 'invalid', /not a valid zstd stream \(zstd: .+\)/);
+    await expectRefused(await zstdLayout(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])), 'invalid', /not a valid zstd stream/);
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      await expectRefused(await zstdLayout(good, sha256(tar)), 'unavailable', /zstd is not installed \(install the Debian package "zstd"\)/);
+    } finally {
+      process.env.PATH = path;
+    }
     const junk = await mkdtemp(join(work, 'layout-'));
     await writeTarsLayout(junk, [Buffer.alloc(1024, 'x')]);
     await expectRefused(junk, 'invalid', /layer sha256:[0-9a-f]{64}: /);
+  });
+
+  it('a zstd bomb stops at the size limit', async () => {
+    const tar = await packTar([file('zeros', '\0'.repeat(4 * 1024 * 1024))]);
+    const out = await mkdtemp(join(work, 'layout-'));
+    await writeOciLayout(out, {
+      config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(tar)] } },
+      layers: [{ blob: zstd(tar), mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }],
+    });
+    await expectRefused(out, 'resource', /unpacks to more than 262144 bytes/);
+  });
+});
+
+describe('zstd layers', () => {
+  it('a layer compressed by the zstd CLI unpacks like a gzip one', async () => {
+    const tar = await packTar([dir('etc'), file('etc/conf', 'zstd-conf', { mode: 0o640 }), symlink('etc/l', 'conf')]);
+    const out = await mkdtemp(join(work, 'layout-'));
+    await writeOciLayout(out, {
+      config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(tar)] } },
+      layers: [{ blob: zstd(tar), mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }],
+    });
+    const [img] = await images.importPath(out, 'zst');
+    const [diff] = await images.layerDirs(img);
+    expect(await readFile(join(diff, 'etc/conf'), 'utf8')).toBe('zstd-conf');
+    expect((await lstat(join(diff, 'etc/conf'))).mode & 0o7777).toBe(0o640);
+    expect(await readlink(join(diff, 'etc/l'))).toBe('conf');
   });
 });
 

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxLayout } from '../../src/image/busybox-layout.js';
 import { sha256 } from '../../src/image/content/digest.js';
+import { writeOciLayout } from '../../src/image/oci-layout-writer.js';
+import { packTar } from '../../src/image/tar-pack.js';
 import { TestDaemon } from '../helpers/hull.js';
 import { busyboxTar, imageLayout, multiArchLayout, randomLayer, umociLayout } from '../helpers/image-fixtures.js';
 import { type Proxy, type Registry, startProxy, startRegistry } from '../helpers/registry.js';
@@ -39,6 +41,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+const ZSTD_LAYER = 'application/vnd.oci.image.layer.v1.tar+zstd';
 const skopeo = (...args: string[]) => execFileSync('skopeo', args, { stdio: 'pipe' }).toString();
 const listDir = async (dir: string) => (await readdir(dir).catch(() => [])).sort();
 const blobsOf = (d: TestDaemon) => listDir(join(d.root, 'image', 'blobs', 'sha256'));
@@ -212,6 +215,25 @@ describe('layers', () => {
     expect(await d2.ok(['images'])).not.toContain('corrupt');
     // The same image through a well-behaved path is fine.
     await d2.ok(['pull', `${P}/x/corrupt:1`]);
+  });
+});
+
+describe('zstd layers', () => {
+  it('imports and runs an image whose layer the zstd CLI compressed, pushes it and pulls it into a fresh daemon', async () => {
+    const dir = join(work, 'layout-zstd');
+    const marker = await packTar([{ header: { name: 'zst.txt', type: 'file', mode: 0o644 }, data: Buffer.from('from zstd\n') }]);
+    const layers = [bbTar, marker];
+    await writeOciLayout(dir, {
+      config: { architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => sha256(l)) } },
+      layers: layers.map((l) => ({ blob: execFileSync('zstd', ['-q', '-c'], { input: l, maxBuffer: 64 << 20 }), mediaType: ZSTD_LAYER })),
+    });
+    await d1.ok(['image', 'import', dir, `${R}/x/zstd:1`]);
+    expect(await d1.ok(['run', '--rm', `${R}/x/zstd:1`, 'cat', '/zst.txt'])).toBe('from zstd\n');
+    await d1.ok(['push', `${R}/x/zstd:1`]);
+    const inspect = JSON.parse(skopeo('inspect', '--raw', '--tls-verify=false', `docker://${R}/x/zstd:1`));
+    expect(inspect.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual([ZSTD_LAYER, ZSTD_LAYER]);
+    await d2.ok(['pull', `${R}/x/zstd:1`]);
+    expect(await d2.ok(['run', '--rm', `${R}/x/zstd:1`, 'cat', '/zst.txt'])).toBe('from zstd\n');
   });
 });
 

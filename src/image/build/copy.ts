@@ -181,7 +181,8 @@ async function isTar(path: string): Promise<boolean> {
 async function extractTar(archive: string, into: string): Promise<void> {
   const extract = tar.extract();
   const applier = new TarApplier(into);
-  const feed = pipeline(createReadStream(archive), decompressor(await detectCompression(archive, `ADD ${basename(archive)}`)), extract);
+  const what = `ADD ${basename(archive)}`;
+  const feed = pipeline(createReadStream(archive), decompressor(await detectCompression(archive, what), what), extract);
   feed.catch(() => undefined);
   try {
     for await (const entry of extract) await applier.apply(entry);

@@ -64,7 +64,7 @@ type OnFile = (name: string, entry: TarEntry) => Promise<void>;
 
 async function scan(file: string, what: string, onFile: OnFile, links: Map<string, string>): Promise<void> {
   const extract = tar.extract();
-  const feed = pipeline(createReadStream(file), decompressor(await detectCompression(file, what)), extract);
+  const feed = pipeline(createReadStream(file), decompressor(await detectCompression(file, what), what), extract);
   feed.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
   try {
     for await (const entry of extract) {

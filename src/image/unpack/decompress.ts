@@ -1,18 +1,18 @@
 import { open } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { HullError } from '../../core/errors.js';
+import { ZstdDecompress } from './zstd-stream.js';
 
-export type Compression = 'none' | 'gzip';
+export type Compression = 'none' | 'gzip' | 'zstd';
 
 /**
  * Layers are detected by their first bytes rather than trusted by media
  * type: docker-save layers are plain tars whatever a manifest says, and a
  * wrong media type should not make a good layer fail.
  */
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 const UNSUPPORTED: Array<{ name: string; magic: number[] }> = [
-  // Node 20's zlib has no zstd; it arrives in Node 22.15 / 23.8.
-  { name: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd] },
   { name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
   { name: 'bzip2', magic: [0x42, 0x5a, 0x68] },
 ];
@@ -28,9 +28,10 @@ export async function detectCompression(path: string, what: string): Promise<Com
     await fh.close();
   }
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (ZSTD_MAGIC.every((b, i) => head[i] === b)) return 'zstd';
   for (const u of UNSUPPORTED) {
     if (u.magic.every((b, i) => head[i] === b)) {
-      throw new HullError('unavailable', `${what} is ${u.name}-compressed; ${u.name} layers are not yet supported (gzip and uncompressed layers are)`);
+      throw new HullError('unavailable', `${what} is ${u.name}-compressed; ${u.name} layers are not supported (gzip, zstd and uncompressed layers are)`);
     }
   }
   return 'none';
@@ -39,9 +40,12 @@ export async function detectCompression(path: string, what: string): Promise<Com
 /** Read and decompress in chunks of this size. */
 export const CHUNK = 256 * 1024;
 
-export function decompressor(c: Compression): Transform {
+/** `what` names the layer in errors. zstd goes through the `zstd` binary (Node 20's zlib has none; it arrives in 22.15). */
+export function decompressor(c: Compression, what: string): Duplex {
   // Large chunks: each chunk costs a trip through the tar parser and a write, so 16 KiB ones (zlib's default) make unpacking CPU-bound.
-  return c === 'gzip' ? createGunzip({ chunkSize: CHUNK }) : new Transform({ transform: (chunk, _enc, cb) => cb(null, chunk) });
+  if (c === 'gzip') return createGunzip({ chunkSize: CHUNK });
+  if (c === 'zstd') return new ZstdDecompress(what);
+  return new Transform({ transform: (chunk, _enc, cb) => cb(null, chunk) });
 }
 
 /**

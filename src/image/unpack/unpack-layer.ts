@@ -10,7 +10,7 @@ import { TarApplier } from './tar-apply.js';
 
 /** One layer to unpack: plain data, so it can be posted to a worker thread. */
 export interface UnpackJob {
-  /** The layer blob (gzip or plain tar). */
+  /** The layer blob (gzip, zstd or plain tar). */
   blob: string;
   /** A directory to create and fill; nothing else is written. */
   dir: string;
@@ -35,7 +35,7 @@ export async function unpackLayer(job: UnpackJob): Promise<void> {
   const extract = tar.extract();
   await mkdir(job.dir, { mode: 0o755 });
   const applier = new TarApplier(job.dir);
-  const feed = pipeline(createReadStream(job.blob, { highWaterMark: CHUNK }), decompressor(await detectCompression(job.blob, what)), meter, extract);
+  const feed = pipeline(createReadStream(job.blob, { highWaterMark: CHUNK }), decompressor(await detectCompression(job.blob, what), what), meter, extract);
   feed.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
   try {
     for await (const entry of extract) await applier.apply(entry);
@@ -54,7 +54,7 @@ export async function unpackLayer(job: UnpackJob): Promise<void> {
   await run('sync', ['-f', job.dir], 600_000);
 }
 
-/** Bad input (corrupt gzip, not a tar) is 'invalid'; a full disk is 'resource'; the rest 'internal'. */
+/** Bad input (corrupt gzip or zstd, not a tar) is 'invalid'; a full disk is 'resource'; the rest 'internal'. */
 function classify(e: unknown, what: string): HullError {
   if (isHullError(e)) return e;
   const err = e as NodeJS.ErrnoException;
