@@ -26,11 +26,12 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
     await d.ok(['vm', 'create', '--name', 'db', '--cpus', '1', '--memory', '256m', '--disk', '512m', '--image', 'debian-min']);
     await d.ok(['create', '--name', 'web', 'busybox', 'sleep', '100']);
     await d.ok(['vm', 'start', 'db']);
-    // The console log gets the readiness marker with the kernel release.
-    const marker = await waitFor(async () => /HULL_GUEST_READY (\S+)/.exec((await d.hull(['logs', 'db'])).stdout), 90_000, 300);
-    const release = marker[1];
-    // The console attach is a raw two-way stream: type into the guest's shell.
-    const typed = await consoleOutput(d.socket, 'echo console-$((6*7))\n', /console-42/);
+    // The console log (`logs -f` follows it) gets the readiness marker with the kernel release.
+    const followed = await streamUntil(d.socket, ['logs', '-f', 'db'], '', /HULL_GUEST_READY (\S+)/, 90_000);
+    const release = /HULL_GUEST_READY (\S+)/.exec(followed)![1];
+    expect((await d.ok(['logs', 'db']))).toContain(`HULL_GUEST_READY ${release}`);
+    // The console attach is a raw two-way stream: type into the guest's shell, detach with Ctrl-].
+    const typed = await streamUntil(d.socket, ['vm', 'console', 'db'], 'echo console-$((6*7))\n', /console-42/, 30_000, '\x1d');
     expect(typed).toMatch(/console-42/);
     expect((await d.ok(['vm', 'exec', 'db', '--', 'uname', '-r'])).trim()).toBe(release);
     const fail = await d.hull(['vm', 'exec', 'db', '--', 'sh', '-c', 'exit 5']);
@@ -41,6 +42,9 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
     expect(ps).toMatch(/\bcontainer\s+busybox\b.*\bweb\b/);
     const inspect = JSON.parse(await d.ok(['vm', 'inspect', 'db']))[0];
     expect(inspect.vm.accel.accel).toBe('tcg');
+    expect(JSON.parse(await d.ok(['inspect', 'db']))[0].vm.accel.accel).toBe('tcg');
+    expect(await d.ok(['stats', '--no-stream', 'db'])).toMatch(/\bdb\b/);
+    expect(await d.ok(['top', 'db'])).toMatch(/agent|init/);
     expect(JSON.parse(await d.ok(['vm', 'ls', '--format', 'json'])).map((x: { name: string }) => x.name)).toEqual(['db']);
 
     await d.ok(['vm', 'pause', 'db']);
@@ -155,25 +159,32 @@ describe('hull vm without a built guest', () => {
   }, 60_000);
 });
 
-/** `hull vm console`, typing `input`, until the output matches; then detach with Ctrl-]. */
-function consoleOutput(socket: string, input: string, until: RegExp): Promise<string> {
+/**
+ * Run the CLI, typing `input`, until its output matches; then end it: with
+ * `detach` written to stdin (the console's Ctrl-]), else with SIGTERM.
+ */
+function streamUntil(socket: string, args: string[], input: string, until: RegExp, timeoutMs: number, detach?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, '-H', `unix://${socket}`, 'vm', 'console', 'db'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [BIN, '-H', `unix://${socket}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
+    let seen = false;
     const t = setTimeout(() => {
       p.kill('SIGKILL');
-      reject(new Error(`console: no ${until} in ${JSON.stringify(out)}`));
-    }, 30_000);
+      reject(new Error(`hull ${args.join(' ')}: no ${until} in ${JSON.stringify(out)}`));
+    }, timeoutMs);
     p.stdout.on('data', (b: Buffer) => {
       out += b.toString();
-      if (until.test(out)) p.stdin.write('\x1d');
+      if (seen || !until.test(out)) return;
+      seen = true;
+      if (detach) p.stdin.write(detach);
+      else p.kill('SIGTERM');
     });
     p.on('close', (code) => {
       clearTimeout(t);
-      if (until.test(out) && code === 0) resolve(out);
-      else reject(new Error(`console exited ${code}: ${out}`));
+      if (seen && (code === 0 || !detach)) resolve(out);
+      else reject(new Error(`hull ${args.join(' ')} exited ${code}: ${out}`));
     });
     // Give the attach a moment, then type (the shell prompt is already there).
-    setTimeout(() => p.stdin.write(input), 500);
+    if (input) setTimeout(() => p.stdin.write(input), 500);
   });
 }

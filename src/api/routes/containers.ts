@@ -1,6 +1,5 @@
 import { intParam } from './exec.js';
 import type { FastifyPluginAsync } from 'fastify';
-import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { invalid } from '../../core/errors.js';
 import { parseSignal } from '../../core/units.js';
@@ -8,6 +7,7 @@ import type { Instance } from '../../core/instance.js';
 import { followLog, readLog, type LogRecord } from '../../runtime/oci/logs.js';
 import type { ApiDeps } from '../server.js';
 import { muxFrame } from '../streams.js';
+import { vmConsoleLog } from './vm-logs.js';
 
 export function summary(i: Instance) {
   return {
@@ -41,7 +41,11 @@ export const containerRoutes =
       return (await engine.list(bool(q.all))).map(summary);
     });
 
-    app.get('/v1/containers/:ref', async (req) => engine.get((req.params as { ref: string }).ref));
+    app.get('/v1/containers/:ref', async (req) => {
+      const inst = await engine.get((req.params as { ref: string }).ref);
+      // A VM's record comes with what QEMU says (accelerator, QMP status, the machine).
+      return inst.type === 'vm' ? engine.inspectVm(inst.id) : inst;
+    });
 
     app.post('/v1/containers/:ref/start', async (req) => summary(await engine.start((req.params as { ref: string }).ref)));
 
@@ -94,9 +98,9 @@ export const containerRoutes =
       const q = req.query as Record<string, string>;
       const inst = await engine.get((req.params as { ref: string }).ref);
       if (inst.type === 'vm') {
-        // A VM's log is its serial console, raw text (no follow yet).
+        // A VM's log is its serial console: raw text, not records.
         reply.header('Content-Type', 'application/vnd.docker.raw-stream');
-        return reply.send(await readFile(engine.logPath(inst)).catch(() => Buffer.alloc(0)));
+        return reply.send(vmConsoleLog(engine, inst, bool(q.follow), (f) => req.raw.on('close', f)));
       }
       const tail = q.tail === undefined || q.tail === 'all' ? undefined : int(q.tail, -1);
       const wantOut = q.stdout === undefined || bool(q.stdout);
