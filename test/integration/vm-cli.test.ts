@@ -112,10 +112,14 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
     expect(xs.map((x) => x.name).sort()).toEqual(['blank', 'debian-min']);
     expect(xs.find((x) => x.name === 'blank')).toMatchObject({ format: 'qcow2', virtualSize: 8 * 1024 * 1024 });
     expect((await d.ok(['vm', 'image', 'ls', '-q'])).trim().split('\n')).toHaveLength(2);
+    // An imported disk boots through the firmware (this blank one finds nothing to boot and waits).
     await d.ok(['vm', 'create', '--name', 'user', '--image', 'blank']);
+    await d.ok(['vm', 'start', 'user']);
     const inUse = await d.hull(['vm', 'image', 'rm', 'blank']);
     expect(inUse.code).toBe(1);
-    await d.ok(['vm', 'rm', 'user']);
+    expect((await d.hull(['vm', 'rm', 'user'])).stderr).toMatch(/VM user is running: stop it first or use --force/);
+    await d.ok(['vm', 'rm', '-f', 'user']);
+    expect(await readdir(join(d.root, 'vms'))).toEqual([]);
     await d.ok(['vm', 'image', 'rm', 'blank']);
     expect(await d.ok(['vm', 'image', 'ls'])).not.toMatch(/blank/);
   }, 60_000);
