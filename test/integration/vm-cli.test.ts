@@ -96,6 +96,10 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
     await d.crash();
     await d.spawn();
     expect(await d.ok(['vm', 'ls'])).toMatch(/keep\s+debian-min\s+running/);
+    // A clean daemon stop leaves it running too.
+    await d.stop();
+    await d.spawn();
+    expect(await d.ok(['vm', 'ls'])).toMatch(/keep\s+debian-min\s+running/);
     expect((await d.ok(['vm', 'exec', 'keep', '--', 'hostname'])).trim()).toBe('keep');
     await d.ok(['vm', 'stop', '-t', '30', 'keep'], { timeoutMs: 60_000 });
     const r = JSON.parse(await d.ok(['vm', 'inspect', 'keep']))[0];
@@ -159,6 +163,9 @@ describe('hull vm without a built guest', () => {
     const r = await d.hull(['vm', 'create', '--name', 'x']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/npm run setup/);
+    const run = await d.hull(['run', '--isolation', 'vm', 'busybox', 'true']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/npm run setup/);
     expect((await d.ok(['run', '--rm', 'busybox', 'echo', 'ok'])).trim()).toBe('ok');
   }, 60_000);
 });
