@@ -2,6 +2,8 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../../core/errors.js';
 
+const NAME_MAX = 255;
+
 /**
  * Entry names in a layer are untrusted. A name is accepted only as a plain
  * relative path: no absolute paths, no `..` anywhere (real layers never need
@@ -13,6 +15,8 @@ export function entryComponents(name: string, what: string): string[] {
   if (name.startsWith('/')) throw invalid(`${what} "${name}": absolute paths are not allowed in a layer`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw invalid(`${what} "${name}": ".." path components are not allowed in a layer`);
+  // Linux's NAME_MAX; a longer component would fail later as ENAMETOOLONG, which reads like a host fault.
+  if (parts.some((p) => Buffer.byteLength(p) > NAME_MAX)) throw invalid(`${what} "${name}": a path component is longer than ${NAME_MAX} bytes`);
   return parts;
 }
 
@@ -44,7 +48,9 @@ export async function lstatOrNull(path: string) {
   try {
     return await lstat(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // ENOTDIR: a parent is no longer a directory, so nothing is there either.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw e;
   }
 }

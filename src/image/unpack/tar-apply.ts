@@ -38,7 +38,22 @@ export class TarApplier {
   /** Set directory mtimes deepest first, after all their children are written. */
   async finish(): Promise<void> {
     const byDepth = [...this.dirTimes].sort((a, b) => b.path.length - a.path.length);
-    for (const d of byDepth) await utimes(d.path, d.mtime, d.mtime);
+    for (const d of byDepth) if (await this.stillDir(d.path)) await utimes(d.path, d.mtime, d.mtime);
+  }
+
+  /**
+   * A later entry may have removed a recorded directory or swapped a symlink
+   * in for it or for one of its parents; utimes follows links, so check every
+   * component again rather than touch whatever the path now reaches.
+   */
+  private async stillDir(path: string): Promise<boolean> {
+    let p = this.root;
+    for (const part of path === this.root ? [] : path.slice(this.root.length + 1).split('/')) {
+      p = join(p, part);
+      const st = await lstatOrNull(p);
+      if (!st?.isDirectory()) return false;
+    }
+    return true;
   }
 
   private async applyHeader(h: Headers, data: Entry): Promise<void> {

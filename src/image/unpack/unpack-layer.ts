@@ -60,6 +60,8 @@ function classify(e: unknown, what: string): HullError {
   const err = e as NodeJS.ErrnoException;
   const msg = `${what}: ${err?.message ?? String(e)}`;
   if (err?.code === 'ENOSPC' || err?.code === 'EDQUOT') return new HullError('resource', msg);
+  // A path too long for the host is a property of the layer, not a host fault.
+  if (err?.code === 'ENAMETOOLONG') return new HullError('invalid', msg);
   if (err?.syscall) return new HullError('internal', msg);
   return new HullError('invalid', msg);
 }
