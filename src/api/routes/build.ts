@@ -1,12 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
 import { invalid, isHullError, notFound } from '../../core/errors.js';
 import { buildContainers } from '../../engine/build-containers.js';
 import type { BuildEvent } from '../../image/build/builder.js';
-import { TarApplier } from '../../image/unpack/tar-apply.js';
+import { applyTar } from '../../image/unpack/apply-tar.js';
 import { resolveInRoot } from '../../storage/rootfs-path.js';
 import type { ApiDeps } from '../server.js';
 import { ndjson } from './image-registry.js';
@@ -61,16 +59,5 @@ export const buildRoutes =
 /** Unpack the context with the layer unpacker: nothing in it can land outside `dir`. */
 async function extractContext(body: NodeJS.ReadableStream, dir: string): Promise<void> {
   await mkdir(dir, { mode: 0o755 });
-  const extract = tar.extract();
-  const applier = new TarApplier(dir);
-  const feed = pipeline(body, extract);
-  feed.catch(() => undefined);
-  try {
-    for await (const entry of extract) await applier.apply(entry);
-    await feed;
-  } catch (e) {
-    extract.destroy(e as Error);
-    throw isHullError(e) ? e.wrap('build context') : invalid(`build context: ${(e as Error).message}`);
-  }
-  await applier.finish();
+  await applyTar([body], dir, (e) => (isHullError(e) ? e.wrap('build context') : invalid(`build context: ${(e as Error).message}`)));
 }

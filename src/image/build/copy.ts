@@ -2,12 +2,10 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, lutimes, mkdir, open, readdir, readlink, symlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
 import { HullError, invalid } from '../../core/errors.js';
 import { resolveInRoot } from '../../storage/rootfs-path.js';
 import { decompressor, detectCompression } from '../unpack/decompress.js';
-import { TarApplier } from '../unpack/tar-apply.js';
+import { applyTar } from '../unpack/apply-tar.js';
 
 export interface Owner {
   uid: number;
@@ -179,19 +177,9 @@ async function isTar(path: string): Promise<boolean> {
 
 /** ADD of a local archive: unpacked with the same safe applier as image layers, so nothing lands outside the destination. */
 async function extractTar(archive: string, into: string): Promise<void> {
-  const extract = tar.extract();
-  const applier = new TarApplier(into);
   const what = `ADD ${basename(archive)}`;
-  const feed = pipeline(createReadStream(archive), decompressor(await detectCompression(archive, what), what), extract);
-  feed.catch(() => undefined);
-  try {
-    for await (const entry of extract) await applier.apply(entry);
-    await feed;
-  } catch (e) {
-    extract.destroy(e as Error);
-    throw e instanceof HullError ? e : invalid(`ADD ${basename(archive)}: ${(e as Error).message}`);
-  }
-  await applier.finish();
+  const streams = [createReadStream(archive), decompressor(await detectCompression(archive, what), what)];
+  await applyTar(streams, into, (e) => (e instanceof HullError ? e : invalid(`${what}: ${(e as Error).message}`)));
 }
 
 const exists = (p: string) => lstat(p).then(() => true, () => false);
