@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # `script` for terminals (HULL_SETUP_TEST=1); bench adds its peers (podman) with HULL_SETUP_BENCH=1.
 PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps zstd)
 PKGS+=(qemu-system-x86 qemu-utils cpio e2fsprogs) # VMs: QEMU, qemu-img, the guest's initramfs and disks
-if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry); fi
+if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry libcap2-bin); fi  # libcap2-bin: setcap for the xattr unpack test
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman skopeo docker-registry); fi
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(wrk); fi  # bench/network.ts: connection rate through a published port
 

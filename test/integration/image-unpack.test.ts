@@ -252,3 +252,55 @@ describe('what a layer may express survives', () => {
     expect((await readdir(upper)).sort()).toEqual(['cache', 'data']);
   });
 });
+
+describe('xattrs from PAX headers', () => {
+  const getfattr = (path: string): string =>
+    execFileSync('getfattr', ['--absolute-names', '-h', '-d', '-m', '-', '-e', 'hex', path]).toString();
+
+  it('GNU tar --xattrs: user.* and a binary security.capability are kept byte for byte', async () => {
+    // A layer written by GNU tar (a writer Hull did not write), from files carrying real xattrs.
+    const src = await mkdtemp(join(work, 'xattr-src-'));
+    execFileSync('mkdir', ['-p', join(src, 'bin'), join(src, 'data')]);
+    await writeFile(join(src, 'bin/ping'), 'not really ping');
+    execFileSync('setfattr', ['-n', 'user.test', '-v', 'hello', join(src, 'bin/ping')]);
+    // cap_setuid is bit 7: the value has a 0x80 byte, which is not valid UTF-8.
+    execFileSync('setcap', ['cap_net_raw,cap_setuid+ep', join(src, 'bin/ping')]);
+    execFileSync('setfattr', ['-n', 'user.dir', '-v', '0x00ff80', join(src, 'data')]);
+    const want = getfattr(join(src, 'bin/ping')).split('\n').slice(1).join('\n');
+    expect(want).toMatch(/security\.capability=0x(?:[0-9a-f]{2})*[89a-f][0-9a-f]/);
+    const tar = execFileSync('tar', ['--xattrs', "--xattrs-include=*", '--format=posix', '-C', src, '-cf', '-', 'bin', 'data'], { maxBuffer: 64 << 20 });
+    expect(tar.includes('SCHILY.xattr.security.capability=')).toBe(true);
+    const out = await mkdtemp(join(work, 'layout-'));
+    await writeTarsLayout(out, [tar]);
+    const [img] = await images.importPath(out, 'caps');
+    const [diff] = await images.layerDirs(img);
+    expect(getfattr(join(diff, 'bin/ping')).split('\n').slice(1).join('\n')).toBe(want);
+    expect(getfattr(join(diff, 'bin/ping'))).toMatch(/user\.test=0x68656c6c6f\n/);
+    expect(getfattr(join(diff, 'data'))).toMatch(/user\.dir=0x00ff80\n/);
+    expect(execFileSync('getcap', [join(diff, 'bin/ping')]).toString()).toMatch(/cap_setuid,cap_net_raw[=+]ep/);
+    expect(await readFile(join(diff, 'bin/ping'), 'utf8')).toBe('not really ping');
+  });
+
+  it('LIBARCHIVE.xattr (base64) is applied; trusted.overlay.* from an image is not', async () => {
+    const path = await layout([
+      [
+        dir('cache', { pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y', 'SCHILY.xattr.user.kept': 'yes' } }),
+        file('cache/f', 'f', { pax: { 'LIBARCHIVE.xattr.user.b64': Buffer.from([0, 0xff, 0x80]).toString('base64') } }),
+        file('gone', 'g', { pax: { 'SCHILY.xattr.user.stale': 'x' } }),
+        file('gone', 'replaced'),
+        { header: { name: 'link', type: 'symlink', linkname: 'cache/f', mtime: MTIME, pax: { 'SCHILY.xattr.user.nope': 'x' } } },
+      ],
+      [dir('opq'), file('opq/.wh..wh..opq')],
+    ]);
+    const [img] = await images.importPath(path, 'xattrs');
+    const [lower, upper] = await images.layerDirs(img);
+    const cache = getfattr(join(lower, 'cache'));
+    expect(cache).toMatch(/user\.kept=0x796573\n/);
+    expect(cache).not.toMatch(/trusted\.overlay/);
+    expect(getfattr(join(lower, 'cache/f'))).toMatch(/user\.b64=0x00ff80\n/);
+    expect(getfattr(join(lower, 'gone'))).not.toMatch(/user\.stale/); // a later entry of the same name has none
+    expect(getfattr(join(lower, 'link'))).not.toMatch(/user\./); // the kernel allows no user.* on a symlink
+    // Hull's own whiteout conversion still sets the opaque marker.
+    expect(getfattr(join(upper, 'opq'))).toMatch(/trusted\.overlay\.opaque=0x79\n/);
+  });
+});

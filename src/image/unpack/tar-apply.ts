@@ -1,8 +1,10 @@
 import { constants } from 'node:fs';
-import { chmod, lchown, link, lutimes, mkdir, open, rm, symlink, utimes, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, link, lutimes, mkdir, mkdtemp, open, rm, symlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { invalid } from '../../core/errors.js';
+import { HullError, invalid, isHullError } from '../../core/errors.js';
 import { run } from '../exec.js';
+import { paxXattrs, type Xattr } from './pax-xattrs.js';
 import { entryComponents, lstatOrNull, safeParent } from './safe-path.js';
 import { chunks, drain, type TarEntry as Entry, type TarHeader as Headers } from './tar-entry.js';
 
@@ -22,11 +24,17 @@ const OPAQUE = '.wh..wh..opq';
  *   for await (const entry of extract) await a.apply(entry);
  *   await a.finish();   // directory mtimes, once nothing writes into them
  *
- * Not yet: xattrs from PAX headers (e.g. file capabilities); tar-stream
- * decodes PAX values as UTF-8, which would mangle binary values.
+ * Extended attributes from PAX headers (SCHILY.xattr.*, LIBARCHIVE.xattr.*;
+ * see pax-xattrs.ts for how their bytes are kept exact) are collected per
+ * path and set in finish() with one `setfattr -h --restore` per layer: after
+ * every chown and write, which would clear security.capability, and for a
+ * path still as it was written. `trusted.overlay.*` from an image is never
+ * applied; `user.*` only on files and directories (the kernel allows no
+ * more). Skipped records are warned about, not fatal.
  */
 export class TarApplier {
   private dirTimes: Array<{ path: string; mtime: Date }> = [];
+  private xattrs = new Map<string, Xattr[]>();
 
   constructor(private readonly root: string) {}
 
@@ -37,6 +45,7 @@ export class TarApplier {
 
   /** Set directory mtimes deepest first, after all their children are written. */
   async finish(): Promise<void> {
+    await this.applyXattrs();
     const byDepth = [...this.dirTimes].sort((a, b) => b.path.length - a.path.length);
     for (const d of byDepth) if (await this.stillDir(d.path)) await utimes(d.path, d.mtime, d.mtime);
   }
@@ -56,13 +65,67 @@ export class TarApplier {
     return true;
   }
 
+  /**
+   * One setfattr for the whole layer. Paths are checked again first, as in
+   * stillDir: a later entry may have swapped a symlink in for a parent, and
+   * -h only protects the last component.
+   */
+  private async applyXattrs(): Promise<void> {
+    let dump = '';
+    for (const [path, list] of this.xattrs) {
+      if (list.length === 0 || !(await this.stillThere(path))) continue;
+      dump += `# file: ${escapePath(path)}\n`;
+      for (const x of list) dump += `${x.name}=0x${x.value.toString('hex')}\n`;
+      dump += '\n';
+    }
+    if (dump === '') return;
+    const tmp = await mkdtemp(join(tmpdir(), 'hull-xattrs-'));
+    try {
+      const file = join(tmp, 'dump');
+      await writeFile(file, dump, { mode: 0o600 });
+      await run('setfattr', ['-h', `--restore=${file}`], 600_000).catch((e: unknown) => {
+        // The kernel refused a value (EINVAL for a malformed capability, ...): a property of the layer.
+        throw isHullError(e, 'unavailable') ? e : new HullError('invalid', `layer xattrs: ${(e as Error).message}`);
+      });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  private async stillThere(path: string): Promise<boolean> {
+    if (path === this.root) return true;
+    const cut = path.lastIndexOf('/');
+    return (await this.stillDir(path.slice(0, cut))) && (await lstatOrNull(path)) !== null;
+  }
+
+  private recordXattrs(path: string, h: Headers): void {
+    const { xattrs, skipped } = paxXattrs(h);
+    const fileOrDir = ['file', 'contiguous-file', 'directory', 'link'].includes(h.type ?? 'file');
+    const kept = xattrs.filter((x) => {
+      if (fileOrDir || !x.name.startsWith('user.')) return true;
+      skipped.push(`${x.name}: user xattrs are only allowed on files and directories`);
+      return false;
+    });
+    for (const why of skipped) console.warn(`layer entry ${JSON.stringify(h.name)}: xattr not applied: ${why}`);
+    if (kept.length > 0 || this.xattrs.has(path)) this.xattrs.set(path, kept);
+  }
+
   private async applyHeader(h: Headers, data: Entry): Promise<void> {
     const parts = entryComponents(h.name, 'layer entry');
-    if (parts.length === 0) return h.type === 'directory' ? this.setDirMeta(this.root, h) : undefined;
+    if (parts.length === 0) {
+      if (h.type !== 'directory') return undefined;
+      this.recordXattrs(this.root, h);
+      return this.setDirMeta(this.root, h);
+    }
     const base = parts[parts.length - 1];
     if (base.startsWith(WHITEOUT)) return this.whiteout(parts, h.name);
     const parent = await safeParent(this.root, parts, h.name);
     const path = join(parent, base);
+    await this.applyEntry(path, h, data);
+    if (await lstatOrNull(path)) this.recordXattrs(path, h);
+  }
+
+  private async applyEntry(path: string, h: Headers, data: Entry): Promise<void> {
     switch (h.type) {
       case 'directory':
         return this.directory(path, h);
@@ -90,6 +153,7 @@ export class TarApplier {
 
   /** A later entry replaces an earlier one of the same name, as tar does; a directory over a directory merges. */
   private async clear(path: string): Promise<void> {
+    for (const p of this.xattrs.keys()) if (p === path || p.startsWith(`${path}/`)) this.xattrs.delete(p);
     if (await lstatOrNull(path)) await rm(path, { recursive: true, force: true });
   }
 
@@ -191,6 +255,16 @@ async function makeSpecial(path: string, h: Headers): Promise<void> {
 }
 
 const WRITE_BATCH = 1024 * 1024;
+
+/** A path for a setfattr dump: every byte but plain ones as \ooo, which setfattr --restore decodes. */
+function escapePath(path: string): string {
+  let out = '';
+  for (const b of Buffer.from(path, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9._/+-]/.test(c) ? c : `\\${b.toString(8).padStart(3, '0')}`;
+  }
+  return out;
+}
 
 const perm = (h: Headers, dflt: number): number => (h.mode ?? dflt) & 0o7777;
 

@@ -6,6 +6,7 @@ import * as tar from 'tar-stream';
 import { HullError, isHullError } from '../../core/errors.js';
 import { run } from '../exec.js';
 import { CHUNK, decompressor, detectCompression, MeteredStream } from './decompress.js';
+import { rawPax } from './pax-xattrs.js';
 import { TarApplier } from './tar-apply.js';
 
 /** One layer to unpack: plain data, so it can be posted to a worker thread. */
@@ -33,6 +34,7 @@ export async function unpackLayer(job: UnpackJob): Promise<void> {
   const hash = createHash('sha256');
   const meter = new MeteredStream(hash, job.maxBytes, what);
   const extract = tar.extract();
+  rawPax(extract); // xattr values byte for byte (see pax-xattrs.ts)
   await mkdir(job.dir, { mode: 0o755 });
   const applier = new TarApplier(job.dir);
   const feed = pipeline(createReadStream(job.blob, { highWaterMark: CHUNK }), decompressor(await detectCompression(job.blob, what), what), meter, extract);
