@@ -89,13 +89,13 @@ export class Engine {
     return this.d.vmImages;
   }
 
-  // VMs have no NIC yet: networking is containers' only.
+  // Containers get a namespace with veths, VMs tap devices on the same bridges.
   private netUp(inst: Instance) {
-    return inst.type === 'vm' ? Promise.resolve(undefined) : this.d.net.up(inst);
+    return this.d.net.up(inst);
   }
 
   private netDown(inst: Instance): Promise<void> {
-    return inst.type === 'vm' ? Promise.resolve() : this.d.net.down(inst);
+    return this.d.net.down(inst);
   }
 
   private emit(type: EngineEvent['type'], inst: Instance, exitCode?: number) {
@@ -197,6 +197,7 @@ export class Engine {
     if (!parsed.success) throw invalid(`invalid VM create request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const o = parsed.data;
     const drv = this.vmDriver();
+    if (o.networks?.includes('host')) throw invalid('a VM cannot use --network host: give it a bridge network, or none');
     const name = o.name || (await this.freeName());
     if (!isValidName(name)) throw invalid(`invalid name "${name}": use letters, digits, _ . - (start with a letter or digit)`);
     if (await this.d.store.getByName('instance', name)) throw new HullError('conflict', `the name "${name}" is already in use`);
@@ -231,6 +232,8 @@ export class Engine {
     };
     const r = new Reverter();
     try {
+      // Addresses on its networks (default: the default network; `none`: no NIC), as for containers.
+      Object.assign(inst.config, await this.d.net.allocate({ id, name }, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports: [] }, r));
       await this.d.store.create('instance', id, name, inst);
       r.add(() => this.d.store.delete('instance', id));
       r.add(() => drv.remove(inst));
@@ -451,7 +454,7 @@ export class Engine {
     }
     await drv.remove(inst);
     await this.netDown(inst);
-    if (inst.type !== 'vm') await this.d.net.release(inst);
+    await this.d.net.release(inst);
     await this.d.store.delete('instance', id);
     this.events.emit(`exit:${id}`, { ...inst.state, status: 'exited' });
     this.events.emit(`removed:${id}`, inst.state);
@@ -646,7 +649,7 @@ export class Engine {
       }
     }
     // Networks last: what still runs keeps its network, orphans go, rules are rebuilt from the records.
-    await this.d.net.recover((await this.d.store.list<Instance>('instance')).filter((i) => i.type !== 'vm'));
+    await this.d.net.recover(await this.d.store.list<Instance>('instance'));
   }
 
   private async recoverOne(inst: Instance): Promise<void> {
@@ -656,7 +659,7 @@ export class Engine {
       this.d.log.info({ id: inst.id, name: inst.name, status: s }, 'removing a half-made or half-removed container');
       await drv.remove(inst);
       await this.netDown(inst);
-      if (inst.type !== 'vm') await this.d.net.release(inst);
+      await this.d.net.release(inst);
       await this.d.store.delete('instance', inst.id);
       return;
     }

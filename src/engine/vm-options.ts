@@ -14,6 +14,10 @@ export const VmCreateSchema = z
     userScript: z.string().optional(),
     hostname: z.string().optional(),
     labels: z.record(z.string(), z.string()).default({}),
+    /** Networks by name (none given: the default network; `none`: no NIC), aliases and a fixed address on the first. */
+    networks: z.array(z.string()).optional(),
+    networkAliases: z.array(z.string()).default([]),
+    ip: z.string().optional(),
   })
   .strict();
 export type VmCreateOptions = z.input<typeof VmCreateSchema>;

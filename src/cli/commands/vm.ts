@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import type { CreateOptions } from '../../engine/create-options.js';
 import { formatSize, parseCpus, parseSize } from '../../core/units.js';
-import { enc, exitWith, getCtx } from '../context.js';
+import { collect, enc, exitWith, getCtx } from '../context.js';
 import { ago, printJson, table } from '../format.js';
 import { readEvents } from '../progress-view.js';
 import { relay } from '../stdio.js';
@@ -47,7 +47,10 @@ export function register(program: Command): void {
     .option('--image <image>', 'VM image name or id', 'debian-min')
     .option('--hostname <name>', 'guest hostname (default: the VM name)')
     .option('--user-script <script>', 'shell commands the guest runs once, at first boot')
-    .action(async (o: { name?: string; cpus?: string; memory?: string; disk?: string; image: string; hostname?: string; userScript?: string }) => {
+    .option('--network <name>', 'join a network (repeatable; default hull0); none: no network card', collect)
+    .option('--network-alias <alias>', 'another name the VM answers to on its networks (repeatable)', collect)
+    .option('--ip <address>', 'IPv4 address on the first network')
+    .action(async (o: { name?: string; cpus?: string; memory?: string; disk?: string; image: string; hostname?: string; userScript?: string; network?: string[]; networkAlias?: string[]; ip?: string }) => {
       const body = {
         name: o.name,
         image: o.image,
@@ -56,6 +59,9 @@ export function register(program: Command): void {
         diskBytes: o.disk === undefined ? undefined : parseSize(o.disk),
         hostname: o.hostname,
         userScript: o.userScript,
+        networks: o.network,
+        networkAliases: o.networkAlias ?? [],
+        ip: o.ip,
       };
       const { id } = await client().call<{ id: string }>('POST', '/v1/vms', body);
       process.stdout.write(`${id}\n`);

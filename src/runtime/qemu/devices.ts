@@ -59,3 +59,8 @@ export function balloon(): string[] {
 export function fwCfg(name: string, path: string): string[] {
   return ['-fw_cfg', `name=${name},file=${optValue(path)}`];
 }
+
+/** A network card on a tap device Hull made (already on its bridge): QEMU only opens it, no scripts. */
+export function tapNic(id: string, ifname: string, mac: string): string[] {
+  return ['-netdev', `tap,id=${id},ifname=${optValue(ifname)},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=${id},mac=${mac},id=${id}-dev`];
+}

@@ -5,7 +5,7 @@ import type { Instance } from '../../core/instance.js';
 import { Reverter } from '../../core/reverter.js';
 import * as qcow2 from '../../storage/qcow2.js';
 import { writeFileAtomic } from '../../sys/fs.js';
-import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream } from '../driver.js';
+import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
 import { chooseAccel, type AccelChoice } from './accel.js';
 import type { AgentClient, AgentInfo } from './agent.js';
 import { configTar } from './config-tar.js';
@@ -15,7 +15,7 @@ import { asExitStatus, clearExit, exists, readExit, recordExit } from './exit.js
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { BUILTIN, type VmImages } from './images.js';
-import { checkHostResources, vmArgv } from './machine.js';
+import { checkHostResources, networkConfig, vmArgv } from './machine.js';
 import { launch, livePid, processStats, terminate, waitGone } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { VmLinks, type VmRef } from './links.js';
@@ -132,9 +132,7 @@ export class QemuDriver implements Driver {
         await qcow2.createOverlay(image.path, files.disk, { sizeBytes: opts.diskBytes, baseFormat: 'qcow2' });
       }
       const hostname = inst.config.hostname || inst.name;
-      const config: Record<string, string> = { hostname };
-      if (opts.userScript) config['user-script'] = opts.userScript;
-      await writeFile(files.config, await configTar(config));
+      await this.writeConfig(inst, []);
       const spec: VmSpec = {
         version: 1,
         image: { name: image.name, id: image.id, boot: image.boot },
@@ -152,6 +150,15 @@ export class QemuDriver implements Driver {
     }
   }
 
+  /** The first-boot configuration tar (fw_cfg): hostname, user script, and the network (rewritten at each launch). */
+  private async writeConfig(inst: Instance, taps: TapDevice[]): Promise<void> {
+    const config: Record<string, string> = { hostname: inst.config.hostname || inst.name };
+    const userScript = vmOptions(inst).userScript;
+    if (userScript) config['user-script'] = userScript;
+    if (taps.length) config.network = networkConfig(taps);
+    await writeFile(this.files(inst).config, await configTar(config));
+  }
+
   async spec(inst: Instance): Promise<VmSpec> {
     try {
       return JSON.parse(await readFile(this.files(inst).spec, 'utf8')) as VmSpec;
@@ -162,13 +169,13 @@ export class QemuDriver implements Driver {
 
   // ---- run ----
 
-  async init(inst: Instance, _ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
+  async init(inst: Instance, ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
     const pid = await livePid(this.files(inst));
     if (pid) return { pid, monitorPid: pid };
-    return this.launchVm(inst, true);
+    return this.launchVm(inst, true, ctx?.network?.taps ?? []);
   }
 
-  async start(inst: Instance, _ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
+  async start(inst: Instance, ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
     const files = this.files(inst);
     const pid = await livePid(files);
     if (pid) {
@@ -181,10 +188,10 @@ export class QemuDriver implements Driver {
       }
       await this.release(inst); // a QEMU that ended or is in an error state: start afresh
     }
-    return this.launchVm(inst, false);
+    return this.launchVm(inst, false, ctx?.network?.taps ?? []);
   }
 
-  private async launchVm(inst: Instance, paused: boolean): Promise<{ pid: number; monitorPid: number }> {
+  private async launchVm(inst: Instance, paused: boolean, taps: TapDevice[]): Promise<{ pid: number; monitorPid: number }> {
     const files = this.files(inst);
     const spec = await this.spec(inst);
     await checkHostResources(spec.memoryBytes, spec.cpus);
@@ -192,10 +199,11 @@ export class QemuDriver implements Driver {
     const accel = await this.accel(guest);
     const loadvm = (await readFile(files.loadvm, 'utf8').catch(() => '')).trim() || undefined;
     await clearExit(files, this.exitDir, inst.id);
+    if (spec.image.boot === 'hull') await this.writeConfig(inst, taps);
     const r = new Reverter();
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
-      const pid = await launch(vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm }), files).catch(async (e: unknown) => {
+      const pid = await launch(vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm, taps }), files).catch(async (e: unknown) => {
         if (!loadvm || !(e instanceof HullError)) throw e;
         // A snapshot's memory that cannot be loaded (another accelerator, CPU model, QEMU): boot the disk next time.
         await rm(files.loadvm, { force: true });

@@ -7,6 +7,7 @@ import * as dev from './devices.js';
 import type { VmFiles } from './files.js';
 import type { GuestArtifacts } from './guest.js';
 import type { VmSpec } from './spec.js';
+import type { TapDevice } from '../driver.js';
 
 /**
  * The QEMU command line for a VM. `machineArgs` is the part every Hull VM
@@ -50,6 +51,8 @@ export interface LaunchOptions {
   paused: boolean;
   /** Resume a full snapshot instead of booting. */
   loadvm?: string;
+  /** Tap devices on the networks' bridges, one virtio-net card each (in order: eth0, eth1, …). */
+  taps?: TapDevice[];
 }
 
 export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[] {
@@ -65,6 +68,7 @@ export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[]
   if (spec.cdrom) argv.push(...dev.cdrom(spec.cdrom));
   argv.push(...dev.serialConsole(files));
   argv.push(...dev.virtioSerial(), ...dev.socketChardev('agent0', files.agent, { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 1));
+  for (const [i, t] of (o.taps ?? []).entries()) argv.push(...dev.tapNic(`n${i}`, t.name, t.mac));
   argv.push(...dev.balloon(), ...dev.qmp(files));
   // A guest poweroff leaves QEMU up, stopped, until Hull has recorded the exit and says quit:
   // a daemon that was down meanwhile still learns how the VM ended.
@@ -88,4 +92,16 @@ export async function memAvailable(): Promise<number | undefined> {
   const text = await readFile('/proc/meminfo', 'utf8').catch(() => '');
   const m = /^MemAvailable:\s+(\d+) kB/m.exec(text);
   return m ? Number(m[1]) * 1024 : undefined;
+}
+
+/**
+ * The guest's network, as the `network` file of the config tar: one line per
+ * card, `nic MAC ADDRESS/PREFIX [GATEWAY]`, then `nameserver ADDRESS`. The
+ * guest's rc finds each card by its MAC address.
+ */
+export function networkConfig(taps: TapDevice[]): string {
+  const lines = taps.map((t) => `nic ${t.mac} ${t.address}/${t.prefixLen}${t.gateway ? ` ${t.gateway}` : ''}`);
+  const ns = taps.find((t) => t.nameserver)?.nameserver;
+  if (ns) lines.push(`nameserver ${ns}`);
+  return lines.join('\n') + '\n';
 }

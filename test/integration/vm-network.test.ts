@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shortId } from '../../src/core/ids.js';
+import { run } from '../../src/sys/run.js';
+import { REPO, TestDaemon, waitFor } from '../helpers/hull.js';
+
+/**
+ * A VM on a Hull network, next to a container: each reaches the other by
+ * name through the network's DNS. QEMU under TCG; needs the built guest.
+ */
+process.env.HULL_VM_ACCEL = 'tcg';
+const guestBuilt = existsSync(join(REPO, 'build', 'guest', 'guest.json'));
+const SUBNET = '10.231.57.0/24';
+const GATEWAY = '10.231.57.1';
+const links = async () => (JSON.parse((await run(['ip', '-j', 'link', 'show'])).stdout) as Array<{ ifname: string }>).map((l) => l.ifname);
+
+describe.skipIf(!guestBuilt)('VM networking (TCG)', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = await TestDaemon.start();
+  }, 60_000);
+  afterAll(async () => {
+    await d?.destroy();
+  }, 60_000);
+
+  it('a VM and a container on one network reach each other by name; rm leaves no tap', async () => {
+    await d.ok(['network', 'create', 'vmnet', '--subnet', SUBNET]);
+    const id = (await d.ok(['vm', 'create', '--name', 'vm1', '--network', 'vmnet', '--network-alias', 'vmalias', '--memory', '256m'])).trim();
+    await d.ok(['run', '-d', '--name', 'c1', '--network', 'vmnet', 'busybox', 'sh', '-c', 'echo from-c1 > /tmp/index.html; exec httpd -f -p 8080 -h /tmp']);
+    await d.ok(['vm', 'start', 'vm1']);
+    const tap = `ht${shortId(id)}0`;
+    expect(await links()).toContain(tap);
+    // The agent answers once the guest's rc (which configures eth0) has run.
+    await waitFor(async () => (await d.hull(['vm', 'exec', 'vm1', '--', 'true'])).code === 0, 90_000, 500);
+
+    const net = JSON.parse(await d.ok(['inspect', 'vm1']))[0].config.networks[0];
+    expect(net).toMatchObject({ network: 'vmnet', gateway: GATEWAY, aliases: ['vmalias'] });
+    expect(net.ipAddress).toMatch(/^10\.231\.57\.\d+$/);
+    expect(await d.ok(['vm', 'exec', 'vm1', '--', 'ip', '-4', 'addr', 'show', 'eth0'])).toContain(`${net.ipAddress}/24`);
+    expect(await d.ok(['vm', 'exec', 'vm1', '--', 'cat', '/etc/resolv.conf'])).toContain(`nameserver ${GATEWAY}`);
+
+    // VM → container by name (the network's DNS on the gateway).
+    expect(await d.ok(['vm', 'exec', 'vm1', '--', 'wget', '-qO-', 'http://c1:8080/'], { timeoutMs: 30_000 })).toBe('from-c1\n');
+    // Container → VM by name and alias.
+    await d.ok(['vm', 'exec', 'vm1', '--', 'sh', '-c', 'mkdir -p /www && echo from-vm1 > /www/index.html && httpd -p 80 -h /www >/dev/null 2>&1']);
+    const client = ['run', '--rm', '--network', 'vmnet', 'busybox'];
+    expect(await d.ok([...client, 'wget', '-qO-', 'http://vm1/'], { timeoutMs: 30_000 })).toBe('from-vm1\n');
+    expect(await d.ok([...client, 'wget', '-qO-', 'http://vmalias/'], { timeoutMs: 30_000 })).toBe('from-vm1\n');
+    expect(await d.ok([...client, 'ping', '-c1', '-W5', 'vm1'], { timeoutMs: 30_000 })).toMatch(/1 packets received/);
+
+    expect((await d.hull(['network', 'rm', 'vmnet'])).stderr).toMatch(/in use by .*vm1/);
+    await d.ok(['vm', 'rm', '-f', 'vm1'], { timeoutMs: 30_000 });
+    await d.ok(['rm', '-f', 'c1']);
+    await waitFor(async () => !(await links()).includes(tap), 5_000);
+    await d.ok(['network', 'rm', 'vmnet']);
+  }, 150_000);
+
+  it('--network none: no card; --network host is refused', async () => {
+    await d.ok(['vm', 'create', '--name', 'vm2', '--network', 'none']);
+    expect(JSON.parse(await d.ok(['inspect', 'vm2']))[0].config.networkMode).toBe('none');
+    await d.ok(['vm', 'rm', 'vm2']);
+    expect((await d.hull(['vm', 'create', '--name', 'vm3', '--network', 'host'])).stderr).toMatch(/cannot use --network host/);
+  });
+});
