@@ -49,6 +49,12 @@ describe.skipIf(!guestBuilt)('VM networking (TCG)', () => {
     expect(await d.ok([...client, 'wget', '-qO-', 'http://vmalias/'], { timeoutMs: 30_000 })).toBe('from-vm1\n');
     expect(await d.ok([...client, 'ping', '-c1', '-W5', 'vm1'], { timeoutMs: 30_000 })).toMatch(/1 packets received/);
 
+    // A daemon killed and started again re-adopts the VM's tap and its name.
+    await d.crash();
+    await d.spawn();
+    expect(await links()).toContain(tap);
+    expect(await d.ok([...client, 'wget', '-qO-', 'http://vm1/'], { timeoutMs: 30_000 })).toBe('from-vm1\n');
+
     expect((await d.hull(['network', 'rm', 'vmnet'])).stderr).toMatch(/in use by .*vm1/);
     await d.ok(['vm', 'rm', '-f', 'vm1'], { timeoutMs: 30_000 });
     await d.ok(['rm', '-f', 'c1']);
