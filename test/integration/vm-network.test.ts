@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shortId } from '../../src/core/ids.js';
+import { vmCgroupMemory } from '../../src/runtime/qemu/cgroup.js';
 import { run } from '../../src/sys/run.js';
 import { REPO, TestDaemon, waitFor } from '../helpers/hull.js';
 
@@ -24,7 +26,7 @@ describe.skipIf(!guestBuilt)('VM networking (TCG)', () => {
     await d?.destroy();
   }, 60_000);
 
-  it('a VM and a container on one network reach each other by name; rm leaves no tap', async () => {
+  it('a VM and a container on one network reach each other by name; QEMU in a cgroup with the limits; rm leaves no tap, no cgroup', async () => {
     await d.ok(['network', 'create', 'vmnet', '--subnet', SUBNET]);
     const id = (await d.ok(['vm', 'create', '--name', 'vm1', '--network', 'vmnet', '--network-alias', 'vmalias', '--memory', '256m'])).trim();
     await d.ok(['run', '-d', '--name', 'c1', '--network', 'vmnet', 'busybox', 'sh', '-c', 'echo from-c1 > /tmp/index.html; exec httpd -f -p 8080 -h /tmp']);
@@ -33,6 +35,16 @@ describe.skipIf(!guestBuilt)('VM networking (TCG)', () => {
     expect(await links()).toContain(tap);
     // The agent answers once the guest's rc (which configures eth0) has run.
     await waitFor(async () => (await d.hull(['vm', 'exec', 'vm1', '--', 'true'])).code === 0, 90_000, 500);
+
+    // QEMU runs in a cgroup of its own with the VM's memory (+ overhead) and CPU limits.
+    const vmInfo = JSON.parse(await d.ok(['vm', 'inspect', 'vm1']))[0].vm;
+    const cg = vmInfo.cgroup as { mode: string; dirs: string[]; memoryLimit: number; cpuQuotaUs: number };
+    expect(cg.memoryLimit).toBe(vmCgroupMemory(256 * 1024 * 1024));
+    const limitFile = cg.mode === 'v2' ? 'memory.max' : 'memory.limit_in_bytes';
+    expect(Number(await readFile(join(cg.dirs[0], limitFile), 'utf8'))).toBe(cg.memoryLimit);
+    expect((await readFile(join(cg.dirs[0], 'cgroup.procs'), 'utf8')).split('\n')).toContain(String(vmInfo.qemuPid));
+    const cpuFile = cg.mode === 'v2' ? join(cg.dirs[0], 'cpu.max') : join(cg.dirs[1], 'cpu.cfs_quota_us');
+    expect(await readFile(cpuFile, 'utf8')).toMatch(/^100000\b/);
 
     const net = JSON.parse(await d.ok(['inspect', 'vm1']))[0].config.networks[0];
     expect(net).toMatchObject({ network: 'vmnet', gateway: GATEWAY, aliases: ['vmalias'] });
@@ -59,6 +71,7 @@ describe.skipIf(!guestBuilt)('VM networking (TCG)', () => {
     await d.ok(['vm', 'rm', '-f', 'vm1'], { timeoutMs: 30_000 });
     await d.ok(['rm', '-f', 'c1']);
     await waitFor(async () => !(await links()).includes(tap), 5_000);
+    for (const dir of cg.dirs) expect(existsSync(dir)).toBe(false);
     await d.ok(['network', 'rm', 'vmnet']);
   }, 150_000);
 

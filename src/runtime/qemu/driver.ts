@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../../sys/fs.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
 import { chooseAccel, type AccelChoice } from './accel.js';
 import type { AgentClient, AgentInfo } from './agent.js';
+import { placeVm, removeVmCgroup, type VmCgroup } from './cgroup.js';
 import { configTar } from './config-tar.js';
 import { attachConsole } from './console.js';
 import { agentExec, agentTop } from './exec.js';
@@ -42,6 +43,8 @@ export interface VmInspect {
   accel?: AccelChoice;
   qmpStatus?: string;
   dir: string;
+  /** The cgroup QEMU runs in, with its limits (or why it could not be made). */
+  cgroup?: VmCgroup | { error: string };
 }
 
 /**
@@ -215,7 +218,9 @@ export class QemuDriver implements Driver {
           await terminate(pid, files);
         }),
       );
-      await writeFile(join(files.dir, 'run.json'), JSON.stringify({ accel, pid, startedAt: new Date().toISOString(), kernelRelease: guest.kernelRelease }));
+      // The VM's memory (+ QEMU's overhead) and CPU limits; a host without writable cgroups runs it unconfined.
+      const cgroup = await placeVm(inst.id, pid, spec.memoryBytes, spec.cpus).catch((e: unknown) => ({ error: String(e) }));
+      await writeFile(join(files.dir, 'run.json'), JSON.stringify({ accel, pid, startedAt: new Date().toISOString(), kernelRelease: guest.kernelRelease, cgroup }));
       await this.qmp(inst);
       if (loadvm) await rm(files.loadvm, { force: true });
       r.success();
@@ -313,6 +318,7 @@ export class QemuDriver implements Driver {
       if (pid) await terminate(pid, files, 1000);
       await rm(files.dir, { recursive: true, force: true });
       await rm(join(this.exitDir, inst.id), { force: true });
+      await removeVmCgroup(inst.id).catch(() => undefined); // a cgroup still busy must not keep rm from finishing
     });
   }
 
@@ -373,10 +379,10 @@ export class QemuDriver implements Driver {
     const files = this.files(inst);
     const spec = await this.spec(inst);
     const pid = (await livePid(files)) ?? 0;
-    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice }, () => undefined) : undefined;
+    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string } }, () => undefined) : undefined;
     const qmpStatus = pid ? await this.qmpStatus(inst).catch(() => undefined) : undefined;
     const status = pid ? runtimeStatus(qmpStatus ?? 'running') : (await readExit(files)) ? 'stopped' : 'absent';
-    return { spec, status, qemuPid: pid, accel: run?.accel, qmpStatus, dir: files.dir };
+    return { spec, status, qemuPid: pid, accel: run?.accel, qmpStatus, dir: files.dir, cgroup: run?.cgroup };
   }
 
   // ---- snapshots (snapshot.ts): full while QEMU runs, disk-only while it is stopped ----
