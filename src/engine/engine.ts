@@ -412,25 +412,28 @@ export class Engine {
   }
 
   async pause(ref: string): Promise<Instance> {
-    const inst = await this.get(ref);
-    return this.lock.run(inst.id, async () => {
-      const cur = await this.mustGet(inst.id);
-      if (cur.state.status !== 'running') throw wrongState(`${noun(cur)} ${cur.name} is not running`);
-      await this.driver(cur).pause(cur);
-      const next = await this.save(cur.id, () => ({ status: 'paused' }));
-      this.emit('pause', next);
-      return next;
-    });
+    return this.transition(ref, 'running', 'paused', 'pause', (d, i) => d.pause(i));
   }
 
   async unpause(ref: string): Promise<Instance> {
+    return this.transition(ref, 'paused', 'running', 'unpause', (d, i) => d.resume(i));
+  }
+
+  /** One status change done by the driver under the instance's lock: pause and unpause. */
+  private async transition(
+    ref: string,
+    from: 'running' | 'paused',
+    to: 'running' | 'paused',
+    event: 'pause' | 'unpause',
+    act: (drv: Driver, inst: Instance) => Promise<void>,
+  ): Promise<Instance> {
     const inst = await this.get(ref);
     return this.lock.run(inst.id, async () => {
       const cur = await this.mustGet(inst.id);
-      if (cur.state.status !== 'paused') throw wrongState(`${noun(cur)} ${cur.name} is not paused`);
-      await this.driver(cur).resume(cur);
-      const next = await this.save(cur.id, () => ({ status: 'running' }));
-      this.emit('unpause', next);
+      if (cur.state.status !== from) throw wrongState(`${noun(cur)} ${cur.name} is not ${from}`);
+      await act(this.driver(cur), cur);
+      const next = await this.save(cur.id, () => ({ status: to }));
+      this.emit(event, next);
       return next;
     });
   }

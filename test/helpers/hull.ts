@@ -96,6 +96,11 @@ export class TestDaemon {
     return r.stdout;
   }
 
+  /** One field of an instance's state, as `inspect -f '{{.State.FIELD}}'` prints it. */
+  async state(name: string, field: string): Promise<string> {
+    return (await this.ok(['inspect', '-f', `{{.State.${field}}}`, name])).trim();
+  }
+
   /** Remove every container, stop the daemon, unmount and delete the root. */
   async destroy(): Promise<void> {
     if (this.proc && this.proc.exitCode === null) {

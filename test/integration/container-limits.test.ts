@@ -12,7 +12,7 @@ afterAll(async () => {
   await d?.destroy();
 });
 
-const state = async (name: string, field: string) => (await d.ok(['inspect', '-f', `{{.State.${field}}}`, name])).trim();
+const state = (name: string, field: string) => d.state(name, field);
 
 describe('resource limits, enforced by the kernel', () => {
   it('a memory hog is OOM-killed: exit 137 and inspect shows OOMKilled', async () => {

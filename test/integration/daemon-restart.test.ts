@@ -12,7 +12,7 @@ afterAll(async () => {
   await d?.destroy();
 });
 
-const state = async (name: string, field: string) => (await d.ok(['inspect', '-f', `{{.State.${field}}}`, name])).trim();
+const state = (name: string, field: string) => d.state(name, field);
 
 /** Everything on the machine matches the records: no orphan dirs, mounts or runtime state. */
 async function assertConsistent(): Promise<void> {
