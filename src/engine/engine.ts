@@ -387,8 +387,9 @@ export class Engine {
     this.cancelRestart(inst.id);
     return this.lock.run(inst.id, async () => {
       const cur = await this.mustGet(inst.id);
-      if (cur.state.status !== 'running' && cur.state.status !== 'paused') return cur;
-      await this.save(inst.id, () => ({ stoppedByUser: true }));
+      // Marked first, also when it is between restarts: a restart already queued on the lock must not revive it.
+      const marked = await this.save(inst.id, () => ({ stoppedByUser: true }));
+      if (cur.state.status !== 'running' && cur.state.status !== 'paused') return marked;
       if (cur.state.status === 'paused') await this.driver(cur).resume(cur).catch(() => undefined);
       await this.driver(cur).stop(cur, timeoutSec);
       const done = await this.reapLocked(inst.id);
