@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 # `script` for terminals (HULL_SETUP_TEST=1); bench adds its peers (podman) with HULL_SETUP_BENCH=1.
 PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps zstd)
 PKGS+=(qemu-system-x86 qemu-utils cpio e2fsprogs) # VMs: QEMU, qemu-img, the guest's initramfs and disks
+PKGS+=(genisoimage) # VMs: the cloud-init NoCloud seed ISO for guests that boot their own disk
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry libcap2-bin); fi  # libcap2-bin: setcap for the xattr unpack test
+if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(cloud-init openssl); fi  # cloud-init's own code reads Hull's seed; openssl checks the password hash
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman skopeo docker-registry); fi
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(wrk); fi  # bench/network.ts: connection rate through a published port
 
@@ -24,6 +26,10 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# cloud-init on this host is only a library for the tests: this marker keeps its systemd generator from ever
+# enabling it here at a boot (installing it starts nothing; without systemd its units are inert anyway).
+if [[ "${HULL_SETUP_TEST:-}" == 1 && -d /etc/cloud && ! -e /etc/cloud/cloud-init.disabled ]]; then touch /etc/cloud/cloud-init.disabled; fi
 
 # npm dependencies: install when package-lock.json changed since the last install.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then

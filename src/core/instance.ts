@@ -27,6 +27,12 @@ export interface VmOptions {
   userScript?: string;
   /** Extra kernel command-line words, for guests booted with Hull's kernel. */
   kernelArgs?: string[];
+  /** SSH public keys for the guest's default user (cloud-init guests; see runtime/qemu/cloud-init.ts). */
+  sshKeys?: string[];
+  /** The default user's password as a crypt(3) hash (`$6$…`), never the plain text (cloud-init guests). */
+  passwordHash?: string;
+  /** The user's own cloud-init user-data, given to the guest verbatim instead of Hull's generated one. */
+  userData?: string;
 }
 
 export interface InstanceConfig {

@@ -12,7 +12,7 @@ import { Reverter } from '../core/reverter.js';
 import type { ImageService } from '../image/image-service.js';
 import type { NetworkAttachment, PortMapping } from '../core/network.js';
 import { parseExposed } from '../core/port-spec.js';
-import type { NetworkManager } from '../net/manager.js';
+import type { NetworkManager, NicHotplug } from '../net/manager.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, StdioStream } from '../runtime/driver.js';
 import type { HostInfo } from '../runtime/host.js';
 import type { Store } from '../store/store.js';
@@ -307,13 +307,19 @@ export class Engine {
   /** `hull network connect`: join a network, at once when running. */
   async connect(ref: string, network: string, o: { aliases?: string[]; ip?: string } = {}): Promise<Instance> {
     const inst = await this.get(ref);
-    return this.lock.run(inst.id, async () => this.d.net.connect(await this.mustGet(inst.id), network, o, (n) => this.saveNetworks(inst.id, n)));
+    return this.lock.run(inst.id, async () => this.d.net.connect(await this.mustGet(inst.id), network, o, (n) => this.saveNetworks(inst.id, n), this.nics(inst)));
   }
 
   /** `hull network disconnect`: leave a network, at once when running. */
   async disconnect(ref: string, network: string): Promise<Instance> {
     const inst = await this.get(ref);
-    return this.lock.run(inst.id, async () => this.d.net.disconnect(await this.mustGet(inst.id), network, (n) => this.saveNetworks(inst.id, n)));
+    return this.lock.run(inst.id, async () => this.d.net.disconnect(await this.mustGet(inst.id), network, (n) => this.saveNetworks(inst.id, n), this.nics(inst)));
+  }
+
+  /** A running VM's cards follow its taps (hot-plugged through QMP). */
+  private nics(inst: Instance): NicHotplug | undefined {
+    if (inst.type !== 'vm') return undefined;
+    return { add: (tap) => this.vmDriver().nicAdd(inst, tap), remove: (tap) => this.vmDriver().nicRemove(inst, tap) };
   }
 
   private saveNetworks(id: string, networks: NetworkAttachment[]): Promise<Instance> {

@@ -6,7 +6,7 @@ import { shortId } from '../core/ids.js';
 import type { Instance } from '../core/instance.js';
 import type { Network, NetworkAttachment, NetworkMode, PortMapping } from '../core/network.js';
 import { Reverter } from '../core/reverter.js';
-import type { NetworkContext } from '../runtime/driver.js';
+import type { NetworkContext, TapDevice } from '../runtime/driver.js';
 import { MAX_INTERFACES, checkRequest, hostIfName, lookupName, portRules, toEndpoints, type Live } from './attachments.js';
 import type { Store } from '../store/store.js';
 import { removeContainerFiles, writeContainerFiles } from './container-files.js';
@@ -40,6 +40,12 @@ export interface NetRequest {
   aliases: string[];
   ip?: string;
   ports: PortMapping[];
+}
+
+/** A running VM's cards, added and removed as its taps are (the QEMU driver's nicAdd/nicRemove). */
+export interface NicHotplug {
+  add(tap: TapDevice): Promise<void>;
+  remove(tap: TapDevice): Promise<void>;
 }
 
 export interface NetPlan {
@@ -403,10 +409,11 @@ export class NetworkManager {
 
   /**
    * Join another network (`hull network connect`): an address now, and a
-   * veth at once when the instance runs. `save` records the new list; all of
-   * it is undone if any step fails.
+   * veth at once when the instance runs (a running VM: a tap, and `nics`
+   * puts a card on it). `save` records the new list; all of it is undone if
+   * any step fails.
    */
-  async connect(inst: Instance, ref: string, o: { aliases?: string[]; ip?: string }, save: (n: NetworkAttachment[]) => Promise<Instance>): Promise<Instance> {
+  async connect(inst: Instance, ref: string, o: { aliases?: string[]; ip?: string }, save: (n: NetworkAttachment[]) => Promise<Instance>, nics?: NicHotplug): Promise<Instance> {
     const c = inst.config;
     if ((c.networkMode ?? 'none') !== 'bridge') throw invalid(`container ${inst.name} uses --network ${c.networkMode ?? 'none'}: it cannot join networks`);
     const all = await this.networks();
@@ -427,6 +434,11 @@ export class NetworkManager {
         if (inst.type === 'vm') await link.plugTaps([ep]);
         else await link.plug(this.nsName(inst.id), [ep], false);
         r.add(() => link.unplug([ep.hostIf]));
+        if (nics) {
+          const [tap] = this.taps([ep]);
+          await nics.add(tap);
+          r.add(() => nics.remove(tap));
+        }
       }
       const saved = await save([...current, att]);
       r.success();
@@ -438,12 +450,14 @@ export class NetworkManager {
   }
 
   /** Leave a network: the veth goes at once when running, and the address goes back. */
-  async disconnect(inst: Instance, ref: string, save: (n: NetworkAttachment[]) => Promise<Instance>): Promise<Instance> {
+  async disconnect(inst: Instance, ref: string, save: (n: NetworkAttachment[]) => Promise<Instance>, nics?: NicHotplug): Promise<Instance> {
     const net = this.must(await this.networks(), ref);
     const att = (inst.config.networks ?? []).find((a) => a.networkId === net.id);
     if (!att) throw new HullError('not_found', `container ${inst.name} is not on network ${net.name}`);
     const live = this.live.has(inst.id);
-    if (live) await link.unplug([hostIfName(inst.type, inst.id, att.ifName)]);
+    const hostIf = hostIfName(inst.type, inst.id, att.ifName);
+    if (live && nics) await nics.remove({ name: hostIf, mac: att.macAddress, address: att.ipAddress, prefixLen: att.prefixLen, nameserver: '' });
+    if (live) await link.unplug([hostIf]);
     const saved = await save((inst.config.networks ?? []).filter((a) => a !== att));
     await this.releaseAddress(net.id, inst.id);
     await this.refresh(saved, live);

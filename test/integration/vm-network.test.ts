@@ -75,6 +75,54 @@ describe.skipIf(!guestBuilt)('VM networking (TCG)', () => {
     await d.ok(['network', 'rm', 'vmnet']);
   }, 150_000);
 
+  it('network connect/disconnect on a running VM takes effect at once (hot-plugged card, configured by the agent); nothing left', async () => {
+    await d.ok(['network', 'create', 'hpa', '--subnet', '10.231.58.0/24']);
+    await d.ok(['network', 'create', 'hpb', '--subnet', '10.231.59.0/24']);
+    const id = (await d.ok(['vm', 'create', '--name', 'vmh', '--network', 'hpa', '--memory', '256m'])).trim();
+    await d.ok(['run', '-d', '--name', 'cb', '--network', 'hpb', 'busybox', 'sleep', '600']);
+    await d.ok(['vm', 'start', 'vmh']);
+    await waitFor(async () => (await d.hull(['vm', 'exec', 'vmh', '--', 'true'])).code === 0, 90_000, 500);
+    const qemuPid = JSON.parse(await d.ok(['vm', 'inspect', 'vmh']))[0].vm.qemuPid as number;
+    const tunFds = async () => (await run(['sh', '-c', `ls -l /proc/${qemuPid}/fd | grep -c /dev/net/tun || true`])).stdout.trim();
+    const guestIfs = async () => (await d.ok(['vm', 'exec', 'vmh', '--', 'ls', '/sys/class/net'])).split(/\s+/).filter(Boolean).sort();
+    const ping = (target: string) => d.hull(['exec', 'cb', 'ping', '-c1', '-W3', target], { timeoutMs: 30_000 });
+    expect(await tunFds()).toBe('1');
+    expect(await guestIfs()).toEqual(['eth0', 'lo']);
+    expect((await ping('vmh')).code).not.toBe(0); // not on hpb yet
+
+    await d.ok(['network', 'connect', 'hpb', 'vmh'], { timeoutMs: 150_000 });
+    const att = (JSON.parse(await d.ok(['inspect', 'vmh']))[0].config.networks as Array<{ network: string; ipAddress: string; ifName: string }>).find((n) => n.network === 'hpb')!;
+    expect(att.ipAddress).toMatch(/^10\.231\.59\.\d+$/);
+    const tap = `ht${shortId(id)}${att.ifName.slice(3)}`;
+    expect(await links()).toContain(tap);
+    expect(await tunFds()).toBe('2');
+    expect(await d.ok(['vm', 'exec', 'vmh', '--', 'ip', '-4', 'addr'])).toContain(`${att.ipAddress}/24`);
+    // At once: the container on hpb reaches the VM by name, no restart.
+    expect((await ping('vmh')).stdout).toMatch(/1 packets received/);
+
+    await d.ok(['network', 'disconnect', 'hpb', 'vmh'], { timeoutMs: 60_000 });
+    expect((await ping('vmh')).code).not.toBe(0); // the name is gone
+    expect((await ping(att.ipAddress)).code).not.toBe(0); // and the card
+    expect(await links()).not.toContain(tap);
+    expect(await tunFds()).toBe('1'); // QEMU let go of the tap (netdev_del)
+    expect(await guestIfs()).toEqual(['eth0', 'lo']); // the card left the guest (device_del)
+
+    // Again (the freed slot is reused), then off the network it booted with: that card cannot leave q35's root bus, it is cut off.
+    await d.ok(['network', 'connect', 'hpb', 'vmh'], { timeoutMs: 150_000 });
+    expect((await ping('vmh')).stdout).toMatch(/1 packets received/);
+    const first = (JSON.parse(await d.ok(['inspect', 'vmh']))[0].config.networks as Array<{ network: string; ipAddress: string }>).find((n) => n.network === 'hpa')!;
+    await d.ok(['network', 'disconnect', 'hpa', 'vmh'], { timeoutMs: 60_000 });
+    expect(await tunFds()).toBe('1');
+    expect(await d.ok(['vm', 'exec', 'vmh', '--', 'ip', '-4', 'addr'])).not.toContain(first.ipAddress);
+    expect((await ping('vmh')).stdout).toMatch(/1 packets received/); // still on hpb
+
+    await d.ok(['vm', 'rm', '-f', 'vmh'], { timeoutMs: 30_000 });
+    await d.ok(['rm', '-f', 'cb']);
+    await waitFor(async () => !(await links()).some((l) => l.startsWith(`ht${shortId(id)}`)), 5_000);
+    await d.ok(['network', 'rm', 'hpa']);
+    await d.ok(['network', 'rm', 'hpb']);
+  }, 400_000);
+
   it('--network none: no card; --network host is refused', async () => {
     await d.ok(['vm', 'create', '--name', 'vm2', '--network', 'none']);
     expect(JSON.parse(await d.ok(['inspect', 'vm2']))[0].config.networkMode).toBe('none');

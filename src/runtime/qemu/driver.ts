@@ -17,6 +17,7 @@ import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { BUILTIN, type VmImages } from './images.js';
 import { checkHostResources, networkConfig, vmArgv } from './machine.js';
+import { writeVmSeed } from './cloud-init.js';
 import { launch, livePid, processStats, terminate, waitGone } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { VmLinks, type VmRef } from './links.js';
@@ -203,6 +204,7 @@ export class QemuDriver implements Driver {
     const loadvm = (await readFile(files.loadvm, 'utf8').catch(() => '')).trim() || undefined;
     await clearExit(files, this.exitDir, inst.id);
     if (spec.image.boot === 'hull') await this.writeConfig(inst, taps);
+    else await writeVmSeed(files, inst, spec, taps); // a cloud-init NoCloud seed, attached as a CD (machine.ts)
     const r = new Reverter();
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));

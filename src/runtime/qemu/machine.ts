@@ -4,6 +4,7 @@ import { HullError } from '../../core/errors.js';
 import { formatSize } from '../../core/units.js';
 import { accelArgs, type Accel } from './accel.js';
 import * as dev from './devices.js';
+import { seedPath } from './cloud-init.js';
 import type { VmFiles } from './files.js';
 import type { GuestArtifacts } from './guest.js';
 import type { VmSpec } from './spec.js';
@@ -13,7 +14,8 @@ import type { TapDevice } from '../driver.js';
  * The QEMU command line for a VM. `machineArgs` is the part every Hull VM
  * shares (also the isolated containers' VMs); `vmArgv` adds a full VM's
  * devices: disk, CD, serial console, guest agent port, balloon, QMP, and
- * first-boot configuration.
+ * first-boot configuration (fw_cfg for Hull's guest, a cloud-init seed CD for
+ * the others).
  */
 export interface MachineOptions {
   accel: Accel;
@@ -66,6 +68,8 @@ export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[]
   }
   argv.push(...dev.disk(files.disk, { bootIndex: spec.image.boot === 'firmware' ? 1 : undefined }));
   if (spec.cdrom) argv.push(...dev.cdrom(spec.cdrom));
+  // Guests that boot their own disk get the cloud-init NoCloud seed (cloud-init.ts) as a second, unbootable CD.
+  if (spec.image.boot !== 'hull') argv.push(...seedCdrom(seedPath(files)));
   argv.push(...dev.serialConsole(files));
   argv.push(...dev.virtioSerial(), ...dev.socketChardev('agent0', files.agent, { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 1));
   for (const [i, t] of (o.taps ?? []).entries()) argv.push(...dev.tapNic(`n${i}`, t.name, t.mac));
@@ -76,6 +80,12 @@ export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[]
   if (o.paused) argv.push('-S');
   if (o.loadvm) argv.push('-loadvm', o.loadvm);
   return argv;
+}
+
+/** The seed ISO, read-only on the AHCI controller's second port (the first holds an install ISO); no bootindex, so never booted. */
+export function seedCdrom(path: string): string[] {
+  const bd = { driver: 'raw', 'node-name': 'seed0', 'read-only': true, file: { driver: 'file', filename: path, 'read-only': true } };
+  return ['-blockdev', JSON.stringify(bd), '-device', 'ide-cd,drive=seed0,bus=ide.1'];
 }
 
 /** Refuse a VM the host cannot hold: more memory than MemAvailable, more vCPUs than host CPUs. */
