@@ -12,6 +12,7 @@ import { placeVm, removeVmCgroup, type VmCgroup } from './cgroup.js';
 import { configTar } from './config-tar.js';
 import { attachConsole } from './console.js';
 import { agentExec, agentTop } from './exec.js';
+import { addNic, configureNic, removeNic } from './hotplug.js';
 import { asExitStatus, clearExit, exists, readExit, recordExit } from './exit.js';
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
@@ -357,6 +358,25 @@ export class QemuDriver implements Driver {
 
   async agentInfo(inst: Instance): Promise<AgentInfo> {
     return (await this.agent(inst)).info();
+  }
+
+  /** `network connect` on a running VM: a card on the tap (made by the network manager), configured in Hull's guest through the agent. */
+  async nicAdd(inst: Instance, tap: TapDevice): Promise<void> {
+    const qmp = await this.runningQmp(inst);
+    if ((await this.qmpStatus(inst)) !== 'running') throw wrongState(`VM ${inst.name} is paused: resume it before connecting it to a network`);
+    const dev = await addNic(qmp, tap);
+    if ((await this.spec(inst)).image.boot !== 'hull') return; // an imported image configures its cards itself
+    await configureNic(await this.agent(inst, 120_000), tap).catch(async (e: unknown) => {
+      await removeNic(qmp, tap).catch(() => undefined);
+      throw e instanceof HullError ? e.wrap(`VM ${inst.name} (card ${dev})`) : e;
+    });
+  }
+
+  /** `network disconnect` on a running VM: the card goes (or, one from launch, is cut off) before the tap does. */
+  async nicRemove(inst: Instance, tap: TapDevice): Promise<void> {
+    if (!(await livePid(this.files(inst)))) return;
+    if ((await this.qmpStatus(inst)) !== 'running') throw wrongState(`VM ${inst.name} is paused: resume it before disconnecting it from a network`);
+    await removeNic(await this.qmp(inst), tap, () => this.agent(inst, 5000));
   }
 
   async stats(inst: Instance): Promise<Stats> {

@@ -4,6 +4,7 @@ import { HullError } from '../../core/errors.js';
 import { formatSize } from '../../core/units.js';
 import { accelArgs, type Accel } from './accel.js';
 import * as dev from './devices.js';
+import { hotplugPorts } from './hotplug.js';
 import { seedPath } from './cloud-init.js';
 import type { VmFiles } from './files.js';
 import type { GuestArtifacts } from './guest.js';
@@ -74,6 +75,8 @@ export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[]
   argv.push(...dev.virtioSerial(), ...dev.socketChardev('agent0', files.agent, { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 1));
   for (const [i, t] of (o.taps ?? []).entries()) argv.push(...dev.tapNic(`n${i}`, t.name, t.mac));
   argv.push(...dev.balloon(), ...dev.qmp(files));
+  // Spare PCIe root ports, last so the cards above keep their addresses: `network connect` hot-adds cards there.
+  argv.push(...hotplugPorts());
   // A guest poweroff leaves QEMU up, stopped, until Hull has recorded the exit and says quit:
   // a daemon that was down meanwhile still learns how the VM ended.
   argv.push('-no-shutdown');
