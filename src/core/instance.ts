@@ -10,6 +10,7 @@
 import type { NetworkAttachment, NetworkMode, PortMapping } from './network.js';
 
 export type InstanceType = 'container' | 'vm';
+export type Isolation = 'container' | 'vm';
 export type InstanceStatus = 'creating' | 'created' | 'running' | 'paused' | 'exited' | 'removing';
 export type RestartPolicy = 'no' | 'always' | 'on-failure' | 'unless-stopped';
 
@@ -59,6 +60,8 @@ export interface InstanceConfig {
   networks?: NetworkAttachment[];
   /** Published ports, host ports resolved. */
   ports?: PortMapping[];
+  /** Containers: `vm` runs the program in a small VM of its own (IsolatedDriver); absent means `container`. */
+  isolation?: Isolation;
   /** VMs only: disk size, first-boot script, kernel arguments. */
   vm?: VmOptions;
 }

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildServer, listenUnix } from '../api/server.js';
 import { HullError } from '../core/errors.js';
-import { Engine, isolatedTmpDir } from '../engine/engine.js';
+import { Engine } from '../engine/engine.js';
 import { startVms } from './vms.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { ImageService } from '../image/image-service.js';
@@ -49,8 +49,8 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon });
   const net = new NetworkManager({ root: cfg.root, store, log, ...scopeNames(cfg.root, cfg.root === DEFAULT_ROOT) });
   await net.start();
-  const vms = await startVms(cfg.root, isolatedTmpDir(cfg.root), log);
-  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net });
+  const vms = await startVms(cfg.root, driver.exitDir, log);
+  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net });
   await engine.recover();
   await engine.watchExits();
   const app = await buildServer({ engine, images, log, version: VERSION });
@@ -61,6 +61,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
     await app.close();
     await engine.close();
     await vms.driver?.close();
+    await vms.isolated?.close();
     await net.shutdown();
     await store.close();
     await rm(cfg.socketPath, { force: true });

@@ -3,23 +3,24 @@ import type { Logger } from '../engine/logger.js';
 import { QemuDriver } from '../runtime/qemu/driver.js';
 import { loadGuest } from '../runtime/qemu/guest.js';
 import { VmImages } from '../runtime/qemu/images.js';
-import { cleanupIsolatedLeftovers } from '../runtime/qemu/isolated.js';
+import { IsolatedDriver } from '../runtime/qemu/isolated-driver.js';
 
 export interface VmSetup {
   driver?: QemuDriver;
+  /** VM-isolated containers (`run --isolation vm`). */
+  isolated?: IsolatedDriver;
   images?: VmImages;
   /** Why VMs are unavailable (the guest is not built); containers work regardless. */
   unavailable?: string;
 }
 
 /**
- * VMs at daemon start: debian-min registered from the built guest, and what a
- * killed daemon's isolated runs left removed. Without a built guest the daemon
- * still starts; every VM request then says to run `npm run setup`.
+ * VMs at daemon start: debian-min registered from the built guest. Without a
+ * built guest the daemon still starts; every VM request (and --isolation vm)
+ * then says to run `npm run setup`.
  */
-export async function startVms(root: string, isolatedTmp: string, log: Logger): Promise<VmSetup> {
-  await mkdir(isolatedTmp, { recursive: true, mode: 0o700 });
-  await cleanupIsolatedLeftovers(isolatedTmp).catch((e) => log.warn({ err: String(e) }, 'isolated-run leftovers not cleaned'));
+export async function startVms(root: string, exitDir: string, log: Logger): Promise<VmSetup> {
+  await mkdir(`${root}/ivm`, { recursive: true, mode: 0o700 });
   const images = new VmImages(root);
   try {
     await images.ensureBuiltin(await loadGuest());
@@ -28,5 +29,5 @@ export async function startVms(root: string, isolatedTmp: string, log: Logger): 
     log.warn({ err: String(e) }, 'VMs unavailable: run `npm run setup`');
     return { unavailable };
   }
-  return { driver: new QemuDriver({ root, images }), images };
+  return { driver: new QemuDriver({ root, images, exitDir }), isolated: new IsolatedDriver({ root, exitDir }), images };
 }

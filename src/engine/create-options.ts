@@ -45,6 +45,8 @@ export const CreateOptionsSchema = z
     ports: z.array(PortSchema).default([]),
     /** Publish every port the image exposes on a host port picked for it (-P). */
     publishAll: z.boolean().default(false),
+    /** `vm`: the program runs in a small VM of its own (Hull's kernel, the image's files on a virtio disk). */
+    isolation: z.enum(['container', 'vm']).default('container'),
   })
   .strict();
 

@@ -16,11 +16,11 @@ import type { NetworkManager, NicHotplug } from '../net/manager.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, StdioStream } from '../runtime/driver.js';
 import type { HostInfo } from '../runtime/host.js';
 import type { Store } from '../store/store.js';
-import { CreateOptionsSchema, type CreateOptions } from './create-options.js';
+import { CreateOptionsSchema, type CreateOptions, type ParsedCreateOptions } from './create-options.js';
 import type { QemuDriver } from '../runtime/qemu/driver.js';
 import type { VmImages } from '../runtime/qemu/images.js';
-import { runIsolated, type IsolatedRunResult } from '../runtime/qemu/isolated.js';
-import { IsolatedRunSchema, VmCreateSchema, type IsolatedRunRequest, type VmCreateOptions } from './vm-options.js';
+import type { IsolatedDriver } from '../runtime/qemu/isolated-driver.js';
+import { VmCreateSchema, type VmCreateOptions } from './vm-options.js';
 import { KeyedLock } from './locks.js';
 import type { Logger } from './logger.js';
 
@@ -30,7 +30,7 @@ export interface EngineDeps {
   root: string;
   store: Store;
   images: ImageService;
-  drivers: { container: Driver & { exitDir: string }; vm?: QemuDriver };
+  drivers: { container: Driver & { exitDir: string }; vm?: QemuDriver; isolated?: IsolatedDriver };
   /** VM images; absent (with `vmUnavailable` saying why) when the guest is not built. */
   vmImages?: VmImages;
   vmUnavailable?: string;
@@ -75,7 +75,14 @@ export class Engine {
   }
 
   private driver(inst: Instance): Driver {
-    return inst.type === 'vm' ? this.vmDriver() : this.d.drivers.container;
+    if (inst.type === 'vm') return this.vmDriver();
+    return inst.config.isolation === 'vm' ? this.isolatedDriver() : this.d.drivers.container;
+  }
+
+  /** VM-isolated containers need the guest too. */
+  private isolatedDriver(): IsolatedDriver {
+    if (!this.d.drivers.isolated) throw new HullError('unavailable', this.d.vmUnavailable ?? 'VM isolation is not available on this daemon');
+    return this.d.drivers.isolated;
   }
 
   /** The QEMU driver, or why VMs are unavailable (containers are unaffected). */
@@ -137,8 +144,10 @@ export class Engine {
     const name = o.name || (await this.freeName());
     if (!isValidName(name)) throw invalid(`invalid name "${name}": use letters, digits, _ . - (start with a letter or digit)`);
     if (o.memoryBytes !== undefined && o.memoryBytes < MIN_MEMORY) throw new HullError('resource', `memory limit ${o.memoryBytes} bytes is too small: the minimum is 6MiB`);
-    const runtime = o.runtime ?? this.d.host.defaultRuntime;
-    if (!this.d.host.runtimes[runtime]) throw new HullError('unavailable', `OCI runtime "${runtime}" is not installed (installed: ${Object.keys(this.d.host.runtimes).join(', ') || 'none'})`);
+    const isolated = o.isolation === 'vm';
+    if (isolated) checkIsolated(o, this.isolatedDriver());
+    const runtime = isolated ? 'qemu' : (o.runtime ?? this.d.host.defaultRuntime);
+    if (!isolated && !this.d.host.runtimes[runtime]) throw new HullError('unavailable', `OCI runtime "${runtime}" is not installed (installed: ${Object.keys(this.d.host.runtimes).join(', ') || 'none'})`);
     if (await this.d.store.getByName('instance', name)) throw new HullError('conflict', `the name "${name}" is already in use`);
     const image = await this.d.images.resolve(o.image);
     const ic = image.config;
@@ -166,6 +175,7 @@ export class Engine {
         restartPolicy: { name: o.restartPolicy, maxRetries: o.restartMaxRetries },
         labels: o.labels,
         hostname: o.hostname ?? shortId(id),
+        ...(isolated ? { isolation: 'vm' as const } : {}),
       },
       state: newState(),
     };
@@ -174,7 +184,7 @@ export class Engine {
     const r = new Reverter();
     try {
       // Addresses and host ports first (networkMode, networks, ports); a daemon killed before the record lands frees them at recovery.
-      Object.assign(inst.config, await this.d.net.allocate({ id, name }, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports: withExposed(o.ports, o.publishAll ? ic.ExposedPorts : undefined) }, r));
+      Object.assign(inst.config, await this.d.net.allocate({ id, name }, { networks: isolated ? ['none'] : o.networks, aliases: o.networkAliases, ip: o.ip, ports: withExposed(o.ports, o.publishAll ? ic.ExposedPorts : undefined) }, r));
       // The record goes in first, as `creating`, so a daemon killed mid-way finds and removes the leftovers.
       await this.d.store.create('instance', id, name, inst);
       r.add(() => this.d.store.delete('instance', id));
@@ -276,30 +286,6 @@ export class Engine {
   async snapshotDelete(ref: string, name: string): Promise<void> {
     const inst = await this.getVm(ref);
     await this.lock.run(inst.id, async () => this.vmDriver().snapshotDelete(await this.mustGet(inst.id), name));
-  }
-
-  /** `hull run --isolation vm`: the image's program in a VM of its own; no record, gone when it returns. */
-  async runIsolated(input: IsolatedRunRequest, io: { onStdout: (b: Buffer) => void; onStderr: (b: Buffer) => void; signal?: AbortSignal }): Promise<IsolatedRunResult> {
-    const parsed = IsolatedRunSchema.safeParse(input);
-    if (!parsed.success) throw invalid(`invalid isolated run request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    const o = parsed.data;
-    this.vmDriver();
-    const image = await this.d.images.resolve(o.image);
-    const ic = image.config;
-    const entrypoint = o.entrypoint ?? ic.Entrypoint ?? [];
-    const cmd = o.cmd && o.cmd.length ? o.cmd : o.entrypoint ? [] : (ic.Cmd ?? []);
-    return runIsolated({
-      layerDirs: await this.d.images.layerDirs(image),
-      argv: [...entrypoint, ...cmd],
-      env: mergeEnv(ic.Env ?? [], o.env),
-      workingDir: o.workingDir || ic.WorkingDir || '/',
-      user: o.user || ic.User || '',
-      hostname: o.hostname,
-      memoryBytes: o.memoryBytes,
-      cpus: o.cpus,
-      ...io,
-      tmpDir: isolatedTmpDir(this.d.root),
-    });
   }
 
   // ---- networks of an instance ----
@@ -749,8 +735,15 @@ function withExposed(ports: PortMapping[], exposed: Record<string, object> | und
 /** How messages name an instance. */
 const noun = (inst: Instance) => (inst.type === 'vm' ? 'VM' : 'container');
 
-/** Where isolated runs keep their disk image and sockets (short: unix socket paths). */
-export const isolatedTmpDir = (root: string) => `${root}/vmrun`;
+/** What a VM-isolated container cannot have (yet): a terminal, a user namespace, networks other than none. */
+function checkIsolated(o: ParsedCreateOptions, _drv: IsolatedDriver): void {
+  if (o.tty) throw invalid('--isolation vm has no terminal yet: run it without -t');
+  if (o.userns) throw invalid('--isolation vm and --userns cannot be used together: the VM is the boundary');
+  if (o.runtime) throw invalid('--isolation vm and --runtime cannot be used together: the runtime is QEMU');
+  if ((o.networks && !(o.networks.length === 1 && o.networks[0] === 'none')) || o.ports.length || o.publishAll || o.ip) {
+    throw invalid('--isolation vm does not join networks yet: leave out --network, -p, -P and --ip');
+  }
+}
 
 const exists = (p: string) => lstat(p).then(() => true, () => false);
 const isDir = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);

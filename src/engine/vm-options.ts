@@ -58,19 +58,3 @@ export function vmConfig(o: z.output<typeof VmCreateSchema>): VmOptions {
     userData: o.userData,
   };
 }
-
-/** `POST /v1/isolated-runs`: one OCI image's program in a VM of its own. */
-export const IsolatedRunSchema = z
-  .object({
-    image: z.string().min(1),
-    cmd: z.array(z.string()).optional(),
-    entrypoint: z.array(z.string()).optional(),
-    env: z.array(z.string()).default([]),
-    workingDir: z.string().default(''),
-    user: z.string().default(''),
-    hostname: z.string().optional(),
-    memoryBytes: z.number().int().positive().optional(),
-    cpus: z.number().positive().optional(),
-  })
-  .strict();
-export type IsolatedRunRequest = z.input<typeof IsolatedRunSchema>;

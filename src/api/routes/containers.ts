@@ -14,6 +14,7 @@ export function summary(i: Instance) {
     id: i.id,
     name: i.name,
     type: i.type,
+    ...(i.type === 'container' ? { isolation: i.config.isolation ?? 'container' } : {}),
     image: i.config.image,
     command: [...i.config.entrypoint, ...i.config.cmd].join(' '),
     createdAt: i.createdAt,

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { invalid } from '../../core/errors.js';
 import type { ApiDeps } from '../server.js';
 import { summary } from './containers.js';
-import { ndjson } from './image-registry.js';
 
 const bool = (v: unknown) => v === '1' || v === 'true' || v === true;
 type P = { ref: string; name: string };
@@ -21,7 +20,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
  * VM-only routes. A VM is an instance: start, stop, kill, pause, restart,
  * rm, logs, exec and attach (the serial console) are the /v1/containers/{ref}/…
  * routes, which take any instance. Here: create, list, inspect (with the
- * accelerator), snapshots, VM images, and isolated runs.
+ * accelerator), snapshots, VM images. (VM-isolated containers are containers: /v1/containers.)
  */
 export const vmRoutes =
   ({ engine }: ApiDeps): FastifyPluginAsync =>
@@ -61,14 +60,5 @@ export const vmRoutes =
       await engine.vmImages().remove((req.params as P).ref);
       return reply.status(204).send();
     });
-
-    // Output streams as ndjson events ({type: stdout|stderr, data: base64}), ended by the exit code.
-    app.post('/v1/isolated-runs', async (req, reply) =>
-      ndjson(reply, async (on, signal) => {
-        const send = (type: 'stdout' | 'stderr') => (b: Buffer) => (on as unknown as (e: object) => void)({ type, data: b.toString('base64') });
-        const r = await engine.runIsolated(req.body as never, { onStdout: send('stdout'), onStderr: send('stderr'), signal });
-        return { exitCode: r.exitCode, accel: r.accel.accel };
-      }),
-    );
   };
 

@@ -9,6 +9,7 @@ interface Summary {
   id: string;
   name: string;
   type: string;
+  isolation?: string;
   image: string;
   command: string;
   createdAt: string;
@@ -52,7 +53,7 @@ export function register(program: Command): void {
       if (opts.format && opts.format !== 'table') return void process.stdout.write(xs.map((x) => `${goTemplate(opts.format!, x)}\n`).join(''));
       const cmd = (c: string) => (opts.trunc === false || c.length <= 22 ? `"${c}"` : `"${c.slice(0, 19)}…"`);
       const ports = (x: Summary) => (x.ports ?? []).map(formatPort).join(', ');
-      const rows = xs.map((x) => [id(x.id), x.type, x.image, cmd(x.command), ago(x.createdAt), statusText(x), ports(x), x.name]);
+      const rows = xs.map((x) => [id(x.id), x.isolation === 'vm' ? 'container(vm)' : x.type, x.image, cmd(x.command), ago(x.createdAt), statusText(x), ports(x), x.name]);
       process.stdout.write(`${table(['CONTAINER ID', 'TYPE', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows)}\n`);
     });
 

@@ -2,25 +2,26 @@ import type { Command } from 'commander';
 import { ApiError } from '../client.js';
 import { enc, exitWith, getCtx, type Ctx } from '../context.js';
 import { relay } from '../stdio.js';
+import type { CreateOptions } from '../../engine/create-options.js';
 import { addCreateFlags, toCreateOptions } from './create-flags.js';
-import { runIsolatedCli } from './vm.js';
 
 /** `hull run`, `hull create`, `hull start`: docker's verbs and flags. */
 export function register(program: Command): void {
   addCreateFlags(program.command('run').description('create and start a container').argument('<image>').argument('[command...]'))
     .option('-d, --detach', 'run in the background and print the container id')
-    .option('--isolation <mode>', 'container (default), or vm: run in a VM of its own (output streamed, exit code carried; -m, --cpus, -e, -w, -u apply)')
     .passThroughOptions()
     .action(async (image: string, command: string[], opts: Record<string, unknown>) => {
       const ctx = getCtx(program.opts().host);
-      const { isolation, ...rest } = opts;
-      const create = toCreateOptions(image, command, rest);
-      if (isolation !== undefined && isolation !== 'container' && isolation !== 'vm') throw new Error(`invalid --isolation "${String(isolation)}": use container or vm`);
-      if (isolation === 'vm') {
-        if (opts.detach) throw new Error('--isolation vm cannot be used with -d yet');
-        return runIsolatedCli(program.opts().host, create);
+      let create: CreateOptions;
+      let id: string;
+      try {
+        create = toCreateOptions(image, command, opts);
+        ({ id } = await ctx.client.call<{ id: string }>('POST', '/v1/containers', create));
+      } catch (e) {
+        // docker run: 125 when the daemon (or the flags) refused the container.
+        process.stderr.write(`hull: ${(e as Error).message}\n`);
+        return exitWith(125);
       }
-      const { id } = await ctx.client.call<{ id: string }>('POST', '/v1/containers', create);
       if (opts.detach) {
         await startOrExit(ctx, id);
         process.stdout.write(`${id}\n`);

@@ -29,6 +29,7 @@ export const CREATE_FLAGS: Flag[] = [
   { flags: '--pids-limit <n>', help: 'process limit (default 2048; -1 for none)', apply: (o, v: string) => (o.pidsLimit = parseIntStrict(v, '--pids-limit')) },
   { flags: '--restart <policy>', help: 'no | always | on-failure[:max] | unless-stopped', apply: applyRestart },
   { flags: '--runtime <name>', help: 'OCI runtime: crun (default) or runc', apply: (o, v: string) => (o.runtime = v) },
+  { flags: '--isolation <mode>', help: 'container (default), or vm: run the program in a small VM of its own (no -t, no networks yet)', apply: applyIsolation },
   { flags: '--userns', help: 'run in a user namespace (container root is not host root)', apply: (o, v: boolean) => (o.userns = v) },
   { flags: '--security-opt <opt>', help: 'security option: no-new-privileges', repeatable: true, apply: applySecurityOpt },
   { flags: '--hostname <name>', help: 'container host name', apply: (o, v: string) => (o.hostname = v) },
@@ -75,6 +76,11 @@ function applyRestart(o: CreateOptions, v: string) {
   if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(name)) throw new Error(`invalid --restart "${v}": use no, always, on-failure[:max] or unless-stopped`);
   o.restartPolicy = name as CreateOptions['restartPolicy'];
   if (max !== undefined) o.restartMaxRetries = parseIntStrict(max, '--restart');
+}
+
+function applyIsolation(o: CreateOptions, v: string) {
+  if (v !== 'container' && v !== 'vm') throw new Error(`invalid --isolation "${v}": use container or vm`);
+  o.isolation = v;
 }
 
 function applySecurityOpt(o: CreateOptions, v: string[]) {

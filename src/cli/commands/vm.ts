@@ -253,24 +253,3 @@ function consoleRelay(socket: Duplex): Promise<void> {
 }
 
 /** `hull run --isolation vm`: the daemon runs the image's program in a VM of its own and streams its output; the exit code is the program's. */
-export async function runIsolatedCli(host: string | undefined, create: CreateOptions): Promise<never> {
-  const body = {
-    image: create.image,
-    cmd: create.cmd,
-    entrypoint: create.entrypoint,
-    env: create.env,
-    workingDir: create.workingDir,
-    user: create.user,
-    hostname: create.hostname,
-    memoryBytes: create.memoryBytes,
-    cpus: create.cpus,
-  };
-  const res = await getCtx(host).client.stream('POST', '/v1/isolated-runs', jsonStream(body), 'application/json');
-  const r = await readEvents(res, (e) => {
-    const data = Buffer.from(String((e as { data?: string }).data ?? ''), 'base64');
-    (e.type === ('stderr' as string) ? process.stderr : process.stdout).write(data);
-  });
-  exitWith(Number(r.exitCode ?? 125));
-}
-
-const jsonStream = (v: unknown): NodeJS.ReadableStream => Readable.from([Buffer.from(JSON.stringify(v))]);

@@ -1,0 +1,423 @@
+import { constants as os } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HullError, wrongState } from '../../core/errors.js';
+import type { Instance } from '../../core/instance.js';
+import { Reverter } from '../../core/reverter.js';
+import { writeFileAtomic } from '../../sys/fs.js';
+import type { CreateContext, Driver, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
+import { resolveUser } from '../oci/user.js';
+import { chooseAccel, type AccelChoice } from './accel.js';
+import { placeVm, removeVmCgroup, type VmCgroup } from './cgroup.js';
+import { configTar, shQuote } from './config-tar.js';
+import * as dev from './devices.js';
+import { asExitStatus, clearExit, exists, readExit, recordExit } from './exit.js';
+import { VmFiles } from './files.js';
+import { loadGuest, type GuestArtifacts } from './guest.js';
+import { IsolatedIo } from './isolated-io.js';
+import { VmLinks, type VmRef } from './links.js';
+import { CONFIG_FW_CFG, checkHostResources, machineArgs, networkConfig } from './machine.js';
+import { launch, livePid, processStats, terminate, waitGone } from './process.js';
+import type { QmpClient } from './qmp/client.js';
+import { makeExt4, withMergedLayers } from './rootfs-image.js';
+
+/** A VM-isolated container's memory unless -m says otherwise; below the floor the guest kernel does not boot. */
+export const DEFAULT_ISOLATED_MEMORY = 256 * 1024 * 1024;
+export const MIN_ISOLATED_MEMORY = 64 * 1024 * 1024;
+
+const PORTS = { stdout: 'org.hull.stdout', stderr: 'org.hull.stderr', stdin: 'org.hull.stdin', ctl: 'org.hull.ctl' } as const;
+
+/**
+ * The files of one VM-isolated container, under <root>/ivm/<id>/ (short: the
+ * sockets' paths must fit in 107 bytes): VmFiles' qemu.pid, qmp.sock,
+ * exit.json, console.log (the guest kernel's console), and
+ *
+ *   rootfs.ext4   the container's root filesystem, made from its image at create
+ *   config.tar    run.sh (env, user, workdir, argv), hostname, network (rewritten at each start)
+ *   out.sock err.sock in.sock ctl.sock   the ports (guest/run)
+ *   ctr.log       stdout and stderr in conmon's k8s-file format (`hull logs`)
+ *   counts.json   bytes received on each output port in this run
+ */
+export class IsolatedFiles extends VmFiles {
+  get rootfs() {
+    return join(this.dir, 'rootfs.ext4');
+  }
+  get out() {
+    return join(this.dir, 'out.sock');
+  }
+  get err() {
+    return join(this.dir, 'err.sock');
+  }
+  get in() {
+    return join(this.dir, 'in.sock');
+  }
+  get ctl() {
+    return join(this.dir, 'ctl.sock');
+  }
+  get log() {
+    return join(this.dir, 'ctr.log');
+  }
+  get counts() {
+    return join(this.dir, 'counts.json');
+  }
+  get runScript() {
+    return join(this.dir, 'run.sh');
+  }
+  override get runtimeFiles() {
+    return [...super.runtimeFiles, this.out, this.err, this.in, this.ctl, this.counts];
+  }
+}
+
+export interface IsolatedDriverOptions {
+  root: string;
+  /** Where exit codes go for the engine's watcher (shared with containers and VMs). */
+  exitDir: string;
+  guest?: () => Promise<GuestArtifacts>;
+  accel?: (guest: GuestArtifacts) => Promise<AccelChoice>;
+}
+
+/**
+ * IsolatedDriver: an OCI container whose program runs in a small VM of its
+ * own (`hull run --isolation vm`), as Kata Containers do, behind the same
+ * Driver lifecycle as a plain container.
+ *
+ *   create   the image's layers merged into an ext4 disk (rootfs.ext4), run.sh
+ *   init     QEMU daemonized and paused (-S), Hull's kernel + initramfs with hull.run=1,
+ *            the ports connected (isolated-io.ts): attachable, nothing has run
+ *   start    `cont`
+ *   stop     "signal 15" to the program, QEMU quit after the timeout (137)
+ *   kill     KILL: QEMU quit now (137); other signals go to the program
+ *   logs     ctr.log, conmon's format, written by the daemon from the ports
+ *
+ * QEMU outlives the daemon; the exit is the program's code, recorded (exit.ts)
+ * before the guest is told to power off. No exec, top or cp: the guest has no
+ * agent in this mode.
+ */
+export class IsolatedDriver implements Driver {
+  readonly type = 'container' as const;
+  private links: VmLinks;
+  private ios = new Map<string, Promise<IsolatedIo>>();
+
+  constructor(private o: IsolatedDriverOptions) {
+    this.links = new VmLinks(o.exitDir);
+  }
+
+  files(inst: Instance): IsolatedFiles {
+    return new IsolatedFiles(join(this.o.root, 'ivm', inst.id));
+  }
+
+  logPath(inst: Instance): string {
+    return this.files(inst).log;
+  }
+
+  private ref(inst: Instance): VmRef {
+    return { id: inst.id, name: inst.name, files: this.files(inst) };
+  }
+
+  private qmp(inst: Instance): Promise<QmpClient> {
+    return this.links.qmp(this.ref(inst));
+  }
+
+  private guest(): Promise<GuestArtifacts> {
+    return this.o.guest ? this.o.guest() : loadGuest();
+  }
+
+  // ---- create ----
+
+  async create(inst: Instance, ctx: CreateContext): Promise<void> {
+    const files = this.files(inst);
+    const memoryBytes = memoryOf(inst);
+    if (memoryBytes < MIN_ISOLATED_MEMORY) throw new HullError('resource', `memory limit ${memoryBytes} bytes is too small for a VM-isolated container: the minimum is 64MiB`);
+    await checkHostResources(memoryBytes, inst.config.resources.cpus ?? 1);
+    await this.guest(); // "the guest is not built: run npm run setup" before any work
+    const r = new Reverter();
+    try {
+      await mkdir(files.dir, { recursive: true, mode: 0o700 });
+      r.add(() => rm(files.dir, { recursive: true, force: true }));
+      const script = await withMergedLayers(ctx.layerDirs, files.dir, async (merged) => {
+        const c = inst.config;
+        const user = c.user ? await resolveUser(merged, c.user) : undefined;
+        await makeExt4(merged, files.rootfs);
+        return runScript(c.entrypoint.concat(c.cmd), c.env, c.workingDir, user);
+      });
+      await writeFileAtomic(files.runScript, script);
+      r.success();
+    } finally {
+      await r.revert();
+    }
+  }
+
+  // ---- run ----
+
+  async init(inst: Instance, ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
+    const pid = await livePid(this.files(inst));
+    if (pid) {
+      await this.io(inst);
+      return { pid, monitorPid: pid };
+    }
+    return this.launchPaused(inst, ctx?.network?.taps ?? []);
+  }
+
+  async start(inst: Instance, ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
+    const files = this.files(inst);
+    let pid = await livePid(files);
+    if (pid) {
+      const st = await this.links.qmpStatus(this.ref(inst)).catch(() => 'gone');
+      if (st === 'running') return { pid, monitorPid: pid };
+      if (st !== 'prelaunch' && st !== 'paused') {
+        await this.release(inst);
+        pid = undefined;
+      }
+    }
+    if (!pid) pid = (await this.launchPaused(inst, ctx?.network?.taps ?? [])).pid;
+    await this.io(inst);
+    await (await this.qmp(inst)).execute('cont');
+    return { pid, monitorPid: pid };
+  }
+
+  /** QEMU up and stopped before the guest's first instruction, its ports connected. */
+  private async launchPaused(inst: Instance, taps: TapDevice[]): Promise<{ pid: number; monitorPid: number }> {
+    const files = this.files(inst);
+    const c = inst.config;
+    const memoryBytes = memoryOf(inst);
+    const cpus = c.resources.cpus ?? 1;
+    await checkHostResources(memoryBytes, cpus);
+    const guest = await this.guest();
+    const accel = await (this.o.accel ? this.o.accel(guest) : chooseAccel(guest));
+    await clearExit(files, this.o.exitDir, inst.id);
+    await this.dropIo(inst.id);
+    await rm(files.counts, { force: true });
+    const config: Record<string, string> = { 'run.sh': await readFile(files.runScript, 'utf8'), hostname: c.hostname || inst.name };
+    if (taps.length) config.network = networkConfig(taps);
+    await writeFile(files.config, await configTar(config));
+    const argv = [
+      ...machineArgs({ accel: accel.accel, memoryBytes, cpus, name: inst.name }),
+      '-kernel', guest.kernel, '-initrd', guest.initrd,
+      '-append', 'console=ttyS0 quiet panic=-1 hull.run=1',
+      ...dev.disk(files.rootfs, { format: 'raw' }),
+      ...dev.virtioSerial(),
+      ...dev.socketChardev('out', files.out, { server: true }), ...dev.serialPort('out', PORTS.stdout, 1),
+      ...dev.socketChardev('err', files.err, { server: true }), ...dev.serialPort('err', PORTS.stderr, 2),
+      ...dev.socketChardev('ctl', files.ctl, { server: true }), ...dev.serialPort('ctl', PORTS.ctl, 3),
+      ...(c.openStdin ? [...dev.socketChardev('in', files.in, { server: true }), ...dev.serialPort('in', PORTS.stdin, 4)] : []),
+      '-chardev', `file,id=ser0,path=${dev.optValue(files.consoleLog)}`, '-serial', 'chardev:ser0',
+      ...taps.flatMap((t, i) => dev.tapNic(`n${i}`, t.name, t.mac)),
+      ...dev.fwCfg(CONFIG_FW_CFG, files.config),
+      ...dev.qmp(files),
+      // The guest's poweroff leaves QEMU up until Hull has seen the exit (links.ts); a panic ends the run (255).
+      '-no-shutdown', '-no-reboot',
+      '-S',
+    ];
+    const r = new Reverter();
+    try {
+      r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
+      const pid = await launch(argv, files);
+      r.add(() =>
+        this.links.quietly(inst.id, async () => {
+          await this.dropIo(inst.id);
+          await this.links.drop(inst.id);
+          await terminate(pid, files);
+        }),
+      );
+      const cgroup = await placeVm(inst.id, pid, memoryBytes, cpus).catch((e: unknown) => ({ error: String(e) }));
+      await writeFile(join(files.dir, 'run.json'), JSON.stringify({ accel, pid, startedAt: new Date().toISOString(), kernelRelease: guest.kernelRelease, cgroup }));
+      await this.qmp(inst);
+      await this.io(inst);
+      r.success();
+      return { pid, monitorPid: pid };
+    } finally {
+      await r.revert();
+    }
+  }
+
+  /** The ports' connection of a running instance, made on first use (also after a daemon restart). */
+  private io(inst: Instance): Promise<IsolatedIo> {
+    const cur = this.ios.get(inst.id);
+    if (cur) return cur.then((io) => (io.isClosed ? this.reopenIo(inst, cur) : io));
+    return this.reopenIo(inst);
+  }
+
+  private reopenIo(inst: Instance, stale?: Promise<IsolatedIo>): Promise<IsolatedIo> {
+    if (stale && this.ios.get(inst.id) === stale) this.ios.delete(inst.id);
+    const files = this.files(inst);
+    const p = IsolatedIo.open(
+      { stdout: files.out, stderr: files.err, ctl: files.ctl, stdin: inst.config.openStdin ? files.in : undefined },
+      { log: files.log, counts: files.counts, onExit: async (code) => void (await recordExit(files, this.o.exitDir, inst.id, code, 'exited')) },
+    );
+    this.ios.set(inst.id, p);
+    p.catch(() => this.ios.get(inst.id) === p && this.ios.delete(inst.id));
+    return p;
+  }
+
+  private async dropIo(id: string): Promise<void> {
+    const p = this.ios.get(id);
+    this.ios.delete(id);
+    await p?.then((io) => io.close()).catch(() => undefined);
+  }
+
+  async stop(inst: Instance, timeoutSec: number, signal?: string): Promise<void> {
+    const files = this.files(inst);
+    const pid = await livePid(files);
+    if (!pid) return void (await this.exitStatus(inst));
+    const st = await this.links.qmpStatus(this.ref(inst)).catch(() => 'unknown');
+    if ((signal && isKill(signal)) || timeoutSec <= 0 || st !== 'running') return this.hardStop(inst, pid);
+    (await this.io(inst)).signal(signalNumber(signal ?? 'SIGTERM'));
+    if (await waitGone(pid, files, timeoutSec * 1000)) return;
+    await this.hardStop(inst, pid);
+  }
+
+  /** Quit QEMU now: exit 137 (unless the program's own exit was recorded first). */
+  private async hardStop(inst: Instance, pid: number): Promise<void> {
+    const files = this.files(inst);
+    await recordExit(files, this.o.exitDir, inst.id, 137, 'killed');
+    const qmp = await this.qmp(inst).catch(() => undefined);
+    await qmp?.execute('quit', undefined, { timeoutMs: 2000 }).catch(() => undefined);
+    if (!(await waitGone(pid, files, 5000))) await terminate(pid, files);
+  }
+
+  async kill(inst: Instance, signal: string): Promise<void> {
+    const pid = await livePid(this.files(inst));
+    if (!pid) throw wrongState(`container ${inst.name} is not running`);
+    if (isKill(signal)) return this.hardStop(inst, pid);
+    (await this.io(inst)).signal(signalNumber(signal));
+  }
+
+  async pause(inst: Instance): Promise<void> {
+    await (await this.runningQmp(inst)).execute('stop');
+  }
+
+  async resume(inst: Instance): Promise<void> {
+    await (await this.runningQmp(inst)).execute('cont');
+  }
+
+  private async runningQmp(inst: Instance): Promise<QmpClient> {
+    if (!(await livePid(this.files(inst)))) throw wrongState(`container ${inst.name} is not running`);
+    return this.qmp(inst);
+  }
+
+  async status(inst: Instance): Promise<RuntimeStatus> {
+    const files = this.files(inst);
+    const pid = await livePid(files);
+    const st = pid ? await this.links.qmpStatus(this.ref(inst)).catch(() => undefined) : undefined;
+    if (st) return { status: st === 'running' ? 'running' : st === 'prelaunch' ? 'created' : st === 'shutdown' ? 'stopped' : 'paused', pid: pid! };
+    if (pid && !(await waitGone(pid, files, 3000))) throw new HullError('unavailable', `container ${inst.name}: QEMU (pid ${pid}) does not answer on QMP`);
+    return { status: (await readExit(files)) ? 'stopped' : 'absent', pid: 0 };
+  }
+
+  async exitStatus(inst: Instance): Promise<ExitStatus | undefined> {
+    const files = this.files(inst);
+    const ex = await readExit(files);
+    if (ex) return asExitStatus(ex);
+    const pid = await livePid(files);
+    if (pid) {
+      // Adopt: watch QMP for its end, and take the ports (a report may be waiting on them).
+      await this.qmp(inst).catch(() => undefined);
+      await this.io(inst).catch(() => undefined);
+      const later = await readExit(files);
+      return later ? asExitStatus(later) : undefined;
+    }
+    if (!(await exists(files.pid))) return undefined; // never started
+    await recordExit(files, this.o.exitDir, inst.id, 255, 'QEMU is gone and nobody saw how the program ended');
+    const last = await readExit(files);
+    return last ? asExitStatus(last) : undefined;
+  }
+
+  /** After an exit: QEMU gone, connections dropped, sockets removed; the disk and log stay. */
+  async release(inst: Instance): Promise<void> {
+    const files = this.files(inst);
+    await this.links.quietly(inst.id, async () => {
+      const pid = await livePid(files);
+      if (pid) await this.hardStop(inst, pid);
+      await this.dropIo(inst.id);
+      await this.links.drop(inst.id);
+      await Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true })));
+    });
+  }
+
+  async remove(inst: Instance): Promise<void> {
+    const files = this.files(inst);
+    await this.links.quietly(inst.id, async () => {
+      const pid = await livePid(files);
+      await this.dropIo(inst.id);
+      await this.links.drop(inst.id);
+      if (pid) await terminate(pid, files, 1000);
+      await rm(files.dir, { recursive: true, force: true });
+      await rm(join(this.o.exitDir, inst.id), { force: true });
+      await removeVmCgroup(inst.id).catch(() => undefined);
+    });
+  }
+
+  async monitorAlive(inst: Instance): Promise<boolean> {
+    if (!(await livePid(this.files(inst)))) return false;
+    await this.qmp(inst).catch(() => undefined);
+    await this.io(inst).catch(() => undefined);
+    return true;
+  }
+
+  // ---- I/O ----
+
+  async attach(inst: Instance): Promise<StdioStream> {
+    if (!(await livePid(this.files(inst)))) throw wrongState(`container ${inst.name} is not running`);
+    return (await this.io(inst)).attach();
+  }
+
+  async resize(): Promise<void> {
+    // No terminal: -t is refused at create.
+  }
+
+  async exec(inst: Instance): Promise<ExecSession> {
+    throw new HullError('invalid', `container ${inst.name} runs in a VM of its own (--isolation vm): exec is not available there yet`);
+  }
+
+  async stats(inst: Instance): Promise<Stats> {
+    const pid = await livePid(this.files(inst));
+    if (!pid) throw wrongState(`container ${inst.name} is not running`);
+    const p = await processStats(pid);
+    return { memoryUsage: p.rssBytes, memoryLimit: memoryOf(inst), cpuUsageNs: p.cpuNs, pids: p.threads, pidsLimit: 0 };
+  }
+
+  async top(inst: Instance): Promise<Process[]> {
+    throw new HullError('invalid', `container ${inst.name} runs in a VM of its own (--isolation vm): top is not available there`);
+  }
+
+  async rootfs(inst: Instance): Promise<never> {
+    throw new HullError('invalid', `container ${inst.name} runs in a VM of its own (--isolation vm): its files are on a VM disk, cp is not available`);
+  }
+
+  /** What `inspect` adds: the accelerator, QEMU's pid and cgroup. */
+  async inspect(inst: Instance): Promise<{ qemuPid: number; accel?: AccelChoice; cgroup?: VmCgroup | { error: string }; dir: string }> {
+    const files = this.files(inst);
+    const pid = (await livePid(files)) ?? 0;
+    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string } }, () => undefined) : undefined;
+    return { qemuPid: pid, accel: run?.accel, cgroup: run?.cgroup, dir: files.dir };
+  }
+
+  /** Daemon shutdown: let go of every instance, leaving them running. */
+  async close(): Promise<void> {
+    await Promise.all([...this.ios.keys()].map((id) => this.dropIo(id)));
+    await this.links.close();
+  }
+}
+
+const memoryOf = (inst: Instance): number => inst.config.resources.memoryBytes ?? DEFAULT_ISOLATED_MEMORY;
+
+const isKill = (signal: string) => /^(SIG)?KILL$|^9$/i.test(signal);
+
+/** SIGTERM, TERM or 15 → 15. */
+export function signalNumber(signal: string): number {
+  if (/^\d+$/.test(signal)) return Number(signal);
+  const name = (signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`) as keyof typeof os.signals;
+  const n = os.signals[name];
+  if (n === undefined) throw new HullError('invalid', `unknown signal "${signal}"`);
+  return n;
+}
+
+/** The guest's run.sh: a clean environment, the container's root and workdir, its user, then exec. */
+export function runScript(argv: string[], env: string[], workingDir: string, user?: { uid: number; gid: number }): string {
+  const wd = workingDir || '/';
+  const e = env.length ? env : ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
+  const words = ['exec', '/bin/busybox', 'env', '-i', ...e.map(shQuote), '/bin/busybox', 'nsenter', '-r/newroot', shQuote(`-w/newroot${wd}`)];
+  if (user) words.push('-S', String(user.uid), '-G', String(user.gid));
+  words.push('--', ...argv.map(shQuote));
+  return `mkdir -p ${shQuote(`/newroot${wd}`)}\n${words.join(' ')}\n`;
+}

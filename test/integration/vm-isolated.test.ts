@@ -1,0 +1,136 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadGuest, type GuestArtifacts } from '../../src/runtime/qemu/guest.js';
+import { TestDaemon, waitFor } from '../helpers/hull.js';
+
+/**
+ * `hull run --isolation vm`: an image's program in a small VM of its own,
+ * as a container like any other (ps, logs, stop, wait, rm, -d, -i), through
+ * the real daemon and CLI, with QEMU under TCG here.
+ */
+let d: TestDaemon;
+let guest: GuestArtifacts;
+let ctx: string;
+const IMAGE = 'iso-test:1';
+
+beforeAll(async () => {
+  d = await TestDaemon.start();
+  guest = await loadGuest();
+  // An image with a user, a file deleted by a later layer (whiteout) and a directory replaced (opaque).
+  ctx = await mkdtemp('/tmp/hull-isoctx-');
+  await writeFile(
+    join(ctx, 'Dockerfile'),
+    [
+      'FROM busybox',
+      "RUN mkdir -p /old/sub && echo hidden >/old/sub/hidden && echo gone >/etc/deleted-by-top && echo 'svc:x:1234:4321::/home/svc:/bin/sh' >>/etc/passwd && echo 'svcg:x:4321:' >>/etc/group",
+      "RUN rm /etc/deleted-by-top && rm -rf /old && mkdir -p /old && echo 'from the top layer' >/old/new",
+      'ENV GREETING="hello world"',
+      '',
+    ].join('\n'),
+  );
+  await d.ok(['build', '-q', '-t', IMAGE, ctx], { timeoutMs: 120_000 });
+}, 180_000);
+
+afterAll(async () => {
+  await d?.destroy();
+  await rm(ctx, { recursive: true, force: true });
+});
+
+const ivmDirs = async () => (await readdir(join(d.root, 'ivm')).catch(() => [] as string[])).length;
+
+describe('hull run --isolation vm', () => {
+  it('returns the program\'s exit code and output, prints the guest kernel release, and --rm leaves nothing', { timeout: 120_000 }, async () => {
+    const r = await d.hull(['run', '--rm', '--isolation', 'vm', IMAGE, 'sh', '-c', 'uname -r; echo "$GREETING" >&2; exit 3'], { timeoutMs: 110_000 });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe(`${guest.kernelRelease}\n`);
+    expect(r.stderr).toBe('hello world\n');
+    expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
+    expect(await ivmDirs()).toBe(0);
+  });
+
+  it("carries workdir, user, env, -m and --cpus; shows the layers' whiteouts; streams large output whole", { timeout: 120_000 }, async () => {
+    const script = [
+      'pwd; id -u; id -g; nproc',
+      "awk '/MemTotal/ { print ($2 > 400000 && $2 < 524288) ? \"mem-ok\" : \"mem-bad \" $2 }' /proc/meminfo",
+      'test -e /etc/deleted-by-top && echo whiteout-missed || echo whiteout-ok',
+      'test -e /old/sub/hidden && echo opaque-missed || cat /old/new',
+      'head -c 300000 /dev/zero | tr "\\0" x; echo',
+    ].join('\n');
+    const r = await d.hull(['run', '--rm', '--isolation', 'vm', '-w', '/work/here', '-u', 'svc', '-m', '512m', '--cpus', '2', IMAGE, 'sh', '-c', script], { timeoutMs: 110_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').slice(0, 8)).toEqual(['/work/here', '1234', '4321', '2', 'mem-ok', 'whiteout-ok', 'from the top layer', 'x'.repeat(300000)]);
+  });
+
+  it('runs detached: ps shows it, logs follow it, stop delivers SIGTERM to the program, inspect says isolation vm', { timeout: 120_000 }, async () => {
+    const id = (await d.ok(['run', '-d', '--name', 'ticker', '--isolation', 'vm', IMAGE, 'sh', '-c', 'trap "echo got-term; exit 7" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'], { timeoutMs: 60_000 })).trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(await d.ok(['ps'])).toMatch(/container\(vm\)\s+iso-test:1 .* ticker/);
+    await waitFor(async () => (await d.ok(['logs', 'ticker'])).includes('tick 3'), 60_000, 200);
+    const ps = JSON.parse(await d.ok(['ps', '--format', 'json'])) as Array<{ name: string; isolation?: string }>;
+    expect(ps.find((x) => x.name === 'ticker')?.isolation).toBe('vm');
+    await d.ok(['stop', 'ticker'], { timeoutMs: 30_000 });
+    expect(await d.state('ticker', 'ExitCode')).toBe('7');
+    const logs = await d.hull(['logs', '--timestamps', 'ticker']);
+    expect(logs.stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+.* tick 0$/m);
+    expect(logs.stdout.trim().split('\n').at(-1)).toMatch(/got-term$/);
+    // Started again: the same disk, the program runs anew (docker start).
+    await d.ok(['start', 'ticker']);
+    await waitFor(async () => (await d.ok(['logs', 'ticker'])).split('tick 0').length === 3, 60_000, 200);
+    await d.ok(['kill', 'ticker']);
+    await waitFor(async () => (await d.state('ticker', 'Status')) === 'exited', 20_000, 100);
+    expect(await d.state('ticker', 'ExitCode')).toBe('137');
+    await d.ok(['rm', 'ticker']);
+    expect(await ivmDirs()).toBe(0);
+  });
+
+  it('gives the program stdin with -i', { timeout: 120_000 }, async () => {
+    const r = await d.hull(['run', '--rm', '-i', '--isolation', 'vm', IMAGE, 'sh', '-c', 'tr a-z A-Z; echo done'], { input: 'hi there\n', timeoutMs: 110_000 });
+    expect(r.stdout).toBe('HI THERE\ndone\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('keeps running through a daemon SIGKILL: the output made meanwhile and the exit code are not lost', { timeout: 150_000 }, async () => {
+    await d.ok(['run', '-d', '--name', 'survivor', '--isolation', 'vm', IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5 6; do echo t$i; sleep 0.5; done; exit 5'], { timeoutMs: 60_000 });
+    await waitFor(async () => (await d.ok(['logs', 'survivor'])).includes('t1'), 60_000, 100);
+    await d.crash();
+    await new Promise((r) => setTimeout(r, 4000)); // the program finishes while no daemon listens
+    await d.spawn();
+    const r = await d.hull(['wait', 'survivor'], { timeoutMs: 60_000 });
+    expect(r.stdout.trim()).toBe('5');
+    expect((await d.ok(['logs', 'survivor'])).trim().split('\n')).toEqual(['t1', 't2', 't3', 't4', 't5', 't6']);
+    await d.ok(['rm', 'survivor']);
+  });
+
+  it('reports a command that is not there as 127, and refuses what it cannot do before making anything', { timeout: 120_000 }, async () => {
+    const r = await d.hull(['run', '--rm', '--isolation', 'vm', IMAGE, 'no-such-command'], { timeoutMs: 110_000 });
+    expect(r.code).toBe(127);
+    expect(r.stderr).toMatch(/can't execute 'no-such-command'/);
+    const tty = await d.hull(['run', '--rm', '-t', '--isolation', 'vm', IMAGE, 'true']);
+    expect(tty.code).toBe(125);
+    expect(tty.stderr).toMatch(/no terminal/);
+    const small = await d.hull(['run', '--rm', '-m', '16m', '--isolation', 'vm', IMAGE, 'true']);
+    expect(small.code).toBe(125);
+    expect(small.stderr).toMatch(/minimum is 64MiB/);
+    const big = await d.hull(['run', '--rm', '-m', '1000000g', '--isolation', 'vm', IMAGE, 'true']);
+    expect(big.code).toBe(125);
+    expect(big.stderr).toMatch(/not enough memory/);
+    const net = await d.hull(['run', '--rm', '-p', '8080:80', '--isolation', 'vm', IMAGE, 'true']);
+    expect(net.code).toBe(125);
+    expect(net.stderr).toMatch(/does not join networks yet/);
+    const bad = await d.hull(['run', '--rm', '--isolation', 'kata', IMAGE, 'true']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/invalid --isolation "kata"/);
+    const exec = await d.hull(['run', '-d', '--name', 'noexec', '--isolation', 'vm', IMAGE, 'sleep', '60'], { timeoutMs: 60_000 });
+    expect(exec.code).toBe(0);
+    const e = await d.hull(['exec', 'noexec', 'true']);
+    expect(e.code).not.toBe(0);
+    expect(e.stderr).toMatch(/exec is not available/);
+    await d.ok(['rm', '-f', 'noexec']);
+    expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
+    expect(await ivmDirs()).toBe(0);
+    expect(existsSync(join(d.root, 'ivm'))).toBe(true);
+  });
+});
