@@ -145,14 +145,14 @@ async function benchAccel(a: AccelChoice, guest: GuestArtifacts, root: string, r
 }
 
 /** The bare command line: the same machine type, accelerator, memory, kernel and initramfs as Hull's; serial on stdout. */
-function rawArgv(accel: Accel, guest: GuestArtifacts, disk: string[], cmdline: string): string[] {
+export function rawArgv(accel: Accel, guest: GuestArtifacts, disk: string[], cmdline: string): string[] {
   return [
     '-machine', 'q35', ...accelArgs(accel), '-m', '256', '-smp', '1', '-nodefaults', '-display', 'none', '-serial', 'stdio',
     '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', `console=ttyS0 quiet panic=-1 ${cmdline}`, ...disk,
   ];
 }
 
-function untilOutput(stream: NodeJS.ReadableStream, marker: string, timeoutMs = 120_000): Promise<void> {
+export function untilOutput(stream: NodeJS.ReadableStream, marker: string, timeoutMs = 120_000): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`no "${marker}" within ${timeoutMs} ms`)), timeoutMs);
@@ -166,7 +166,7 @@ function untilOutput(stream: NodeJS.ReadableStream, marker: string, timeoutMs = 
   });
 }
 
-async function qemuVersion(): Promise<string> {
+export async function qemuVersion(): Promise<string> {
   return new Promise((resolve) => {
     const q = spawn(QEMU, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
