@@ -1,6 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentClient } from './agent.js';
+import { agentExec } from './exec.js';
 import { repoRoot } from './guest.js';
 
 /**
@@ -46,3 +50,108 @@ describe('guest agent request decoding (json.awk)', () => {
     expect(() => decode({ id: 1, exec: ['a\u0000b'] })).toThrow(/NUL in a string/);
   });
 });
+
+/**
+ * The agent itself (guest/agent), run by the host's busybox (the guest's
+ * version) with its port replaced by a socketpair on fd 3: the real script
+ * and the real client, only no VM around them. The VM path is in
+ * test/integration/vm-console-exec.test.ts.
+ */
+describe('guest agent protocol (host busybox)', () => {
+  let agent: AgentClient;
+  let proc: ChildProcess;
+  let spool: string;
+  beforeAll(async () => {
+    spool = await mkdtemp('/tmp/hull-agent-');
+    proc = spawn('busybox', ['sh', join(repoRoot(), 'guest', 'agent')], {
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+      env: { ...process.env, HULL_AGENT_FD: '3', HULL_AGENT_SPOOL: join(spool, 'spool') },
+    });
+    agent = await AgentClient.over(proc.stdio[3] as Socket, 'test agent');
+  });
+  afterAll(async () => {
+    await agent?.close();
+    proc?.kill();
+    await rm(spool, { recursive: true, force: true });
+  });
+
+  it('streams output as the command writes it, then the exit code', async () => {
+    const seen: Array<{ at: number; text: string }> = [];
+    const t0 = Date.now();
+    const s = agent.execStream(['sh', '-c', 'echo a; sleep 2; echo b >&2; exit 3'], { onOutput: (k, b) => seen.push({ at: Date.now() - t0, text: `${k}:${b}` }) });
+    const code = await s.exitCode;
+    const end = Date.now() - t0;
+    expect(code).toBe(3);
+    expect(seen.map((x) => x.text)).toEqual(['stdout:a\n', 'stderr:b\n']);
+    expect(end - seen[0].at).toBeGreaterThan(1500);
+  });
+
+  it('carries every byte value both ways, and stdin larger than the window', async () => {
+    const all = Buffer.alloc(256 * 1024);
+    for (let i = 0; i < all.length; i++) all[i] = (i * 7 + (i >> 8)) & 255;
+    const r = await agent.exec(['cat'], { stdin: all, timeoutMs: 60_000 });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.equals(all)).toBe(true);
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_v, i) => i));
+    const e = await agent.exec(['sh', '-c', 'cat >&2'], { stdin: bytes });
+    expect(e.stderr.equals(bytes)).toBe(true);
+    expect(e.stdout.length).toBe(0);
+  });
+
+  it('takes stdin as it comes: an answer before the next line is sent', async () => {
+    let out = '';
+    const s = agent.execStream(['sh', '-c', 'read a; echo got-$a; read b; echo got-$b'], { stdin: true, onOutput: (_k, b) => (out += b) });
+    s.write(Buffer.from('one\n'));
+    await waitFor(() => out.includes('got-one'), 10_000);
+    expect(out).not.toContain('got-two');
+    s.write(Buffer.from('two\n'));
+    s.end();
+    expect(await s.exitCode).toBe(0);
+    expect(out).toBe('got-one\ngot-two\n');
+  });
+
+  it('runs execs side by side, each with its own stdin', async () => {
+    const runs = Array.from({ length: 4 }, (_v, i) => agent.exec(['sh', '-c', 'tr a-z A-Z; exit $0', String(i)], { stdin: Buffer.from(`run-${i}-`.repeat(5000)) }));
+    const rs = await Promise.all(runs);
+    rs.forEach((r, i) => {
+      expect(r.exitCode).toBe(i);
+      expect(r.stdout.toString()).toBe(`RUN-${i}-`.repeat(5000));
+    });
+  });
+
+  it('says what is wrong: a missing command (127), an unknown user, no command', async () => {
+    const r = await agent.exec(['no-such-command-here']);
+    expect(r.exitCode).toBe(127);
+    expect(r.stderr.toString()).toMatch(/no-such-command-here/);
+    await expect(agent.exec(['true'], { user: 'nobody-such' })).rejects.toThrow(/no such user nobody-such/);
+    await expect(agent.exec(['true'], { user: 'nobody-such', stdin: Buffer.from('x') })).rejects.toThrow(/no such user/);
+    await expect(agent.request({ exec: [] })).rejects.toThrow(/no command/);
+    expect((await agent.exec(['true'])).exitCode).toBe(0); // and the agent still answers
+  });
+
+  it('runs a command on a terminal (telnetd -i): size, typing, exit code', async () => {
+    const s = agentExec(agent, { cmd: ['sh', '-c', 'stty size; tty; read x; echo got-$x; exit 4'], env: [], workingDir: '', user: '', tty: true, stdin: true });
+    let out = Buffer.alloc(0);
+    s.stdio.onData((k, b) => {
+      expect(k).toBe('stdout');
+      out = Buffer.concat([out, b]);
+    });
+    await s.resize(30, 100);
+    await s.start();
+    await waitFor(() => out.includes('/dev/pts/'), 10_000);
+    s.stdio.write(Buffer.from('h\xffi\r', 'latin1'));
+    expect(await s.exitCode).toBe(4);
+    const text = out.toString('latin1');
+    expect(text.startsWith('30 100\r\n/dev/pts/')).toBe(true); // no telnet negotiation, no login-issue line
+    expect(text).toMatch(/got-h\xffi\r\n/);
+    await s.resize(10, 10); // after the end: nothing to do, no error
+  });
+});
+
+async function waitFor(fn: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -31,6 +31,30 @@ export interface AgentExecResult {
   stderr: Buffer;
 }
 
+export interface AgentStreamOptions {
+  env?: string[];
+  cwd?: string;
+  user?: string;
+  /** Open a stdin channel: write() chunks, then end(). */
+  stdin?: boolean;
+  /** Run on a pseudo-terminal (the guest's telnetd; the stream is telnet, see exec.ts). */
+  tty?: boolean;
+  /** Each output chunk, as the command writes it. */
+  onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+}
+
+/** A running exec: its stdin (sent in order, a few chunks in flight at most) and its exit code. */
+export interface AgentExecStream {
+  write(data: Buffer): void;
+  /** The end of stdin, after what was written. */
+  end(): void;
+  exitCode: Promise<number>;
+}
+
+/** Stdin goes in chunks of at most this many bytes, at most WINDOW of them unacknowledged: the guest's control fifo (64 KiB) never fills. */
+const STDIN_CHUNK = 8192;
+const STDIN_WINDOW = 4;
+
 export interface AgentInfo {
   hostname: string;
   uptime: number;
@@ -41,6 +65,8 @@ interface Pending {
   resolve: (v: Record<string, unknown>) => void;
   reject: (e: Error) => void;
   timer?: NodeJS.Timeout;
+  /** Messages before the answer (an exec's output chunks and stdin acks). */
+  onEvent?: (m: Record<string, unknown>) => void;
 }
 
 export class AgentClient {
@@ -57,8 +83,12 @@ export class AgentClient {
 
   /** Connect and wait until the agent answers (it starts last in the guest's boot). */
   static async connect(path: string, opts: { timeoutMs?: number } = {}): Promise<AgentClient> {
+    return AgentClient.over(connect(path), path, opts);
+  }
+
+  /** The same over a connected stream (`path` names it in errors): a test runs the agent with a socketpair on its fd 3. */
+  static async over(sock: Socket, path: string, opts: { timeoutMs?: number } = {}): Promise<AgentClient> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
-    const sock = connect(path);
     const a = new AgentClient(sock, path);
     sock.setEncoding('utf8');
     sock.on('data', (s: string) => a.onData(s));
@@ -105,6 +135,7 @@ export class AgentClient {
     if (m.event === 'ready') return this.onReady?.();
     const p = typeof m.id === 'number' ? this.pending.get(m.id) : undefined;
     if (!p) return;
+    if (m.stream !== undefined || m.ack !== undefined) return p.onEvent?.(m);
     this.pending.delete(m.id as number);
     clearTimeout(p.timer);
     if (typeof m.error === 'string') p.reject(new HullError('internal', `guest agent: ${m.error}`));
@@ -126,11 +157,10 @@ export class AgentClient {
   }
 
   /** Send one request; `timeoutMs` 0 waits for ever. */
-  request(body: Record<string, unknown>, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  request(body: Record<string, unknown>, timeoutMs = 30_000, onEvent?: Pending['onEvent'], id = this.nextId++): Promise<Record<string, unknown>> {
     if (this.closedWith) return Promise.reject(this.closedWith);
-    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const p: Pending = { resolve, reject };
+      const p: Pending = { resolve, reject, onEvent };
       if (timeoutMs > 0) {
         p.timer = setTimeout(() => {
           this.pending.delete(id);
@@ -142,16 +172,83 @@ export class AgentClient {
     });
   }
 
-  async exec(cmd: string[], opts: AgentExecOptions = {}): Promise<AgentExecResult> {
+  /**
+   * Start a command; its output arrives through `onOutput` as the guest
+   * reads it, and `exitCode` resolves once all of it has.
+   */
+  execStream(cmd: string[], opts: AgentStreamOptions): AgentExecStream {
     if (!cmd.length) throw new HullError('invalid', 'exec: no command');
+    const id = this.nextId++;
     const body: Record<string, unknown> = { exec: cmd };
     if (opts.env?.length) body.env = opts.env;
     if (opts.cwd) body.cwd = opts.cwd;
     if (opts.user) body.user = opts.user;
-    if (opts.stdin?.length) body.stdin = opts.stdin.toString('base64');
-    const r = await this.request(body, opts.timeoutMs ?? 0);
-    const dec = (v: unknown) => Buffer.from(typeof v === 'string' ? v : '', r.enc === 'base64' ? 'base64' : 'utf8');
-    return { exitCode: Number(r.exit), stdout: dec(r.stdout), stderr: dec(r.stderr) };
+    // The agent's main loop finds these two by their text: keep them last, in this order.
+    if (opts.stdin) body.stdin = true;
+    if (opts.tty) body.tty = true;
+    const queue: Buffer[] = [];
+    let inFlight = 0;
+    let ended = false;
+    let eofSent = !opts.stdin;
+    let done = false;
+    const pump = () => {
+      while (!done && !this.closed && inFlight < STDIN_WINDOW && queue.length) {
+        inFlight++;
+        this.sock.write(`${JSON.stringify({ id, stdin: queue.shift()!.toString('base64') })}\n`);
+      }
+      if (!done && !this.closed && ended && !eofSent && !queue.length) {
+        eofSent = true;
+        this.sock.write(`${JSON.stringify({ id, eof: true })}\n`);
+      }
+    };
+    const onEvent = (m: Record<string, unknown>) => {
+      if (m.ack === true) {
+        inFlight--;
+        return pump();
+      }
+      if ((m.stream === 'stdout' || m.stream === 'stderr') && typeof m.data === 'string') opts.onOutput(m.stream, Buffer.from(m.data, 'base64'));
+    };
+    const exitCode = this.request(body, 0, onEvent, id).then((r) => Number(r.exit));
+    exitCode
+      .finally(() => {
+        done = true;
+        // The guest's feeder holds the exec's fifos until its end.
+        if (!eofSent && !this.closed) this.sock.write(`${JSON.stringify({ id, eof: true })}\n`);
+        eofSent = true;
+      })
+      .catch(() => undefined);
+    return {
+      write: (data) => {
+        if (!opts.stdin || ended) return;
+        for (let i = 0; i < data.length; i += STDIN_CHUNK) queue.push(data.subarray(i, i + STDIN_CHUNK));
+        pump();
+      },
+      end: () => {
+        ended = true;
+        pump();
+      },
+      exitCode,
+    };
+  }
+
+  /** Run a command to its end and collect its output. */
+  async exec(cmd: string[], opts: AgentExecOptions = {}): Promise<AgentExecResult> {
+    const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
+    const s = this.execStream(cmd, { env: opts.env, cwd: opts.cwd, user: opts.user, stdin: !!opts.stdin, onOutput: (k, b) => out[k].push(b) });
+    if (opts.stdin) {
+      s.write(opts.stdin);
+      s.end();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_r, reject) => {
+      if (opts.timeoutMs) timer = setTimeout(() => reject(new HullError('unavailable', `guest agent: ${cmd[0]} did not finish within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    });
+    try {
+      const exitCode = await Promise.race([s.exitCode, timeout]);
+      return { exitCode, stdout: Buffer.concat(out.stdout), stderr: Buffer.concat(out.stderr) };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async ping(timeoutMs = 5000): Promise<void> {
