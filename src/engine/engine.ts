@@ -184,7 +184,7 @@ export class Engine {
     const r = new Reverter();
     try {
       // Addresses and host ports first (networkMode, networks, ports); a daemon killed before the record lands frees them at recovery.
-      Object.assign(inst.config, await this.d.net.allocate({ id, name }, { networks: isolated ? ['none'] : o.networks, aliases: o.networkAliases, ip: o.ip, ports: withExposed(o.ports, o.publishAll ? ic.ExposedPorts : undefined) }, r));
+      Object.assign(inst.config, await this.d.net.allocate({ id, name }, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports: withExposed(o.ports, o.publishAll ? ic.ExposedPorts : undefined) }, r));
       // The record goes in first, as `creating`, so a daemon killed mid-way finds and removes the leftovers.
       await this.d.store.create('instance', id, name, inst);
       r.add(() => this.d.store.delete('instance', id));
@@ -293,12 +293,14 @@ export class Engine {
   /** `hull network connect`: join a network, at once when running. */
   async connect(ref: string, network: string, o: { aliases?: string[]; ip?: string } = {}): Promise<Instance> {
     const inst = await this.get(ref);
+    refuseLiveIsolated(inst);
     return this.lock.run(inst.id, async () => this.d.net.connect(await this.mustGet(inst.id), network, o, (n) => this.saveNetworks(inst.id, n), this.nics(inst)));
   }
 
   /** `hull network disconnect`: leave a network, at once when running. */
   async disconnect(ref: string, network: string): Promise<Instance> {
     const inst = await this.get(ref);
+    refuseLiveIsolated(inst);
     return this.lock.run(inst.id, async () => this.d.net.disconnect(await this.mustGet(inst.id), network, (n) => this.saveNetworks(inst.id, n), this.nics(inst)));
   }
 
@@ -732,17 +734,21 @@ function withExposed(ports: PortMapping[], exposed: Record<string, object> | und
   return [...ports, ...extra];
 }
 
+/** A VM-isolated container's cards are set at boot: its guest has no agent to configure one plugged in later. */
+function refuseLiveIsolated(inst: Instance): void {
+  const live = inst.state.status === 'running' || inst.state.status === 'paused';
+  if (live && inst.config.isolation === 'vm') throw wrongState(`container ${inst.name} runs in a VM of its own: connect or disconnect it while it is stopped (it takes effect at its next start)`);
+}
+
 /** How messages name an instance. */
 const noun = (inst: Instance) => (inst.type === 'vm' ? 'VM' : 'container');
 
-/** What a VM-isolated container cannot have (yet): a terminal, a user namespace, networks other than none. */
+/** What a VM-isolated container cannot have: a terminal (yet), a user namespace, another runtime, the host's network. */
 function checkIsolated(o: ParsedCreateOptions, _drv: IsolatedDriver): void {
   if (o.tty) throw invalid('--isolation vm has no terminal yet: run it without -t');
   if (o.userns) throw invalid('--isolation vm and --userns cannot be used together: the VM is the boundary');
   if (o.runtime) throw invalid('--isolation vm and --runtime cannot be used together: the runtime is QEMU');
-  if ((o.networks && !(o.networks.length === 1 && o.networks[0] === 'none')) || o.ports.length || o.publishAll || o.ip) {
-    throw invalid('--isolation vm does not join networks yet: leave out --network, -p, -P and --ip');
-  }
+  if (o.networks?.includes('host')) throw invalid('--isolation vm and --network host cannot be used together: the VM has its own network cards');
 }
 
 const exists = (p: string) => lstat(p).then(() => true, () => false);

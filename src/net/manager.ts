@@ -3,7 +3,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HullError, invalid, isHullError, notFound, conflict } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
-import type { Instance } from '../core/instance.js';
+import type { Instance, InstanceType } from '../core/instance.js';
 import type { Network, NetworkAttachment, NetworkMode, PortMapping } from '../core/network.js';
 import { Reverter } from '../core/reverter.js';
 import type { NetworkContext, TapDevice } from '../runtime/driver.js';
@@ -127,7 +127,7 @@ export class NetworkManager {
     const ids = new Set(instances.map((i) => i.id));
     for (const inst of instances) {
       const s = inst.state.status;
-      if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && (inst.type === 'vm' || existsSync(link.netnsPath(this.nsName(inst.id))))) this.setLive(inst);
+      if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && (netKind(inst) === 'vm' || existsSync(link.netnsPath(this.nsName(inst.id))))) this.setLive(inst);
     }
     await sweepHost({
       netnsPrefix: this.o.netnsPrefix,
@@ -342,12 +342,12 @@ export class NetworkManager {
   async up(inst: Instance): Promise<NetworkContext> {
     const c = inst.config;
     const mode = c.networkMode ?? 'none';
-    const vm = inst.type === 'vm';
+    const vm = netKind(inst) === 'vm';
     const mounts = vm ? [] : await writeContainerFiles(this.o.root, { id: inst.id, name: inst.name, hostname: c.hostname, mode, networks: c.networks ?? [] });
     if (mode === 'host') return { hostNetwork: true, mounts };
     if (mode === 'none') return { mounts };
     const ns = this.nsName(inst.id);
-    const eps = toEndpoints(inst.type, inst.id, c.networks ?? [], await this.networks());
+    const eps = toEndpoints(netKind(inst), inst.id, c.networks ?? [], await this.networks());
     const ctx: NetworkContext = vm ? { mounts, taps: this.taps(eps) } : { netnsPath: link.netnsPath(ns), mounts };
     if (this.live.has(inst.id) && (vm || existsSync(link.netnsPath(ns)))) return ctx;
     if (this.unavailable) throw this.unavailable;
@@ -386,20 +386,20 @@ export class NetworkManager {
     const was = this.live.get(inst.id);
     this.live.delete(inst.id);
     if ((inst.config.networkMode ?? 'none') === 'bridge') {
-      if (inst.type === 'vm') await link.unplug(this.hostIfs(inst));
+      if (netKind(inst) === 'vm') await link.unplug(this.hostIfs(inst));
       else if (existsSync(link.netnsPath(this.nsName(inst.id)))) await link.deleteNetns(this.nsName(inst.id));
     }
     if (was?.ports.length) await this.rules.sync();
   }
 
   private hostIfs(inst: Instance): string[] {
-    return (inst.config.networks ?? []).map((a) => hostIfName(inst.type, inst.id, a.ifName));
+    return (inst.config.networks ?? []).map((a) => hostIfName(netKind(inst), inst.id, a.ifName));
   }
 
   /** Everything of an earlier plug-in, gone when this returns (before plugging in again). */
   private async unplug(inst: Instance): Promise<void> {
     const ns = this.nsName(inst.id);
-    if (inst.type !== 'vm' && existsSync(link.netnsPath(ns))) await link.deleteNetns(ns);
+    if (netKind(inst) !== 'vm' && existsSync(link.netnsPath(ns))) await link.deleteNetns(ns);
     await link.removeLeftovers(this.hostIfs(inst), 500);
   }
 
@@ -430,8 +430,8 @@ export class NetworkManager {
       const live = this.live.has(inst.id);
       if (live) {
         const hasRoute = current.some((a) => !all.find((n) => n.id === a.networkId)?.internal);
-        const [ep] = toEndpoints(inst.type, inst.id, [att], all, hasRoute);
-        if (inst.type === 'vm') await link.plugTaps([ep]);
+        const [ep] = toEndpoints(netKind(inst), inst.id, [att], all, hasRoute);
+        if (netKind(inst) === 'vm') await link.plugTaps([ep]);
         else await link.plug(this.nsName(inst.id), [ep], false);
         r.add(() => link.unplug([ep.hostIf]));
         if (nics) {
@@ -455,7 +455,7 @@ export class NetworkManager {
     const att = (inst.config.networks ?? []).find((a) => a.networkId === net.id);
     if (!att) throw new HullError('not_found', `container ${inst.name} is not on network ${net.name}`);
     const live = this.live.has(inst.id);
-    const hostIf = hostIfName(inst.type, inst.id, att.ifName);
+    const hostIf = hostIfName(netKind(inst), inst.id, att.ifName);
     if (live && nics) await nics.remove({ name: hostIf, mac: att.macAddress, address: att.ipAddress, prefixLen: att.prefixLen, nameserver: '' });
     if (live) await link.unplug([hostIf]);
     const saved = await save((inst.config.networks ?? []).filter((a) => a !== att));
@@ -484,3 +484,6 @@ export class NetworkManager {
     };
   }
 }
+
+/** How an instance is wired: a VM, or a container in a VM of its own (--isolation vm), gets taps; a container a namespace with veths. */
+const netKind = (inst: Instance): InstanceType => (inst.type === 'vm' || inst.config.isolation === 'vm' ? 'vm' : 'container');

@@ -86,6 +86,24 @@ describe('hull run --isolation vm', () => {
     expect(await ivmDirs()).toBe(0);
   });
 
+  it('joins networks like a container: -p publishes its port, containers reach it by name and it reaches them', { timeout: 150_000 }, async () => {
+    await d.ok(['network', 'create', 'isonet']);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    await d.ok(['run', '-d', '--name', 'isoweb', '--network', 'isonet', '-p', `${port}:80`, '--isolation', 'vm', IMAGE, 'sh', '-c', 'mkdir /www; echo hello-from-vm >/www/index.html; httpd -f -p 80 -h /www'], { timeoutMs: 60_000 });
+    await d.ok(['run', '-d', '--name', 'plainweb', '--network', 'isonet', 'busybox', 'sh', '-c', 'mkdir /www; echo hello-from-container >/www/index.html; httpd -f -p 80 -h /www']);
+    const fromHost = await waitFor(async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+      return r?.ok ? r.text() : undefined;
+    }, 60_000, 250);
+    expect(fromHost).toBe('hello-from-vm\n');
+    expect(await d.ok(['run', '--rm', '--network', 'isonet', 'busybox', 'wget', '-qO-', 'http://isoweb/'])).toBe('hello-from-vm\n');
+    expect(await d.ok(['run', '--rm', '--network', 'isonet', '--isolation', 'vm', IMAGE, 'wget', '-qO-', 'http://plainweb/'], { timeoutMs: 60_000 })).toBe('hello-from-container\n');
+    const live = await d.hull(['network', 'disconnect', 'isonet', 'isoweb']);
+    expect(live.stderr).toMatch(/while it is stopped/);
+    await d.ok(['rm', '-f', 'isoweb', 'plainweb']);
+    await d.ok(['network', 'rm', 'isonet']);
+  });
+
   it('gives the program stdin with -i', { timeout: 120_000 }, async () => {
     const r = await d.hull(['run', '--rm', '-i', '--isolation', 'vm', IMAGE, 'sh', '-c', 'tr a-z A-Z; echo done'], { input: 'hi there\n', timeoutMs: 110_000 });
     expect(r.stdout).toBe('HI THERE\ndone\n');
@@ -117,9 +135,9 @@ describe('hull run --isolation vm', () => {
     const big = await d.hull(['run', '--rm', '-m', '1000000g', '--isolation', 'vm', IMAGE, 'true']);
     expect(big.code).toBe(125);
     expect(big.stderr).toMatch(/not enough memory/);
-    const net = await d.hull(['run', '--rm', '-p', '8080:80', '--isolation', 'vm', IMAGE, 'true']);
-    expect(net.code).toBe(125);
-    expect(net.stderr).toMatch(/does not join networks yet/);
+    const host = await d.hull(['run', '--rm', '--network', 'host', '--isolation', 'vm', IMAGE, 'true']);
+    expect(host.code).toBe(125);
+    expect(host.stderr).toMatch(/--network host cannot be used/);
     const bad = await d.hull(['run', '--rm', '--isolation', 'kata', IMAGE, 'true']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/invalid --isolation "kata"/);
