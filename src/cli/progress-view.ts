@@ -69,7 +69,7 @@ export class ProgressView {
 
   private text(ev: StreamEvent, bar = false): string {
     let s = `${ev.id}: ${ev.status}${ev.detail ? ` ${ev.detail}` : ''}`;
-    const moving = ev.status === 'Downloading' || ev.status === 'Pushing';
+    const moving = ev.status === 'Downloading' || ev.status === 'Pushing' || ev.status === 'Uploading';
     if (moving && ev.total) {
       const cur = ev.current ?? 0;
       if (bar) {

@@ -8,6 +8,9 @@ const bool = (v: unknown) => v === '1' || v === 'true' || v === true;
 type P = { ref: string; name: string };
 
 const ImportBody = z.object({ path: z.string().min(1), name: z.string().min(1), boot: z.enum(['hull', 'firmware']).optional() }).strict();
+const UploadQuery = z
+  .object({ name: z.string().min(1), boot: z.enum(['hull', 'firmware']).optional(), size: z.coerce.number().int().nonnegative().optional() })
+  .strict();
 const SnapshotBody = z.object({ name: z.string().min(1) }).strict();
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
@@ -52,6 +55,13 @@ export const vmRoutes =
     });
 
     app.get('/v1/vm-images', async () => engine.vmImages().list());
+    // An upload (as `docker load`): the body is the file's bytes; the daemon checks them as untrusted.
+    app.post('/v1/vm-images', async (req, reply) => {
+      const q = parse(UploadQuery, req.query, 'VM image upload');
+      const body = req.body as NodeJS.ReadableStream | undefined;
+      if (!body || typeof (body as { pipe?: unknown }).pipe !== 'function') throw invalid('send the image file as the request body, Content-Type: application/octet-stream');
+      return reply.status(201).send(await engine.vmImages().importStream(body, { name: q.name, boot: q.boot, size: q.size }));
+    });
     app.post('/v1/vm-images/import', async (req, reply) => {
       const b = parse(ImportBody, req.body, 'VM image import');
       return reply.status(201).send(await engine.vmImages().importFile(b.path, { name: b.name, boot: b.boot }));

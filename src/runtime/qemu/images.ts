@@ -7,6 +7,7 @@ import { HullError, notFound } from '../../core/errors.js';
 import { isValidName } from '../../core/ids.js';
 import { Reverter } from '../../core/reverter.js';
 import * as qcow2 from '../../storage/qcow2.js';
+import { checkStandalone } from './qcow2-header.js';
 import type { GuestArtifacts } from './guest.js';
 import type { BootMode, VmSpec } from './spec.js';
 
@@ -17,7 +18,8 @@ import type { BootMode, VmSpec } from './spec.js';
  * cdrom.iso (an installer: VMs boot it as a CD and get a blank disk).
  *
  *   await images.ensureBuiltin(guest)                 // debian-min, from build/guest
- *   await images.importFile('/tmp/os.qcow2', { name: 'myos' })
+ *   await images.importFile('/tmp/os.qcow2', { name: 'myos' })   // a file on this host (an admin's)
+ *   await images.importStream(req, { name: 'myos' })               // an upload: untrusted
  *   await images.get('myos')                          // by name or id prefix
  *   await images.remove('myos')                       // refused while a VM's disk is cloned from it
  *
@@ -37,7 +39,16 @@ export interface VmImage {
   path: string;
 }
 
+export interface ImportOptions {
+  name: string;
+  boot?: BootMode;
+  replace?: boolean;
+  /** An upload: a qcow2 that names other files (backing file, external data file) is refused. */
+  untrusted?: boolean;
+}
+
 export const BUILTIN = 'debian-min';
+const UPLOAD = '.upload-';
 const DISK = 'disk.qcow2';
 const ISO = 'cdrom.iso';
 type Record_ = Omit<VmImage, 'path' | 'sizeOnDisk'>;
@@ -78,6 +89,7 @@ export class VmImages {
 
   /** Register Hull's debian-min from the built guest; a no-op when it is already the current one. */
   async ensureBuiltin(guest: GuestArtifacts): Promise<VmImage> {
+    await this.cleanupLeftovers(); // called once, at daemon start
     const id = `dm${(guest.inputs || (await this.fileTag(guest.baseDisk))).slice(0, 14)}`;
     const cur = await this.get(BUILTIN).catch(() => undefined);
     if (cur?.id === id) return cur;
@@ -98,12 +110,12 @@ export class VmImages {
    * qcow2) or ISO (kept as a CD image) file. `boot: 'hull'` marks a disk whose
    * ext4 root Hull's kernel can boot (it needs a /sbin/init).
    */
-  async importFile(src: string, opts: { name: string; boot?: BootMode; replace?: boolean }): Promise<VmImage> {
-    if (!isValidName(opts.name)) throw new HullError('invalid', `invalid VM image name "${opts.name}"`);
+  async importFile(src: string, opts: ImportOptions): Promise<VmImage> {
+    await this.checkName(opts);
     const format = await qcow2.detectFormat(src);
-    const existing = await this.get(opts.name).catch(() => undefined);
-    if (existing && !opts.replace) throw new HullError('conflict', `VM image "${opts.name}" already exists`);
     if (format === 'iso' && opts.boot === 'hull') throw new HullError('invalid', 'an ISO image boots through the firmware, not with Hull\'s kernel');
+    // An upload's qcow2 must stand alone: flattening a backing file or reading an external data file would copy host files into it.
+    if (format === 'qcow2' && opts.untrusted) await checkStandalone(src);
     const id = randomBytes(16).toString('hex');
     return this.add({ id, name: opts.name, boot: opts.boot ?? 'firmware', createdAt: new Date().toISOString() }, async (dir) => {
       if (format === 'iso') {
@@ -116,16 +128,38 @@ export class VmImages {
     });
   }
 
-  /** importFile for an upload: the stream lands in a temp file first. */
-  async importStream(body: NodeJS.ReadableStream, opts: { name: string; boot?: BootMode; replace?: boolean }): Promise<VmImage> {
+  /** A valid name, not taken (unless replacing): checked before an upload's bytes are taken. */
+  private async checkName(opts: ImportOptions): Promise<void> {
+    if (!isValidName(opts.name)) throw new HullError('invalid', `invalid VM image name "${opts.name}": use letters, digits, _ . - (start with a letter or digit)`);
+    const existing = await this.get(opts.name).catch(() => undefined);
+    if (existing && !opts.replace) throw new HullError('conflict', `VM image "${opts.name}" already exists`);
+  }
+
+  /**
+   * An upload (`hull vm image import`, as `docker load`): the bytes land in a
+   * temp file under the root, are checked as untrusted (a qcow2 must not name
+   * a backing file or an external data file) and imported; the temp file goes
+   * whatever happens. `size`, when the client says it, must match what arrived.
+   */
+  async importStream(body: NodeJS.ReadableStream, opts: Omit<ImportOptions, 'untrusted'> & { size?: number }): Promise<VmImage> {
+    await this.checkName(opts);
     await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
+    const tmp = join(this.dir, `${UPLOAD}${randomBytes(8).toString('hex')}`);
     try {
-      await pipeline(body, createWriteStream(tmp));
-      return await this.importFile(tmp, opts);
+      await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
+      const got = (await stat(tmp)).size;
+      if (opts.size !== undefined && got !== opts.size) throw new HullError('invalid', `the upload ended after ${got} of ${opts.size} bytes: nothing imported`);
+      if (got === 0) throw new HullError('invalid', 'the upload is empty: nothing imported');
+      return await this.importFile(tmp, { ...opts, untrusted: true });
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /** What a daemon killed mid-import left (temp uploads and half-made image dirs): call at start-up. */
+  async cleanupLeftovers(): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.startsWith(UPLOAD) || n.startsWith('.tmp-')).map((n) => rm(join(this.dir, n), { recursive: true, force: true })));
   }
 
   /** Make <id>/ from a temp dir (nothing half-made is ever visible), then move the name to it. */
