@@ -24,6 +24,8 @@ import { makeExt4, withMergedLayers } from './rootfs-image.js';
 /** A VM-isolated container's memory unless -m says otherwise; below the floor the guest kernel does not boot. */
 export const DEFAULT_ISOLATED_MEMORY = 256 * 1024 * 1024;
 export const MIN_ISOLATED_MEMORY = 64 * 1024 * 1024;
+/** Free space on the container's disk beyond its image (sparse: costs nothing until written). */
+export const ROOTFS_ROOM = 1024 * 1024 * 1024;
 
 const PORTS = { stdout: 'org.hull.stdout', stderr: 'org.hull.stderr', stdin: 'org.hull.stdin', ctl: 'org.hull.ctl' } as const;
 
@@ -137,7 +139,7 @@ export class IsolatedDriver implements Driver {
       const script = await withMergedLayers(ctx.layerDirs, files.dir, async (merged) => {
         const c = inst.config;
         const user = c.user ? await resolveUser(merged, c.user) : undefined;
-        await makeExt4(merged, files.rootfs);
+        await makeExt4(merged, files.rootfs, { journal: true, roomBytes: ROOTFS_ROOM });
         return runScript(c.entrypoint.concat(c.cmd), c.env, c.workingDir, user);
       });
       await writeFileAtomic(files.runScript, script);

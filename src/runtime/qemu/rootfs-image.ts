@@ -37,15 +37,17 @@ export async function withMergedLayers<T>(layerDirs: string[], tmpDir: string, f
 
 /**
  * `mke2fs -d tree out`: sized to the tree plus room to write (a quarter more
- * and 64 MiB; the file is sparse, so room costs nothing until used), with
- * inodes for every file and then some. No journal: the image lives for one run.
+ * and `roomBytes`, 64 MiB unless said; the file is sparse, so room costs
+ * nothing until used), with inodes for every file and then some. With a
+ * journal, as a disk that lives across runs wants (a VM quit mid-write comes
+ * back consistent).
  */
-export async function makeExt4(tree: string, out: string): Promise<number> {
+export async function makeExt4(tree: string, out: string, o: { journal?: boolean; roomBytes?: number } = {}): Promise<number> {
   const used = Number((await run(['du', '-s', '-B1', '-x', tree], { timeoutMs: 120_000 })).stdout.split(/\s/)[0]);
   const files = Number((await run(['du', '-s', '--inodes', '-x', tree], { timeoutMs: 120_000 })).stdout.split(/\s/)[0]);
-  const size = Math.ceil((used * 1.25 + 64 * MiB) / MiB) * MiB;
+  const size = Math.ceil((used * 1.25 + (o.roomBytes ?? 64 * MiB)) / MiB) * MiB;
   const inodes = Math.ceil(files * 1.5) + 4096;
-  await run(['mke2fs', '-q', '-t', 'ext4', '-O', '^has_journal', '-N', String(inodes), '-E', 'root_owner=0:0', '-L', 'hull-rootfs', '-d', tree, out, `${size / 1024}k`], {
+  await run(['mke2fs', '-q', '-t', 'ext4', ...(o.journal ? ['-J', 'size=8'] : ['-O', '^has_journal']), '-N', String(inodes), '-E', 'root_owner=0:0', '-L', 'hull-rootfs', '-d', tree, out, `${size / 1024}k`], {
     timeoutMs: 600_000,
   });
   return size;
