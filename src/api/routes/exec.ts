@@ -61,7 +61,7 @@ export const execRoutes =
       const parsed = ExecBody.safeParse(req.body ?? {});
       if (!parsed.success) throw invalid(`invalid exec request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       const inst = await engine.get((req.params as { ref: string }).ref);
-      if (inst.state.status !== 'running') throw wrongState(`container ${inst.name} is not running`);
+      if (inst.state.status !== 'running') throw wrongState(`${inst.type === 'vm' ? 'VM' : 'container'} ${inst.name} is not running`);
       const id = newId();
       sessions.add({ id, containerId: inst.id, opts: parsed.data, running: false, exitCode: null });
       return reply.status(201).send({ id });

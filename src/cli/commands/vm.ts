@@ -125,17 +125,23 @@ export function register(program: Command): void {
     });
 
   vm.command('exec')
-    .description('run a command in the guest through its agent (output arrives when it ends)')
+    .description('run a command in the guest through its agent (output streams as it comes)')
     .argument('<vm>')
     .argument('<command...>')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', (v: string, p: string[] = []) => [...p, v], [])
     .option('-w, --workdir <dir>', 'working directory')
     .option('-u, --user <user>', 'user to run as')
     .passThroughOptions()
-    .action(async (ref: string, command: string[], o: { env: string[]; workdir?: string; user?: string }) => {
+    .action(async (ref: string, command: string[], o: { interactive?: boolean; tty?: boolean; env: string[]; workdir?: string; user?: string }) => {
       const c = client();
-      const { id } = await c.call<{ id: string }>('POST', `/v1/containers/${enc(ref)}/exec`, { cmd: command, env: o.env, workingDir: o.workdir ?? '', user: o.user ?? '', tty: false, stdin: false });
-      await relay(await c.upgrade(`/v1/exec/${id}/start`), { tty: false, stdin: false });
+      const [tty, stdin] = [!!o.tty, !!o.interactive];
+      // commander keeps the `--` of `vm exec -t VM -- CMD` (an option before VM) in the command.
+      if (command[0] === '--') command = command.slice(1);
+      const { id } = await c.call<{ id: string }>('POST', `/v1/containers/${enc(ref)}/exec`, { cmd: command, env: o.env, workingDir: o.workdir ?? '', user: o.user ?? '', tty, stdin });
+      const resize = (rows: number, cols: number) => void c.call('POST', `/v1/exec/${id}/resize?h=${rows}&w=${cols}`).catch(() => undefined);
+      await relay(await c.upgrade(`/v1/exec/${id}/start`), { tty, stdin, onResize: tty ? resize : undefined });
       const r = await c.call<{ exitCode: number | null }>('GET', `/v1/exec/${id}`);
       exitWith(r.exitCode ?? 125);
     });

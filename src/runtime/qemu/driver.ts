@@ -10,7 +10,6 @@ import { chooseAccel, type AccelChoice } from './accel.js';
 import type { AgentClient, AgentInfo } from './agent.js';
 import { placeVm, removeVmCgroup, type VmCgroup } from './cgroup.js';
 import { configTar } from './config-tar.js';
-import { attachConsole } from './console.js';
 import { agentExec, agentTop } from './exec.js';
 import { addNic, configureNic, removeNic } from './hotplug.js';
 import { asExitStatus, clearExit, exists, readExit, recordExit } from './exit.js';
@@ -340,7 +339,7 @@ export class QemuDriver implements Driver {
 
   async attach(inst: Instance): Promise<StdioStream> {
     if (!(await livePid(this.files(inst)))) throw wrongState(`VM ${inst.name} is not running`);
-    return attachConsole(this.files(inst).console);
+    return this.links.console(this.ref(inst));
   }
 
   async resize(): Promise<void> {

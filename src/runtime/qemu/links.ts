@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { wrongState } from '../../core/errors.js';
 import { AgentClient } from './agent.js';
+import { ConsoleHub } from './console.js';
+import type { StdioStream } from '../driver.js';
 import { exists, exitCodeFor, recordExit } from './exit.js';
 import type { VmFiles } from './files.js';
 import { livePid, waitGone } from './process.js';
@@ -15,7 +17,8 @@ export interface VmRef {
 
 /**
  * VmLinks: Hull's connections to its running VMs, one QMP and one guest-agent
- * connection each, made on first use and remade after QEMU restarts. The QMP
+ * connection each, made on first use and remade after QEMU restarts, and the
+ * serial console's hub while anyone is attached (console.ts). The QMP
  * connection is also the VM's exit watch:
  *
  *   SHUTDOWN from the guest    record the exit (0; 1 for a panic), then `quit` (QEMU has -no-shutdown)
@@ -28,6 +31,7 @@ export interface VmRef {
 export class VmLinks {
   private qmps = new Map<string, Promise<QmpClient>>();
   private agents = new Map<string, Promise<AgentClient>>();
+  private consoles = new Map<string, Promise<ConsoleHub>>();
   private closing = new Set<string>();
 
   constructor(private exitDir: string) {}
@@ -99,6 +103,20 @@ export class VmLinks {
     return p;
   }
 
+  /** A new client of the VM's serial console, sharing it with the others attached. */
+  async console(vm: VmRef): Promise<StdioStream> {
+    let p = this.consoles.get(vm.id);
+    if (!p) {
+      const hub: Promise<ConsoleHub> = ConsoleHub.open(vm.files.console, vm.files.consoleLog, () => this.consoles.get(vm.id) === hub && this.consoles.delete(vm.id));
+      p = hub;
+      this.consoles.set(vm.id, hub);
+      hub.catch(() => this.consoles.get(vm.id) === hub && this.consoles.delete(vm.id));
+    }
+    const hub = await p;
+    // The last client may have left (and the hub closed) while this one waited for it.
+    return hub.ended ? this.console(vm) : hub.attach();
+  }
+
   /** Run `fn` with the VM's hang-ups not counted as exits (Hull itself is stopping or removing it). */
   async quietly<T>(id: string, fn: () => Promise<T>): Promise<T> {
     this.closing.add(id);
@@ -113,14 +131,17 @@ export class VmLinks {
   async drop(id: string): Promise<void> {
     const q = this.qmps.get(id);
     const a = this.agents.get(id);
+    const c = this.consoles.get(id);
     this.qmps.delete(id);
     this.agents.delete(id);
+    this.consoles.delete(id);
+    await c?.then((h) => h.close()).catch(() => undefined);
     await Promise.all([q?.then((c) => c.close()).catch(() => undefined), a?.then((c) => c.close()).catch(() => undefined)]);
   }
 
   /** Let go of every VM (daemon shutdown), leaving them running; the links are not used again. */
   async close(): Promise<void> {
-    const ids = new Set([...this.qmps.keys(), ...this.agents.keys()]);
+    const ids = new Set([...this.qmps.keys(), ...this.agents.keys(), ...this.consoles.keys()]);
     for (const id of ids) this.closing.add(id);
     await Promise.all([...ids].map((id) => this.drop(id)));
   }
