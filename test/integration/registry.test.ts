@@ -80,6 +80,26 @@ describe('push and pull', () => {
     expect(await d1.ok(['run', '--rm', 'docker.io/library/busybox:latest', 'echo', 'ok'])).toBe('ok\n');
   });
 
+  it('run and create pull an image they do not have (--pull missing, the default); --pull never does not', async () => {
+    await d1.ok(['tag', 'busybox', `${R}/x/autopull:1`]);
+    await d1.ok(['push', `${R}/x/autopull:1`]);
+    const never = await d2.hull(['run', '--rm', '--pull', 'never', `${R}/x/autopull:1`, 'echo', 'hi']);
+    expect(never.code).toBe(125);
+    expect(never.stderr).toMatch(/image ".*autopull:1" not found/);
+    const r = await d2.hull(['run', '--rm', `${R}/x/autopull:1`, 'echo', 'hi']);
+    expect(r.stdout).toBe('hi\n');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`Unable to find image '${R}/x/autopull:1' locally`);
+    expect(r.stderr).toContain('Pulling from x/autopull');
+    // Here now: no pull the second time.
+    expect((await d2.hull(['create', '--name', 'pulled', `${R}/x/autopull:1`, 'true'])).stderr).toBe('');
+    await d2.ok(['rm', 'pulled']);
+    const missing = await d2.hull(['run', '--rm', `${R}/x/no-such:1`, 'true']);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toContain(`Unable to find image '${R}/x/no-such:1' locally`);
+    expect((await d2.ok(['ps', '-aq'])).trim()).toBe('');
+  });
+
   it('refuses a tag that is not there, and an unreachable registry, clearly', async () => {
     const missing = await d2.hull(['pull', `${R}/x/busybox:nope`]);
     expect(missing.code).toBe(1);

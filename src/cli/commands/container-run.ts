@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { Readable } from 'node:stream';
+import { ProgressView, readEvents } from '../progress-view.js';
 import { ApiError } from '../client.js';
 import { enc, exitWith, getCtx, type Ctx } from '../context.js';
 import { relay } from '../stdio.js';
@@ -9,6 +11,7 @@ import { addCreateFlags, toCreateOptions } from './create-flags.js';
 export function register(program: Command): void {
   addCreateFlags(program.command('run').description('create and start a container').argument('<image>').argument('[command...]'))
     .option('-d, --detach', 'run in the background and print the container id')
+    .option('--pull <policy>', 'missing (default): pull the image when it is not here; always; never')
     .passThroughOptions()
     .action(async (image: string, command: string[], opts: Record<string, unknown>) => {
       const ctx = getCtx(program.opts().host);
@@ -16,7 +19,7 @@ export function register(program: Command): void {
       let id: string;
       try {
         create = toCreateOptions(image, command, opts);
-        ({ id } = await ctx.client.call<{ id: string }>('POST', '/v1/containers', create));
+        ({ id } = await createPulling(ctx, create, pullPolicy(opts.pull)));
       } catch (e) {
         // docker run: 125 when the daemon (or the flags) refused the container.
         process.stderr.write(`hull: ${(e as Error).message}\n`);
@@ -31,10 +34,11 @@ export function register(program: Command): void {
     });
 
   addCreateFlags(program.command('create').description('create a container without starting it').argument('<image>').argument('[command...]'))
+    .option('--pull <policy>', 'missing (default): pull the image when it is not here; always; never')
     .passThroughOptions()
     .action(async (image: string, command: string[], opts: Record<string, unknown>) => {
       const ctx = getCtx(program.opts().host);
-      const { id } = await ctx.client.call<{ id: string }>('POST', '/v1/containers', toCreateOptions(image, command, opts));
+      const { id } = await createPulling(ctx, toCreateOptions(image, command, opts), pullPolicy(opts.pull));
       process.stdout.write(`${id}\n`);
     });
 
@@ -62,6 +66,37 @@ export function register(program: Command): void {
       }
       if (failed) exitWith(1);
     });
+}
+
+type PullPolicy = 'missing' | 'always' | 'never';
+
+function pullPolicy(v: unknown): PullPolicy {
+  if (v === undefined) return 'missing';
+  if (v === 'missing' || v === 'always' || v === 'never') return v;
+  throw new Error(`invalid --pull "${String(v)}": use missing, always or never`);
+}
+
+/**
+ * Create, pulling the image first as docker does: `always`, or `missing`
+ * when the daemon does not have it ("Unable to find image … locally", then
+ * the pull's progress on stderr, then the create again).
+ */
+async function createPulling(ctx: Ctx, create: CreateOptions, policy: PullPolicy): Promise<{ id: string }> {
+  const pull = async () => {
+    const res = await ctx.client.stream('POST', '/v1/images/pull', Readable.from([Buffer.from(JSON.stringify({ ref: create.image }))]), 'application/json');
+    const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY));
+    await readEvents(res, (e) => view.handle(e));
+  };
+  if (policy === 'always') await pull();
+  try {
+    return await ctx.client.call<{ id: string }>('POST', '/v1/containers', create);
+  } catch (e) {
+    const missing = e instanceof ApiError && e.code === 'not_found' && /^image "/.test(e.message);
+    if (!missing || policy !== 'missing') throw e;
+    process.stderr.write(`Unable to find image '${create.image}' locally\n`);
+    await pull();
+    return ctx.client.call<{ id: string }>('POST', '/v1/containers', create);
+  }
 }
 
 async function startOrExit(ctx: Ctx, id: string): Promise<void> {
