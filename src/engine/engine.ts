@@ -13,7 +13,7 @@ import type { ImageService } from '../image/image-service.js';
 import type { NetworkAttachment, PortMapping } from '../core/network.js';
 import { parseExposed } from '../core/port-spec.js';
 import type { NetworkManager, NicHotplug } from '../net/manager.js';
-import type { CreateContext, Driver, ExecOptions, ExecSession, StdioStream } from '../runtime/driver.js';
+import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, StdioStream } from '../runtime/driver.js';
 import type { HostInfo } from '../runtime/host.js';
 import type { Store } from '../store/store.js';
 import { CreateOptionsSchema, type CreateOptions, type ParsedCreateOptions } from './create-options.js';
@@ -470,16 +470,16 @@ export class Engine {
     await this.lock.run(id, async () => {
       const cur = await this.d.store.get<Instance>('instance', id);
       if (!cur || (cur.state.status !== 'running' && cur.state.status !== 'paused')) return;
-      const done = await this.reapLocked(id);
+      const done = await this.reapLocked(id, ex);
       this.afterExit(done);
     });
   }
 
-  /** Record an exit and free the runtime's resources. Caller holds the lock. */
-  private async reapLocked(id: string): Promise<Instance> {
+  /** Record an exit (read now unless the caller has it) and free the runtime's resources. Caller holds the lock. */
+  private async reapLocked(id: string, known?: ExitStatus): Promise<Instance> {
     const inst = await this.mustGet(id);
     const drv = this.driver(inst);
-    const ex = (await drv.exitStatus(inst)) ?? { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
+    const ex = known ?? (await drv.exitStatus(inst)) ?? { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
     const done = await this.save(id, () => ({ status: 'exited', pid: 0, conmonPid: 0, exitCode: ex.exitCode, oomKilled: ex.oomKilled, finishedAt: ex.finishedAt }));
     if (ex.oomKilled) this.emit('oom', done);
     this.emit('die', done, ex.exitCode);

@@ -80,9 +80,13 @@ describe('container lifecycle through the CLI', () => {
   });
 
   it('docker-style errors: unknown image, bad size, name in use, missing command, wrong state', async () => {
-    const noImage = await d.hull(['run', '--rm', 'nosuchimage', 'true']);
-    expect(noImage.code).not.toBe(0);
+    const noImage = await d.hull(['run', '--rm', '--pull', 'never', 'nosuchimage', 'true']);
+    expect(noImage.code).toBe(125);
     expect(noImage.stderr).toMatch(/image "nosuchimage(:latest)?" not found/);
+    // Without --pull never it is looked for in the registry (none reachable here: the pull's error).
+    const pulled = await d.hull(['run', '--rm', 'nosuchimage', 'true']);
+    expect(pulled.code).toBe(125);
+    expect(pulled.stderr).toMatch(/^Unable to find image 'nosuchimage' locally\n[^]*hull: registry docker.io: /);
 
     const badSize = await d.hull(['run', '--rm', '-m', '12x', 'busybox', 'true']);
     expect(badSize.code).not.toBe(0);
