@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import type { CreateOptions } from '../../engine/create-options.js';
 import { formatSize, parseCpus, parseSize } from '../../core/units.js';
@@ -7,6 +7,10 @@ import { collect, enc, exitWith, getCtx } from '../context.js';
 import { ago, printJson, table } from '../format.js';
 import { readEvents } from '../progress-view.js';
 import { relay } from '../stdio.js';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { Transform } from 'node:stream';
+import { ProgressView } from '../progress-view.js';
 
 interface VmSummary {
   id: string;
@@ -47,10 +51,14 @@ export function register(program: Command): void {
     .option('--image <image>', 'VM image name or id', 'debian-min')
     .option('--hostname <name>', 'guest hostname (default: the VM name)')
     .option('--user-script <script>', 'shell commands the guest runs once, at first boot')
+    .option('--ssh-key <key-or-file>', 'an SSH public key, or a file of them (e.g. ~/.ssh/id_ed25519.pub), for the default user of a cloud-init guest (repeatable)', collect)
+    .option('--password <password>', "the default user's password in a cloud-init guest (kept only as a SHA-512 crypt hash)")
+    .option('--password-file <file>', 'read that password from the first line of a file')
+    .option('--user-data <file>', "your own cloud-init user-data (#cloud-config, a #! script, MIME multipart), given verbatim instead of Hull's")
     .option('--network <name>', 'join a network (repeatable; default hull0); none: no network card', collect)
     .option('--network-alias <alias>', 'another name the VM answers to on its networks (repeatable)', collect)
     .option('--ip <address>', 'IPv4 address on the first network')
-    .action(async (o: { name?: string; cpus?: string; memory?: string; disk?: string; image: string; hostname?: string; userScript?: string; network?: string[]; networkAlias?: string[]; ip?: string }) => {
+    .action(async (o: VmCreateFlags) => {
       const body = {
         name: o.name,
         image: o.image,
@@ -59,6 +67,7 @@ export function register(program: Command): void {
         diskBytes: o.disk === undefined ? undefined : parseSize(o.disk),
         hostname: o.hostname,
         userScript: o.userScript,
+        ...firstBoot(o),
         networks: o.network,
         networkAliases: o.networkAlias ?? [],
         ip: o.ip,
@@ -190,13 +199,25 @@ export function register(program: Command): void {
   const image = vm.command('image').description('manage VM images (base disks)');
   image
     .command('import')
-    .description('import a qcow2, raw or ISO file')
+    .description('import a qcow2, raw or ISO file: its bytes are uploaded to the daemon (as docker load); - reads stdin')
     .argument('<file>')
     .requiredOption('--name <name>', 'the image name')
     .option('--boot <mode>', "firmware (the disk's own bootloader; default) or hull (Hull's kernel, ext4 root)")
-    .action(async (file: string, o: { name: string; boot?: string }) => {
-      const img = await client().call<VmImageRow>('POST', '/v1/vm-images/import', { path: resolve(file), name: o.name, boot: o.boot });
-      process.stdout.write(`${img.id}\n`);
+    .option('--from-host-path', "no upload: the daemon reads FILE on its own host (an admin's shortcut; a qcow2's backing chain is flattened)")
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (file: string, o: { name: string; boot?: string; fromHostPath?: boolean; quiet?: boolean }) => {
+      if (o.fromHostPath) {
+        const img = await client().call<VmImageRow>('POST', '/v1/vm-images/import', { path: resolve(file), name: o.name, boot: o.boot });
+        return void process.stdout.write(`${img.id}\n`);
+      }
+      const size = file === '-' ? undefined : fileSize(file);
+      const q = new URLSearchParams({ name: o.name, ...(o.boot ? { boot: o.boot } : {}), ...(size !== undefined ? { size: String(size) } : {}) });
+      const input = file === '-' ? process.stdin : createReadStream(file);
+      const body = o.quiet || !process.stderr.isTTY ? input : input.pipe(uploadProgress(file === '-' ? 'stdin' : basename(file), size));
+      const res = await client().stream('POST', `/v1/vm-images?${q}`, body, 'application/octet-stream');
+      let text = '';
+      for await (const c of res) text += (c as Buffer).toString();
+      process.stdout.write(`${(JSON.parse(text) as VmImageRow).id}\n`);
     });
   image
     .command('ls')
@@ -228,6 +249,78 @@ export function register(program: Command): void {
       }
       if (failed) exitWith(1);
     });
+}
+
+interface VmCreateFlags {
+  name?: string;
+  cpus?: string;
+  memory?: string;
+  disk?: string;
+  image: string;
+  hostname?: string;
+  userScript?: string;
+  sshKey?: string[];
+  password?: string;
+  passwordFile?: string;
+  userData?: string;
+  network?: string[];
+  networkAlias?: string[];
+  ip?: string;
+}
+
+/** cloud-init's part of `vm create`: files are read here, on the client's side; the daemon checks what they hold. */
+function firstBoot(o: VmCreateFlags): { sshKeys?: string[]; password?: string; userData?: string } {
+  if (o.password !== undefined && o.passwordFile !== undefined) throw new Error('give --password or --password-file, not both');
+  const password = o.passwordFile !== undefined ? readText(o.passwordFile, '--password-file').split(/\r?\n/)[0] : o.password;
+  if (password === '') throw new Error('the password is empty');
+  const sshKeys = (o.sshKey ?? []).flatMap(sshKeysOf);
+  const userData = o.userData === undefined ? undefined : readText(o.userData, '--user-data');
+  return { sshKeys: sshKeys.length ? sshKeys : undefined, password, userData };
+}
+
+/** A key given inline, or a file of keys (authorized_keys style: blank lines and # comments skipped). */
+function sshKeysOf(v: string): string[] {
+  if (/^(ssh-|ecdsa-|sk-)\S+\s/.test(v)) return [v.trim()];
+  const keys = readText(v, '--ssh-key').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  if (!keys.length) throw new Error(`--ssh-key ${v}: the file holds no key`);
+  return keys;
+}
+
+function readText(path: string, flag: string): string {
+  try {
+    return readFileSync(path.replace(/^~(?=\/)/, homedir()), 'utf8');
+  } catch (e) {
+    throw new Error(`${flag} ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+function fileSize(path: string): number {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) throw new Error(`${path}: no such file`);
+  if (!st.isFile()) throw new Error(`${path}: not a regular file`);
+  return st.size;
+}
+
+/** Counts the bytes going up and draws a bar on stderr (a terminal), at most 10 times a second. */
+function uploadProgress(id: string, total: number | undefined): Transform {
+  const view = new ProgressView(process.stderr as NodeJS.WriteStream, true);
+  let current = 0;
+  let last = 0;
+  const draw = (status: string) => view.handle({ type: 'layer', id, status, current, total });
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      current += chunk.length;
+      if (Date.now() - last > 100) {
+        last = Date.now();
+        draw('Uploading');
+      }
+      done(null, chunk);
+    },
+    flush(done) {
+      draw('Uploaded, checking');
+      done();
+    },
+  });
 }
 
 /** The raw console both ways; Ctrl-] on stdin detaches. Resolves when either side ends. */
