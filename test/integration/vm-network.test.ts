@@ -107,14 +107,22 @@ describe.skipIf(!guestBuilt)('VM networking (TCG)', () => {
     expect(await tunFds()).toBe('1'); // QEMU let go of the tap (netdev_del)
     expect(await guestIfs()).toEqual(['eth0', 'lo']); // the card left the guest (device_del)
 
-    // Again (the freed slot is reused), then off the network it booted with: that card cannot leave q35's root bus, it is cut off.
+    // Again (the freed slot is reused); a daemon killed and started again finds the cards by MAC.
     await d.ok(['network', 'connect', 'hpb', 'vmh'], { timeoutMs: 150_000 });
     expect((await ping('vmh')).stdout).toMatch(/1 packets received/);
+    await d.crash();
+    await d.spawn();
+    // Off the network it booted with: that card cannot leave q35's root bus, it is cut off (QEMU closes its tap).
     const first = (JSON.parse(await d.ok(['inspect', 'vmh']))[0].config.networks as Array<{ network: string; ipAddress: string }>).find((n) => n.network === 'hpa')!;
     await d.ok(['network', 'disconnect', 'hpa', 'vmh'], { timeoutMs: 60_000 });
     expect(await tunFds()).toBe('1');
     expect(await d.ok(['vm', 'exec', 'vmh', '--', 'ip', '-4', 'addr'])).not.toContain(first.ipAddress);
     expect((await ping('vmh')).stdout).toMatch(/1 packets received/); // still on hpb
+    // And off the hot-added one: no tap left open, only the cut-off launch card in the guest.
+    await d.ok(['network', 'disconnect', 'hpb', 'vmh'], { timeoutMs: 60_000 });
+    expect(await tunFds()).toBe('0');
+    expect(await guestIfs()).toEqual(['eth0', 'lo']);
+    expect((await ping('vmh')).code).not.toBe(0);
 
     await d.ok(['vm', 'rm', '-f', 'vmh'], { timeoutMs: 30_000 });
     await d.ok(['rm', '-f', 'cb']);
