@@ -131,5 +131,12 @@ describe.skipIf(!guestBuilt)('VM console hub and streaming exec (CLI, TCG)', () 
     const viaExec = await d.hull(['exec', '-it', 'cx', 'sh', '-c', 'read l; echo got-$l; exit 4'], { input: 'line\n' });
     expect(viaExec.stdout).toMatch(/got-line/);
     expect(viaExec.code).toBe(4);
+    // Ctrl-C on the terminal interrupts the program (it is not started with SIGINT ignored).
+    const sleeper = cli(['vm', 'exec', '-it', 'cx', 'sh', '-c', 'echo ready; sleep 60']);
+    await sleeper.until(/ready/);
+    const t0 = Date.now();
+    sleeper.p.stdin.write('\x03');
+    expect(await sleeper.exited).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(20_000);
   }, 120_000);
 });

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,8 +70,14 @@ describe('guest agent protocol (host busybox)', () => {
     agent = await AgentClient.over(proc.stdio[3] as Socket, 'test agent');
   });
   afterAll(async () => {
+    // At EOF the agent stops its telnetd launcher (a daemon of its own) and exits.
+    const exited = new Promise((r) => proc.once('exit', r));
     await agent?.close();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     proc?.kill();
+    const launcher = Number(await readFile(join(spool, 'spool', 'launcher.pid'), 'utf8').catch(() => '0'));
+    const alive = async () => !/^\d+ \(.*\) Z/.test(await readFile(`/proc/${launcher}/stat`, 'utf8').catch(() => '0 () Z'));
+    if (launcher) await waitFor(async () => !(await alive()), 5000);
     await rm(spool, { recursive: true, force: true });
   });
 
@@ -146,11 +152,23 @@ describe('guest agent protocol (host busybox)', () => {
     expect(text).toMatch(/got-h\xffi\r\n/);
     await s.resize(10, 10); // after the end: nothing to do, no error
   });
+
+  it('Ctrl-C on the terminal interrupts the program, and its exit code (130) still comes back', async () => {
+    const s = agentExec(agent, { cmd: ['sh', '-c', 'echo ready; sleep 30'], env: [], workingDir: '', user: '', tty: true, stdin: true });
+    let out = '';
+    s.stdio.onData((_k, b) => (out += b));
+    await s.start();
+    await waitFor(() => out.includes('ready'), 10_000);
+    const t0 = Date.now();
+    s.stdio.write(Buffer.from([3]));
+    expect(await s.exitCode).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
 });
 
-async function waitFor(fn: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
+  while (!(await fn())) {
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 20));
   }
