@@ -10,7 +10,7 @@ import { REPO, TestDaemon, waitFor } from '../helpers/hull.js';
  * the file's bytes to a real daemon, which checks them as untrusted. Hostile
  * qcow2 images (a backing file or an external data file naming the host's
  * /etc/shadow) are refused before qemu-img opens them; a good one becomes a
- * VM whose first start attaches a cloud-init seed. Needs the built guest.
+ * VM whose start attaches a cloud-init seed. Needs the built guest.
  */
 process.env.HULL_VM_ACCEL = 'tcg';
 const guestBuilt = existsSync(join(REPO, 'build', 'guest', 'guest.json'));
@@ -113,7 +113,7 @@ describe.skipIf(!guestBuilt)('hull vm image import (upload) and cloud-init seeds
     expect(await readdir(join(d.root, 'vms')).catch(() => [])).toEqual([]);
   }, 60_000);
 
-  it('an imported disk boots through the firmware with the cloud-init seed attached as a CD', async () => {
+  it('an imported disk boots through the firmware with the cloud-init seed attached as a read-only disk', async () => {
     await d.ok(['vm', 'create', '--name', 'cloudy', '--network', 'none', '--image', 'up-qcow2', '--user-script', 'touch /root/ran']);
     const id = JSON.parse(await d.ok(['vm', 'inspect', 'cloudy']))[0].id as string;
     await d.ok(['vm', 'start', 'cloudy']);
@@ -121,7 +121,7 @@ describe.skipIf(!guestBuilt)('hull vm image import (upload) and cloud-init seeds
     const pid = Number((await readFile(join(d.root, 'vms', id, 'qemu.pid'), 'utf8')).trim());
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
     expect(cmdline.find((a) => a.includes('"node-name":"seed0"'))).toContain(seed);
-    expect(cmdline).toContain('ide-cd,drive=seed0,bus=ide.1');
+    expect(cmdline).toContain('virtio-blk-pci,drive=seed0,id=seed0-dev');
     expect(execFileSync('blkid', ['-o', 'value', '-s', 'LABEL', seed]).toString().trim()).toBe('cidata');
     const read = (f: string) => execFileSync('isoinfo', ['-i', seed, '-R', '-x', f]).toString();
     expect(JSON.parse(read('/meta-data'))).toEqual({ 'instance-id': id, 'local-hostname': 'cloudy' });

@@ -23,7 +23,7 @@ import { vmOptions, type VmSpec } from './spec.js';
  *                   default route, name server (from the VM's taps)
  *
  * The driver rewrites it at each start (taps and addresses are decided then)
- * and attaches it as a read-only CD. Hull's own guest (debian-min) reads the
+ * and attaches it as a read-only virtio disk. Hull's own guest (debian-min) reads the
  * fw_cfg config tar instead (driver.ts writeConfig, guest/rc).
  */
 export interface SeedInput {

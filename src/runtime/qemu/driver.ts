@@ -204,7 +204,7 @@ export class QemuDriver implements Driver {
     const loadvm = (await readFile(files.loadvm, 'utf8').catch(() => '')).trim() || undefined;
     await clearExit(files, this.exitDir, inst.id);
     if (spec.image.boot === 'hull') await this.writeConfig(inst, taps);
-    else await writeVmSeed(files, inst, spec, taps); // a cloud-init NoCloud seed, attached as a CD (machine.ts)
+    else await writeVmSeed(files, inst, spec, taps); // a cloud-init NoCloud seed, attached as a read-only disk (machine.ts)
     const r = new Reverter();
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));

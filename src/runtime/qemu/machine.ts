@@ -15,7 +15,7 @@ import type { TapDevice } from '../driver.js';
  * The QEMU command line for a VM. `machineArgs` is the part every Hull VM
  * shares (also the isolated containers' VMs); `vmArgv` adds a full VM's
  * devices: disk, CD, serial console, guest agent port, balloon, QMP, and
- * first-boot configuration (fw_cfg for Hull's guest, a cloud-init seed CD for
+ * first-boot configuration (fw_cfg for Hull's guest, a cloud-init seed disk for
  * the others).
  */
 export interface MachineOptions {
@@ -69,12 +69,12 @@ export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[]
   }
   argv.push(...dev.disk(files.disk, { bootIndex: spec.image.boot === 'firmware' ? 1 : undefined }));
   if (spec.cdrom) argv.push(...dev.cdrom(spec.cdrom));
-  // Guests that boot their own disk get the cloud-init NoCloud seed (cloud-init.ts) as a second, unbootable CD.
-  if (spec.image.boot !== 'hull') argv.push(...seedCdrom(seedPath(files)));
   argv.push(...dev.serialConsole(files));
   argv.push(...dev.virtioSerial(), ...dev.socketChardev('agent0', files.agent, { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 1));
   for (const [i, t] of (o.taps ?? []).entries()) argv.push(...dev.tapNic(`n${i}`, t.name, t.mac));
   argv.push(...dev.balloon(), ...dev.qmp(files));
+  // Guests that boot their own disk get the cloud-init NoCloud seed (cloud-init.ts), after the devices above so they keep their addresses.
+  if (spec.image.boot !== 'hull') argv.push(...seedDisk(seedPath(files)));
   // Spare PCIe root ports, last so the cards above keep their addresses: `network connect` hot-adds cards there.
   argv.push(...hotplugPorts());
   // A guest poweroff leaves QEMU up, stopped, until Hull has recorded the exit and says quit:
@@ -85,10 +85,14 @@ export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[]
   return argv;
 }
 
-/** The seed ISO, read-only on the AHCI controller's second port (the first holds an install ISO); no bootindex, so never booted. */
-export function seedCdrom(path: string): string[] {
+/**
+ * The seed ISO as a read-only virtio disk (/dev/vdb; cloud-init finds it by its `cidata` label), not a
+ * CD: Debian's cloud kernel, like other cloud images' kernels, has no AHCI driver, so a CD on q35's
+ * SATA controller is invisible to it (seen: cloud-init fell back to DataSourceNone). No bootindex.
+ */
+export function seedDisk(path: string): string[] {
   const bd = { driver: 'raw', 'node-name': 'seed0', 'read-only': true, file: { driver: 'file', filename: path, 'read-only': true } };
-  return ['-blockdev', JSON.stringify(bd), '-device', 'ide-cd,drive=seed0,bus=ide.1'];
+  return ['-blockdev', JSON.stringify(bd), '-device', 'virtio-blk-pci,drive=seed0,id=seed0-dev'];
 }
 
 /** Refuse a VM the host cannot hold: more memory than MemAvailable, more vCPUs than host CPUs. */
