@@ -139,4 +139,22 @@ describe.skipIf(!guestBuilt)('VM console hub and streaming exec (CLI, TCG)', () 
     expect(await sleeper.exited).toBe(130);
     expect(Date.now() - t0).toBeLessThan(20_000);
   }, 120_000);
+
+  it('a VM that stops ends its console clients; after a start the console is attachable again', async () => {
+    const a = cli(['vm', 'console', 'cx']);
+    const b = cli(['vm', 'console', 'cx']);
+    await a.until(/\S/);
+    await b.until(/\S/);
+    await d.ok(['vm', 'kill', 'cx']);
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
+    await d.ok(['vm', 'start', 'cx']);
+    await waitFor(async () => (await d.hull(['vm', 'exec', 'cx', '--', 'true'])).code === 0, 120_000, 1000);
+    const c = cli(['vm', 'console', 'cx']);
+    await c.until(/HULL_GUEST_READY/);
+    c.p.stdin.write('\necho back-$((3*3))\n');
+    await c.until(/back-9/);
+    c.p.stdin.write('\x1d');
+    expect(await c.exited).toBe(0);
+  }, 180_000);
 });
