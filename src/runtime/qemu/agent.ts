@@ -9,6 +9,8 @@ import { HullError } from '../../core/errors.js';
  *
  *   const a = await AgentClient.connect('/…/agent.sock', { timeoutMs: 60_000 });  // resolves once the agent answers
  *   const r = await a.exec(['uname', '-r']);   // { exitCode: 0, stdout: <Buffer …>, stderr: <Buffer > }
+ *   const s = a.execStream(['cat'], { stdin: true, onOutput: (stream, b) => … });   // output as it comes
+ *   s.write(Buffer.from('hi\n')); s.end(); await s.exitCode;
  *   await a.close();
  *
  * The guest greets each new connection with {"event":"ready"}; connect also

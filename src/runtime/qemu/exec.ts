@@ -104,6 +104,7 @@ export class TelnetDecoder {
   private rest = Buffer.alloc(0);
   /** telnetd's login-issue line, printed before the program runs; dropped once. */
   private banner: Buffer | undefined = Buffer.from('\r\r\n');
+  private held = Buffer.alloc(0);
 
   push(chunk: Buffer): Buffer {
     const b = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
@@ -135,13 +136,21 @@ export class TelnetDecoder {
   private dropBanner(data: Buffer): Buffer {
     const banner = this.banner;
     if (!banner || !data.length) return data;
-    const n = Math.min(banner.length, data.length);
-    if (!data.subarray(0, n).equals(banner.subarray(0, n))) {
+    // What has come so far, held back while it is still the start of the banner.
+    const seen = Buffer.concat([this.held, data]);
+    const n = Math.min(banner.length, seen.length);
+    if (!seen.subarray(0, n).equals(banner.subarray(0, n))) {
       this.banner = undefined;
-      return data;
+      this.held = Buffer.alloc(0);
+      return seen;
     }
-    this.banner = n < banner.length ? banner.subarray(n) : undefined;
-    return data.subarray(n);
+    if (n < banner.length) {
+      this.held = seen;
+      return Buffer.alloc(0);
+    }
+    this.banner = undefined;
+    this.held = Buffer.alloc(0);
+    return seen.subarray(n);
   }
 }
 
