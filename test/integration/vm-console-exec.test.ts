@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +121,11 @@ describe.skipIf(!guestBuilt)('VM console hub and streaming exec (CLI, TCG)', () 
     const gen = cli(['vm', 'exec', 'cx', '--', 'sh', '-c', 'i=0; while [ $i -lt 256 ]; do printf "\\\\$(printf %o $i)"; i=$((i+1)); done']);
     expect(await gen.exited).toBe(0);
     expect(gen.out.equals(Buffer.from(Array.from({ length: 256 }, (_v, i) => i)))).toBe(true);
+    // Volume: 2 MiB of random bytes, in order and whole (the guest's md5 on stderr).
+    const big = cli(['vm', 'exec', 'cx', '--', 'sh', '-c', 'head -c 2097152 /dev/urandom >/tmp/r; cat /tmp/r; md5sum /tmp/r >&2; rm /tmp/r']);
+    expect(await big.exited).toBe(0);
+    expect(big.out.length).toBe(2097152);
+    expect(big.err.split(' ')[0]).toBe(createHash('md5').update(big.out).digest('hex'));
   }, 120_000);
 
   it('vm exec -t runs on a terminal; -it takes typed input; hull exec -it on a VM too', async () => {
