@@ -40,7 +40,9 @@ for p in ds.get_userdata().walk():
 if ds.network_config:
     ns = network_state.parse_net_config_data(ds.network_config)
     out['ifaces'] = [{'name': i['name'], 'mac': i['mac_address'], 'subnets': i['subnets']} for i in ns.iter_interfaces()]
-    out['routes'] = [r for i in ns.iter_interfaces() for s in i['subnets'] for r in s.get('routes', [])]
+    # What Debian's ifupdown renderer writes: the gateway must be ifupdown's own, not a net-tools route command.
+    from cloudinit.net import eni
+    out['eni'] = eni.Renderer()._render_interfaces(ns)
     out['dns'] = ns.dns_nameservers + [a for i in ns.iter_interfaces() for s in i['subnets'] for a in s.get('dns_nameservers', [])]
 print(json.dumps(out, default=str))
 `;
@@ -52,7 +54,7 @@ interface Seen {
   parts: Array<{ type: string; body: string }>;
   config: Record<string, unknown>;
   ifaces?: Array<{ name: string; mac: string; subnets: Array<Record<string, unknown>> }>;
-  routes?: Array<Record<string, unknown>>;
+  eni?: string;
   dns?: string[];
 }
 
@@ -96,7 +98,9 @@ describe.skipIf(!haveTools)('cloud-init NoCloud seed, read by cloud-init', () =>
       { name: 'eth0', mac: '52:54:00:12:34:56', subnets: [expect.objectContaining({ type: 'static', address: '10.88.0.5', prefix: 16 })] },
       { name: 'eth1', mac: '52:54:00:ab:cd:ef', subnets: [expect.objectContaining({ type: 'static', address: '10.89.3.7', prefix: 24 })] },
     ]);
-    expect(seen.routes).toEqual([expect.objectContaining({ gateway: '10.88.0.1', network: '0.0.0.0', prefix: 0 })]);
+    expect(seen.ifaces![0].subnets[0].gateway).toBe('10.88.0.1');
+    expect(seen.ifaces![1].subnets[0].gateway).toBeUndefined();
+    expect(seen.eni).toMatch(/iface eth0 inet static\n\s+address 10\.88\.0\.5\/16\n[\s\S]*gateway 10\.88\.0\.1/);
     expect(seen.dns).toEqual(expect.arrayContaining(['10.88.0.1', '10.89.0.1']));
   }, 60_000);
 

@@ -20,7 +20,7 @@ import { vmOptions, type VmSpec } from './spec.js';
  *                   the image's default user; with a user script, a MIME
  *                   multipart of that cloud-config and the script
  *   network-config  version 2: each card matched by its MAC, static address,
- *                   default route, name server (from the VM's taps)
+ *                   gateway, name server (from the VM's taps)
  *
  * The driver rewrites it at each start (taps and addresses are decided then)
  * and attaches it as a read-only virtio disk. Hull's own guest (debian-min) reads the
@@ -89,7 +89,9 @@ export function networkConfig(taps: TapDevice[]): string {
   const ethernets: Record<string, unknown> = {};
   for (const [i, t] of taps.entries()) {
     const eth: Record<string, unknown> = { match: { macaddress: t.mac }, 'set-name': `eth${i}`, addresses: [`${t.address}/${t.prefixLen}`] };
-    if (t.gateway) eth.routes = [{ to: '0.0.0.0/0', via: t.gateway }];
+    // gateway4, not routes: cloud-init's ifupdown (ENI) renderer turns routes into `route add` (net-tools,
+    // absent from Debian's images: seen, no default route) but gateway4 into ifupdown's own `gateway`.
+    if (t.gateway) eth.gateway4 = t.gateway;
     if (t.nameserver) eth.nameservers = { addresses: [t.nameserver] };
     ethernets[`eth${i}`] = eth;
   }
