@@ -164,6 +164,15 @@ describe('guest agent protocol (host busybox)', () => {
     expect(await s.exitCode).toBe(130);
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
+
+  it('without its terminal launcher, a -t exec is a clear error (and plain execs still run)', async () => {
+    const pid = Number(await readFile(join(spool, 'spool', 'launcher.pid'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    const s = agentExec(agent, { cmd: ['true'], env: [], workingDir: '', user: '', tty: true, stdin: false });
+    await s.start();
+    await expect(s.exitCode).rejects.toThrow(/terminal launcher is not running/);
+    expect((await agent.exec(['echo', 'ok'])).stdout.toString()).toBe('ok\n');
+  });
 });
 
 async function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
