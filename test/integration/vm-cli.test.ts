@@ -82,10 +82,13 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
     const r = await d.hull(['run', '--isolation', 'vm', '--rm', 'busybox', 'sh', '-c', 'uname -r; exit 3'], { timeoutMs: 90_000 });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+-\S+$/);
-    const flags = await d.hull(['run', '--isolation', 'vm', '-e', 'GREETING=hi', '-m', '128m', '--cpus', '2', 'busybox', 'sh', '-c', 'echo $GREETING >&2; nproc'], { timeoutMs: 90_000 });
+    // Without --rm the container stays, as any container does, until rm.
+    const flags = await d.hull(['run', '--name', 'kept', '--isolation', 'vm', '-e', 'GREETING=hi', '-m', '128m', '--cpus', '2', 'busybox', 'sh', '-c', 'echo $GREETING >&2; nproc'], { timeoutMs: 90_000 });
     expect(flags.code, flags.stderr).toBe(0);
     expect(flags.stderr).toBe('hi\n');
     expect(flags.stdout.trim()).toBe('2');
+    expect(await d.ok(['ps', '-a'])).toMatch(/container\(vm\)\s+busybox .*Exited \(0\).* kept/);
+    await d.ok(['rm', 'kept']);
     expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
   }, 100_000);
 
