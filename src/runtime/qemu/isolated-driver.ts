@@ -5,18 +5,20 @@ import { HullError, wrongState } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { Reverter } from '../../core/reverter.js';
 import { writeFileAtomic } from '../../sys/fs.js';
-import type { CreateContext, Driver, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
+import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
 import { resolveUser } from '../oci/user.js';
 import { chooseAccel, type AccelChoice } from './accel.js';
 import { placeVm, removeVmCgroup, type VmCgroup } from './cgroup.js';
+import { mergeEnv } from '../../core/env.js';
 import { configTar, shQuote } from './config-tar.js';
+import { agentExec, agentTop } from './exec.js';
 import * as dev from './devices.js';
 import { asExitStatus, clearExit, exists, readExit, recordExit } from './exit.js';
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { IsolatedIo } from './isolated-io.js';
 import { VmLinks, type VmRef } from './links.js';
-import { CONFIG_FW_CFG, checkHostResources, machineArgs, networkConfig } from './machine.js';
+import { AGENT_PORT, CONFIG_FW_CFG, checkHostResources, machineArgs, networkConfig } from './machine.js';
 import { launch, livePid, processStats, terminate, waitGone } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { makeExt4, withMergedLayers } from './rootfs-image.js';
@@ -92,8 +94,9 @@ export interface IsolatedDriverOptions {
  *   logs     ctr.log, conmon's format, written by the daemon from the ports
  *
  * QEMU outlives the daemon; the exit is the program's code, recorded (exit.ts)
- * before the guest is told to power off. No exec, top or cp: the guest has no
- * agent in this mode.
+ * before the guest is told to power off. exec and top go through the guest
+ * agent, its commands rooted in the container; no cp (the files are on the
+ * VM's disk).
  */
 export class IsolatedDriver implements Driver {
   readonly type = 'container' as const;
@@ -202,6 +205,7 @@ export class IsolatedDriver implements Driver {
       ...dev.socketChardev('err', files.err, { server: true }), ...dev.serialPort('err', PORTS.stderr, 2),
       ...dev.socketChardev('ctl', files.ctl, { server: true }), ...dev.serialPort('ctl', PORTS.ctl, 3),
       ...(c.openStdin ? [...dev.socketChardev('in', files.in, { server: true }), ...dev.serialPort('in', PORTS.stdin, 4)] : []),
+      ...dev.socketChardev('agent0', files.agent, { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 5),
       '-chardev', `file,id=ser0,path=${dev.optValue(files.consoleLog)}`, '-serial', 'chardev:ser0',
       ...taps.flatMap((t, i) => dev.tapNic(`n${i}`, t.name, t.mac)),
       ...dev.fwCfg(CONFIG_FW_CFG, files.config),
@@ -367,8 +371,13 @@ export class IsolatedDriver implements Driver {
     // No terminal: -t is refused at create.
   }
 
-  async exec(inst: Instance): Promise<ExecSession> {
-    throw new HullError('invalid', `container ${inst.name} runs in a VM of its own (--isolation vm): exec is not available there yet`);
+  /** In the container's root, through the guest agent (guest/run starts it with HULL_AGENT_ROOT). */
+  async exec(inst: Instance, opts: ExecOptions): Promise<ExecSession> {
+    const c = inst.config;
+    const env = mergeEnv(c.env, opts.env);
+    if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const agent = await this.links.agent(this.ref(inst), 30_000);
+    return agentExec(agent, { ...opts, env, workingDir: opts.workingDir || c.workingDir || '/', user: opts.user || c.user });
   }
 
   async stats(inst: Instance): Promise<Stats> {
@@ -378,8 +387,9 @@ export class IsolatedDriver implements Driver {
     return { memoryUsage: p.rssBytes, memoryLimit: memoryOf(inst), cpuUsageNs: p.cpuNs, pids: p.threads, pidsLimit: 0 };
   }
 
+  /** The guest's processes (the container's, and guest/run's few around them). */
   async top(inst: Instance): Promise<Process[]> {
-    throw new HullError('invalid', `container ${inst.name} runs in a VM of its own (--isolation vm): top is not available there`);
+    return agentTop(await this.links.agent(this.ref(inst), 30_000));
   }
 
   async rootfs(inst: Instance): Promise<never> {
