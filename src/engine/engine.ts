@@ -20,7 +20,7 @@ import { CreateOptionsSchema, type CreateOptions, type ParsedCreateOptions } fro
 import type { QemuDriver } from '../runtime/qemu/driver.js';
 import type { VmImages } from '../runtime/qemu/images.js';
 import type { IsolatedDriver } from '../runtime/qemu/isolated-driver.js';
-import { VmCreateSchema, type VmCreateOptions } from './vm-options.js';
+import { VmCreateSchema, vmConfig, type VmCreateOptions } from './vm-options.js';
 import { KeyedLock } from './locks.js';
 import type { Logger } from './logger.js';
 
@@ -236,7 +236,7 @@ export class Engine {
         restartPolicy: { name: 'no' },
         labels: o.labels,
         hostname: o.hostname ?? name,
-        vm: { diskBytes: o.diskBytes, userScript: o.userScript },
+        vm: vmConfig(o),
       },
       state: newState(),
     };
@@ -743,9 +743,8 @@ function refuseLiveIsolated(inst: Instance): void {
 /** How messages name an instance. */
 const noun = (inst: Instance) => (inst.type === 'vm' ? 'VM' : 'container');
 
-/** What a VM-isolated container cannot have: a terminal (yet), a user namespace, another runtime, the host's network. */
+/** What a VM-isolated container cannot have: a user namespace, another runtime, the host's network. */
 function checkIsolated(o: ParsedCreateOptions, _drv: IsolatedDriver): void {
-  if (o.tty) throw invalid('--isolation vm has no terminal yet: run it without -t');
   if (o.userns) throw invalid('--isolation vm and --userns cannot be used together: the VM is the boundary');
   if (o.runtime) throw invalid('--isolation vm and --runtime cannot be used together: the runtime is QEMU');
   if (o.networks?.includes('host')) throw invalid('--isolation vm and --network host cannot be used together: the VM has its own network cards');

@@ -114,7 +114,7 @@ describe.skipIf(!guestBuilt)('hull vm image import (upload) and cloud-init seeds
   }, 60_000);
 
   it('an imported disk boots through the firmware with the cloud-init seed attached as a read-only disk', async () => {
-    await d.ok(['vm', 'create', '--name', 'cloudy', '--network', 'none', '--image', 'up-qcow2', '--user-script', 'touch /root/ran']);
+    await d.ok(['vm', 'create', '--name', 'cloudy', '--network', 'none', '--image', 'up-qcow2', '--user-script', 'touch /root/ran', '--ssh-key', KEY, '--password', 'not-kept-in-clear']);
     const id = JSON.parse(await d.ok(['vm', 'inspect', 'cloudy']))[0].id as string;
     await d.ok(['vm', 'start', 'cloudy']);
     const seed = join(d.root, 'vms', id, 'seed.iso');
@@ -128,6 +128,12 @@ describe.skipIf(!guestBuilt)('hull vm image import (upload) and cloud-init seeds
     const ud = read('/user-data');
     expect(ud).toMatch(/^Content-Type: multipart\/mixed/);
     expect(ud).toContain(Buffer.from('#!/bin/sh\ntouch /root/ran').toString('base64').slice(0, 20));
+    // The key and the password's hash reach the seed; the password itself is nowhere (record or seed).
+    const decoded = ud + ud.split(/\n\n/).map((p) => Buffer.from(p.replace(/\s/g, ''), 'base64').toString()).join('\n');
+    expect(decoded).toContain(KEY);
+    expect(decoded).toMatch(/\$6\$[^\s"]+/);
+    expect(decoded).not.toContain('not-kept-in-clear');
+    expect(await d.ok(['vm', 'inspect', 'cloudy'])).not.toContain('not-kept-in-clear');
     // QEMU is up under the firmware (this disk has nothing to boot, so SeaBIOS waits).
     expect(JSON.parse(await d.ok(['vm', 'inspect', 'cloudy']))[0].vm.qmpStatus).toBe('running');
     await d.ok(['vm', 'rm', '-f', 'cloudy'], { timeoutMs: 30_000 });

@@ -119,6 +119,22 @@ describe('hull run --isolation vm', () => {
     await d.ok(['rm', '-f', 'execme']);
   });
 
+  it('runs the program on a terminal with -t (TERM set, input typed at it with -i, signals reach it)', { timeout: 120_000 }, async () => {
+    const t = await d.hull(['run', '--rm', '-t', '--isolation', 'vm', IMAGE, 'sh', '-c', 'tty; echo "$TERM"; exit 4'], { timeoutMs: 110_000 });
+    expect(t.stdout).toBe('/dev/pts/0\r\nxterm\r\n');
+    expect(t.code).toBe(4);
+    const it = await d.hull(['run', '--rm', '-it', '--isolation', 'vm', IMAGE, 'sh'], { input: 'echo typed-$((6*7))\nexit 5\n', timeoutMs: 110_000 });
+    expect(it.stdout).toContain('typed-42\r\n');
+    expect(it.code).toBe(5);
+    await d.ok(['run', '-d', '-t', '--name', 'onatty', '--isolation', 'vm', IMAGE, 'sh', '-c', 'trap "echo got-int; exit 9" INT; echo ready; while true; do sleep 1; done'], { timeoutMs: 60_000 });
+    await waitFor(async () => (await d.ok(['logs', 'onatty'])).includes('ready'), 60_000, 200);
+    await d.ok(['kill', '-s', 'INT', 'onatty']);
+    await waitFor(async () => (await d.state('onatty', 'Status')) === 'exited', 30_000, 200);
+    expect(await d.state('onatty', 'ExitCode')).toBe('9');
+    expect(await d.ok(['logs', 'onatty'])).toMatch(/got-int/);
+    await d.ok(['rm', 'onatty']);
+  });
+
   it('gives the program stdin with -i', { timeout: 120_000 }, async () => {
     const r = await d.hull(['run', '--rm', '-i', '--isolation', 'vm', IMAGE, 'sh', '-c', 'tr a-z A-Z; echo done'], { input: 'hi there\n', timeoutMs: 110_000 });
     expect(r.stdout).toBe('HI THERE\ndone\n');
@@ -141,9 +157,9 @@ describe('hull run --isolation vm', () => {
     const r = await d.hull(['run', '--rm', '--isolation', 'vm', IMAGE, 'no-such-command'], { timeoutMs: 110_000 });
     expect(r.code).toBe(127);
     expect(r.stderr).toMatch(/can't execute 'no-such-command'/);
-    const tty = await d.hull(['run', '--rm', '-t', '--isolation', 'vm', IMAGE, 'true']);
-    expect(tty.code).toBe(125);
-    expect(tty.stderr).toMatch(/no terminal/);
+    const userns = await d.hull(['run', '--rm', '--userns', '--isolation', 'vm', IMAGE, 'true']);
+    expect(userns.code).toBe(125);
+    expect(userns.stderr).toMatch(/--userns cannot be used together/);
     const small = await d.hull(['run', '--rm', '-m', '16m', '--isolation', 'vm', IMAGE, 'true']);
     expect(small.code).toBe(125);
     expect(small.stderr).toMatch(/minimum is 64MiB/);

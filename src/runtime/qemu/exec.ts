@@ -81,7 +81,7 @@ export function agentExec(agent: AgentClient, opts: ExecOptions): ExecSession {
 const IAC = 0xff;
 
 /** Telnet's NAWS subnegotiation: IAC SB NAWS cols rows IAC SE (busybox telnetd reads the four bytes raw). */
-function naws(rows: number, cols: number): Buffer {
+export function naws(rows: number, cols: number): Buffer {
   const c = Math.max(1, Math.min(cols, 0xfffe));
   const r = Math.max(1, Math.min(rows, 0xfffe));
   return Buffer.from([IAC, 250, 31, c >> 8, c & 255, r >> 8, r & 255, IAC, 240]);

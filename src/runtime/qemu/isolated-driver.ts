@@ -143,7 +143,9 @@ export class IsolatedDriver implements Driver {
         const c = inst.config;
         const user = c.user ? await resolveUser(merged, c.user) : undefined;
         await makeExt4(merged, files.rootfs, { journal: true, roomBytes: ROOTFS_ROOM });
-        return runScript(c.entrypoint.concat(c.cmd), c.env, c.workingDir, user);
+        // docker -t sets TERM when the image does not.
+        const env = c.tty && !c.env.some((e) => e.startsWith('TERM=')) ? [...c.env, 'TERM=xterm'] : c.env;
+        return runScript(c.entrypoint.concat(c.cmd), env, c.workingDir, user);
       });
       await writeFileAtomic(files.runScript, script);
       r.success();
@@ -193,6 +195,7 @@ export class IsolatedDriver implements Driver {
     await this.dropIo(inst.id);
     await rm(files.counts, { force: true });
     const config: Record<string, string> = { 'run.sh': await readFile(files.runScript, 'utf8'), hostname: c.hostname || inst.name };
+    if (c.tty) config.tty = '';
     if (taps.length) config.network = networkConfig(taps);
     await writeFile(files.config, await configTar(config));
     const argv = [
@@ -204,7 +207,7 @@ export class IsolatedDriver implements Driver {
       ...dev.socketChardev('out', files.out, { server: true }), ...dev.serialPort('out', PORTS.stdout, 1),
       ...dev.socketChardev('err', files.err, { server: true }), ...dev.serialPort('err', PORTS.stderr, 2),
       ...dev.socketChardev('ctl', files.ctl, { server: true }), ...dev.serialPort('ctl', PORTS.ctl, 3),
-      ...(c.openStdin ? [...dev.socketChardev('in', files.in, { server: true }), ...dev.serialPort('in', PORTS.stdin, 4)] : []),
+      ...(c.openStdin || c.tty ? [...dev.socketChardev('in', files.in, { server: true }), ...dev.serialPort('in', PORTS.stdin, 4)] : []),
       ...dev.socketChardev('agent0', files.agent, { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 5),
       '-chardev', `file,id=ser0,path=${dev.optValue(files.consoleLog)}`, '-serial', 'chardev:ser0',
       ...taps.flatMap((t, i) => dev.tapNic(`n${i}`, t.name, t.mac)),
@@ -247,8 +250,8 @@ export class IsolatedDriver implements Driver {
     if (stale && this.ios.get(inst.id) === stale) this.ios.delete(inst.id);
     const files = this.files(inst);
     const p = IsolatedIo.open(
-      { stdout: files.out, stderr: files.err, ctl: files.ctl, stdin: inst.config.openStdin ? files.in : undefined },
-      { log: files.log, counts: files.counts, onExit: async (code) => void (await recordExit(files, this.o.exitDir, inst.id, code, 'exited')) },
+      { stdout: files.out, stderr: files.err, ctl: files.ctl, stdin: inst.config.openStdin || inst.config.tty ? files.in : undefined },
+      { log: files.log, counts: files.counts, tty: inst.config.tty, onExit: async (code) => void (await recordExit(files, this.o.exitDir, inst.id, code, 'exited')) },
     );
     this.ios.set(inst.id, p);
     p.catch(() => this.ios.get(inst.id) === p && this.ios.delete(inst.id));
@@ -367,8 +370,8 @@ export class IsolatedDriver implements Driver {
     return (await this.io(inst)).attach();
   }
 
-  async resize(): Promise<void> {
-    // No terminal: -t is refused at create.
+  async resize(inst: Instance, rows: number, cols: number): Promise<void> {
+    if (inst.config.tty) (await this.io(inst)).resize(rows, cols);
   }
 
   /** In the container's root, through the guest agent (guest/run starts it with HULL_AGENT_ROOT). */

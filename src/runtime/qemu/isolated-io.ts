@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { StdioStream } from '../driver.js';
+import { naws, TelnetDecoder, telnetEscape } from './exec.js';
 
 /**
  * IsolatedIo: the daemon's side of a VM-isolated container's ports (guest/run
@@ -44,6 +45,12 @@ export interface IsolatedIoOptions {
   onExit: (code: number) => Promise<void>;
   /** The ports' sockets may take a moment to appear after QEMU starts. */
   timeoutMs?: number;
+  /**
+   * The program is on a terminal (guest/run's telnetd): stdout is a telnet
+   * stream (decoded here; exec.ts's TelnetDecoder), input is escaped, a resize
+   * is a NAWS message, and the end of a client's input is not the program's.
+   */
+  tty?: boolean;
 }
 
 type Stream = 'stdout' | 'stderr';
@@ -60,6 +67,7 @@ export class IsolatedIo {
   private ended = false;
   // A character split across two chunks is written whole, with the second.
   private decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  private telnet?: TelnetDecoder;
 
   private constructor(
     private socks: { stdout: Socket; stderr: Socket; ctl: Socket; stdin?: Socket },
@@ -67,6 +75,7 @@ export class IsolatedIo {
     counts: { stdout: number; stderr: number },
   ) {
     this.received = counts;
+    if (o.tty) this.telnet = new TelnetDecoder();
     this.log = createWriteStream(o.log, { flags: 'a' });
     this.log.on('error', () => undefined);
     for (const name of ['stdout', 'stderr'] as const) {
@@ -111,8 +120,9 @@ export class IsolatedIo {
     return this.closed;
   }
 
-  private onOutput(stream: Stream, b: Buffer): void {
-    this.received[stream] += b.length;
+  private onOutput(stream: Stream, raw: Buffer): void {
+    this.received[stream] += raw.length;
+    const b = this.telnet && stream === 'stdout' ? this.telnet.push(raw) : raw;
     const text = this.decoders[stream].write(b);
     if (text) this.log.write(logRecords(stream, text));
     for (const cb of this.subs) cb(stream, b);
@@ -168,6 +178,11 @@ export class IsolatedIo {
     cbs.forEach((cb) => cb());
   }
 
+  /** A terminal's new size (telnetd turns it into TIOCSWINSZ: SIGWINCH for the program). */
+  resize(rows: number, cols: number): void {
+    if (this.o.tty && this.socks.stdin && !this.socks.stdin.destroyed) this.socks.stdin.write(naws(rows, cols));
+  }
+
   /** Send a signal (by number) to the program. */
   signal(n: number): void {
     if (!this.socks.ctl.destroyed) this.socks.ctl.write(`signal ${n}\n`);
@@ -187,9 +202,9 @@ export class IsolatedIo {
         if (this.ended || this.closed) cb();
         else this.closeCbs.add(cb);
       },
-      write: (data) => void this.socks.stdin?.write(data),
-      // The guest reads EOF once the host side of its stdin port is gone.
-      closeStdin: () => this.socks.stdin?.end(),
+      write: (data) => void this.socks.stdin?.write(this.o.tty ? telnetEscape(data) : data),
+      // The guest reads EOF once the host side of its stdin port is gone; on a terminal, input has no end.
+      closeStdin: () => !this.o.tty && this.socks.stdin?.end(),
       close: () => {
         if (sub) this.subs.delete(sub);
         if (closeCb) this.closeCbs.delete(closeCb);
