@@ -4,15 +4,12 @@ import { basename, dirname } from 'node:path';
 import { extractInto, packPath } from '../storage/archive.js';
 import { resolveInRoot } from '../storage/rootfs-path.js';
 import { HullError, invalid, notFound, wrongState } from '../core/errors.js';
-import { isValidName, newId, randomName, shortId } from '../core/ids.js';
+import { isValidName, newId, randomName } from '../core/ids.js';
 import type { Instance, InstanceState } from '../core/instance.js';
-import { newState } from '../core/instance.js';
-import { mergeEnv } from '../core/env.js';
 import { Reverter } from '../core/reverter.js';
 import type { ImageService } from '../image/image-service.js';
-import type { NetworkAttachment, PortMapping } from '../core/network.js';
-import { parseExposed } from '../core/port-spec.js';
-import type { NetworkManager, NicHotplug } from '../net/manager.js';
+import type { NetworkAttachment } from '../core/network.js';
+import type { NetRequest, NetworkManager, NicHotplug } from '../net/manager.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, StdioStream } from '../runtime/driver.js';
 import type { HostInfo } from '../runtime/host.js';
 import type { Store } from '../store/store.js';
@@ -20,7 +17,8 @@ import { CreateOptionsSchema, type CreateOptions, type ParsedCreateOptions } fro
 import type { QemuDriver } from '../runtime/qemu/driver.js';
 import type { VmImages } from '../runtime/qemu/images.js';
 import type { IsolatedDriver } from '../runtime/qemu/isolated-driver.js';
-import { VmCreateSchema, vmConfig, type VmCreateOptions } from './vm-options.js';
+import { VmCreateSchema, type VmCreateOptions } from './vm-options.js';
+import { containerRecord, parse, vmRecord, withExposed } from './records.js';
 import { KeyedLock } from './locks.js';
 import type { Logger } from './logger.js';
 
@@ -138,58 +136,44 @@ export class Engine {
   // ---- create ----
 
   async create(input: CreateOptions): Promise<Instance> {
-    const parsed = CreateOptionsSchema.safeParse(input);
-    if (!parsed.success) throw invalid(`invalid create request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    const o = parsed.data;
-    const name = o.name || (await this.freeName());
-    if (!isValidName(name)) throw invalid(`invalid name "${name}": use letters, digits, _ . - (start with a letter or digit)`);
+    const o = parse(CreateOptionsSchema, input, 'create request');
     if (o.memoryBytes !== undefined && o.memoryBytes < MIN_MEMORY) throw new HullError('resource', `memory limit ${o.memoryBytes} bytes is too small: the minimum is 6MiB`);
     const isolated = o.isolation === 'vm';
     if (isolated) checkIsolated(o, this.isolatedDriver());
     const runtime = isolated ? 'qemu' : (o.runtime ?? this.d.host.defaultRuntime);
     if (!isolated && !this.d.host.runtimes[runtime]) throw new HullError('unavailable', `OCI runtime "${runtime}" is not installed (installed: ${Object.keys(this.d.host.runtimes).join(', ') || 'none'})`);
-    if (await this.d.store.getByName('instance', name)) throw new HullError('conflict', `the name "${name}" is already in use`);
+    const name = await this.newName(o.name);
     const image = await this.d.images.resolve(o.image);
-    const ic = image.config;
-    const id = newId();
-    const inst: Instance = {
-      id,
-      name,
-      type: 'container',
-      createdAt: new Date().toISOString(),
-      config: {
-        image: o.image,
-        imageId: image.id,
-        entrypoint: o.entrypoint ?? ic.Entrypoint ?? [],
-        cmd: o.cmd && o.cmd.length ? o.cmd : o.entrypoint ? [] : (ic.Cmd ?? []),
-        env: mergeEnv(ic.Env ?? [], o.env),
-        workingDir: o.workingDir || ic.WorkingDir || '/',
-        user: o.user || ic.User || '',
-        tty: o.tty,
-        openStdin: o.openStdin,
-        autoRemove: o.autoRemove,
-        runtime,
-        userns: o.userns,
-        noNewPrivileges: o.noNewPrivileges,
-        resources: { memoryBytes: o.memoryBytes, cpus: o.cpus, pidsLimit: o.pidsLimit ?? 2048 },
-        restartPolicy: { name: o.restartPolicy, maxRetries: o.restartMaxRetries },
-        labels: o.labels,
-        hostname: o.hostname ?? shortId(id),
-        ...(isolated ? { isolation: 'vm' as const } : {}),
-      },
-      state: newState(),
-    };
+    const inst = containerRecord(o, image, newId(), name, runtime);
     if (inst.config.entrypoint.length + inst.config.cmd.length === 0) throw invalid('no command given and the image has none');
     if (o.autoRemove && o.restartPolicy !== 'no') throw invalid('--rm and --restart cannot be used together');
+    const ports = withExposed(o.ports, o.publishAll ? image.config.ExposedPorts : undefined);
+    return this.admit(inst, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports }, this.driver(inst), async () => this.context(inst));
+  }
+
+  /** A name for a new instance: the one asked for (valid and free) or a generated one. */
+  private async newName(asked: string | undefined): Promise<string> {
+    const name = asked || (await this.freeName());
+    if (!isValidName(name)) throw invalid(`invalid name "${name}": use letters, digits, _ . - (start with a letter or digit)`);
+    if (await this.d.store.getByName('instance', name)) throw new HullError('conflict', `the name "${name}" is already in use`);
+    return name;
+  }
+
+  /**
+   * Make a new instance real, all or nothing: addresses and host ports first (a
+   * daemon killed before the record lands frees them at recovery), then the
+   * record as `creating` (so a daemon killed mid-way finds and removes the
+   * leftovers), then the driver's files, then `created`.
+   */
+  private async admit(inst: Instance, net: NetRequest, drv: Driver, ctx: () => Promise<CreateContext>): Promise<Instance> {
+    const { id, name } = inst;
     const r = new Reverter();
     try {
-      // Addresses and host ports first (networkMode, networks, ports); a daemon killed before the record lands frees them at recovery.
-      Object.assign(inst.config, await this.d.net.allocate({ id, name }, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports: withExposed(o.ports, o.publishAll ? ic.ExposedPorts : undefined) }, r));
-      // The record goes in first, as `creating`, so a daemon killed mid-way finds and removes the leftovers.
+      Object.assign(inst.config, await this.d.net.allocate({ id, name }, net, r));
       await this.d.store.create('instance', id, name, inst);
       r.add(() => this.d.store.delete('instance', id));
-      r.add(() => this.driver(inst).remove(inst));
-      await this.driver(inst).create(inst, await this.context(inst));
+      r.add(() => drv.remove(inst));
+      await drv.create(inst, await ctx());
       const done = await this.save(id, () => ({ status: 'created' }));
       r.success();
       this.emit('create', done);
@@ -203,58 +187,14 @@ export class Engine {
 
   /** `hull vm create`: a record of type vm; the driver clones the image's disk. Names are shared with containers. */
   async createVm(input: VmCreateOptions): Promise<Instance> {
-    const parsed = VmCreateSchema.safeParse(input);
-    if (!parsed.success) throw invalid(`invalid VM create request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    const o = parsed.data;
+    const o = parse(VmCreateSchema, input, 'VM create request');
     const drv = this.vmDriver();
     if (o.networks?.includes('host')) throw invalid('a VM cannot use --network host: give it a bridge network, or none');
-    const name = o.name || (await this.freeName());
-    if (!isValidName(name)) throw invalid(`invalid name "${name}": use letters, digits, _ . - (start with a letter or digit)`);
-    if (await this.d.store.getByName('instance', name)) throw new HullError('conflict', `the name "${name}" is already in use`);
+    const name = await this.newName(o.name);
     const image = await this.vmImages().get(o.image);
-    const id = newId();
-    const inst: Instance = {
-      id,
-      name,
-      type: 'vm',
-      createdAt: new Date().toISOString(),
-      config: {
-        image: o.image,
-        imageId: image.id,
-        entrypoint: [],
-        cmd: [],
-        env: [],
-        workingDir: '/',
-        user: '',
-        tty: true, // the serial console is one raw stream
-        openStdin: true,
-        autoRemove: false,
-        runtime: 'qemu',
-        userns: false,
-        noNewPrivileges: false,
-        resources: { memoryBytes: o.memoryBytes, cpus: o.cpus },
-        restartPolicy: { name: 'no' },
-        labels: o.labels,
-        hostname: o.hostname ?? name,
-        vm: vmConfig(o),
-      },
-      state: newState(),
-    };
-    const r = new Reverter();
-    try {
-      // Addresses on its networks (default: the default network; `none`: no NIC), as for containers.
-      Object.assign(inst.config, await this.d.net.allocate({ id, name }, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports: [] }, r));
-      await this.d.store.create('instance', id, name, inst);
-      r.add(() => this.d.store.delete('instance', id));
-      r.add(() => drv.remove(inst));
-      await drv.create(inst);
-      const done = await this.save(id, () => ({ status: 'created' }));
-      r.success();
-      this.emit('create', done);
-      return done;
-    } finally {
-      await r.revert();
-    }
+    const inst = vmRecord(o, image, newId(), name);
+    // Addresses on its networks (default: the default network; `none`: no NIC), as for containers.
+    return this.admit(inst, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports: [] }, drv, async () => ({ layerDirs: [] }));
   }
 
   private async getVm(ref: string): Promise<Instance> {
@@ -723,15 +663,6 @@ export class Engine {
     for (const t of this.restartTimers.values()) clearTimeout(t);
     this.restartTimers.clear();
   }
-}
-
-/** -P: every port the image exposes that -p did not map already, on a host port picked for it. */
-function withExposed(ports: PortMapping[], exposed: Record<string, object> | undefined): PortMapping[] {
-  const extra = Object.keys(exposed ?? {})
-    .map(parseExposed)
-    .filter((e): e is NonNullable<typeof e> => !!e && !ports.some((p) => p.containerPort === e.containerPort && p.protocol === e.protocol))
-    .map((e) => ({ hostIp: '', hostPort: 0, ...e }));
-  return [...ports, ...extra];
 }
 
 /** A VM-isolated container's cards are set at boot: its guest has no agent to configure one plugged in later. */

@@ -1,0 +1,96 @@
+import type { z } from 'zod';
+import { invalid } from '../core/errors.js';
+import { mergeEnv } from '../core/env.js';
+import { shortId } from '../core/ids.js';
+import type { Image } from '../core/image.js';
+import { newState, type Instance } from '../core/instance.js';
+import type { PortMapping } from '../core/network.js';
+import { parseExposed } from '../core/port-spec.js';
+import type { VmImage } from '../runtime/qemu/images.js';
+import type { ParsedCreateOptions } from './create-options.js';
+import { vmConfig, type VmCreateSchema } from './vm-options.js';
+
+/**
+ * The records the engine stores for a new instance, from a parsed request and
+ * what it names (the image), before anything is allocated: pure, so the
+ * engine's create paths differ only in what they check and which driver runs.
+ */
+
+/** Parse a request with its schema; the issues, joined, are the error. */
+export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw invalid(`invalid ${what}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+/** A container: the image's config under the request's overrides, as docker merges them. */
+export function containerRecord(o: ParsedCreateOptions, image: Image, id: string, name: string, runtime: string): Instance {
+  const ic = image.config;
+  return {
+    id,
+    name,
+    type: 'container',
+    createdAt: new Date().toISOString(),
+    config: {
+      image: o.image,
+      imageId: image.id,
+      entrypoint: o.entrypoint ?? ic.Entrypoint ?? [],
+      cmd: o.cmd && o.cmd.length ? o.cmd : o.entrypoint ? [] : (ic.Cmd ?? []),
+      env: mergeEnv(ic.Env ?? [], o.env),
+      workingDir: o.workingDir || ic.WorkingDir || '/',
+      user: o.user || ic.User || '',
+      tty: o.tty,
+      openStdin: o.openStdin,
+      autoRemove: o.autoRemove,
+      runtime,
+      userns: o.userns,
+      noNewPrivileges: o.noNewPrivileges,
+      resources: { memoryBytes: o.memoryBytes, cpus: o.cpus, pidsLimit: o.pidsLimit ?? 2048 },
+      restartPolicy: { name: o.restartPolicy, maxRetries: o.restartMaxRetries },
+      labels: o.labels,
+      hostname: o.hostname ?? shortId(id),
+      ...(o.isolation === 'vm' ? { isolation: 'vm' as const } : {}),
+    },
+    state: newState(),
+  };
+}
+
+/** A VM: its console is one raw stream (tty), its first-boot configuration in `config.vm`. */
+export function vmRecord(o: z.output<typeof VmCreateSchema>, image: VmImage, id: string, name: string): Instance {
+  return {
+    id,
+    name,
+    type: 'vm',
+    createdAt: new Date().toISOString(),
+    config: {
+      image: o.image,
+      imageId: image.id,
+      entrypoint: [],
+      cmd: [],
+      env: [],
+      workingDir: '/',
+      user: '',
+      tty: true,
+      openStdin: true,
+      autoRemove: false,
+      runtime: 'qemu',
+      userns: false,
+      noNewPrivileges: false,
+      resources: { memoryBytes: o.memoryBytes, cpus: o.cpus },
+      restartPolicy: { name: 'no' },
+      labels: o.labels,
+      hostname: o.hostname ?? name,
+      vm: vmConfig(o),
+    },
+    state: newState(),
+  };
+}
+
+/** -P: every port the image exposes that -p did not map already, on a host port picked for it. */
+export function withExposed(ports: PortMapping[], exposed: Record<string, object> | undefined): PortMapping[] {
+  const extra = Object.keys(exposed ?? {})
+    .map(parseExposed)
+    .filter((e): e is NonNullable<typeof e> => !!e && !ports.some((p) => p.containerPort === e.containerPort && p.protocol === e.protocol))
+    .map((e) => ({ hostIp: '', hostPort: 0, ...e }));
+  return [...ports, ...extra];
+}
