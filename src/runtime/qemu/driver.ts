@@ -208,7 +208,7 @@ export class QemuDriver implements Driver {
     const r = new Reverter();
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
-      const pid = await launch(vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm, taps }), files).catch(async (e: unknown) => {
+      const pid = await launch(vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm, taps, spareSlots: inst.config.networkMode === 'bridge' }), files).catch(async (e: unknown) => {
         if (!loadvm || !(e instanceof HullError)) throw e;
         // A snapshot's memory that cannot be loaded (another accelerator, CPU model, QEMU): boot the disk next time.
         await rm(files.loadvm, { force: true });

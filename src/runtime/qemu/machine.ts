@@ -56,6 +56,8 @@ export interface LaunchOptions {
   loadvm?: string;
   /** Tap devices on the networks' bridges, one virtio-net card each (in order: eth0, eth1, …). */
   taps?: TapDevice[];
+  /** Spare PCIe root ports for cards hot-added later (`network connect`): only VMs on bridge networks need them (about 2–4% of a TCG boot). */
+  spareSlots?: boolean;
 }
 
 export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[] {
@@ -76,7 +78,7 @@ export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[]
   // Guests that boot their own disk get the cloud-init NoCloud seed (cloud-init.ts), after the devices above so they keep their addresses.
   if (spec.image.boot !== 'hull') argv.push(...seedDisk(seedPath(files)));
   // Spare PCIe root ports, last so the cards above keep their addresses: `network connect` hot-adds cards there.
-  argv.push(...hotplugPorts());
+  if (o.spareSlots) argv.push(...hotplugPorts());
   // A guest poweroff leaves QEMU up, stopped, until Hull has recorded the exit and says quit:
   // a daemon that was down meanwhile still learns how the VM ended.
   argv.push('-no-shutdown');
