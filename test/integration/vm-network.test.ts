@@ -124,11 +124,23 @@ describe.skipIf(!guestBuilt)('VM networking (TCG)', () => {
     expect(await guestIfs()).toEqual(['eth0', 'lo']);
     expect((await ping('vmh')).code).not.toBe(0);
 
+    // Four spare slots per start: a fifth card is refused, and the refused connect leaves nothing (tap, address, QEMU netdev).
+    const extra = ['hpc', 'hpd', 'hpe', 'hpf'];
+    for (const [i, n] of extra.entries()) await d.ok(['network', 'create', n, '--subnet', `10.231.${60 + i}.0/24`]);
+    for (const n of ['hpb', 'hpc', 'hpd', 'hpe']) await d.ok(['network', 'connect', n, 'vmh'], { timeoutMs: 150_000 });
+    const tapsBefore = (await links()).filter((l) => l.startsWith(`ht${shortId(id)}`)).sort();
+    const refused = await d.hull(['network', 'connect', 'hpf', 'vmh'], { timeoutMs: 60_000 });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/no free PCIe slot/);
+    expect((await links()).filter((l) => l.startsWith(`ht${shortId(id)}`)).sort()).toEqual(tapsBefore);
+    expect(JSON.parse(await d.ok(['network', 'inspect', 'hpf']))[0].containers).toEqual([]);
+    expect(await tunFds()).toBe('4');
+    expect((await ping('vmh')).stdout).toMatch(/1 packets received/);
+
     await d.ok(['vm', 'rm', '-f', 'vmh'], { timeoutMs: 30_000 });
     await d.ok(['rm', '-f', 'cb']);
     await waitFor(async () => !(await links()).some((l) => l.startsWith(`ht${shortId(id)}`)), 5_000);
-    await d.ok(['network', 'rm', 'hpa']);
-    await d.ok(['network', 'rm', 'hpb']);
+    for (const n of ['hpa', 'hpb', ...extra]) await d.ok(['network', 'rm', n]);
   }, 400_000);
 
   it('--network none: no card; --network host is refused', async () => {
