@@ -5,8 +5,9 @@
  *
  *   boot      driver start() → marker on the serial console, and → guest agent answers,
  *             beside raw QEMU (-serial stdio, same kernel and debian-min clone) → the same marker
- *   isolated  runIsolated(busybox true), end to end, beside raw QEMU booting the same
- *             kernel + initramfs to the initramfs's first line (hull.probe=1) and exiting
+ *   isolated  IsolatedDriver create → start → exit → remove of `busybox true` (what
+ *             `run --rm --isolation vm` does below the CLI), beside raw QEMU booting the
+ *             same kernel + initramfs to the initramfs's first line (hull.probe=1) and exiting
  *   memory    QEMU's RSS with the guest booted and idle, Hull's VM and the raw one
  *
  * Runs are interleaved round-robin so drift on a shared machine hits every
@@ -20,7 +21,7 @@ import { probeKvm, accelArgs, type Accel, type AccelChoice } from '../src/runtim
 import { QemuDriver } from '../src/runtime/qemu/driver.js';
 import { loadGuest, READY_MARKER, type GuestArtifacts } from '../src/runtime/qemu/guest.js';
 import { VmImages } from '../src/runtime/qemu/images.js';
-import { runIsolated } from '../src/runtime/qemu/isolated.js';
+import { IsolatedDriver } from '../src/runtime/qemu/isolated-driver.js';
 import { QEMU } from '../src/runtime/qemu/process.js';
 import { busyboxLayers, vmInstance, waitFor } from '../src/runtime/qemu/testing.js';
 import * as qcow2 from '../src/storage/qcow2.js';
@@ -72,6 +73,7 @@ async function benchAccel(a: AccelChoice, guest: GuestArtifacts, root: string, r
   await images.ensureBuiltin(guest);
   const driver = new QemuDriver({ root, images, guest: async () => guest, accel: async () => a });
   const layers = await busyboxLayers(join(root, 'layers'));
+  const iso = new IsolatedDriver({ root, exitDir: join(root, 'exits'), guest: async () => guest, accel: async () => a });
   const samples: Record<string, number[]> = { marker: [], ready: [], raw: [], isolated: [], rawProbe: [] };
   const rss = { hull: [] as number[], raw: [] as number[] };
   const rounds = [
@@ -102,10 +104,16 @@ async function benchAccel(a: AccelChoice, guest: GuestArtifacts, root: string, r
       await new Promise((r) => q.once('close', r));
       await rm(disk, { force: true });
     },
-    async () => {
+    async (i: number) => {
+      const base = vmInstance(`iso${i}`);
+      const inst = { ...base, type: 'container' as const, config: { ...base.config, cmd: ['true'], env: ['PATH=/bin'], isolation: 'vm' as const } };
       const t0 = now();
-      const r = await runIsolated({ layerDirs: layers, argv: ['true'], env: ['PATH=/bin'], guest, accel: a, tmpDir: root });
-      if (r.exitCode !== 0) throw new Error(`runIsolated(true) exited ${r.exitCode}`);
+      await iso.create(inst, { layerDirs: layers });
+      await iso.start(inst, { layerDirs: [] });
+      const ex = await waitFor(() => iso.exitStatus(inst), 120_000, 'exit', 5);
+      if (ex.exitCode !== 0) throw new Error(`isolated busybox true exited ${ex.exitCode}`);
+      await iso.release(inst);
+      await iso.remove(inst);
       samples.isolated.push(now() - t0);
     },
     async () => {
@@ -122,6 +130,7 @@ async function benchAccel(a: AccelChoice, guest: GuestArtifacts, root: string, r
     const order = i % 2 === 0 ? rounds : [...rounds].reverse();
     for (const r of order) await r(i);
   }
+  await iso.close();
   const s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)])) as Record<string, Stats>;
   const label = (t: string) => `${t} [${a.accel}]`;
   return {
@@ -132,14 +141,14 @@ async function benchAccel(a: AccelChoice, guest: GuestArtifacts, root: string, r
       marker: { label: label('Hull driver start → console marker'), stats: s.marker },
       ready: { label: label('Hull driver start → guest agent answers'), stats: s.ready },
       raw: { label: label('raw qemu-system-x86_64, same kernel+disk → marker'), stats: s.raw },
-      isolated: { label: label('runIsolated(busybox true), end to end'), stats: s.isolated },
+      isolated: { label: label('IsolatedDriver busybox true: create → start → exit → remove'), stats: s.isolated },
       rawProbe: { label: label('raw qemu, kernel+initramfs → first line, exit'), stats: s.rawProbe },
     },
     rssMiB: { hull: stats(rss.hull), raw: stats(rss.raw) },
     ratios: [
       { name: `Hull start→marker / raw QEMU→marker [${a.accel}]`, value: ratio(s.marker.median, s.raw.median), goal: 1.1, met: ratio(s.marker.median, s.raw.median) <= 1.1 },
       { name: `Hull start→agent ready / raw QEMU→marker [${a.accel}]`, value: ratio(s.ready.median, s.raw.median) },
-      { name: `runIsolated(true) / raw kernel+initramfs boot [${a.accel}]`, value: ratio(s.isolated.median, s.rawProbe.median) },
+      { name: `isolated busybox true / raw kernel+initramfs boot [${a.accel}]`, value: ratio(s.isolated.median, s.rawProbe.median) },
     ],
   };
 }
