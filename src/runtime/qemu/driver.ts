@@ -8,11 +8,11 @@ import { writeFileAtomic } from '../../sys/fs.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
 import { chooseAccel, type AccelChoice } from './accel.js';
 import type { AgentClient, AgentInfo } from './agent.js';
-import { placeVm, removeVmCgroup, type VmCgroup } from './cgroup.js';
+import { placeVm, type VmCgroup } from './cgroup.js';
 import { configTar } from './config-tar.js';
 import { agentExec, agentTop } from './exec.js';
 import { addNic, configureNic, removeNic } from './hotplug.js';
-import { asExitStatus, clearExit, exists, readExit, recordExit } from './exit.js';
+import { clearExit, readExit } from './exit.js';
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { BUILTIN, type VmImages } from './images.js';
@@ -21,6 +21,7 @@ import { writeVmSeed } from './cloud-init.js';
 import { launch, livePid, processStats, terminate, waitGone } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { VmLinks, type VmRef } from './links.js';
+import { isKill, QemuRuns, runtimeStatus } from './runs.js';
 import * as snap from './snapshot.js';
 import { DEFAULT_ISO_DISK, DEFAULT_MEMORY, vmOptions, type VmSpec } from './spec.js';
 
@@ -72,10 +73,12 @@ export class QemuDriver implements Driver {
   readonly type = 'vm' as const;
   readonly exitDir: string;
   private links: VmLinks;
+  private runs: QemuRuns;
 
   constructor(private o: QemuDriverOptions) {
     this.exitDir = o.exitDir ?? join(o.root, 'exits');
     this.links = new VmLinks(this.exitDir);
+    this.runs = new QemuRuns(this.links, this.exitDir);
   }
 
   private ref(inst: Instance): VmRef {
@@ -244,12 +247,8 @@ export class QemuDriver implements Driver {
   }
 
   /** Quit QEMU now: exit 137 (unless the guest's own exit was recorded first). */
-  private async hardStop(inst: Instance, pid: number): Promise<void> {
-    const files = this.files(inst);
-    await recordExit(files, this.exitDir, inst.id, 137, 'killed');
-    const qmp = await this.qmp(inst).catch(() => undefined);
-    await qmp?.execute('quit', undefined, { timeoutMs: 2000 }).catch(() => undefined);
-    if (!(await waitGone(pid, files, 5000))) await terminate(pid, files);
+  private hardStop(inst: Instance, pid: number): Promise<void> {
+    return this.runs.hardStop(this.ref(inst), pid);
   }
 
   async kill(inst: Instance, signal: string): Promise<void> {
@@ -270,64 +269,29 @@ export class QemuDriver implements Driver {
     await (await this.runningQmp(inst)).execute('cont');
   }
 
-  private async runningQmp(inst: Instance): Promise<QmpClient> {
-    if (!(await livePid(this.files(inst)))) throw wrongState(`VM ${inst.name} is not running`);
-    return this.qmp(inst);
+  private runningQmp(inst: Instance): Promise<QmpClient> {
+    return this.runs.runningQmp(this.ref(inst), 'VM');
   }
 
-  async status(inst: Instance): Promise<RuntimeStatus> {
-    const files = this.files(inst);
-    const pid = await livePid(files);
-    const st = pid ? await this.qmpStatus(inst).catch(() => undefined) : undefined;
-    if (st) return { status: runtimeStatus(st), pid: pid! };
-    if (pid && !(await waitGone(pid, files, 3000))) throw new HullError('unavailable', `VM ${inst.name}: QEMU (pid ${pid}) does not answer on QMP`);
-    return { status: (await readExit(files)) ? 'stopped' : 'absent', pid: 0 };
+  status(inst: Instance): Promise<RuntimeStatus> {
+    return this.runs.status(this.ref(inst), 'VM');
   }
 
-  async exitStatus(inst: Instance): Promise<ExitStatus | undefined> {
-    const files = this.files(inst);
-    const ex = await readExit(files);
-    if (ex) return asExitStatus(ex);
-    const pid = await livePid(files);
-    if (pid) {
-      // Connecting adopts the VM; a QEMU found waiting in `shutdown` is recorded and told to quit.
-      await this.qmp(inst).catch(() => undefined);
-      const later = await readExit(files);
-      return later ? asExitStatus(later) : undefined;
-    }
-    if (!(await exists(files.pid))) return undefined; // never started
-    await recordExit(files, this.exitDir, inst.id, 255, 'QEMU is gone and nobody saw how it ended');
-    const last = await readExit(files);
-    return last ? asExitStatus(last) : undefined;
+  exitStatus(inst: Instance): Promise<ExitStatus | undefined> {
+    return this.runs.exitStatus(this.ref(inst));
   }
 
   /** After an exit: make sure QEMU is gone, drop the connections and sockets; keep disk, config, logs. */
-  async release(inst: Instance): Promise<void> {
-    const files = this.files(inst);
-    await this.links.quietly(inst.id, async () => {
-      const pid = await livePid(files);
-      if (pid) await this.hardStop(inst, pid);
-      await this.links.drop(inst.id);
-      await Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true })));
-    });
+  release(inst: Instance): Promise<void> {
+    return this.runs.release(this.ref(inst));
   }
 
-  async remove(inst: Instance): Promise<void> {
-    const files = this.files(inst);
-    await this.links.quietly(inst.id, async () => {
-      const pid = await livePid(files);
-      await this.links.drop(inst.id);
-      if (pid) await terminate(pid, files, 1000);
-      await rm(files.dir, { recursive: true, force: true });
-      await rm(join(this.exitDir, inst.id), { force: true });
-      await removeVmCgroup(inst.id).catch(() => undefined); // a cgroup still busy must not keep rm from finishing
-    });
+  remove(inst: Instance): Promise<void> {
+    return this.runs.remove(this.ref(inst));
   }
 
-  async monitorAlive(inst: Instance): Promise<boolean> {
-    if (!(await livePid(this.files(inst)))) return false;
-    await this.qmp(inst).catch(() => undefined); // adopt: watch for its exit from now on
-    return true;
+  monitorAlive(inst: Instance): Promise<boolean> {
+    return this.runs.monitorAlive(this.ref(inst));
   }
 
   /** Take up a running VM (daemon start-up): connect QMP so its exit is seen. */
@@ -436,12 +400,3 @@ export class QemuDriver implements Driver {
   }
 }
 
-const isKill = (signal: string) => /^(SIG)?KILL$|^9$/i.test(signal);
-
-/** QMP's RunState, in the Driver's words. */
-function runtimeStatus(qmpStatus: string): RuntimeStatus['status'] {
-  if (qmpStatus === 'running') return 'running';
-  if (qmpStatus === 'prelaunch' || qmpStatus === 'inmigrate') return 'created';
-  if (qmpStatus === 'shutdown' || qmpStatus === 'guest-panicked' || qmpStatus === 'internal-error') return 'stopped';
-  return 'paused';
-}

@@ -8,16 +8,17 @@ import { writeFileAtomic } from '../../sys/fs.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
 import { resolveUser } from '../oci/user.js';
 import { chooseAccel, type AccelChoice } from './accel.js';
-import { placeVm, removeVmCgroup, type VmCgroup } from './cgroup.js';
+import { placeVm, type VmCgroup } from './cgroup.js';
 import { mergeEnv } from '../../core/env.js';
 import { configTar, shQuote } from './config-tar.js';
 import { agentExec, agentTop } from './exec.js';
 import * as dev from './devices.js';
-import { asExitStatus, clearExit, exists, readExit, recordExit } from './exit.js';
+import { clearExit, recordExit } from './exit.js';
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { IsolatedIo } from './isolated-io.js';
 import { VmLinks, type VmRef } from './links.js';
+import { isKill, QemuRuns } from './runs.js';
 import { AGENT_PORT, CONFIG_FW_CFG, checkHostResources, machineArgs, networkConfig } from './machine.js';
 import { launch, livePid, processStats, terminate, waitGone } from './process.js';
 import type { QmpClient } from './qmp/client.js';
@@ -101,10 +102,12 @@ export interface IsolatedDriverOptions {
 export class IsolatedDriver implements Driver {
   readonly type = 'container' as const;
   private links: VmLinks;
+  private runs: QemuRuns;
   private ios = new Map<string, Promise<IsolatedIo>>();
 
   constructor(private o: IsolatedDriverOptions) {
     this.links = new VmLinks(o.exitDir);
+    this.runs = new QemuRuns(this.links, o.exitDir);
   }
 
   files(inst: Instance): IsolatedFiles {
@@ -276,12 +279,8 @@ export class IsolatedDriver implements Driver {
   }
 
   /** Quit QEMU now: exit 137 (unless the program's own exit was recorded first). */
-  private async hardStop(inst: Instance, pid: number): Promise<void> {
-    const files = this.files(inst);
-    await recordExit(files, this.o.exitDir, inst.id, 137, 'killed');
-    const qmp = await this.qmp(inst).catch(() => undefined);
-    await qmp?.execute('quit', undefined, { timeoutMs: 2000 }).catch(() => undefined);
-    if (!(await waitGone(pid, files, 5000))) await terminate(pid, files);
+  private hardStop(inst: Instance, pid: number): Promise<void> {
+    return this.runs.hardStop(this.ref(inst), pid);
   }
 
   async kill(inst: Instance, signal: string): Promise<void> {
@@ -299,68 +298,30 @@ export class IsolatedDriver implements Driver {
     await (await this.runningQmp(inst)).execute('cont');
   }
 
-  private async runningQmp(inst: Instance): Promise<QmpClient> {
-    if (!(await livePid(this.files(inst)))) throw wrongState(`container ${inst.name} is not running`);
-    return this.qmp(inst);
+  private runningQmp(inst: Instance): Promise<QmpClient> {
+    return this.runs.runningQmp(this.ref(inst), 'container');
   }
 
-  async status(inst: Instance): Promise<RuntimeStatus> {
-    const files = this.files(inst);
-    const pid = await livePid(files);
-    const st = pid ? await this.links.qmpStatus(this.ref(inst)).catch(() => undefined) : undefined;
-    if (st) return { status: st === 'running' ? 'running' : st === 'prelaunch' ? 'created' : st === 'shutdown' ? 'stopped' : 'paused', pid: pid! };
-    if (pid && !(await waitGone(pid, files, 3000))) throw new HullError('unavailable', `container ${inst.name}: QEMU (pid ${pid}) does not answer on QMP`);
-    return { status: (await readExit(files)) ? 'stopped' : 'absent', pid: 0 };
+  status(inst: Instance): Promise<RuntimeStatus> {
+    return this.runs.status(this.ref(inst), 'container');
   }
 
-  async exitStatus(inst: Instance): Promise<ExitStatus | undefined> {
-    const files = this.files(inst);
-    const ex = await readExit(files);
-    if (ex) return asExitStatus(ex);
-    const pid = await livePid(files);
-    if (pid) {
-      // Adopt: watch QMP for its end, and take the ports (a report may be waiting on them).
-      await this.qmp(inst).catch(() => undefined);
-      await this.io(inst).catch(() => undefined);
-      const later = await readExit(files);
-      return later ? asExitStatus(later) : undefined;
-    }
-    if (!(await exists(files.pid))) return undefined; // never started
-    await recordExit(files, this.o.exitDir, inst.id, 255, 'QEMU is gone and nobody saw how the program ended');
-    const last = await readExit(files);
-    return last ? asExitStatus(last) : undefined;
+  /** Adopting a running one also takes its ports (an exit report may be waiting on them). */
+  exitStatus(inst: Instance): Promise<ExitStatus | undefined> {
+    return this.runs.exitStatus(this.ref(inst), () => this.io(inst));
   }
 
-  /** After an exit: QEMU gone, connections dropped, sockets removed; the disk and log stay. */
-  async release(inst: Instance): Promise<void> {
-    const files = this.files(inst);
-    await this.links.quietly(inst.id, async () => {
-      const pid = await livePid(files);
-      if (pid) await this.hardStop(inst, pid);
-      await this.dropIo(inst.id);
-      await this.links.drop(inst.id);
-      await Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true })));
-    });
+  /** After an exit: QEMU gone, ports and connections closed, sockets removed; the disk and log stay. */
+  release(inst: Instance): Promise<void> {
+    return this.runs.release(this.ref(inst), () => this.dropIo(inst.id));
   }
 
-  async remove(inst: Instance): Promise<void> {
-    const files = this.files(inst);
-    await this.links.quietly(inst.id, async () => {
-      const pid = await livePid(files);
-      await this.dropIo(inst.id);
-      await this.links.drop(inst.id);
-      if (pid) await terminate(pid, files, 1000);
-      await rm(files.dir, { recursive: true, force: true });
-      await rm(join(this.o.exitDir, inst.id), { force: true });
-      await removeVmCgroup(inst.id).catch(() => undefined);
-    });
+  remove(inst: Instance): Promise<void> {
+    return this.runs.remove(this.ref(inst), () => this.dropIo(inst.id));
   }
 
-  async monitorAlive(inst: Instance): Promise<boolean> {
-    if (!(await livePid(this.files(inst)))) return false;
-    await this.qmp(inst).catch(() => undefined);
-    await this.io(inst).catch(() => undefined);
-    return true;
+  monitorAlive(inst: Instance): Promise<boolean> {
+    return this.runs.monitorAlive(this.ref(inst), () => this.io(inst));
   }
 
   // ---- I/O ----
@@ -416,7 +377,6 @@ export class IsolatedDriver implements Driver {
 
 const memoryOf = (inst: Instance): number => inst.config.resources.memoryBytes ?? DEFAULT_ISOLATED_MEMORY;
 
-const isKill = (signal: string) => /^(SIG)?KILL$|^9$/i.test(signal);
 
 /** SIGTERM, TERM or 15 → 15. */
 export function signalNumber(signal: string): number {
