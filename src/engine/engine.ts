@@ -203,6 +203,14 @@ export class Engine {
     return inst;
   }
 
+  /** `inspect`: the record, plus for a VM or a VM-isolated container what its QEMU says. */
+  async inspect(ref: string): Promise<Instance & { vm?: object }> {
+    const inst = await this.get(ref);
+    if (inst.type === 'vm') return this.inspectVm(inst.id);
+    if (inst.config.isolation === 'vm') return { ...inst, vm: await this.isolatedDriver().inspect(inst) };
+    return inst;
+  }
+
   /** The record plus what QEMU says: accelerator, QMP status, the resolved machine. */
   async inspectVm(ref: string) {
     const inst = await this.getVm(ref);

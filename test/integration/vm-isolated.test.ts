@@ -71,6 +71,15 @@ describe('hull run --isolation vm', () => {
     await waitFor(async () => (await d.ok(['logs', 'ticker'])).includes('tick 3'), 60_000, 200);
     const ps = JSON.parse(await d.ok(['ps', '--format', 'json'])) as Array<{ name: string; isolation?: string }>;
     expect(ps.find((x) => x.name === 'ticker')?.isolation).toBe('vm');
+    const [insp] = JSON.parse(await d.ok(['inspect', 'ticker'])) as Array<{ config: { isolation: string }; vm: { accel: { accel: string }; qemuPid: number } }>;
+    expect(insp.config.isolation).toBe('vm');
+    expect(insp.vm.accel.accel).toMatch(/^(tcg|kvm)$/);
+    expect(insp.vm.qemuPid).toBeGreaterThan(0);
+    const stats = JSON.parse(await d.ok(['stats', '--no-stream', '--format', 'json', 'ticker'])) as Array<Record<string, unknown>>;
+    expect(JSON.stringify(stats)).toMatch(/ticker/);
+    const cp = await d.hull(['cp', 'ticker:/etc/hostname', '/tmp/x']);
+    expect(cp.code).not.toBe(0);
+    expect(cp.stderr).toMatch(/cp is not available/);
     await d.ok(['stop', 'ticker'], { timeoutMs: 30_000 });
     expect(await d.state('ticker', 'ExitCode')).toBe('7');
     const logs = await d.hull(['logs', '--timestamps', 'ticker']);

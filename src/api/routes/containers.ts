@@ -43,9 +43,8 @@ export const containerRoutes =
     });
 
     app.get('/v1/containers/:ref', async (req) => {
-      const inst = await engine.get((req.params as { ref: string }).ref);
-      // A VM's record comes with what QEMU says (accelerator, QMP status, the machine).
-      return inst.type === 'vm' ? engine.inspectVm(inst.id) : inst;
+      // A VM's record (and a VM-isolated container's) comes with what QEMU says: accelerator, pid, cgroup.
+      return engine.inspect((req.params as { ref: string }).ref);
     });
 
     app.post('/v1/containers/:ref/start', async (req) => summary(await engine.start((req.params as { ref: string }).ref)));
