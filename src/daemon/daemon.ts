@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildServer, listenUnix } from '../api/server.js';
@@ -11,7 +11,8 @@ import { NetworkManager } from '../net/manager.js';
 import { scopeNames } from '../net/networks.js';
 import { ContainerDriver } from '../runtime/oci/container-driver.js';
 import { OciRuntime } from '../runtime/oci/runtime-cli.js';
-import { crunHybridWrapper, detectHost, type HostInfo } from '../runtime/host.js';
+import { crunHybridWrapper, detectHost, which, type HostInfo } from '../runtime/host.js';
+import { hybridNamespace, releaseHybridNamespace } from '../runtime/oci/hybrid-ns.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { pidAlive } from '../sys/run.js';
 import { DEFAULT_ROOT, type DaemonConfig } from './config.js';
@@ -41,7 +42,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   await writeFile(pidFile, `${process.pid}\n`);
 
   const host = await detectHost();
-  const runtimes = await buildRuntimes(cfg.root, host);
+  const runtimes = await buildRuntimes(cfg.root, host, log);
   const store = new SqliteStore(join(cfg.root, 'hull.db'));
   const images = new ImageService(cfg.root, store, { insecureRegistries: cfg.insecureRegistries });
   await images.cleanupTmp();
@@ -66,6 +67,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
     await store.close();
     await rm(cfg.socketPath, { force: true });
     await rm(pidFile, { force: true });
+    if (runtimes.get('crun')?.execArgs.length) await releaseHybridNamespace(await realpath(cfg.root));
   };
   return { engine, app, close, host };
 }
@@ -75,14 +77,26 @@ async function isHullDaemon(pid: number): Promise<boolean> {
   return cmd.includes('hull') && cmd.includes('daemon');
 }
 
-async function buildRuntimes(root: string, host: HostInfo): Promise<Map<string, OciRuntime>> {
+async function buildRuntimes(root: string, host: HostInfo, log: Logger): Promise<Map<string, OciRuntime>> {
   const m = new Map<string, OciRuntime>();
   for (const [name, path] of Object.entries(host.runtimes)) {
-    let execPath = path;
-    if (name === 'crun' && host.cgroupMode === 'hybrid') execPath = await crunHybridWrapper(join(root, 'runtime'), path);
     const stateRoot = join(root, 'runtime', name);
     await mkdir(stateRoot, { recursive: true, mode: 0o700 });
-    m.set(name, new OciRuntime(name, path, execPath, stateRoot));
+    if (name === 'crun' && host.cgroupMode === 'hybrid') m.set(name, await hybridCrun(root, path, stateRoot, log));
+    else m.set(name, new OciRuntime(name, path, path, stateRoot));
   }
   return m;
+}
+
+/** crun on a hybrid-cgroup host: inside the daemon's mount namespace, else through the per-call wrapper. */
+async function hybridCrun(root: string, path: string, stateRoot: string, log: Logger): Promise<OciRuntime> {
+  const nsenter = await which('nsenter');
+  const ns = nsenter
+    ? await hybridNamespace(await realpath(root)).catch((e) => {
+        log.warn({ err: String(e) }, 'no mount namespace for crun: using the per-call wrapper');
+        return undefined;
+      })
+    : undefined;
+  if (nsenter && ns) return new OciRuntime('crun', path, nsenter, stateRoot, [`--mount=${ns}`, path]);
+  return new OciRuntime('crun', path, await crunHybridWrapper(join(root, 'runtime'), path), stateRoot);
 }

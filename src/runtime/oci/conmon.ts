@@ -52,6 +52,8 @@ export function conmonArgs(s: ConmonSpec): string[] {
     '-u', s.cuuid,
     '-n', s.name,
     '-r', s.runtime.execPath,
+    // conmon runs: execPath, the runtime args in order, then create/exec and theirs.
+    ...s.runtime.execArgs.flatMap((x) => ['--runtime-arg', x]),
     '--runtime-arg', '--root', '--runtime-arg', s.runtime.stateRoot,
     '-b', s.bundle,
     '-p', s.pidFile,

@@ -6,8 +6,9 @@ import { run } from '../../sys/run.js';
 /**
  * A thin, stateless wrapper over an OCI runtime's command line (crun, runc).
  * State lives in the store; this only turns calls into argv and stderr into
- * typed errors. `execPath` is what conmon runs (the binary, or the hybrid
- * cgroup wrapper for crun); `path` is used for the calls that need no wrapper.
+ * typed errors. `execPath` and `execArgs` are what conmon runs in the runtime's
+ * place (the binary; on a hybrid-cgroup host crun through `nsenter --mount=<ns>
+ * crun`, see hybrid-ns.ts); `path` is used for the calls that need neither.
  */
 export interface RuntimeState {
   id: string;
@@ -21,6 +22,7 @@ export class OciRuntime {
     readonly path: string,
     readonly execPath: string,
     readonly stateRoot: string,
+    readonly execArgs: string[] = [],
   ) {}
 
   private argv(...args: string[]): string[] {
