@@ -29,5 +29,7 @@ export async function startVms(root: string, exitDir: string, log: Logger): Prom
     log.warn({ err: String(e) }, 'VMs unavailable: run `npm run setup`');
     return { unavailable };
   }
-  return { driver: new QemuDriver({ root, images, exitDir }), isolated: new IsolatedDriver({ root, exitDir }), images };
+  const isolated = new IsolatedDriver({ root, exitDir });
+  await isolated.prune().catch((e) => log.warn({ err: String(e) }, 'isolated containers: base images not pruned'));
+  return { driver: new QemuDriver({ root, images, exitDir }), isolated, images };
 }

@@ -19,7 +19,7 @@ import type { VmImages } from '../runtime/qemu/images.js';
 import type { IsolatedDriver } from '../runtime/qemu/isolated-driver.js';
 import { VmCreateSchema, type VmCreateOptions } from './vm-options.js';
 import { containerRecord, parse, vmRecord, withExposed } from './records.js';
-import { KeyedLock } from './locks.js';
+import { KeyedLock } from '../core/keyed-lock.js';
 import type { Logger } from './logger.js';
 
 const MIN_MEMORY = 6 * 1024 * 1024; // docker's floor: below this nothing starts reliably

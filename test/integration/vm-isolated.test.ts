@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGuest, type GuestArtifacts } from '../../src/runtime/qemu/guest.js';
@@ -39,6 +40,7 @@ afterAll(async () => {
 });
 
 const ivmDirs = async () => (await readdir(join(d.root, 'ivm')).catch(() => [] as string[])).length;
+const bases = async () => (await readdir(join(d.root, 'ivm-base')).catch(() => [] as string[])).filter((f) => f.endsWith('.ext4'));
 
 describe('hull run --isolation vm', () => {
   it('returns the program\'s exit code and output, prints the guest kernel release, and --rm leaves nothing', { timeout: 120_000 }, async () => {
@@ -48,6 +50,25 @@ describe('hull run --isolation vm', () => {
     expect(r.stderr).toBe('hello world\n');
     expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
     expect(await ivmDirs()).toBe(0);
+    expect(await bases()).toEqual([]);
+  });
+
+  it("shares one ext4 of the image between its containers (each disk a qcow2 overlay); the last rm takes it", { timeout: 60_000 }, async () => {
+    const a = (await d.ok(['create', '--isolation', 'vm', IMAGE, 'true'])).trim();
+    const b = (await d.ok(['create', '--isolation', 'vm', IMAGE, 'true'])).trim();
+    expect(await bases()).toHaveLength(1);
+    const base = join(d.root, 'ivm-base', (await bases())[0]);
+    for (const id of [a, b]) {
+      const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', join(d.root, 'ivm', id, 'disk.qcow2')]).toString()) as { format: string; 'backing-filename': string; 'actual-size': number };
+      expect(info.format).toBe('qcow2');
+      expect(info['backing-filename']).toBe(base);
+      expect(info['actual-size']).toBeLessThan(1024 * 1024);
+    }
+    expect((await d.hull(['start', '-a', a], { timeoutMs: 50_000 })).code).toBe(0);
+    await d.ok(['rm', a]);
+    expect(await bases()).toHaveLength(1);
+    await d.ok(['rm', b]);
+    expect(await bases()).toEqual([]);
   });
 
   it("carries workdir, user, env, -m and --cpus; shows the layers' whiteouts; streams large output whole", { timeout: 120_000 }, async () => {
@@ -155,7 +176,12 @@ describe('hull run --isolation vm', () => {
     await waitFor(async () => (await d.ok(['logs', 'survivor'])).includes('t1'), 60_000, 100);
     await d.crash();
     await new Promise((r) => setTimeout(r, 4000)); // the program finishes while no daemon listens
+    // What a killed daemon may leave in the base cache: a half-made base, one nobody uses.
+    await mkdir(join(d.root, 'ivm-base', '.make-dead'), { recursive: true });
+    await writeFile(join(d.root, 'ivm-base', 'deadbeefdeadbeefdeadbeefdeadbeef.ext4'), 'x');
     await d.spawn();
+    expect(await readdir(join(d.root, 'ivm-base'))).toEqual([(await bases())[0]]);
+    expect(await bases()).toHaveLength(1); // survivor's
     const r = await d.hull(['wait', 'survivor'], { timeoutMs: 60_000 });
     expect(r.stdout.trim()).toBe('5');
     expect((await d.ok(['logs', 'survivor'])).trim().split('\n')).toEqual(['t1', 't2', 't3', 't4', 't5', 't6']);

@@ -22,7 +22,8 @@ import { isKill, QemuRuns } from './runs.js';
 import { AGENT_PORT, CONFIG_FW_CFG, checkHostResources, machineArgs, networkConfig } from './machine.js';
 import { launch, livePid, processStats, terminate, waitGone } from './process.js';
 import type { QmpClient } from './qmp/client.js';
-import { makeExt4, withMergedLayers } from './rootfs-image.js';
+import { RootfsCache } from './rootfs-cache.js';
+import { withMergedLayers } from './rootfs-image.js';
 
 /** A VM-isolated container's memory unless -m says otherwise; below the floor the guest kernel does not boot. */
 export const DEFAULT_ISOLATED_MEMORY = 256 * 1024 * 1024;
@@ -37,15 +38,17 @@ const PORTS = { stdout: 'org.hull.stdout', stderr: 'org.hull.stderr', stdin: 'or
  * sockets' paths must fit in 107 bytes): VmFiles' qemu.pid, qmp.sock,
  * exit.json, console.log (the guest kernel's console), and
  *
- *   rootfs.ext4   the container's root filesystem, made from its image at create
+ *   disk.qcow2    the container's root filesystem: a qcow2 overlay on its image's ext4 (rootfs-cache.ts)
+ *   base          which base that is
  *   config.tar    run.sh (env, user, workdir, argv), hostname, network (rewritten at each start)
  *   out.sock err.sock in.sock ctl.sock   the ports (guest/run)
  *   ctr.log       stdout and stderr in conmon's k8s-file format (`hull logs`)
  *   counts.json   bytes received on each output port in this run
  */
 export class IsolatedFiles extends VmFiles {
-  get rootfs() {
-    return join(this.dir, 'rootfs.ext4');
+  /** The key of the shared base image disk.qcow2 is an overlay on (rootfs-cache.ts). */
+  get baseKey() {
+    return join(this.dir, 'base');
   }
   get out() {
     return join(this.dir, 'out.sock');
@@ -86,7 +89,7 @@ export interface IsolatedDriverOptions {
  * own (`hull run --isolation vm`), as Kata Containers do, behind the same
  * Driver lifecycle as a plain container.
  *
- *   create   the image's layers merged into an ext4 disk (rootfs.ext4), run.sh
+ *   create   disk.qcow2, an overlay on the image's shared ext4 (made once per image), run.sh
  *   init     QEMU daemonized and paused (-S), Hull's kernel + initramfs with hull.run=1,
  *            the ports connected (isolated-io.ts): attachable, nothing has run
  *   start    `cont`
@@ -103,11 +106,13 @@ export class IsolatedDriver implements Driver {
   readonly type = 'container' as const;
   private links: VmLinks;
   private runs: QemuRuns;
+  private cache: RootfsCache;
   private ios = new Map<string, Promise<IsolatedIo>>();
 
   constructor(private o: IsolatedDriverOptions) {
     this.links = new VmLinks(o.exitDir);
     this.runs = new QemuRuns(this.links, o.exitDir);
+    this.cache = new RootfsCache(join(o.root, 'ivm-base'), join(o.root, 'ivm'), { roomBytes: ROOTFS_ROOM });
   }
 
   files(inst: Instance): IsolatedFiles {
@@ -142,15 +147,13 @@ export class IsolatedDriver implements Driver {
     try {
       await mkdir(files.dir, { recursive: true, mode: 0o700 });
       r.add(() => rm(files.dir, { recursive: true, force: true }));
-      const script = await withMergedLayers(ctx.layerDirs, files.dir, async (merged) => {
-        const c = inst.config;
-        const user = c.user ? await resolveUser(merged, c.user) : undefined;
-        await makeExt4(merged, files.rootfs, { journal: true, roomBytes: ROOTFS_ROOM });
-        // docker -t sets TERM when the image does not.
-        const env = c.tty && !c.env.some((e) => e.startsWith('TERM=')) ? [...c.env, 'TERM=xterm'] : c.env;
-        return runScript(c.entrypoint.concat(c.cmd), env, c.workingDir, user);
-      });
-      await writeFileAtomic(files.runScript, script);
+      const c = inst.config;
+      // A user name is looked up in the image's own passwd and group.
+      const user = c.user ? await withMergedLayers(ctx.layerDirs, files.dir, (merged) => resolveUser(merged, c.user)) : undefined;
+      await this.cache.overlay(ctx.layerDirs, files.disk, files.baseKey);
+      // docker -t sets TERM when the image does not.
+      const env = c.tty && !c.env.some((e) => e.startsWith('TERM=')) ? [...c.env, 'TERM=xterm'] : c.env;
+      await writeFileAtomic(files.runScript, runScript(c.entrypoint.concat(c.cmd), env, c.workingDir, user));
       r.success();
     } finally {
       await r.revert();
@@ -205,7 +208,7 @@ export class IsolatedDriver implements Driver {
       ...machineArgs({ accel: accel.accel, memoryBytes, cpus, name: inst.name }),
       '-kernel', guest.kernel, '-initrd', guest.initrd,
       '-append', 'console=ttyS0 quiet panic=-1 hull.run=1',
-      ...dev.disk(files.rootfs, { format: 'raw' }),
+      ...dev.disk(files.disk, { format: 'qcow2' }),
       ...dev.virtioSerial(),
       ...dev.socketChardev('out', files.out, { server: true }), ...dev.serialPort('out', PORTS.stdout, 1),
       ...dev.socketChardev('err', files.err, { server: true }), ...dev.serialPort('err', PORTS.stderr, 2),
@@ -316,8 +319,15 @@ export class IsolatedDriver implements Driver {
     return this.runs.release(this.ref(inst), () => this.dropIo(inst.id));
   }
 
-  remove(inst: Instance): Promise<void> {
-    return this.runs.remove(this.ref(inst), () => this.dropIo(inst.id));
+  /** Everything of the instance; its image's base too when no other container uses it. */
+  async remove(inst: Instance): Promise<void> {
+    await this.runs.remove(this.ref(inst), () => this.dropIo(inst.id));
+    await this.cache.prune();
+  }
+
+  /** Daemon start: bases no container uses any more (and half-made ones) go. */
+  prune(): Promise<void> {
+    return this.cache.prune();
   }
 
   monitorAlive(inst: Instance): Promise<boolean> {

@@ -13,4 +13,9 @@ export class KeyedLock {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
+
+  /** Nothing running or queued under any key. */
+  idle(): boolean {
+    return this.tails.size === 0;
+  }
 }
