@@ -526,10 +526,35 @@ export async function makeBundle(dir: string, args: string[]): Promise<void> {
 }
 
 /** argv for `crun run` of a bundle; on a hybrid-cgroup host, inside a private mount namespace without the cgroup2 mount. */
-export function crunRunArgv(stateRoot: string, bundle: string, id: string, mode: CgroupMode): [string, string[]] {
+export function crunRunArgv(stateRoot: string, bundle: string, id: string, mode: CgroupMode, ns?: string): [string, string[]] {
   const crun = ['crun', '--root', stateRoot, 'run', '--bundle', bundle, id];
   if (mode !== 'hybrid') return [crun[0], crun.slice(1)];
+  if (ns) return ['nsenter', [`--mount=${ns}`, ...crun]];
   return ['unshare', ['-m', 'sh', '-c', `umount /sys/fs/cgroup/unified 2>/dev/null; exec ${crun.join(' ')}`]];
+}
+
+/**
+ * On a hybrid host: one mount namespace without the cgroup2 mount, made once
+ * (as Hull's daemon does), for bare crun to run in through `nsenter`. The
+ * namespace file sits on a private bind mount under `work`; release() unmounts both.
+ */
+export async function crunNamespace(work: string): Promise<{ file: string; release: () => Promise<void> }> {
+  const dir = join(work, 'mntns');
+  const file = join(dir, 'mnt');
+  await mkdir(dir, { recursive: true });
+  const release = async () => {
+    await exec('umount', [file], { evenIfInterrupted: true });
+    await exec('umount', [dir], { evenIfInterrupted: true });
+  };
+  const unregister = onInterrupt(release);
+  for (const args of [['--bind', dir, dir], ['--make-private', dir]]) {
+    const r = await exec('mount', args);
+    if (r.code !== 0) throw new Error(`mount ${args.join(' ')}: ${r.stderr.trim()}`);
+  }
+  await writeFile(file, '');
+  const r = await exec('unshare', [`--mount=${file}`, 'umount', '/sys/fs/cgroup/unified']);
+  if (r.code !== 0) throw new Error(`unshare --mount: ${r.stderr.trim()}`);
+  return { file, release: async () => (unregister(), release()) };
 }
 
 /** podman, confined to a temp dir: its own containers.conf and storage.conf, as this host needs. */

@@ -17,6 +17,7 @@ import {
   HULL_BIN,
   Podman,
   cgroupMode,
+  crunNamespace,
   crunRunArgv,
   exec,
   log,
@@ -85,8 +86,11 @@ export async function startLatency(o: StartLatencyOptions): Promise<StartLatency
   let daemon: BenchDaemon | undefined;
   let podman: Podman | undefined;
   let events: EventLog | undefined;
+  let crunNs: Awaited<ReturnType<typeof crunNamespace>> | undefined;
   const notes: string[] = [];
   try {
+    if (mode === 'hybrid') crunNs = await crunNamespace(work);
+    const ns = crunNs?.file;
     daemon = await BenchDaemon.start();
     const d = daemon;
     const info = await d.info();
@@ -98,7 +102,7 @@ export async function startLatency(o: StartLatencyOptions): Promise<StartLatency
 
     const bundle = join(work, 'bundle');
     await makeBundle(bundle, ['true']);
-    const hullBundles = await hullConfigBundles(d, work, join(bundle, 'rootfs'), mode).catch((e) => {
+    const hullBundles = await hullConfigBundles(d, work, join(bundle, 'rootfs'), mode, ns).catch((e) => {
       notes.push(`could not copy Hull's config.json for the bare-crun-with-Hull's-config rows: ${(e as Error).message}`);
       return undefined;
     });
@@ -219,21 +223,35 @@ export async function startLatency(o: StartLatencyOptions): Promise<StartLatency
       },
       {
         key: 'crun',
-        label: `bare crun run${mode === 'hybrid' ? ' (in unshare -m, cgroup2 unmounted)' : ''}`,
+        label: `bare crun run${mode === 'hybrid' ? ' (nsenter into a ready mount ns, cgroup2 unmounted)' : ''}`,
         run: async (i) => {
-          const [file, args] = crunRunArgv(join(work, 'crun-state'), bundle, `hbc-${process.pid}-${i}`, mode);
+          const [file, args] = crunRunArgv(join(work, 'crun-state'), bundle, `hbc-${process.pid}-${i}`, mode, ns);
           const r = await exec(file, args);
           check('crun run', r);
           return { ms: r.ms };
         },
       },
+      ...(mode === 'hybrid'
+        ? [
+            {
+              key: 'crunUnshare',
+              label: 'bare crun run (unshare -m + umount cgroup2 each run)',
+              run: async (i: number) => {
+                const [file, args] = crunRunArgv(join(work, 'crun-state'), bundle, `hbu-${process.pid}-${i}`, mode);
+                const r = await exec(file, args);
+                check('crun run (unshare)', r);
+                return { ms: r.ms };
+              },
+            },
+          ]
+        : []),
       ...(hullBundles
         ? [
             {
               key: 'crunHullCfg',
               label: "bare crun run, Hull's config.json (seccomp compiled each run)",
               run: async (i: number) => {
-                const [file, args] = crunRunArgv(join(work, 'crun-state'), hullBundles.plain, `hbh-${process.pid}-${i}`, mode);
+                const [file, args] = crunRunArgv(join(work, 'crun-state'), hullBundles.plain, `hbh-${process.pid}-${i}`, mode, ns);
                 const r = await exec(file, args);
                 check("crun run (Hull's config)", r);
                 return { ms: r.ms };
@@ -243,7 +261,7 @@ export async function startLatency(o: StartLatencyOptions): Promise<StartLatency
               key: 'crunHullCfgBpf',
               label: "bare crun run, Hull's config.json + precompiled seccomp",
               run: async (i: number) => {
-                const [file, args] = crunRunArgv(join(work, 'crun-state'), hullBundles.bpf, `hbb-${process.pid}-${i}`, mode);
+                const [file, args] = crunRunArgv(join(work, 'crun-state'), hullBundles.bpf, `hbb-${process.pid}-${i}`, mode, ns);
                 const r = await exec(file, args);
                 check("crun run (Hull's config, precompiled seccomp)", r);
                 return { ms: r.ms };
@@ -309,6 +327,7 @@ export async function startLatency(o: StartLatencyOptions): Promise<StartLatency
       r('CLI / podman', 'cli', 'podman', 0.5),
       r('API / bare crun', 'api', 'crun', 1.2),
       r("API with attach (the CLI's calls) / bare crun", 'apiAttach', 'crun'),
+      r('API / bare crun with unshare each run (the peer before 2026-12-01)', 'api', 'crunUnshare'),
       r("API / bare crun with Hull's config.json", 'api', 'crunHullCfg'),
       r('API on runc / bare runc', 'apiRunc', 'runc'),
       r('node start / CLI', 'node', 'cli'),
@@ -318,6 +337,7 @@ export async function startLatency(o: StartLatencyOptions): Promise<StartLatency
     events?.stop();
     if (daemon) await daemon.destroy();
     if (podman) await podman.destroy();
+    await crunNs?.release();
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
     unregisterWork();
   }
@@ -331,7 +351,7 @@ export async function startLatency(o: StartLatencyOptions): Promise<StartLatency
  * of that config leaves in <state>/<id>/seccomp.bpf), which shows what
  * compiling the filter on every start costs.
  */
-async function hullConfigBundles(d: BenchDaemon, work: string, rootfs: string, mode: ReturnType<typeof cgroupMode>): Promise<{ plain: string; bpf: string }> {
+async function hullConfigBundles(d: BenchDaemon, work: string, rootfs: string, mode: ReturnType<typeof cgroupMode>, ns: string | undefined): Promise<{ plain: string; bpf: string }> {
   const { id } = await d.api.call<{ id: string }>('POST', '/v1/containers', { image: 'busybox', cmd: ['true'] });
   try {
     await d.api.call('POST', `/v1/containers/${id}/start`);
@@ -342,6 +362,9 @@ async function hullConfigBundles(d: BenchDaemon, work: string, rootfs: string, m
     cfg.root = { path: rootfs, readonly: false };
     cfg.process.args = ['true'];
     cfg.process.terminal = false;
+    // The container's network namespace and its network files go with it: a fresh namespace instead.
+    cfg.mounts = (cfg.mounts ?? []).filter((m: { source?: string }) => !m.source?.startsWith(d.root));
+    if (cfg.linux?.namespaces) cfg.linux.namespaces = cfg.linux.namespaces.map((n: { type: string }) => ({ type: n.type }));
     if (cfg.linux) cfg.linux.cgroupsPath = `/hullbench/${process.pid}`;
     const plain = join(work, 'bundle-hull');
     await mkdir(plain, { recursive: true });
@@ -349,9 +372,8 @@ async function hullConfigBundles(d: BenchDaemon, work: string, rootfs: string, m
     // Let crun compile the filter once, then keep what it produced.
     const state = join(work, 'crun-state');
     const cid = `hbx-${process.pid}`;
-    const [file, args] = crunRunArgv(state, plain, cid, mode);
-    const createArgs = args.map((a) => a.replace(` run --bundle ${plain} ${cid}`, ` create --bundle ${plain} ${cid}`));
-    const created = await exec(file, mode === 'hybrid' ? createArgs : ['--root', state, 'create', '--bundle', plain, cid], { stdio: 'ignore' });
+    const [file, args] = crunRunArgv(state, plain, cid, mode, ns);
+    const created = await exec(file, args.map((a) => (a === 'run' ? 'create' : a)), { stdio: 'ignore' });
     if (created.code !== 0) throw new Error(`crun create of Hull's config exited ${created.code}`);
     const bpfData = await readFile(join(state, cid, 'seccomp.bpf')).finally(() => exec('crun', ['--root', state, 'delete', '--force', cid]));
     const bpf = join(work, 'bundle-hull-bpf');

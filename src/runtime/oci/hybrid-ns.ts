@@ -33,6 +33,7 @@ export async function hybridNamespace(root: string): Promise<string | undefined>
   const mounts = await readMounts();
   const top = (p: string) => mounts.filter((m) => m.point === p).at(-1);
   let fresh = false;
+  await mkdir(nsDir, { recursive: true, mode: 0o700 });
   if (!top(root)) {
     if (mounts.some((m) => m.point.startsWith(`${root}/`))) return undefined;
     await mount('--bind', root, root);
@@ -43,7 +44,6 @@ export async function hybridNamespace(root: string): Promise<string | undefined>
     fresh = true;
   }
   await sharedNetnsDir(top('/run/netns'));
-  await mkdir(nsDir, { recursive: true, mode: 0o700 });
   if (!top(nsDir)) {
     await mount('--bind', nsDir, nsDir);
     await mount('--make-private', nsDir);
