@@ -213,6 +213,27 @@ export class NetworkManager {
     await this.finishRemove(net);
   }
 
+  /**
+   * `network prune`: every network no instance holds an address on (any
+   * state, as `rm` would refuse), but the default; returns their names.
+   */
+  async prune(): Promise<string[]> {
+    return this.serial(async () => {
+      const removed: string[] = [];
+      for (const n of await this.networks()) {
+        if (n.isDefault || n.removing || holders(n).length) continue;
+        try {
+          await this.removeNow(n.id);
+          removed.push(n.name);
+        } catch (e) {
+          // Taken by a create meanwhile: it stays.
+          if (!(e instanceof HullError && e.code === 'conflict')) throw e;
+        }
+      }
+      return removed;
+    });
+  }
+
   private async finishRemove(net: Network): Promise<void> {
     await this.bringDown(net);
     await this.o.store.delete('network', net.id);

@@ -261,4 +261,24 @@ describe('networks', () => {
     expect(await table()).toBe('');
     await d.spawn();
   });
+
+  it('network prune removes only the networks nobody is on (a stopped container counts), never the default', async () => {
+    await d.ok(['network', 'create', 'spare1']);
+    await d.ok(['network', 'create', 'spare2']);
+    await d.ok(['create', '--name', 'holder', '--network', 'spare2', 'busybox', 'true']);
+    const bridge1 = (await netInspect('spare1')).bridge as string;
+    // Without -f it asks, and "n" keeps everything.
+    expect((await d.hull(['network', 'prune'], { input: 'n\n' })).stdout).toBe('');
+    expect((await d.ok(['network', 'ls', '-q'])).split('\n').length).toBeGreaterThan(2);
+    const out = await d.ok(['network', 'prune', '-f']);
+    expect(out.split('\n')[0]).toBe('Deleted Networks:');
+    expect(out).toContain('spare1');
+    for (const kept of ['spare2', 'appnet', 'hull0']) expect(out).not.toMatch(new RegExp(`^${kept}$`, 'm'));
+    const left = (await d.ok(['network', 'ls', '--format', 'json'])).toString();
+    expect(left).not.toContain('"spare1"');
+    expect(left).toContain('"spare2"');
+    expect((await run(['ip', 'link', 'show', bridge1], { allowFailure: true })).code).not.toBe(0);
+    await d.ok(['rm', 'holder']);
+    expect(await d.ok(['network', 'prune', '-f'])).toContain('spare2');
+  });
 });

@@ -25,6 +25,8 @@ export const networkRoutes =
 
     app.get('/v1/networks', async () => (await engine.networks.networks()).filter((n) => !n.removing).map(networkSummary));
 
+    app.post('/v1/networks/prune', async () => ({ deleted: await engine.networks.prune() }));
+
     app.get('/v1/networks/:ref', async (req) => engine.networks.inspect((req.params as { ref: string }).ref));
 
     app.delete('/v1/networks/:ref', async (req, reply) => {

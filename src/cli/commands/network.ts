@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readStdinLine } from '../prompt.js';
 import { shortId } from '../../core/ids.js';
 import { collect, enc, exitWith, getCtx } from '../context.js';
 import { goTemplate, printJson, table } from '../format.js';
@@ -88,6 +89,19 @@ export function register(program: Command): void {
         }
       }
       if (failed) exitWith(1);
+    });
+
+  net
+    .command('prune')
+    .description('remove every network no container or VM is on (not the default one)')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(async (opts: { force?: boolean }) => {
+      if (!opts.force) {
+        process.stderr.write('WARNING! This will remove all networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
+        if (!/^y(es)?$/i.test((await readStdinLine()).trim())) return;
+      }
+      const r = await ctx().client.call<{ deleted: string[] }>('POST', '/v1/networks/prune');
+      if (r.deleted.length) process.stdout.write(`Deleted Networks:\n${r.deleted.join('\n')}\n`);
     });
 
   net
