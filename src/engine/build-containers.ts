@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { HullError } from '../core/errors.js';
 import type { BuildContainers } from '../image/build/builder.js';
-import type { Engine } from './engine.js';
+import { BUILD_LABEL, type Engine } from './engine.js';
 
 /**
  * RUN steps of `hull build` as real Hull containers: created through the
@@ -12,7 +12,7 @@ import type { Engine } from './engine.js';
 export function buildContainers(engine: Engine): BuildContainers {
   return {
     async run(o) {
-      const inst = await engine.create({ image: o.image, entrypoint: [], cmd: o.cmd, env: o.env, labels: { 'hull.build': 'true' } });
+      const inst = await engine.create({ image: o.image, entrypoint: [], cmd: o.cmd, env: o.env, labels: { [BUILD_LABEL]: 'true' } });
       try {
         const exited = engine.wait(inst.id, 'next-exit');
         const { stdio } = await engine.attach(inst.id);

@@ -589,13 +589,21 @@ export class Engine {
   async recover(): Promise<void> {
     for (const inst of await this.d.store.list<Instance>('instance')) {
       try {
-        await this.recoverOne(inst);
+        // A build's RUN container belongs to a build that died with the last daemon: it goes.
+        if (inst.config.labels[BUILD_LABEL] === 'true') await this.sweepBuildContainer(inst);
+        else await this.recoverOne(inst);
       } catch (e) {
         this.d.log.warn({ id: inst.id, err: String(e) }, 'recovery failed');
       }
     }
     // Networks last: what still runs keeps its network, orphans go, rules are rebuilt from the records.
     await this.d.net.recover(await this.d.store.list<Instance>('instance'));
+  }
+
+  private async sweepBuildContainer(inst: Instance): Promise<void> {
+    this.d.log.info({ id: inst.id }, "removing a build container left by the previous daemon's build");
+    await this.save(inst.id, () => ({ status: 'removing' }));
+    await this.recoverOne({ ...inst, state: { ...inst.state, status: 'removing' } });
   }
 
   private async recoverOne(inst: Instance): Promise<void> {
@@ -678,6 +686,9 @@ function refuseLiveIsolated(inst: Instance): void {
   const live = inst.state.status === 'running' || inst.state.status === 'paused';
   if (live && inst.config.isolation === 'vm') throw wrongState(`container ${inst.name} runs in a VM of its own: connect or disconnect it while it is stopped (it takes effect at its next start)`);
 }
+
+/** The label `hull build` puts on its RUN steps' containers (build-containers.ts). */
+export const BUILD_LABEL = 'hull.build';
 
 /** How messages name an instance. */
 const noun = (inst: Instance) => (inst.type === 'vm' ? 'VM' : 'container');

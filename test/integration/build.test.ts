@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/hull.js';
+import { TestDaemon, waitFor } from '../helpers/hull.js';
 
 /**
  * `hull build` against a real daemon: RUN steps in real containers, layers
@@ -180,6 +180,18 @@ CMD ["from-cmd"]
     expect((await d.hull(['image', 'inspect', 'fail:1'])).code).not.toBe(0);
     const leftovers = (await readdir(join(d.root, 'containers')).catch(() => [])).length;
     expect(leftovers).toBe(0);
+  });
+
+  it("a daemon killed mid-build: the next one removes the build's RUN container", async () => {
+    const dir = await context('killed', { Dockerfile: 'FROM busybox\nRUN echo started && sleep 120\n' });
+    const building = d.hull(['build', '-t', 'killed:1', dir], { timeoutMs: 60_000 });
+    await waitFor(async () => (await d.ok(['ps', '-aq'])).trim().length > 0, 30_000, 100);
+    await d.crash();
+    await building;
+    await d.spawn();
+    expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
+    expect(await readdir(join(d.root, 'containers')).catch(() => [])).toEqual([]);
+    expect((await d.hull(['image', 'inspect', 'killed:1'])).code).not.toBe(0);
   });
 
   it('a malformed Dockerfile is refused naming the line', async () => {
