@@ -9,6 +9,7 @@ import type { Image } from '../core/image.js';
 import { shortId } from '../core/ids.js';
 import type { Store } from '../store/store.js';
 import { Builder, type BuildContainers } from './build/builder.js';
+import type { BuildState } from './build/state.js';
 import { ContentStore } from './content/content-store.js';
 import { imageFromManifest } from './image-from-manifest.js';
 import { ImageRecords } from './image-records.js';
@@ -210,6 +211,21 @@ export class ImageService {
       const gone = await this.collectLayers(victims.flatMap((i) => i.diffIds));
       const spaceReclaimed = await this.collectBlobs(victims.flatMap((i) => [i.manifestDigest, i.id, ...i.layers.map((l) => l.digest)]));
       return { deleted: [...victims.map((i) => i.id), ...gone], untagged, spaceReclaimed };
+    });
+  }
+
+  /**
+   * `builder prune`: forget every cached build step; the blobs and unpacked
+   * layers only the cache kept (steps of stages no image holds, images
+   * removed since) go. Blobs a build in progress holds are pinned and stay.
+   */
+  pruneBuildCache(): Promise<{ steps: number; layers: number; spaceReclaimed: number }> {
+    return this.lock.exclusive(async () => {
+      const docs = await this.store.list<{ key: string; state: BuildState }>('buildcache');
+      if (docs.length) await this.store.batch(docs.map((d) => ({ op: 'delete' as const, kind: 'buildcache' as const, id: d.key })));
+      const gone = await this.collectLayers(docs.flatMap((d) => d.state.config.rootfs.diff_ids));
+      const spaceReclaimed = await this.collectBlobs(docs.flatMap((d) => d.state.layers.map((l) => l.digest)));
+      return { steps: docs.length, layers: gone.length, spaceReclaimed };
     });
   }
 

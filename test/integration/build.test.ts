@@ -113,6 +113,26 @@ CMD ["cat", "/prog.txt"]
     expect(ls).toBe('busybox\n');
   });
 
+  it('builder prune forgets the cache and removes what only it kept (a build stage\'s layer); images stay', async () => {
+    const blobs = async () => (await readdir(join(d.root, 'image', 'blobs', 'sha256'))).length;
+    const dir = await context('prunable', {
+      Dockerfile: 'FROM busybox AS stage\nRUN head -c 200000 /dev/urandom >/blob && echo stage-ran\nFROM busybox\nCOPY --from=stage /blob /blob\nRUN echo final-ran\n',
+    });
+    expect((await build(['-t', 'prunable:1', dir])).code).toBe(0);
+    expect((await build(['-t', 'prunable:1', dir])).stdout).toMatch(/---> Using cache/);
+    const before = await blobs();
+    // Without -f it asks, and "n" keeps everything.
+    expect((await d.hull(['builder', 'prune'], { input: 'n\n' })).stdout).toBe('');
+    expect((await build(['-t', 'prunable:1', dir])).stdout).toMatch(/---> Using cache/);
+    const out = await d.ok(['builder', 'prune', '-f']);
+    expect(out).toMatch(/^Deleted build cache: [1-9]\d* steps, [1-9]\d* unpacked layers\nTotal reclaimed space: [1-9]/);
+    expect(await blobs()).toBeLessThan(before); // the stage's RUN layer: no image has it
+    expect((await run(['prunable:1', 'wc', '-c', '/blob'])).trim()).toMatch(/^200000 /);
+    const again = await build(['-t', 'prunable:1', dir]);
+    expect(again.stdout).not.toMatch(/---> Using cache/);
+    expect(again.stdout).toMatch(/stage-ran/);
+  });
+
   it('--target stops at a stage', async () => {
     const dir = await context('target', { Dockerfile: 'FROM busybox AS one\nRUN echo one > /which\nFROM busybox\nRUN echo two > /which\n' });
     const r = await build(['--target', 'one', '-t', 'target:1', dir]);

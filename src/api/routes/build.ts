@@ -21,6 +21,8 @@ const bool = (v: unknown) => v === '1' || v === 'true';
 export const buildRoutes =
   ({ images, engine }: ApiDeps): FastifyPluginAsync =>
   async (app) => {
+    app.post('/v1/build/prune', async () => images.pruneBuildCache());
+
     app.post('/v1/build', async (req, reply) => {
       const q = req.query as Record<string, unknown>;
       const buildArgs: Record<string, string> = {};
