@@ -5,6 +5,7 @@
 #   "exec": ["sh","-c","x"]  ->  J_exec=''\''sh'\'' ...'   (words for `eval "set -- $J_exec"`)
 #   nested objects           ->  skipped
 # Anything it cannot read sets J_error. Strings may hold any character but NUL.
+# The request is the environment's HULL_REQ when set (the agent's way: no pipe to fork), else stdin.
 function fail(why) { if (!err) err = why; pos = n + 1 }
 function ws() { while (pos <= n && index(" \t\r\n", substr(s, pos, 1))) pos++ }
 function sq(x) { gsub(/'/, "'\\''", x); return "'" x "'" }
@@ -86,8 +87,10 @@ function skip(   depth, c) {
     else if (c == "}" || c == "]") { if (--depth == 0) return }
   }
 }
+BEGIN { if ("HULL_REQ" in ENVIRON) { s = ENVIRON["HULL_REQ"]; parse(); done = 1; exit } }
 { s = s (NR > 1 ? "\n" : "") $0 }
-END {
+END { if (!done) parse() }
+function parse(   key, v, c) {
   n = length(s); pos = 1; err = ""
   ws()
   if (substr(s, pos, 1) != "{") fail("not a JSON object")

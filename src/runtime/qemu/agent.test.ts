@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,6 +172,36 @@ describe('guest agent protocol (host busybox)', () => {
     await s.start();
     await expect(s.exitCode).rejects.toThrow(/terminal launcher is not running/);
     expect((await agent.exec(['echo', 'ok'])).stdout.toString()).toBe('ok\n');
+  });
+});
+
+describe('guest agent while the guest is still being configured (host busybox)', () => {
+  it('greets and answers pings at once, holds exec and info until the marker goes, then runs them', async () => {
+    const dir = await mkdtemp('/tmp/hull-agent-');
+    const marker = join(dir, 'configuring');
+    await writeFile(marker, '');
+    const proc = spawn('busybox', ['sh', join(repoRoot(), 'guest', 'agent')], {
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+      env: { ...process.env, HULL_AGENT_FD: '3', HULL_AGENT_SPOOL: join(dir, 'spool'), HULL_AGENT_CONFIGURING: marker },
+    });
+    const agent = await AgentClient.over(proc.stdio[3] as Socket, 'test agent');
+    try {
+      let ran = false;
+      const exec = agent.exec(['echo', 'ran']).then((r) => ((ran = true), r));
+      const info = agent.info(10_000);
+      await agent.ping(); // answered while the exec waits
+      await new Promise((r) => setTimeout(r, 500));
+      expect(ran).toBe(false);
+      await rm(marker);
+      expect((await exec).stdout.toString()).toBe('ran\n');
+      expect(typeof (await info).hostname).toBe('string');
+    } finally {
+      const exited = new Promise((r) => proc.once('exit', r));
+      await agent.close();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      proc.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
