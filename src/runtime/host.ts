@@ -10,8 +10,9 @@ import { join } from 'node:path';
  *  - hybrid: v1 controllers, plus cgroup2 at /sys/fs/cgroup/unified
  *  - v1:     v1 controllers only
  * crun refuses the hybrid layout ("cgroups in hybrid mode not supported");
- * there it runs inside a private mount namespace with the cgroup2 mount
- * removed, which makes it see plain v1 (see crunHybridWrapper).
+ * there it runs inside a mount namespace with the cgroup2 mount removed,
+ * which makes it see plain v1: one namespace made at daemon start
+ * (oci/hybrid-ns.ts), or a fresh one per call (crunHybridWrapper, the fallback).
  */
 export type CgroupMode = 'v2' | 'hybrid' | 'v1';
 
@@ -76,6 +77,8 @@ export async function detectHost(): Promise<HostInfo> {
 /**
  * Write the wrapper that lets crun run on a hybrid-cgroup host and return its
  * path. conmon executes it in crun's place; every argument passes through.
+ * The fallback where oci/hybrid-ns.ts cannot make its namespace: it costs a
+ * shell, unshare, a shell and umount (about 5 ms) on every call.
  */
 export async function crunHybridWrapper(dir: string, crunPath: string): Promise<string> {
   await mkdir(dir, { recursive: true });
