@@ -104,6 +104,15 @@ describe('guest agent protocol (host busybox)', () => {
     expect(e.stdout.length).toBe(0);
   });
 
+  it('passes argv through whole, decoded by the shell (plain strings) or by json.awk (escapes)', async () => {
+    const words = ['', ' a  b ', "it's", '"q"', '$HOME `id` $(id) *', 'ü €', ']', ',', '{"id":1}', 'back\\slash', 'tab\there', 'nl\n'];
+    for (const w of [words.filter((x) => !/[\\\t\n"]/.test(x)), words]) {
+      const r = await agent.exec(['sh', '-c', 'printf "%s\\0" "$@"', 'sh', ...w]);
+      expect(r.stdout.toString().split('\0').slice(0, -1)).toEqual(w);
+    }
+    expect((await agent.exec(['sh', '-c', 'exit 5'], { stdin: Buffer.from('') })).exitCode).toBe(5);
+  });
+
   it('takes stdin as it comes: an answer before the next line is sent', async () => {
     let out = '';
     const s = agent.execStream(['sh', '-c', 'read a; echo got-$a; read b; echo got-$b'], { stdin: true, onOutput: (_k, b) => (out += b) });
