@@ -43,8 +43,6 @@ export class ContainerDriver implements Driver {
   readonly exitDir: string;
 
   private seccomp: SeccompCache;
-  /** Rootfs mounts in flight, by instance id: one mount however many callers ask at once. */
-  private mounting = new Map<string, Promise<string>>();
 
   constructor(private o: ContainerDriverOptions) {
     this.exitDir = join(o.root, 'exits');
@@ -78,28 +76,12 @@ export class ContainerDriver implements Driver {
     return this.o.conmonPath;
   }
 
-  async create(inst: Instance, ctx: CreateContext): Promise<void> {
+  async create(inst: Instance): Promise<void> {
     this.runtime(inst.config.runtime);
     await mkdir(this.dir(inst), { recursive: true, mode: 0o711 });
     await overlay.prepare(this.rootfsDir(inst));
     if (inst.config.userns) await overlay.chownWritable(this.rootfsDir(inst), USERNS_HOST_ID, USERNS_HOST_ID);
     await mkdir(this.exitDir, { recursive: true });
-    // Mount the rootfs now, in the background: a start that follows at once (run) finds
-    // it done while its network came up. A failure here shows again at start.
-    void this.mountRootfs(inst, ctx.layerDirs).catch(() => undefined);
-  }
-
-  private mountRootfs(inst: Instance, layerDirs: string[]): Promise<string> {
-    const pending = this.mounting.get(inst.id);
-    if (pending) return pending;
-    const p = overlay.mount(this.rootfsDir(inst), layerDirs).finally(() => this.mounting.delete(inst.id));
-    this.mounting.set(inst.id, p);
-    return p;
-  }
-
-  /** Let a rootfs mount in flight land before unmounting. */
-  private async mountSettled(inst: Instance): Promise<void> {
-    await this.mounting.get(inst.id)?.catch(() => undefined);
   }
 
   async init(inst: Instance, ctx: CreateContext): Promise<{ pid: number; monitorPid: number }> {
@@ -108,7 +90,7 @@ export class ContainerDriver implements Driver {
     const dir = this.dir(inst);
     const r = new Reverter();
     try {
-      const merged = await this.mountRootfs(inst, ctx.layerDirs);
+      const merged = await overlay.mount(this.rootfsDir(inst), ctx.layerDirs);
       r.add(() => overlay.unmount(this.rootfsDir(inst)));
       await ensureMountTargets(merged, ctx.network?.mounts ?? []);
       const spec = await this.spec(inst, merged, ctx);
@@ -263,14 +245,12 @@ export class ContainerDriver implements Driver {
 
   async release(inst: Instance): Promise<void> {
     // Independent: the processes are gone, so the rootfs can go while the runtime forgets it.
-    await this.mountSettled(inst);
     await Promise.all([this.runtime(inst.config.runtime).delete(inst.id, true), overlay.unmount(this.rootfsDir(inst))]);
   }
 
   async remove(inst: Instance): Promise<void> {
     const rt = this.o.runtimes.get(inst.config.runtime);
     if (rt) await rt.delete(inst.id, true);
-    await this.mountSettled(inst);
     await overlay.remove(this.rootfsDir(inst));
     await rm(this.dir(inst), { recursive: true, force: true });
     await rm(join(this.exitDir, inst.id), { force: true });
@@ -278,9 +258,8 @@ export class ContainerDriver implements Driver {
 
   async rootfs(inst: Instance, ctx: CreateContext) {
     const dir = this.rootfsDir(inst);
-    await this.mountSettled(inst);
     const wasMounted = await overlay.isMounted(overlay.mergedDir(dir));
-    const path = await this.mountRootfs(inst, ctx.layerDirs);
+    const path = await overlay.mount(dir, ctx.layerDirs);
     // Unmount only what we mounted: a running container keeps its rootfs.
     return { path, release: async () => (wasMounted ? undefined : overlay.unmount(dir)) };
   }
