@@ -41,6 +41,11 @@ describe.skipIf(!hybrid)('the mount namespace crun runs in on a hybrid host', ()
     expect(await hybridNamespace(root)).toBe(file);
     expect((await stat(file!)).ino).toBe(ino);
 
+    // Anything else mounted under the root (a rootfs, a build's view) keeps it all in place.
+    await run(['mount', '-t', 'tmpfs', 'tmpfs', join(root, 'later')]);
+    await releaseHybridNamespace(root);
+    expect((await readMounts()).find((m) => m.point === file)?.fstype).toBe('nsfs');
+    await run(['umount', join(root, 'later')]);
     await releaseHybridNamespace(root);
     expect(await under(root)).toEqual([]);
     // After a reboot the file is there with nothing mounted on it: a new namespace is made.

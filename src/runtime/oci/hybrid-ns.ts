@@ -56,14 +56,15 @@ export async function hybridNamespace(root: string): Promise<string | undefined>
 }
 
 /**
- * Undo hybridNamespace at a clean shutdown when no rootfs is mounted (no
- * container can need the namespace); with containers running it stays for
- * the next daemon.
+ * Undo hybridNamespace at a clean shutdown when nothing else is mounted under
+ * <root> (no container can need the namespace, and unmounting <root> hides no
+ * build or VM image mount); with containers running it stays for the next daemon.
  */
 export async function releaseHybridNamespace(root: string): Promise<void> {
   const mounts = await readMounts();
-  if (mounts.some((m) => m.point.startsWith(join(root, 'containers') + '/'))) return;
   const nsDir = join(root, 'runtime', 'ns');
+  const own = new Set([nsDir, join(nsDir, 'mnt')]);
+  if (mounts.some((m) => m.point.startsWith(`${root}/`) && !own.has(m.point))) return;
   const ours = await access(bindMarker(root)).then(() => true, () => false);
   for (const p of [join(nsDir, 'mnt'), nsDir, ...(ours ? [root] : [])]) {
     if (mounts.some((m) => m.point === p)) await run(['umount', '-l', p], { allowFailure: true, timeoutMs: 10_000 });
