@@ -208,7 +208,10 @@ export class AgentClient {
         inFlight--;
         return pump();
       }
-      if ((m.stream === 'stdout' || m.stream === 'stderr') && typeof m.data === 'string') opts.onOutput(m.stream, Buffer.from(m.data, 'base64'));
+      if (m.stream !== 'stdout' && m.stream !== 'stderr') return;
+      // A stream's first byte comes alone, as a number (the guest sends it without a process).
+      if (typeof m.byte === 'number') opts.onOutput(m.stream, Buffer.from([m.byte & 255]));
+      else if (typeof m.data === 'string') opts.onOutput(m.stream, Buffer.from(m.data, 'base64'));
     };
     const exitCode = this.request(body, 0, onEvent, id).then((r) => Number(r.exit));
     exitCode
