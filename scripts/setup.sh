@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages Hull drives. Tests add the interop peers they check against (umoci, skopeo, docker-registry) and
 # `script` for terminals (HULL_SETUP_TEST=1); bench adds its peers (podman) with HULL_SETUP_BENCH=1.
-PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps zstd)
+PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps zstd conntrack)
 PKGS+=(qemu-system-x86 qemu-utils cpio e2fsprogs) # VMs: QEMU, qemu-img, the guest's initramfs and disks
 PKGS+=(genisoimage) # VMs: the cloud-init NoCloud seed ISO for guests that boot their own disk
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry libcap2-bin); fi  # libcap2-bin: setcap for the xattr unpack test

@@ -149,3 +149,19 @@ export async function enableForwarding(): Promise<boolean> {
   await writeFile(file, '1');
   return true;
 }
+
+/**
+ * Forget the kernel's UDP connection-tracking entries for these host ports
+ * (conntrack, from Debian's package). A datagram that came before a
+ * published port's DNAT rule (or while it pointed at a container now gone)
+ * left an entry that keeps steering the same client's later datagrams the
+ * old way for as long as they keep coming; docker flushes them too. TCP
+ * needs nothing: a new connection is a new entry. Without the tool, nothing.
+ */
+export async function flushUdpConntrack(hostPorts: number[]): Promise<void> {
+  for (const port of new Set(hostPorts)) {
+    const r = await run(['conntrack', '-D', '-p', 'udp', '--orig-port-dst', String(port)], { timeoutMs: 10_000, allowFailure: true }).catch(() => undefined);
+    // exit 1 with "0 flow entries have been deleted" is the usual case: nothing to forget.
+    if (!r) return; // no conntrack binary: give up quietly
+  }
+}

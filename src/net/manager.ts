@@ -383,7 +383,10 @@ export class NetworkManager {
       if (c.userns && !vm) await link.containerSysctls(ns);
       this.setLive(inst);
       r.add(() => this.live.delete(inst.id));
-      if (c.ports?.length) await this.rules.sync();
+      if (c.ports?.length) {
+        await this.rules.sync();
+        await link.flushUdpConntrack(udpHostPorts(c.ports));
+      }
       r.success();
       this.plugging.delete(inst.id);
       return ctx;
@@ -410,7 +413,10 @@ export class NetworkManager {
       if (netKind(inst) === 'vm') await link.unplug(this.hostIfs(inst));
       else if (existsSync(link.netnsPath(this.nsName(inst.id)))) await link.deleteNetns(this.nsName(inst.id));
     }
-    if (was?.ports.length) await this.rules.sync();
+    if (was?.ports.length) {
+      await this.rules.sync();
+      await link.flushUdpConntrack(udpHostPorts(was.ports));
+    }
   }
 
   private hostIfs(inst: Instance): string[] {
@@ -508,3 +514,6 @@ export class NetworkManager {
 
 /** How an instance is wired: a VM, or a container in a VM of its own (--isolation vm), gets taps; a container a namespace with veths. */
 const netKind = (inst: Instance): InstanceType => (inst.type === 'vm' || inst.config.isolation === 'vm' ? 'vm' : 'container');
+
+/** The host ports a container publishes for UDP. */
+const udpHostPorts = (ports: PortMapping[]): number[] => ports.filter((p) => p.protocol === 'udp' && p.hostPort > 0).map((p) => p.hostPort);

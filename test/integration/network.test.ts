@@ -125,6 +125,40 @@ describe('networks', () => {
     expect(await table()).not.toContain(`dport ${UDP_PORT}`);
   });
 
+  it('a UDP client that kept sending reaches each new container on the port (conntrack entries forgotten)', async () => {
+    const port = UDP_PORT + 1;
+    // A UDP echo in a container's network namespace, answering with a tag.
+    const echoIn = async (name: string) => {
+      const id = (await d.ok(['run', '-d', '--name', name, '-p', `127.0.0.1:${port}:5353/udp`, 'busybox', 'sleep', '300'])).trim();
+      const p: ChildProcess = spawn('ip', ['netns', 'exec', `${names.netnsPrefix}${id.slice(0, 12)}`, process.execPath, '-e',
+        `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('${name}:'+m,r.port,r.address));s.bind(5353,()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise((r) => p.stdout!.once('data', r));
+      return p;
+    };
+    // One client socket (one source port) sending all along, from before any container has the port.
+    const c = createSocket('udp4');
+    c.on('error', () => undefined); // port unreachable while nobody listens
+    const replies: string[] = [];
+    c.on('message', (m) => replies.push(m.toString()));
+    const t = setInterval(() => c.send('ping', port, '127.0.0.1'), 100);
+    const answered = (tag: string) => waitFor(async () => replies.some((r) => r === `${tag}:ping`), 8000, 100);
+    let echo: ChildProcess | undefined;
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      echo = await echoIn('udpa');
+      await answered('udpa');
+      echo.kill('SIGKILL');
+      await d.ok(['rm', '-f', 'udpa']);
+      echo = await echoIn('udpb');
+      await answered('udpb');
+    } finally {
+      clearInterval(t);
+      c.close();
+      echo?.kill('SIGKILL');
+      await d.hull(['rm', '-f', 'udpa', 'udpb']);
+    }
+  });
+
   it('two networks cannot reach each other unless an instance joins both', async () => {
     await d.ok(['network', 'create', 'othernet', '--subnet', '10.231.8.0/24']);
     const apiIp = await ipOf('api');
