@@ -16,7 +16,7 @@ import { macForIp, parseCidr, parseIp } from './ipv4.js';
 import * as link from './link.js';
 import { DEFAULT_NETWORK, NetworkCreateSchema, findNetwork, planNetwork, type NetworkCreateOptions } from './networks.js';
 import { deleteTable } from './nft.js';
-import { PORTS_DOC_ID, hostPortFree, reserve, unreserve, type PortsDoc } from './ports.js';
+import { PORTS_DOC_ID, holdHostPort, hostPortFree, reserve, unreserve, type PortsDoc } from './ports.js';
 import { RuleSync } from './rule-sync.js';
 import { sweepHost } from './sweep.js';
 
@@ -71,6 +71,8 @@ export interface NetPlan {
 export class NetworkManager {
   private dns = new Map<string, DnsServer>();
   private live = new Map<string, Live>();
+  /** Published ports held on the host while their instance runs (ports.ts holdHostPort). */
+  private holds = new Map<string, Array<() => Promise<void>>>();
   /** Instances being plugged in right now: recovery's sweep must not take their namespace for an orphan. */
   private plugging = new Set<string>();
   /** Network creates and removals, one at a time: subnet overlap checks read what the previous one wrote. */
@@ -127,7 +129,11 @@ export class NetworkManager {
     const ids = new Set(instances.map((i) => i.id));
     for (const inst of instances) {
       const s = inst.state.status;
-      if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && (netKind(inst) === 'vm' || existsSync(link.netnsPath(this.nsName(inst.id))))) this.setLive(inst);
+      if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && (netKind(inst) === 'vm' || existsSync(link.netnsPath(this.nsName(inst.id))))) {
+        this.setLive(inst);
+        // Held again by this daemon; a program that took a port while none ran keeps it (said in the log).
+        await this.holdPorts(inst).catch((e) => this.o.log.warn({ id: inst.id, err: String(e) }, 'published port not held'));
+      }
     }
     await sweepHost({
       netnsPrefix: this.o.netnsPrefix,
@@ -149,6 +155,7 @@ export class NetworkManager {
   async shutdown(): Promise<void> {
     for (const s of this.dns.values()) s.close();
     this.dns.clear();
+    await Promise.all([...this.holds.keys()].map((id) => this.releasePorts(id)));
     await this.rules.idle();
     if (this.live.size) return;
     for (const n of await this.networks()) await link.deleteLink(n.bridge);
@@ -383,6 +390,8 @@ export class NetworkManager {
       if (c.userns && !vm) await link.containerSysctls(ns);
       this.setLive(inst);
       r.add(() => this.live.delete(inst.id));
+      r.add(() => this.releasePorts(inst.id));
+      await this.holdPorts(inst);
       if (c.ports?.length) {
         await this.rules.sync();
         await link.flushUdpConntrack(udpHostPorts(c.ports));
@@ -409,6 +418,7 @@ export class NetworkManager {
   async down(inst: Instance): Promise<void> {
     const was = this.live.get(inst.id);
     this.live.delete(inst.id);
+    await this.releasePorts(inst.id);
     if ((inst.config.networkMode ?? 'none') === 'bridge') {
       if (netKind(inst) === 'vm') await link.unplug(this.hostIfs(inst));
       else if (existsSync(link.netnsPath(this.nsName(inst.id)))) await link.deleteNetns(this.nsName(inst.id));
@@ -417,6 +427,20 @@ export class NetworkManager {
       await this.rules.sync();
       await link.flushUdpConntrack(udpHostPorts(was.ports));
     }
+  }
+
+  /** Bind the instance's published ports on the host (a program listening there now: conflict). */
+  private async holdPorts(inst: Instance): Promise<void> {
+    await this.releasePorts(inst.id);
+    const held: Array<() => Promise<void>> = [];
+    this.holds.set(inst.id, held);
+    for (const p of inst.config.ports ?? []) held.push(await holdHostPort(p));
+  }
+
+  private async releasePorts(id: string): Promise<void> {
+    const held = this.holds.get(id);
+    this.holds.delete(id);
+    await Promise.all((held ?? []).map((f) => f()));
   }
 
   private hostIfs(inst: Instance): string[] {

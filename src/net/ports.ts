@@ -90,3 +90,42 @@ export async function hostPortFree(m: PortMapping): Promise<boolean> {
   // EACCES and the like: nothing to say about other programs.
   return true;
 }
+
+/**
+ * Hold a published port on the host while its container runs, as docker's
+ * and podman's proxies do: the socket is bound (and, for TCP, listening) but
+ * never sees traffic, which the DNAT rule takes first; what it does is keep
+ * any other program from starting to listen there and silently losing its
+ * connections to the container. Released with the returned function.
+ */
+export async function holdHostPort(m: PortMapping): Promise<() => Promise<void>> {
+  const host = m.hostIp || '0.0.0.0';
+  if (m.protocol === 'udp') {
+    const s = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind({ address: host, port: m.hostPort, exclusive: true }, () => resolve());
+    }).catch((e: NodeJS.ErrnoException) => {
+      s.close();
+      throw busy(m, e);
+    });
+    s.on('error', () => undefined);
+    s.on('message', () => undefined); // nothing reaches it past the DNAT rule; anything that does is dropped
+    return () => new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+  const srv = net.createServer((c) => c.destroy());
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen({ host, port: m.hostPort, exclusive: true }, () => resolve());
+  }).catch((e: NodeJS.ErrnoException) => {
+    srv.close();
+    throw busy(m, e);
+  });
+  srv.on('error', () => undefined);
+  return () => new Promise<void>((resolve) => srv.close(() => resolve()));
+}
+
+function busy(m: PortMapping, e: NodeJS.ErrnoException): HullError {
+  if (e.code === 'EADDRINUSE') return conflict(`port ${m.hostIp || '0.0.0.0'}:${m.hostPort}/${m.protocol} is in use on the host by another program`);
+  return new HullError('internal', `cannot hold port ${m.hostIp || '0.0.0.0'}:${m.hostPort}/${m.protocol}: ${e.message}`);
+}

@@ -159,6 +159,32 @@ describe('networks', () => {
     }
   });
 
+  it('a published port is held on the host while its container runs: no other program can listen there', async () => {
+    const port = UDP_PORT + 2;
+    const listen = (p: number) =>
+      new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+        const srv = http.createServer();
+        srv.once('error', (e) => resolve(e));
+        srv.listen(p, '127.0.0.1', () => srv.close(() => resolve(undefined)));
+      });
+    await d.ok(['run', '-d', '--name', 'held', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', 'echo held >/tmp/index.html; exec httpd -f -p 80 -h /tmp']);
+    expect((await listen(port))?.code).toBe('EADDRINUSE');
+    expect(await get(`http://127.0.0.1:${port}/`)).toBe('held\n'); // the DNAT rule still takes the traffic
+    await d.ok(['stop', '-t', '1', 'held']);
+    expect(await listen(port)).toBeUndefined(); // let go while it is stopped
+    // A program that took the port meanwhile makes the start fail, clearly.
+    const squatter = http.createServer();
+    await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', () => r()));
+    const refused = await d.hull(['start', 'held']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/in use on the host by another program/);
+    await new Promise((r) => squatter.close(r));
+    await d.ok(['start', 'held']);
+    expect((await listen(port))?.code).toBe('EADDRINUSE');
+    await d.ok(['rm', '-f', 'held']);
+    expect(await listen(port)).toBeUndefined();
+  });
+
   it('two networks cannot reach each other unless an instance joins both', async () => {
     await d.ok(['network', 'create', 'othernet', '--subnet', '10.231.8.0/24']);
     const apiIp = await ipOf('api');
