@@ -314,9 +314,11 @@ export class QemuDriver implements Driver {
     return agentExec(await this.agent(inst), opts);
   }
 
-  /** Wait until the guest agent answers (the guest has booted). */
+  /** Wait until the guest is ready: its agent answers, and (info is held until then) its first-boot configuration is done. */
   async waitReady(inst: Instance, timeoutMs = 120_000): Promise<void> {
-    await this.agent(inst, timeoutMs);
+    const t0 = Date.now();
+    const a = await this.agent(inst, timeoutMs);
+    await a.info(Math.max(1000, timeoutMs - (Date.now() - t0)));
   }
 
   async agentInfo(inst: Instance): Promise<AgentInfo> {
