@@ -85,7 +85,7 @@ async function must(d: BenchDaemon, args: string[], timeoutMs = 120_000): Promis
 
 async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, work: string, runs: number): Promise<VmCliResult> {
   log(`vm-cli: ${a.accel} (${a.reason}), ${runs} rounds`);
-  const t: Record<string, number[]> = { vmStarted: [], vmMarker: [], vmReady: [], vmNetReady: [], raw: [], isolated: [], container: [], rawProbe: [] };
+  const t: Record<string, number[]> = { vmStarted: [], vmMarker: [], vmReady: [], vmWait: [], vmNetReady: [], raw: [], isolated: [], container: [], rawProbe: [] };
   const mem: Record<string, number[]> = { qemuRss: [], vmCgroup: [], ctrRss: [], ctrCgroup: [] };
   const errors: string[] = [];
 
@@ -121,6 +121,15 @@ async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, wo
       mem.qemuRss.push(rssKiB(vm.qemuPid) / 1024);
       if (vm.cgroup?.dirs?.[0]) mem.vmCgroup.push((await cgroupMemory(vm.cgroup.dirs[0])) / 2 ** 20);
     }
+    await must(d, ['vm', 'rm', '-f', name], 60_000);
+  };
+
+  /** `vm start --wait`: one CLI call that returns once the guest is configured and its agent answers. */
+  const vmStartWait = async (name: string) => {
+    await must(d, ['vm', 'create', '--name', name, '--memory', '256m', '--network', 'none']);
+    const t0 = now();
+    await must(d, ['vm', 'start', '--wait', name], 130_000);
+    t.vmWait.push(now() - t0);
     await must(d, ['vm', 'rm', '-f', name], 60_000);
   };
 
@@ -167,7 +176,8 @@ async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, wo
       await must(d, ['rm', '-f', name]);
     },
   ];
-  const rounds = process.env.BENCH_VM_CLI_ONLY === 'ready' ? [all[0], all[2]] : all;
+  all.push((i) => vmStartWait(`vmw${i}`));
+  const rounds = process.env.BENCH_VM_CLI_ONLY === 'ready' ? [all[0], all[2], all[all.length - 1]] : all;
   // One warm-up round (page cache, the daemon's first VM), not counted.
   for (let i = 0; i < runs + 1; i++) {
     const order = i % 2 === 0 ? rounds : [...rounds].reverse();
@@ -191,6 +201,7 @@ async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, wo
       vmStarted: { label: L('`hull vm start X` returns (--network none)'), stats: s.vmStarted },
       vmMarker: { label: L('`hull vm start X` → ready marker in its console.log (--network none)'), stats: s.vmMarker },
       vmReady: { label: L('`hull vm start X` → `hull vm exec X -- true` ok (--network none)'), stats: s.vmReady },
+      vmWait: { label: L('`hull vm start --wait X` (--network none)'), stats: s.vmWait },
       vmNetReady: { label: L('the same on the default network (hull0)'), stats: s.vmNetReady },
       raw: { label: L('raw qemu-system-x86_64, same kernel + disk → ready marker'), stats: s.raw },
       isolated: { label: L('`hull run --rm --isolation vm busybox true`'), stats: s.isolated },
@@ -205,6 +216,7 @@ async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, wo
     },
     ratios: [
       { name: L('CLI vm start → ready / raw QEMU → marker'), value: r(s.vmReady.median, s.raw.median), goal: 1.1, met: r(s.vmReady.median, s.raw.median) <= 1.1 },
+      { name: L('CLI vm start --wait / raw QEMU → marker'), value: r(s.vmWait.median, s.raw.median), goal: 1.1, met: r(s.vmWait.median, s.raw.median) <= 1.1 },
       { name: L('CLI vm start → marker in console.log / raw QEMU → marker'), value: r(s.vmMarker.median, s.raw.median) },
       { name: L('the same, default network / raw QEMU → marker'), value: r(s.vmNetReady.median, s.raw.median) },
       { name: L('run --isolation vm true / run true'), value: r(s.isolated.median, s.container.median) },

@@ -217,6 +217,17 @@ export class Engine {
     return { ...inst, vm: await this.vmDriver().inspect(inst) };
   }
 
+  /** Until the guest has booted and configured itself and its agent answers (`vm start --wait`). */
+  async waitVmReady(ref: string, timeoutMs: number): Promise<void> {
+    const inst = await this.getVm(ref);
+    if (inst.state.status !== 'running') throw wrongState(`VM ${inst.name} is not running`);
+    await this.vmDriver()
+      .waitReady(inst, timeoutMs)
+      .catch((e: unknown) => {
+        throw e instanceof HullError ? e.wrap(`VM ${inst.name} is not ready (a guest without Hull's agent, such as an imported image, never is)`) : e;
+      });
+  }
+
   async snapshotCreate(ref: string, name: string) {
     const inst = await this.getVm(ref);
     return this.lock.run(inst.id, async () => this.vmDriver().snapshotCreate(await this.mustGet(inst.id), name));

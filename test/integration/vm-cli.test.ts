@@ -94,8 +94,10 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
 
   it('a daemon SIGKILLed while a VM runs: the next one re-adopts it, exec and stop work', async () => {
     await d.ok(['vm', 'create', '--name', 'keep']);
-    await d.ok(['vm', 'start', 'keep']);
-    await waitFor(async () => (await d.hull(['logs', 'keep'])).stdout.includes('HULL_GUEST_READY'), 90_000, 300);
+    // --wait returns once the guest is configured and its agent answers: the ready line is out by then.
+    await d.ok(['vm', 'start', '--wait', 'keep'], { timeoutMs: 130_000 });
+    expect((await d.hull(['logs', 'keep'])).stdout).toContain('HULL_GUEST_READY');
+    expect((await d.hull(['vm', 'start', '--wait', '--timeout', '0', 'keep'])).stderr).toMatch(/invalid timeout/);
     await d.crash();
     await d.spawn();
     expect(await d.ok(['vm', 'ls'])).toMatch(/keep\s+debian-min\s+running/);
@@ -122,6 +124,10 @@ describe.skipIf(!guestBuilt)('hull vm (CLI, TCG)', () => {
     // An imported disk boots through the firmware (this blank one finds nothing to boot and waits).
     await d.ok(['vm', 'create', '--name', 'user', '--image', 'blank']);
     await d.ok(['vm', 'start', 'user']);
+    // It has no Hull agent: --wait gives up after its timeout, saying why.
+    const never = await d.hull(['vm', 'start', '--wait', '--timeout', '2', 'user']);
+    expect(never.code).toBe(1);
+    expect(never.stderr).toMatch(/not ready \(a guest without Hull's agent/);
     const inUse = await d.hull(['vm', 'image', 'rm', 'blank']);
     expect(inUse.code).toBe(1);
     expect((await d.hull(['vm', 'rm', 'user'])).stderr).toMatch(/VM user is running: stop it first or use --force/);

@@ -54,6 +54,13 @@ export const vmRoutes =
       return reply.status(204).send();
     });
 
+    app.post('/v1/vms/:ref/wait-ready', async (req, reply) => {
+      const t = Number((req.query as Record<string, string>).timeout ?? 120);
+      if (!Number.isFinite(t) || t <= 0) throw invalid(`invalid timeout "${String((req.query as Record<string, string>).timeout)}": seconds, more than 0`);
+      await engine.waitVmReady((req.params as P).ref, t * 1000);
+      return reply.status(204).send();
+    });
+
     app.get('/v1/vm-images', async () => engine.vmImages().list());
     // An upload (as `docker load`): the body is the file's bytes; the daemon checks them as untrusted.
     app.post('/v1/vm-images', async (req, reply) => {

@@ -95,7 +95,25 @@ export function register(program: Command): void {
     });
   };
   const t = (c: Command) => c.option('-t, --time <seconds>', 'seconds to wait for the guest to power off before cutting the power', '10');
-  each('start', 'start VMs', (r) => ['POST', `/v1/containers/${enc(r)}/start`]);
+  vm.command('start')
+    .description('start VMs')
+    .argument('<vm...>')
+    .option('--wait', 'return once each guest has booted, configured itself and its agent answers')
+    .option('--timeout <seconds>', 'with --wait: give up after this long', '120')
+    .action(async (refs: string[], o: { wait?: boolean; timeout: string }) => {
+      let failed = 0;
+      for (const ref of refs) {
+        try {
+          await client().call('POST', `/v1/containers/${enc(ref)}/start`);
+          if (o.wait) await client().call('POST', `/v1/vms/${enc(ref)}/wait-ready?timeout=${enc(o.timeout)}`);
+          process.stdout.write(`${ref}\n`);
+        } catch (e) {
+          failed++;
+          process.stderr.write(`Error: ${(e as Error).message}\n`);
+        }
+      }
+      if (failed) exitWith(1);
+    });
   each('stop', 'stop VMs: ACPI power button, then a forced quit after --time', (r, o) => ['POST', `/v1/containers/${enc(r)}/stop?t=${enc(o.time)}`], t);
   each('restart', 'restart VMs', (r, o) => ['POST', `/v1/containers/${enc(r)}/restart?t=${enc(o.time)}`], t);
   each('kill', 'kill VMs (KILL: power cut; TERM: power button)', (r, o) => ['POST', `/v1/containers/${enc(r)}/kill?signal=${enc(o.signal)}`], (c) => c.option('-s, --signal <signal>', 'signal', 'SIGKILL'));
