@@ -318,7 +318,9 @@ export class QemuDriver implements Driver {
   async waitReady(inst: Instance, timeoutMs = 120_000): Promise<void> {
     const t0 = Date.now();
     const a = await this.agent(inst, timeoutMs);
-    await a.info(Math.max(1000, timeoutMs - (Date.now() - t0)));
+    // An exec is held until the guest has configured itself; `true` is the cheapest the agent runs.
+    const r = await a.exec(['true'], { timeoutMs: Math.max(1000, timeoutMs - (Date.now() - t0)) });
+    if (r.exitCode !== 0) throw new HullError('unavailable', `VM ${inst.name}: the guest agent answers but cannot run commands (exit ${r.exitCode})`);
   }
 
   async agentInfo(inst: Instance): Promise<AgentInfo> {
