@@ -85,6 +85,8 @@ describe.skipIf(!guestBuilt)('hull vm image import (upload) and cloud-init seeds
     expect(curl('/v1/vm-images?name=up-raw', raw)).toMatchObject({ code: 'conflict', message: 'VM image "up-raw" already exists' });
     expect(curl('/v1/vm-images?name=bad%2Fname', raw).message).toMatch(/invalid VM image name/);
     expect(curl('/v1/vm-images?name=sized&size=8192', raw).id).toMatch(/^[0-9a-f]{32}$/);
+    // An upload the disk cannot hold is refused before a byte is written.
+    expect(curl('/v1/vm-images?name=huge&size=100000000000000', raw)).toMatchObject({ code: 'resource', message: expect.stringMatching(/^not enough disk space: the upload of .* needs about .* is free under /) });
     const json = execFileSync('curl', ['-s', '--unix-socket', d.socket, '-X', 'POST', '-H', 'Content-Type: application/json', '-d', '{}', 'http://hull/v1/vm-images?name=j']).toString();
     expect(json).toMatch(/application\/octet-stream/);
     expect((await imagesDir()).filter((n) => n.startsWith('.'))).toEqual([]);

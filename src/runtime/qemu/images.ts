@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HullError, notFound } from '../../core/errors.js';
 import { isValidName } from '../../core/ids.js';
+import { formatSize } from '../../core/units.js';
 import { Reverter } from '../../core/reverter.js';
 import * as qcow2 from '../../storage/qcow2.js';
 import { checkStandalone } from './qcow2-header.js';
@@ -49,6 +51,8 @@ export interface ImportOptions {
 
 export const BUILTIN = 'debian-min';
 const UPLOAD = '.upload-';
+/** Left free on the images' filesystem whatever is imported. */
+const ROOM_RESERVE = 256 * 1024 * 1024;
 const DISK = 'disk.qcow2';
 const ISO = 'cdrom.iso';
 type Record_ = Omit<VmImage, 'path' | 'sizeOnDisk'>;
@@ -144,9 +148,13 @@ export class VmImages {
   async importStream(body: NodeJS.ReadableStream, opts: Omit<ImportOptions, 'untrusted'> & { size?: number }): Promise<VmImage> {
     await this.checkName(opts);
     await mkdir(this.dir, { recursive: true });
+    // The upload, then the image made from it (a raw one is converted): about twice its size, and room left over.
+    if (opts.size !== undefined) await this.checkRoom(2 * opts.size, `the upload of ${formatSize(opts.size)}`);
     const tmp = join(this.dir, `${UPLOAD}${randomBytes(8).toString('hex')}`);
     try {
-      await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
+      await pipeline(body, this.roomGuard(), createWriteStream(tmp, { mode: 0o600 })).catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'ENOSPC' ? new HullError('resource', `the disk under ${this.dir} is full: nothing imported`) : e;
+      });
       const got = (await stat(tmp)).size;
       if (opts.size !== undefined && got !== opts.size) throw new HullError('invalid', `the upload ended after ${got} of ${opts.size} bytes: nothing imported`);
       if (got === 0) throw new HullError('invalid', 'the upload is empty: nothing imported');
@@ -154,6 +162,28 @@ export class VmImages {
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /** Refuse work that would leave less than ROOM_RESERVE free on the images' filesystem. */
+  private async checkRoom(needBytes: number, what: string): Promise<void> {
+    const st = await statfs(this.dir);
+    const free = st.bavail * st.bsize;
+    if (needBytes + ROOM_RESERVE > free) {
+      throw new HullError('resource', `not enough disk space: ${what} needs about ${formatSize(needBytes)} and ${formatSize(free)} is free under ${this.dir} (${formatSize(ROOM_RESERVE)} is kept free)`);
+    }
+  }
+
+  /** An upload of unknown size is stopped before it fills the disk: the space is checked every 64 MiB. */
+  private roomGuard(): Transform {
+    let sinceCheck = 0;
+    return new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        sinceCheck += chunk.length;
+        if (sinceCheck < 64 * 1024 * 1024) return done(null, chunk);
+        sinceCheck = 0;
+        this.checkRoom(0, 'the upload').then(() => done(null, chunk), (e: Error) => done(e));
+      },
+    });
   }
 
   /** What a daemon killed mid-import left (temp uploads and half-made image dirs): call at start-up. */
