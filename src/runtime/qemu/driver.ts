@@ -18,10 +18,10 @@ import { loadGuest, type GuestArtifacts } from './guest.js';
 import { BUILTIN, type VmImages } from './images.js';
 import { checkHostResources, networkConfig, vmArgv } from './machine.js';
 import { writeVmSeed } from './cloud-init.js';
-import { launch, livePid, processStats, terminate, waitGone } from './process.js';
+import { launch, livePid, processStats, terminate } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { VmLinks, type VmRef } from './links.js';
-import { isKill, QemuRuns, runtimeStatus } from './runs.js';
+import { QemuRuns, runtimeStatus } from './runs.js';
 import * as snap from './snapshot.js';
 import { DEFAULT_ISO_DISK, DEFAULT_MEMORY, vmOptions, type VmSpec } from './spec.js';
 
@@ -78,7 +78,7 @@ export class QemuDriver implements Driver {
   constructor(private o: QemuDriverOptions) {
     this.exitDir = o.exitDir ?? join(o.root, 'exits');
     this.links = new VmLinks(this.exitDir);
-    this.runs = new QemuRuns(this.links, this.exitDir);
+    this.runs = new QemuRuns(this.links, this.exitDir, 'VM');
   }
 
   private ref(inst: Instance): VmRef {
@@ -235,46 +235,39 @@ export class QemuDriver implements Driver {
     }
   }
 
-  async stop(inst: Instance, timeoutSec: number, signal?: string): Promise<void> {
-    const files = this.files(inst);
-    const pid = await livePid(files);
-    if (!pid) return void (await this.exitStatus(inst));
-    const st = await this.qmpStatus(inst).catch(() => 'unknown');
-    if ((signal && isKill(signal)) || timeoutSec <= 0 || st !== 'running') return this.hardStop(inst, pid);
-    await (await this.qmp(inst)).execute('system_powerdown');
-    if (await waitGone(pid, files, timeoutSec * 1000)) return;
-    await this.hardStop(inst, pid);
+  /** The ACPI power button (the guest powers off), a forced quit after the timeout. */
+  stop(inst: Instance, timeoutSec: number, signal?: string): Promise<void> {
+    return this.runs.stop(this.ref(inst), timeoutSec, signal, () => this.powerButton(inst));
   }
 
-  /** Quit QEMU now: exit 137 (unless the guest's own exit was recorded first). */
-  private hardStop(inst: Instance, pid: number): Promise<void> {
-    return this.runs.hardStop(this.ref(inst), pid);
+  /** KILL: a power cut (137); TERM, INT, HUP, PWR: the ACPI power button. */
+  kill(inst: Instance, signal: string): Promise<void> {
+    return this.runs.kill(this.ref(inst), signal, async () => {
+      if (!/^(SIG)?(TERM|INT|HUP|PWR)$|^(1|2|15|30)$/i.test(signal)) {
+        throw new HullError('invalid', `a VM takes KILL (power cut) or TERM, INT, HUP, PWR (the ACPI power button), not ${signal}`);
+      }
+      await this.powerButton(inst);
+    });
   }
 
-  async kill(inst: Instance, signal: string): Promise<void> {
-    const pid = await livePid(this.files(inst));
-    if (!pid) throw wrongState(`VM ${inst.name} is not running`);
-    if (isKill(signal)) return this.hardStop(inst, pid);
-    if (!/^(SIG)?(TERM|INT|HUP|PWR)$|^(1|2|15|30)$/i.test(signal)) {
-      throw new HullError('invalid', `a VM takes KILL (power cut) or TERM, INT, HUP, PWR (the ACPI power button), not ${signal}`);
-    }
+  private async powerButton(inst: Instance): Promise<void> {
     await (await this.qmp(inst)).execute('system_powerdown');
   }
 
-  async pause(inst: Instance): Promise<void> {
-    await (await this.runningQmp(inst)).execute('stop');
+  pause(inst: Instance): Promise<void> {
+    return this.runs.pause(this.ref(inst));
   }
 
-  async resume(inst: Instance): Promise<void> {
-    await (await this.runningQmp(inst)).execute('cont');
+  resume(inst: Instance): Promise<void> {
+    return this.runs.resume(this.ref(inst));
   }
 
   private runningQmp(inst: Instance): Promise<QmpClient> {
-    return this.runs.runningQmp(this.ref(inst), 'VM');
+    return this.runs.runningQmp(this.ref(inst));
   }
 
   status(inst: Instance): Promise<RuntimeStatus> {
-    return this.runs.status(this.ref(inst), 'VM');
+    return this.runs.status(this.ref(inst));
   }
 
   exitStatus(inst: Instance): Promise<ExitStatus | undefined> {

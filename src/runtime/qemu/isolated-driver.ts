@@ -18,9 +18,9 @@ import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { IsolatedIo } from './isolated-io.js';
 import { VmLinks, type VmRef } from './links.js';
-import { isKill, QemuRuns } from './runs.js';
+import { QemuRuns } from './runs.js';
 import { AGENT_PORT, CONFIG_FW_CFG, checkHostResources, machineArgs, networkConfig } from './machine.js';
-import { launch, livePid, processStats, terminate, waitGone } from './process.js';
+import { launch, livePid, processStats, terminate } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { RootfsCache } from './rootfs-cache.js';
 import { withMergedLayers } from './rootfs-image.js';
@@ -111,7 +111,7 @@ export class IsolatedDriver implements Driver {
 
   constructor(private o: IsolatedDriverOptions) {
     this.links = new VmLinks(o.exitDir);
-    this.runs = new QemuRuns(this.links, o.exitDir);
+    this.runs = new QemuRuns(this.links, o.exitDir, 'container');
     this.cache = new RootfsCache(join(o.root, 'ivm-base'), join(o.root, 'ivm'), { roomBytes: ROOTFS_ROOM });
   }
 
@@ -270,43 +270,30 @@ export class IsolatedDriver implements Driver {
     await p?.then((io) => io.close()).catch(() => undefined);
   }
 
-  async stop(inst: Instance, timeoutSec: number, signal?: string): Promise<void> {
-    const files = this.files(inst);
-    const pid = await livePid(files);
-    if (!pid) return void (await this.exitStatus(inst));
-    const st = await this.links.qmpStatus(this.ref(inst)).catch(() => 'unknown');
-    if ((signal && isKill(signal)) || timeoutSec <= 0 || st !== 'running') return this.hardStop(inst, pid);
-    (await this.io(inst)).signal(signalNumber(signal ?? 'SIGTERM'));
-    if (await waitGone(pid, files, timeoutSec * 1000)) return;
-    await this.hardStop(inst, pid);
+  /** SIGTERM (or `signal`) to the program through the ctl port, a forced quit (137) after the timeout. */
+  stop(inst: Instance, timeoutSec: number, signal?: string): Promise<void> {
+    return this.runs.stop(this.ref(inst), timeoutSec, signal, () => this.signal(inst, signal ?? 'SIGTERM'));
   }
 
-  /** Quit QEMU now: exit 137 (unless the program's own exit was recorded first). */
-  private hardStop(inst: Instance, pid: number): Promise<void> {
-    return this.runs.hardStop(this.ref(inst), pid);
+  /** KILL: QEMU quit now (137); any other signal goes to the program. */
+  kill(inst: Instance, signal: string): Promise<void> {
+    return this.runs.kill(this.ref(inst), signal, () => this.signal(inst, signal));
   }
 
-  async kill(inst: Instance, signal: string): Promise<void> {
-    const pid = await livePid(this.files(inst));
-    if (!pid) throw wrongState(`container ${inst.name} is not running`);
-    if (isKill(signal)) return this.hardStop(inst, pid);
+  private async signal(inst: Instance, signal: string): Promise<void> {
     (await this.io(inst)).signal(signalNumber(signal));
   }
 
-  async pause(inst: Instance): Promise<void> {
-    await (await this.runningQmp(inst)).execute('stop');
+  pause(inst: Instance): Promise<void> {
+    return this.runs.pause(this.ref(inst));
   }
 
-  async resume(inst: Instance): Promise<void> {
-    await (await this.runningQmp(inst)).execute('cont');
-  }
-
-  private runningQmp(inst: Instance): Promise<QmpClient> {
-    return this.runs.runningQmp(this.ref(inst), 'container');
+  resume(inst: Instance): Promise<void> {
+    return this.runs.resume(this.ref(inst));
   }
 
   status(inst: Instance): Promise<RuntimeStatus> {
-    return this.runs.status(this.ref(inst), 'container');
+    return this.runs.status(this.ref(inst));
   }
 
   /** Adopting a running one also takes its ports (an exit report may be waiting on them). */

@@ -15,7 +15,7 @@ import type { QmpClient } from './qmp/client.js';
  * removal. Each driver passes its own extra steps (the isolated driver's
  * ports) where it has some.
  *
- *   const runs = new QemuRuns(links, exitDir);
+ *   const runs = new QemuRuns(links, exitDir, 'VM');   // the noun its errors name the instance by
  *   await runs.exitStatus(ref);          // undefined while it runs
  *   await runs.hardStop(ref, pid);       // 137, unless an exit was recorded first
  */
@@ -23,16 +23,50 @@ export class QemuRuns {
   constructor(
     readonly links: VmLinks,
     readonly exitDir: string,
+    /** How errors name the instance: "VM", "container". */
+    private readonly noun: string,
   ) {}
 
   qmp(vm: VmRef): Promise<QmpClient> {
     return this.links.qmp(vm);
   }
 
-  /** QMP, if QEMU runs; `noun` names the instance in the error ("VM", "container"). */
-  async runningQmp(vm: VmRef, noun: string): Promise<QmpClient> {
-    if (!(await livePid(vm.files))) throw wrongState(`${noun} ${vm.name} is not running`);
+  /** QMP, if QEMU runs. */
+  async runningQmp(vm: VmRef): Promise<QmpClient> {
+    if (!(await livePid(vm.files))) throw wrongState(`${this.noun} ${vm.name} is not running`);
     return this.qmp(vm);
+  }
+
+  /** QMP `stop`: the vCPUs halt, QEMU and the guest's memory stay. */
+  async pause(vm: VmRef): Promise<void> {
+    await (await this.runningQmp(vm)).execute('stop');
+  }
+
+  async resume(vm: VmRef): Promise<void> {
+    await (await this.runningQmp(vm)).execute('cont');
+  }
+
+  /**
+   * Stop: `soft` (the ACPI power button, a signal to the program), then a
+   * forced quit after `timeoutSec`; at once for KILL, no timeout, or a QEMU
+   * that is not running (paused, shut down).
+   */
+  async stop(vm: VmRef, timeoutSec: number, signal: string | undefined, soft: () => Promise<void>): Promise<void> {
+    const pid = await livePid(vm.files);
+    if (!pid) return void (await this.exitStatus(vm));
+    const st = await this.links.qmpStatus(vm).catch(() => 'unknown');
+    if ((signal && isKill(signal)) || timeoutSec <= 0 || st !== 'running') return this.hardStop(vm, pid);
+    await soft();
+    if (await waitGone(pid, vm.files, timeoutSec * 1000)) return;
+    await this.hardStop(vm, pid);
+  }
+
+  /** KILL is a forced quit; any other signal is `other`'s to deliver. */
+  async kill(vm: VmRef, signal: string, other: () => Promise<void>): Promise<void> {
+    const pid = await livePid(vm.files);
+    if (!pid) throw wrongState(`${this.noun} ${vm.name} is not running`);
+    if (isKill(signal)) return this.hardStop(vm, pid);
+    await other();
   }
 
   /** Quit QEMU now: exit 137 (unless the instance's own exit was recorded first). */
@@ -43,11 +77,11 @@ export class QemuRuns {
     if (!(await waitGone(pid, vm.files, 5000))) await terminate(pid, vm.files);
   }
 
-  async status(vm: VmRef, noun: string): Promise<RuntimeStatus> {
+  async status(vm: VmRef): Promise<RuntimeStatus> {
     const pid = await livePid(vm.files);
     const st = pid ? await this.links.qmpStatus(vm).catch(() => undefined) : undefined;
     if (st) return { status: runtimeStatus(st), pid: pid! };
-    if (pid && !(await waitGone(pid, vm.files, 3000))) throw new HullError('unavailable', `${noun} ${vm.name}: QEMU (pid ${pid}) does not answer on QMP`);
+    if (pid && !(await waitGone(pid, vm.files, 3000))) throw new HullError('unavailable', `${this.noun} ${vm.name}: QEMU (pid ${pid}) does not answer on QMP`);
     return { status: (await readExit(vm.files)) ? 'stopped' : 'absent', pid: 0 };
   }
 
@@ -105,7 +139,7 @@ export class QemuRuns {
   }
 }
 
-export const isKill = (signal: string): boolean => /^(SIG)?KILL$|^9$/i.test(signal);
+const isKill = (signal: string): boolean => /^(SIG)?KILL$|^9$/i.test(signal);
 
 /** QMP's RunState, in the Driver's words. */
 export function runtimeStatus(qmpStatus: string): RuntimeStatus['status'] {
