@@ -17,6 +17,23 @@ export const enc = encodeURIComponent;
 /** Collect a repeatable option (`-e A=1 -e B=2`). */
 export const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/**
+ * Docker's verbs that take several names: `fn` for each in turn; a failure is
+ * printed (`Error: …`) and the others still run; exit 1 at the end if any failed.
+ */
+export async function forEachRef(refs: string[], fn: (ref: string) => Promise<void>): Promise<void> {
+  let failed = 0;
+  for (const ref of refs) {
+    try {
+      await fn(ref);
+    } catch (e) {
+      failed++;
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+    }
+  }
+  if (failed) exitWith(1);
+}
+
 /** Exit the CLI with a code, after stdout drains. */
 export function exitWith(code: number): never {
   process.exitCode = code;

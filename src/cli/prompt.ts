@@ -59,3 +59,9 @@ export async function readSecret(prompt: string, echo: boolean): Promise<string>
     stdin.pause();
   }
 }
+
+/** docker's prune prompt on stderr: "WARNING! This will remove WHAT. … [y/N]"; true only for y or yes. */
+export async function confirmRemoval(what: string): Promise<boolean> {
+  process.stderr.write(`WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `);
+  return /^y(es)?$/i.test((await readStdinLine()).trim());
+}

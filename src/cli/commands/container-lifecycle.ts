@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { enc, exitWith, getCtx } from '../context.js';
+import { enc, forEachRef, getCtx } from '../context.js';
 
 /** stop, kill, restart, pause, unpause, rm, wait: each takes several containers, as docker's do. */
 export function register(program: Command): void {
@@ -8,18 +8,11 @@ export function register(program: Command): void {
     if (configure) cmd = configure(cmd);
     cmd.action(async (refs: string[], opts: Record<string, string>) => {
       const ctx = getCtx(program.opts().host);
-      let failed = 0;
-      for (const ref of refs) {
-        try {
-          const [method, url] = path(ref, opts);
-          await ctx.client.call(method, url);
-          process.stdout.write(`${ref}\n`);
-        } catch (e) {
-          failed++;
-          process.stderr.write(`Error: ${(e as Error).message}\n`);
-        }
-      }
-      if (failed) exitWith(1);
+      await forEachRef(refs, async (ref) => {
+        const [method, url] = path(ref, opts);
+        await ctx.client.call(method, url);
+        process.stdout.write(`${ref}\n`);
+      });
     });
   };
   const t = (c: Command) => c.option('-t, --time <seconds>', 'seconds to wait before killing', '10');

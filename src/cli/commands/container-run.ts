@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Readable } from 'node:stream';
 import { ProgressView, readEvents } from '../progress-view.js';
 import { ApiError } from '../client.js';
-import { enc, exitWith, getCtx, type Ctx } from '../context.js';
+import { enc, exitWith, forEachRef, getCtx, type Ctx } from '../context.js';
 import { relay } from '../stdio.js';
 import type { CreateOptions } from '../../engine/create-options.js';
 import { addCreateFlags, toCreateOptions } from './create-flags.js';
@@ -54,17 +54,10 @@ export function register(program: Command): void {
         const inst = await ctx.client.call<{ id: string; config: { tty: boolean; openStdin: boolean; autoRemove: boolean } }>('GET', `/v1/containers/${enc(refs[0])}`);
         exitWith(await runAttached(ctx, inst.id, { tty: inst.config.tty, stdin: !!opts.interactive && inst.config.openStdin, autoRemove: inst.config.autoRemove }));
       }
-      let failed = 0;
-      for (const ref of refs) {
-        try {
-          await ctx.client.call('POST', `/v1/containers/${enc(ref)}/start`);
-          process.stdout.write(`${ref}\n`);
-        } catch (e) {
-          failed++;
-          process.stderr.write(`Error: ${(e as Error).message}\n`);
-        }
-      }
-      if (failed) exitWith(1);
+      await forEachRef(refs, async (ref) => {
+        await ctx.client.call('POST', `/v1/containers/${enc(ref)}/start`);
+        process.stdout.write(`${ref}\n`);
+      });
     });
 }
 

@@ -4,7 +4,7 @@ import { relative, resolve, sep } from 'node:path';
 import { packContext } from '../../image/build/context-tar.js';
 import { collect, enc, getCtx } from '../context.js';
 import { formatSize } from '../../core/units.js';
-import { readStdinLine } from '../prompt.js';
+import { confirmRemoval } from '../prompt.js';
 import { readEvents } from '../progress-view.js';
 
 interface BuildFlags {
@@ -61,10 +61,7 @@ export function register(program: Command): void {
     .description('remove the build cache: every cached step, and the layers only it kept')
     .option('-f, --force', 'do not ask for confirmation')
     .action(async (opts: { force?: boolean }) => {
-      if (!opts.force) {
-        process.stderr.write('WARNING! This will remove all build cache.\nAre you sure you want to continue? [y/N] ');
-        if (!/^y(es)?$/i.test((await readStdinLine()).trim())) return;
-      }
+      if (!opts.force && !(await confirmRemoval('all build cache'))) return;
       const r = await client().call<{ steps: number; layers: number; spaceReclaimed: number }>('POST', '/v1/build/prune');
       process.stdout.write(`Deleted build cache: ${r.steps} steps, ${r.layers} unpacked layers\nTotal reclaimed space: ${formatSize(r.spaceReclaimed)}\n`);
     });

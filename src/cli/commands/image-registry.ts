@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { formatSize } from '../../core/units.js';
 import { enc, getCtx } from '../context.js';
 import { ProgressView, readEvents } from '../progress-view.js';
-import { readSecret, readStdinAll, readStdinLine } from '../prompt.js';
+import { confirmRemoval, readSecret, readStdinAll } from '../prompt.js';
 
 interface Summary {
   id: string;
@@ -100,9 +100,7 @@ export function register(program: Command): void {
     .option('-f, --force', 'do not ask for confirmation')
     .action(async (opts: { all?: boolean; force?: boolean }) => {
       if (!opts.force) {
-        const what = opts.all ? 'all images without at least one container associated to them' : 'all dangling images';
-        process.stderr.write(`WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `);
-        if (!/^y(es)?$/i.test((await readStdinLine()).trim())) return;
+        if (!(await confirmRemoval(opts.all ? 'all images without at least one container associated to them' : 'all dangling images'))) return;
       }
       const r = await client().call<{ deleted: string[]; untagged: string[]; spaceReclaimed: number }>('POST', `/v1/images/prune${opts.all ? '?all=1' : ''}`);
       if (r.untagged.length || r.deleted.length) process.stdout.write('Deleted Images:\n');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { formatSize } from '../../core/units.js';
-import { enc, exitWith, getCtx } from '../context.js';
+import { enc, forEachRef, getCtx } from '../context.js';
 import { ago, printJson, table } from '../format.js';
 
 interface ImageSummary {
@@ -48,18 +48,11 @@ export function register(program: Command): void {
 
   const rmi = async (refs: string[], opts: { force?: boolean }) => {
     const ctx = getCtx(program.opts().host);
-    let failed = 0;
-    for (const ref of refs) {
-      try {
-        const r = await ctx.client.call<{ untagged: string[]; deleted: string[] }>('DELETE', `/v1/images/${enc(ref)}${opts.force ? '?force=1' : ''}`);
-        for (const u of r.untagged) process.stdout.write(`Untagged: ${u}\n`);
-        for (const d of r.deleted) process.stdout.write(`Deleted: ${d}\n`);
-      } catch (e) {
-        failed++;
-        process.stderr.write(`Error: ${(e as Error).message}\n`);
-      }
-    }
-    if (failed) exitWith(1);
+    await forEachRef(refs, async (ref) => {
+      const r = await ctx.client.call<{ untagged: string[]; deleted: string[] }>('DELETE', `/v1/images/${enc(ref)}${opts.force ? '?force=1' : ''}`);
+      for (const u of r.untagged) process.stdout.write(`Untagged: ${u}\n`);
+      for (const d of r.deleted) process.stdout.write(`Deleted: ${d}\n`);
+    });
   };
   program.command('rmi').description('remove images').argument('<image...>').option('-f, --force', 'remove even if a container uses it').action(rmi);
   image.command('rm').description('remove images').argument('<image...>').option('-f, --force', 'remove even if a container uses it').action(rmi);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { readStdinLine } from '../prompt.js';
+import { confirmRemoval } from '../prompt.js';
 import { shortId } from '../../core/ids.js';
-import { collect, enc, exitWith, getCtx } from '../context.js';
+import { collect, enc, exitWith, forEachRef, getCtx } from '../context.js';
 import { goTemplate, printJson, table } from '../format.js';
 
 interface NetworkSummary {
@@ -78,17 +78,10 @@ export function register(program: Command): void {
     .description('remove networks (refused while a container is on one)')
     .argument('<network...>')
     .action(async (refs: string[]) => {
-      let failed = 0;
-      for (const ref of refs) {
-        try {
-          await ctx().client.call('DELETE', `/v1/networks/${enc(ref)}`);
-          process.stdout.write(`${ref}\n`);
-        } catch (e) {
-          failed++;
-          process.stderr.write(`Error: ${(e as Error).message}\n`);
-        }
-      }
-      if (failed) exitWith(1);
+      await forEachRef(refs, async (ref) => {
+        await ctx().client.call('DELETE', `/v1/networks/${enc(ref)}`);
+        process.stdout.write(`${ref}\n`);
+      });
     });
 
   net
@@ -96,10 +89,7 @@ export function register(program: Command): void {
     .description('remove every network no container or VM is on (not the default one)')
     .option('-f, --force', 'do not ask for confirmation')
     .action(async (opts: { force?: boolean }) => {
-      if (!opts.force) {
-        process.stderr.write('WARNING! This will remove all networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
-        if (!/^y(es)?$/i.test((await readStdinLine()).trim())) return;
-      }
+      if (!opts.force && !(await confirmRemoval('all networks not used by at least one container'))) return;
       const r = await ctx().client.call<{ deleted: string[] }>('POST', '/v1/networks/prune');
       if (r.deleted.length) process.stdout.write(`Deleted Networks:\n${r.deleted.join('\n')}\n`);
     });

@@ -3,7 +3,7 @@ import { basename, resolve } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import type { CreateOptions } from '../../engine/create-options.js';
 import { formatSize, parseCpus, parseSize } from '../../core/units.js';
-import { collect, enc, exitWith, getCtx } from '../context.js';
+import { collect, enc, exitWith, forEachRef, getCtx } from '../context.js';
 import { ago, printJson, table } from '../format.js';
 import { readEvents } from '../progress-view.js';
 import { relay } from '../stdio.js';
@@ -80,18 +80,11 @@ export function register(program: Command): void {
     let cmd = vm.command(verb).description(desc).argument('<vm...>');
     if (configure) cmd = configure(cmd);
     cmd.action(async (refs: string[], opts: Record<string, string>) => {
-      let failed = 0;
-      for (const ref of refs) {
-        try {
-          const [method, url] = path(ref, opts);
-          await client().call(method, url);
-          process.stdout.write(`${ref}\n`);
-        } catch (e) {
-          failed++;
-          process.stderr.write(`Error: ${(e as Error).message}\n`);
-        }
-      }
-      if (failed) exitWith(1);
+      await forEachRef(refs, async (ref) => {
+        const [method, url] = path(ref, opts);
+        await client().call(method, url);
+        process.stdout.write(`${ref}\n`);
+      });
     });
   };
   const t = (c: Command) => c.option('-t, --time <seconds>', 'seconds to wait for the guest to power off before cutting the power', '10');
@@ -101,18 +94,11 @@ export function register(program: Command): void {
     .option('--wait', 'return once each guest has booted, configured itself and its agent answers')
     .option('--timeout <seconds>', 'with --wait: give up after this long', '120')
     .action(async (refs: string[], o: { wait?: boolean; timeout: string }) => {
-      let failed = 0;
-      for (const ref of refs) {
-        try {
-          await client().call('POST', `/v1/containers/${enc(ref)}/start`);
-          if (o.wait) await client().call('POST', `/v1/vms/${enc(ref)}/wait-ready?timeout=${enc(o.timeout)}`);
-          process.stdout.write(`${ref}\n`);
-        } catch (e) {
-          failed++;
-          process.stderr.write(`Error: ${(e as Error).message}\n`);
-        }
-      }
-      if (failed) exitWith(1);
+      await forEachRef(refs, async (ref) => {
+        await client().call('POST', `/v1/containers/${enc(ref)}/start`);
+        if (o.wait) await client().call('POST', `/v1/vms/${enc(ref)}/wait-ready?timeout=${enc(o.timeout)}`);
+        process.stdout.write(`${ref}\n`);
+      });
     });
   each('stop', 'stop VMs: ACPI power button, then a forced quit after --time', (r, o) => ['POST', `/v1/containers/${enc(r)}/stop?t=${enc(o.time)}`], t);
   each('restart', 'restart VMs', (r, o) => ['POST', `/v1/containers/${enc(r)}/restart?t=${enc(o.time)}`], t);
@@ -255,17 +241,10 @@ export function register(program: Command): void {
     .description('remove VM images (refused while a VM uses one)')
     .argument('<image...>')
     .action(async (refs: string[]) => {
-      let failed = 0;
-      for (const r of refs) {
-        try {
-          await client().call('DELETE', `/v1/vm-images/${enc(r)}`);
-          process.stdout.write(`${r}\n`);
-        } catch (e) {
-          failed++;
-          process.stderr.write(`Error: ${(e as Error).message}\n`);
-        }
-      }
-      if (failed) exitWith(1);
+      await forEachRef(refs, async (r) => {
+        await client().call('DELETE', `/v1/vm-images/${enc(r)}`);
+        process.stdout.write(`${r}\n`);
+      });
     });
 }
 
