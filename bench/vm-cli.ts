@@ -18,15 +18,13 @@
  * BENCH_VM_RUNS sets the rounds (default 5); BENCH_VM_CLI_ONLY=ready runs only
  * `vm start` → exec (--network none) beside raw QEMU (the figures the 1.1 goal is about).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chooseAccel, type AccelChoice } from '../src/runtime/qemu/accel.js';
 import { loadGuest, READY_MARKER, type GuestArtifacts } from '../src/runtime/qemu/guest.js';
-import { QEMU } from '../src/runtime/qemu/process.js';
 import * as qcow2 from '../src/storage/qcow2.js';
 import { BenchDaemon, log, now, onInterrupt, ratio, rssKiB, sleep, stats, table, type Stats } from './lib.js';
-import { qemuVersion, rawArgv, untilOutput } from './vm.js';
+import { qemuVersion, rawBootToReady, rawProbeBoot } from './vm.js';
 
 const IDLE_MS = 3000;
 
@@ -139,10 +137,8 @@ async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, wo
     async (i) => {
       const disk = join(work, `disk${i}.qcow2`);
       await qcow2.createOverlay(guest.baseDisk, disk);
-      const t0 = now();
-      const q = spawn(QEMU, rawArgv(a.accel, guest, ['-drive', `file=${disk},format=qcow2,if=virtio`], 'hull.root=/dev/vda'), { stdio: ['ignore', 'pipe', 'ignore'] });
-      await untilOutput(q.stdout!, READY_MARKER);
-      t.raw.push(now() - t0);
+      const { ms, q } = await rawBootToReady(a.accel, guest, disk);
+      t.raw.push(ms);
       q.kill('SIGKILL');
       await new Promise((r) => q.once('close', r));
       await rm(disk, { force: true });
@@ -157,15 +153,7 @@ async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, wo
       await must(d, ['run', '--rm', 'busybox', 'true']);
       t.container.push(now() - t0);
     },
-    async () => {
-      const t0 = now();
-      const q = spawn(QEMU, [...rawArgv(a.accel, guest, [], 'hull.probe=1'), '-no-reboot'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      q.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-      await new Promise((r) => q.once('close', r));
-      if (!out.includes('HULL_PROBE_OK')) throw new Error('raw probe boot printed no marker');
-      t.rawProbe.push(now() - t0);
-    },
+    async () => void t.rawProbe.push(await rawProbeBoot(a.accel, guest)),
     async (i) => {
       const name = `idle${i}`;
       await must(d, ['run', '-d', '--name', name, 'busybox', 'sleep', '600']);

@@ -14,7 +14,7 @@
  * variant alike. Drives the driver directly (the engine/CLI `hull vm` verbs
  * come later); BENCH_VM_RUNS sets the rounds (default 5).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { probeKvm, accelArgs, type Accel, type AccelChoice } from '../src/runtime/qemu/accel.js';
@@ -94,10 +94,8 @@ async function benchAccel(a: AccelChoice, guest: GuestArtifacts, root: string, r
     async (i: number) => {
       const disk = join(root, 'raw', `disk${i}.qcow2`);
       await qcow2.createOverlay((await images.get('debian-min')).path, disk);
-      const t0 = now();
-      const q = spawn(QEMU, rawArgv(a.accel, guest, ['-drive', `file=${disk},format=qcow2,if=virtio`], 'hull.root=/dev/vda'), { stdio: ['ignore', 'pipe', 'ignore'] });
-      await untilOutput(q.stdout!, READY_MARKER);
-      samples.raw.push(now() - t0);
+      const { ms, q } = await rawBootToReady(a.accel, guest, disk);
+      samples.raw.push(ms);
       await sleep(1500);
       rss.raw.push(rssKiB(q.pid!) / 1024);
       q.kill('SIGKILL');
@@ -116,15 +114,7 @@ async function benchAccel(a: AccelChoice, guest: GuestArtifacts, root: string, r
       await iso.remove(inst);
       samples.isolated.push(now() - t0);
     },
-    async () => {
-      const t0 = now();
-      const q = spawn(QEMU, [...rawArgv(a.accel, guest, [], 'hull.probe=1'), '-no-reboot'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      q.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-      await new Promise((r) => q.once('close', r));
-      if (!out.includes('HULL_PROBE_OK')) throw new Error('raw probe boot printed no marker');
-      samples.rawProbe.push(now() - t0);
-    },
+    async () => void samples.rawProbe.push(await rawProbeBoot(a.accel, guest)),
   ];
   for (let i = 0; i < runs; i++) {
     const order = i % 2 === 0 ? rounds : [...rounds].reverse();
@@ -151,6 +141,25 @@ async function benchAccel(a: AccelChoice, guest: GuestArtifacts, root: string, r
       { name: `isolated busybox true / raw kernel+initramfs boot [${a.accel}]`, value: ratio(s.isolated.median, s.rawProbe.median) },
     ],
   };
+}
+
+/** Raw QEMU booting the same kernel and a clone of the same disk, timed to the guest's ready line; the caller stops it. */
+export async function rawBootToReady(accel: Accel, guest: GuestArtifacts, disk: string): Promise<{ ms: number; q: ChildProcess }> {
+  const t0 = now();
+  const q = spawn(QEMU, rawArgv(accel, guest, ['-drive', `file=${disk},format=qcow2,if=virtio`], 'hull.root=/dev/vda'), { stdio: ['ignore', 'pipe', 'ignore'] });
+  await untilOutput(q.stdout!, READY_MARKER);
+  return { ms: now() - t0, q };
+}
+
+/** Raw QEMU booting the same kernel + initramfs to its first line (`hull.probe=1`) and powering off: ms. */
+export async function rawProbeBoot(accel: Accel, guest: GuestArtifacts): Promise<number> {
+  const t0 = now();
+  const q = spawn(QEMU, [...rawArgv(accel, guest, [], 'hull.probe=1'), '-no-reboot'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  q.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  await new Promise((r) => q.once('close', r));
+  if (!out.includes('HULL_PROBE_OK')) throw new Error('raw probe boot printed no marker');
+  return now() - t0;
 }
 
 /** The bare command line: the same machine type, accelerator, memory, kernel and initramfs as Hull's; serial on stdout. */
