@@ -264,7 +264,7 @@ export class NetworkManager {
     const { prefix } = parseCidr(n.subnet);
     await link.ensureBridge(n.bridge, `${n.gateway}/${prefix}`, macForIp(parseIp(n.gateway)));
     if (!this.dns.has(n.id)) {
-      const dns = await DnsServer.start({ address: n.gateway, lookup: (name, client) => lookupName([...this.live.values()], n.id, name, client), upstreams: n.internal ? [] : this.upstreams });
+      const dns = await DnsServer.start({ address: n.gateway, clients: n.subnet, lookup: (name, client) => lookupName([...this.live.values()], n.id, name, client), upstreams: n.internal ? [] : this.upstreams });
       this.dns.set(n.id, dns);
     }
   }

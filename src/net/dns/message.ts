@@ -66,6 +66,20 @@ export function buildAnswer(query: Buffer, q: Query, ips: string[], rcode: numbe
   return Buffer.concat([header, query.subarray(HEADER, q.questionEnd), ...answers]);
 }
 
+/**
+ * Whether `reply` answers the query `sent` (read as `q`): a response with
+ * this id and the same one question, ASCII case aside. An error answer may
+ * leave the question out (it carries nothing to believe). Anything else that
+ * reaches a forward's socket is a stray or a forgery.
+ */
+export function answers(reply: Buffer, id: number, sent: Buffer, q: Query): boolean {
+  if (reply.length < HEADER || reply.readUInt16BE(0) !== id || !(reply.readUInt16BE(2) & FLAG_QR)) return false;
+  const qd = reply.readUInt16BE(4);
+  if (qd === 0) return (reply.readUInt16BE(2) & 0xf) !== RCODE.noError;
+  if (qd !== 1 || reply.length < q.questionEnd) return false;
+  return reply.toString('latin1', HEADER, q.questionEnd).toLowerCase() === sent.toString('latin1', HEADER, q.questionEnd).toLowerCase();
+}
+
 /** An error answer for a packet we could not read as a query: its id, FORMERR. */
 export function formErr(buf: Buffer): Buffer | undefined {
   if (buf.length < HEADER || buf.readUInt16BE(2) & FLAG_QR) return undefined;

@@ -42,7 +42,7 @@ describe('DnsServer', () => {
       address: '127.0.0.1',
       lookup: (n) => names[n],
       upstreams: [{ host: '127.0.0.1', port: dead.address().port }, { host: '127.0.0.1', port: up.port }],
-      timeoutMs: 200,
+      limits: { timeoutMs: 200 },
     });
     closers.push(() => srv.close());
     const c = await udp();
@@ -59,7 +59,7 @@ describe('DnsServer', () => {
     closers.push(() => internal.close());
     expect((await ask(c, internal.port, buildQuery(1, 'example.org'))).rcode).toBe(5);
     const dead = await udp();
-    const srv = await DnsServer.start({ address: '127.0.0.1', lookup: () => undefined, upstreams: [{ host: '127.0.0.1', port: dead.address().port }], timeoutMs: 100 });
+    const srv = await DnsServer.start({ address: '127.0.0.1', lookup: () => undefined, upstreams: [{ host: '127.0.0.1', port: dead.address().port }], limits: { timeoutMs: 100 } });
     closers.push(() => srv.close());
     expect(await ask(c, srv.port, buildQuery(2, 'example.org'))).toEqual({ id: 2, rcode: 2, ips: [] });
   });
