@@ -12,6 +12,7 @@ PKGS+=(qemu-system-x86 qemu-utils cpio e2fsprogs) # VMs: QEMU, qemu-img, the gue
 PKGS+=(genisoimage) # VMs: the cloud-init NoCloud seed ISO for guests that boot their own disk
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry libcap2-bin); fi  # libcap2-bin: setcap for the xattr unpack test
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(cloud-init openssl); fi  # cloud-init's own code reads Hull's seed; openssl checks the password hash
+if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(gcc libc6-dev); fi  # net-security.test.ts builds its attack program (router advertisements, DNS floods) static
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman skopeo docker-registry); fi
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(wrk); fi  # bench/network.ts: connection rate through a published port
 

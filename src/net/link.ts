@@ -7,8 +7,9 @@ import { run } from '../sys/run.js';
  * namespaces (`ip netns`, under /run/netns, which iproute2 keeps a shared
  * mount so a deletion reaches every mount namespace), and veth pairs. Each
  * step is an `ip -batch` so one instance costs two `ip` runs to plug in and
- * one to unplug. A VM's tap device would join the bridge the same way as the
- * host end of a veth (`link set TAP master BRIDGE up`).
+ * one to unplug. A VM's tap device joins the bridge the same way as the
+ * host end of a veth. Every host-side interface is deaf to IPv6 before it
+ * goes up (deafToIpv6).
  */
 const NETNS_DIR = '/run/netns';
 const IP_TIMEOUT = 10_000;
@@ -49,11 +50,50 @@ export async function hostRoutes(): Promise<Array<{ dst: string; dev: string }>>
  * host's own 127.0.0.1 connections be DNAT'd onto the bridge (published ports).
  */
 export async function ensureBridge(name: string, gatewayCidr: string, mac: string): Promise<void> {
-  const exists = await linkExists(name);
-  const lines = exists ? [] : [`link add ${name} address ${mac} type bridge`];
-  lines.push(`addr replace ${gatewayCidr} dev ${name}`, `link set ${name} up`);
-  await ipBatch(lines);
+  if (!(await linkExists(name))) await ipBatch([`link add ${name} address ${mac} type bridge`]);
+  // Before it is up (and again for a bridge an older Hull made): the host takes nothing IPv6 from the network.
+  await deafToIpv6([name]);
+  await ipBatch([`addr replace ${gatewayCidr} dev ${name}`, `link set ${name} up`]);
   await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
+}
+
+/**
+ * Hull's networks are IPv4 only, and an instance with CAP_NET_RAW (a VM's
+ * guest always) can send IPv6 router advertisements, redirects and
+ * neighbour messages onto its bridge: with the kernel's defaults the host
+ * would take an address, routes, even its default route from them
+ * (CVE-2020-13401). So on every interface Hull makes on the host (bridge,
+ * host end of a veth, tap), before it goes up, IPv6 is off: no address, no
+ * packet taken in. accept_ra, autoconf and accept_redirects are off too
+ * (docker's fix sets accept_ra=0 on its bridges), so the interface stays
+ * deaf should someone turn IPv6 back on by hand. A kernel without IPv6 has
+ * nothing to turn off.
+ */
+const IPV6_DEAF: Array<[string, string]> = [
+  ['accept_ra', '0'],
+  ['autoconf', '0'],
+  ['accept_redirects', '0'],
+  ['disable_ipv6', '1'],
+];
+
+export async function deafToIpv6(ifnames: string[]): Promise<void> {
+  if (!existsSync('/proc/sys/net/ipv6/conf')) return;
+  for (const name of ifnames) {
+    for (const [key, value] of IPV6_DEAF) await writeFile(`/proc/sys/net/ipv6/conf/${name}/${key}`, value);
+  }
+}
+
+/**
+ * `ip link set NAME up` without another `ip` run: IFF_UP added to the
+ * interface's flags through sysfs (the kernel's dev_change_flags, as ip
+ * does). Used for host ends made down, made deaf, then brought up.
+ */
+async function setUp(names: string[]): Promise<void> {
+  for (const name of names) {
+    const file = `/sys/class/net/${name}/flags`;
+    const flags = parseInt(await readFile(file, 'utf8'), 16);
+    await writeFile(file, `0x${(flags | 1).toString(16)}`);
+  }
 }
 
 export async function deleteLink(name: string): Promise<void> {
@@ -80,15 +120,18 @@ export interface Endpoint {
 export async function plug(netns: string, endpoints: Endpoint[], create: boolean): Promise<void> {
   const host = create ? [`netns add ${netns}`] : [];
   for (const e of endpoints) {
-    host.push(`link add ${e.hostIf} type veth peer name ${e.ifName} address ${e.mac} netns ${netns}`, `link set ${e.hostIf} master ${e.bridge}`, `link set ${e.hostIf} up`);
+    host.push(`link add ${e.hostIf} type veth peer name ${e.ifName} address ${e.mac} netns ${netns}`, `link set ${e.hostIf} master ${e.bridge}`);
   }
   await ipBatch(host);
+  const hostIfs = endpoints.map((e) => e.hostIf);
+  await deafToIpv6(hostIfs);
   const inside = create ? ['link set lo up'] : [];
   for (const e of endpoints) {
     inside.push(`addr add ${e.address}/${e.prefixLen} dev ${e.ifName}`, `link set ${e.ifName} up`);
     if (e.gateway) inside.push(`route add default via ${e.gateway} dev ${e.ifName}`);
   }
   await ipBatch(inside, { netns });
+  await setUp(hostIfs);
 }
 
 /**
@@ -103,8 +146,9 @@ export async function containerSysctls(netns: string): Promise<void> {
 
 /** Tap devices on their bridges, for a VM: QEMU opens them by name. */
 export async function plugTaps(endpoints: Endpoint[]): Promise<void> {
-  const lines = endpoints.flatMap((e) => [`tuntap add dev ${e.hostIf} mode tap vnet_hdr`, `link set ${e.hostIf} master ${e.bridge}`, `link set ${e.hostIf} up`]);
-  await ipBatch(lines);
+  await ipBatch(endpoints.flatMap((e) => [`tuntap add dev ${e.hostIf} mode tap vnet_hdr`, `link set ${e.hostIf} master ${e.bridge}`]));
+  await deafToIpv6(endpoints.map((e) => e.hostIf));
+  await setUp(endpoints.map((e) => e.hostIf));
 }
 
 /** Remove veths (both ends go with the host end) and, when given, the namespace. Missing ones are fine. */
