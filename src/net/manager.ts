@@ -15,7 +15,7 @@ import { allocate, holders, release } from './ipam.js';
 import { macForIp, parseCidr, parseIp } from './ipv4.js';
 import * as link from './link.js';
 import { DEFAULT_NETWORK, NetworkCreateSchema, findNetwork, planNetwork, type NetworkCreateOptions } from './networks.js';
-import { deleteTable } from './nft.js';
+import { applyRouterGuard, deleteTable } from './nft.js';
 import { PORTS_DOC_ID, holdHostPort, hostPortFree, reserve, unreserve, type PortsDoc } from './ports.js';
 import { RuleSync } from './rule-sync.js';
 import { sweepHost } from './sweep.js';
@@ -117,6 +117,7 @@ export class NetworkManager {
       await this.bringUp(n).catch((e) => this.o.log.warn({ network: n.name, err: String(e) }, 'network could not be brought up'));
     }
     if (await link.enableForwarding()) this.o.log.info({}, 'turned on net.ipv4.ip_forward: containers reach other networks through the host');
+    await applyRouterGuard(this.o.table).catch((e) => this.o.log.warn({ err: String(e) }, 'IPv6 router advertisements between instances are not filtered (no bridge-family nftables?)'));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderRules } from './nft.js';
+import { renderRouterGuard, renderRules } from './nft.js';
 
 describe('renderRules', () => {
   const rules = renderRules({
@@ -36,5 +36,16 @@ describe('renderRules', () => {
     // An internal network's members reach nothing beyond it, not even published ports.
     expect(fwd.indexOf('iifname "hb-b" drop')).toBeGreaterThan(0);
     expect(fwd.indexOf('iifname "hb-b" drop')).toBeLessThan(accept);
+  });
+});
+
+describe('renderRouterGuard', () => {
+  it('drops IPv6 router advertisements and redirects from instances, replacing its bridge table whole', () => {
+    const guard = renderRouterGuard('hull');
+    expect(guard.startsWith('table bridge hull {}\ndelete table bridge hull\ntable bridge hull {')).toBe(true);
+    for (const hook of ['forward', 'input']) {
+      const chain = guard.slice(guard.indexOf(`chain ${hook} {`));
+      expect(chain).toMatch(/^chain \w+ \{ type filter hook \w+ priority filter; policy accept;\n {4}iifname "hv\*" icmpv6 type \{ nd-router-advert, nd-redirect \} drop\n {4}iifname "ht\*"/);
+    }
   });
 });

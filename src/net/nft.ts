@@ -83,13 +83,35 @@ export function renderRules(m: RuleModel): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Hull's networks are IPv4 only, so no instance is a router for IPv6: its
+ * router advertisements and redirects are dropped as they enter a bridge
+ * from an instance's port (a veth `hv…` or a tap `ht…`), before they reach
+ * other instances (or the host, already deaf: link.ts deafToIpv6). Without
+ * this a container with CAP_NET_RAW, or any VM's guest, could give its
+ * neighbours an IPv6 address and make itself their default router
+ * (CVE-2020-13401 among instances). A table of the bridge family, named as
+ * the inet one; it depends on nothing in the records, so it is made once at
+ * start, apart from the inet table: a kernel without bridge-family nftables
+ * then loses only this guard, not every rule.
+ */
+export function renderRouterGuard(table: string): string {
+  const drops = ['"hv*"', '"ht*"'].map((port) => `    iifname ${port} icmpv6 type { nd-router-advert, nd-redirect } drop`);
+  const chain = (hook: string) => [`  chain ${hook} { type filter hook ${hook} priority filter; policy accept;`, ...drops, '  }'];
+  return `${[`table bridge ${table} {}`, `delete table bridge ${table}`, `table bridge ${table} {`, ...chain('forward'), ...chain('input'), '}'].join('\n')}\n`;
+}
+
+export async function applyRouterGuard(table: string): Promise<void> {
+  await run(['nft', '-f', '-'], { input: renderRouterGuard(table), timeoutMs: 10_000 });
+}
+
 /** Replace Hull's table with the rendered one, atomically. */
 export async function applyRules(m: RuleModel): Promise<void> {
   await run(['nft', '-f', '-'], { input: renderRules(m), timeoutMs: 10_000 });
 }
 
 export async function deleteTable(table: string): Promise<void> {
-  await run(['nft', 'delete', 'table', 'inet', table], { timeoutMs: 10_000, allowFailure: true });
+  for (const family of ['inet', 'bridge']) await run(['nft', 'delete', 'table', family, table], { timeoutMs: 10_000, allowFailure: true });
 }
 
 export async function tableExists(table: string): Promise<boolean> {

@@ -84,19 +84,31 @@ async function raChangesNothing(exec: string[], ifnames: string[]): Promise<void
 }
 
 describe('IPv6 router advertisements from instances (CVE-2020-13401)', () => {
-  beforeAll(async () => void (await d.ok(['network', 'create', 'ranet', '--subnet', RA_SUBNET])));
+  beforeAll(async () => {
+    await d.ok(['network', 'create', 'ranet', '--subnet', RA_SUBNET]);
+    // A neighbour on the same network: its own IPv6 is on (the kernel's defaults), so it could take an RA.
+    await d.ok(['run', '-d', '--name', 'ra-peer', '--network', 'ranet', 'busybox', 'sleep', '300']);
+    await waitFor(async () => (await d.ok(['exec', 'ra-peer', 'ip', '-6', 'addr', 'show', 'dev', 'eth0'])).includes('fe80::'));
+  });
 
-  it('a container sending RAs gives the host no address and no route; bridge and veth are deaf to IPv6', async () => {
+  /** The neighbour took no address, route or default router from the advertisements. */
+  const peerUntouched = async () => {
+    expect(await d.ok(['exec', 'ra-peer', 'ip', '-6', 'addr'])).not.toContain('2001:db8:dead');
+    expect(await d.ok(['exec', 'ra-peer', 'ip', '-6', 'route'])).not.toMatch(/dead|default/);
+  };
+
+  it('a container sending RAs gives the host and its neighbours no address and no route; bridge and veth are deaf to IPv6', async () => {
     const id = (await d.ok(['run', '-d', '--name', 'ra-c', '--network', 'ranet', ...(await netRaw()), 'busybox', 'sleep', '300'])).trim();
     const bridge = await bridgeOf('ranet');
     const veth = `hv${shortId(id)}0`;
     await d.ok(['cp', attack, 'ra-c:/net-attack']);
     await raChangesNothing(['exec', 'ra-c', '/net-attack'], [bridge, veth]);
+    await peerUntouched();
     for (const ifname of [bridge, veth]) expect(await deafness(ifname)).toEqual(DEAF);
     await d.ok(['rm', '-f', 'ra-c']);
   });
 
-  it.skipIf(!guestBuilt)('a VM sending RAs gives the host no address and no route; its tap is deaf to IPv6', async () => {
+  it.skipIf(!guestBuilt)('a VM sending RAs gives the host and its neighbours no address and no route; its tap is deaf to IPv6', async () => {
     const id = (await d.ok(['vm', 'create', '--name', 'ra-vm', '--network', 'ranet', '--memory', '256m'])).trim();
     await d.ok(['vm', 'start', 'ra-vm']);
     await waitFor(async () => (await d.hull(['vm', 'exec', 'ra-vm', '--', 'true'])).code === 0, 90_000, 500);
@@ -112,6 +124,7 @@ describe('IPv6 router advertisements from instances (CVE-2020-13401)', () => {
       server.close();
     }
     await raChangesNothing(['vm', 'exec', 'ra-vm', '--', '/tmp/net-attack'], [bridge, tap]);
+    await peerUntouched();
     expect(await deafness(tap)).toEqual(DEAF);
     await d.ok(['vm', 'rm', '-f', 'ra-vm'], { timeoutMs: 60_000 });
   }, 240_000);
