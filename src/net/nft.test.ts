@@ -39,6 +39,13 @@ describe('renderRules', () => {
   });
 });
 
+describe('renderRules, localnet', () => {
+  it('drops 127.0.0.0/8 arriving on a bridge before routing', () => {
+    const rules = renderRules({ table: 'hull', networks: [{ bridge: 'hb-a', subnet: '10.88.0.0/16', gateway: '10.88.0.1', internal: false }], ports: [] });
+    expect(rules).toMatch(/chain localnet \{ type filter hook prerouting priority raw; policy accept;\n {4}iifname @bridges ip daddr 127\.0\.0\.0\/8 drop\n {4}iifname @bridges ip saddr 127\.0\.0\.0\/8 drop/);
+  });
+});
+
 describe('renderRouterGuard', () => {
   it('drops IPv6 router advertisements and redirects from instances, replacing its bridge table whole', () => {
     const guard = renderRouterGuard('hull');

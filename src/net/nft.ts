@@ -40,6 +40,14 @@ export function renderRules(m: RuleModel): string {
   const add = (indent: number, s: string) => lines.push(`${'  '.repeat(indent)}${s}`);
   add(1, `set bridges { type ifname;${nets.length ? ` elements = { ${nets.map((n) => q(n.bridge)).join(', ')} };` : ''} }`);
 
+  // Hull sets route_localnet on its bridges (for 127.0.0.1 → published port), which would also let an
+  // instance's hand-made packets to or from 127.0.0.0/8 in to the host's loopback services (CVE-2020-8558).
+  // Legitimate 127.0.0.0/8 traffic never arrives on a bridge: the host's own is masqueraded on its way out.
+  add(1, 'chain localnet { type filter hook prerouting priority raw; policy accept;');
+  add(2, 'iifname @bridges ip daddr 127.0.0.0/8 drop');
+  add(2, 'iifname @bridges ip saddr 127.0.0.0/8 drop');
+  add(1, '}');
+
   add(1, 'chain prerouting { type nat hook prerouting priority dstnat; policy accept;');
   for (const n of nets) {
     if (!n.dnsPort) continue;

