@@ -117,6 +117,21 @@ describe('DnsServer forwarding, under attack', () => {
     expect(srv.pendingForwards).toBe(0);
   });
 
+  it("bounds the forwards of all the process's name servers together (each holds a socket)", async () => {
+    const up = await silentUpstream();
+    const start = () =>
+      DnsServer.start({ address: '127.0.0.1', lookup: () => undefined, upstreams: [{ host: '127.0.0.1', port: up.port }], limits: { processPending: 3, timeoutMs: 5000 } });
+    const [s1, s2] = [await start(), await start()];
+    closers.push(() => s1.close(), () => s2.close());
+    const c = await udp();
+    for (let i = 0; i < 2; i++) c.send(buildQuery(i, `x${i}.example`), s1.port, '127.0.0.1');
+    await up.nth(2);
+    c.send(buildQuery(2, 'x2.example'), s2.port, '127.0.0.1');
+    await up.nth(3);
+    expect(await ask(c, s2.port, buildQuery(3, 'x3.example'))).toMatchObject({ id: 3, rcode: RCODE.refused });
+    expect(s1.pendingForwards + s2.pendingForwards).toBe(3);
+  });
+
   it('stays responsive through a flood of 70,000 forwarded queries (more than there are query ids)', async () => {
     // Three upstreams that never answer: a forward waits for all three in turn.
     const ups = [await silentUpstream(), await silentUpstream(), await silentUpstream()];

@@ -45,12 +45,14 @@ interface Forward {
  * after a timeout or an ICMP refusal, SERVFAIL after the last.
  */
 export class UdpForwarder {
+  /** Forwards waiting in every forwarder of the process (the daemon's name servers together). */
+  private static inProcess = 0;
   private pending = new Set<Forward>();
   private perClient = new Counts();
 
   constructor(
     private upstreams: Upstream[],
-    private limits: Pick<DnsLimits, 'clientPending' | 'serverPending' | 'timeoutMs'>,
+    private limits: Pick<DnsLimits, 'clientPending' | 'serverPending' | 'processPending' | 'timeoutMs'>,
     private reply: (out: Buffer, client: Client) => void,
   ) {}
 
@@ -59,13 +61,14 @@ export class UdpForwarder {
   }
 
   forward(msg: Buffer, q: Query, client: Client): boolean {
-    if (this.pending.size >= this.limits.serverPending || this.perClient.get(client.address) >= this.limits.clientPending) return false;
+    if (UdpForwarder.inProcess >= this.limits.processPending || this.pending.size >= this.limits.serverPending || this.perClient.get(client.address) >= this.limits.clientPending) return false;
     const id = randomInt(0, 0x10000);
     const packet = Buffer.from(msg);
     packet.writeUInt16BE(id, 0);
     const f: Forward = { client: { address: client.address, port: client.port }, clientId: q.id, packet, q, id, next: 0 };
     this.pending.add(f);
     this.perClient.add(client.address, 1);
+    UdpForwarder.inProcess++;
     this.tryNext(f);
     return true;
   }
@@ -99,6 +102,7 @@ export class UdpForwarder {
   private end(f: Forward): void {
     if (!this.pending.delete(f)) return;
     this.perClient.add(f.client.address, -1);
+    UdpForwarder.inProcess--;
     this.drop(f.sock, f.timer);
     f.sock = undefined;
   }

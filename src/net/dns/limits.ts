@@ -14,6 +14,8 @@ export interface DnsLimits {
   clientPending: number;
   /** Forwards the server may have waiting in all. */
   serverPending: number;
+  /** Forwards all the daemon's name servers may have waiting together (each holds a socket: file descriptors). */
+  processPending: number;
   /** How long one upstream has to answer before the next is tried (SERVFAIL after the last). */
   timeoutMs: number;
   /** Open DNS-over-TCP connections, per client and in all. */
@@ -28,6 +30,7 @@ export const DEFAULT_LIMITS: DnsLimits = {
   serverRate: 10_000,
   clientPending: 256,
   serverPending: 1024,
+  processPending: 4096,
   timeoutMs: 2000,
   clientTcp: 8,
   serverTcp: 64,

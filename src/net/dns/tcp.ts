@@ -9,6 +9,15 @@ const MAX_BUFFERED = 2 * (2 + MAX_MESSAGE);
 
 const u16 = (n: number) => Buffer.from([n >> 8, n & 255]);
 
+/** Until the client has read what was written (or left). */
+function drained(c: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => (c.off('drain', done), c.off('close', done), resolve());
+    c.on('drain', done);
+    c.on('close', done);
+  });
+}
+
 /** An answer for one message (read from a client of this address), or undefined to send nothing. */
 export type TcpAnswerer = (msg: Buffer, client: string) => Promise<Buffer | undefined>;
 
@@ -53,7 +62,7 @@ export class TcpServing {
         const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + msg.length);
         const out = await this.answer(Buffer.from(msg), client).catch(() => undefined);
-        if (out?.length && !c.destroyed && !c.write(Buffer.concat([u16(out.length), out]))) await new Promise((r) => c.once('drain', r).once('close', r));
+        if (out?.length && !c.destroyed && !c.write(Buffer.concat([u16(out.length), out]))) await drained(c);
       }
       busy = false;
       if (!c.destroyed) c.resume();
