@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { lstat, mkdir, readdir, stat, watch } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
-import { extractInto, packPath } from '../storage/archive.js';
-import { resolveInRoot } from '../storage/rootfs-path.js';
+import { mkdir, readdir, watch } from 'node:fs/promises';
+import { copyIn, copyOut, type CopyTarget } from './copy.js';
 import { HullError, invalid, notFound, wrongState } from '../core/errors.js';
 import { isValidName, newId, randomName } from '../core/ids.js';
 import type { Instance, InstanceState } from '../core/instance.js';
@@ -550,40 +548,21 @@ export class Engine {
   }
 
   /** Read a path out of a container (hull cp CONTAINER:PATH ...) as a tar stream. */
-  async copyFrom(ref: string, path: string): Promise<NodeJS.ReadableStream> {
-    const inst = await this.get(ref);
-    return this.lock.run(inst.id, async () => {
-      const fs = await this.driver(inst).rootfs(inst, await this.context(inst));
-      try {
-        const target = await resolveInRoot(fs.path, path, false);
-        if (!(await exists(target))) throw notFound(`"${path}" in container ${inst.name}`);
-        const tar = packPath(target);
-        // Keep the rootfs mounted until tar has read it.
-        tar.on('close', () => void fs.release());
-        tar.on('error', () => void fs.release());
-        return tar;
-      } catch (e) {
-        await fs.release();
-        throw e;
-      }
-    });
+  async copyFrom(ref: string, path: string, o: { followLink?: boolean } = {}): Promise<NodeJS.ReadableStream> {
+    return copyOut(this.copyTarget(await this.get(ref)), path, o);
   }
 
-  /** Write a tar stream into a container: into `path` if it is a directory, else as `path`. */
+  /** Write a tar stream into a container at `path` (docker cp's rules: into a directory, or as `path`). */
   async copyTo(ref: string, path: string, archive: NodeJS.ReadableStream): Promise<void> {
-    const inst = await this.get(ref);
-    await this.lock.run(inst.id, async () => {
-      const fs = await this.driver(inst).rootfs(inst, await this.context(inst));
-      try {
-        const target = await resolveInRoot(fs.path, path);
-        if (await isDir(target)) return await extractInto(fs.path, archive, { into: target, keepOwners: true });
-        const parent = await resolveInRoot(fs.path, dirname(path));
-        if (!(await isDir(parent))) throw notFound(`directory "${dirname(path)}" in container ${inst.name}`);
-        await extractInto(fs.path, archive, { into: parent, renameTop: basename(path), keepOwners: true });
-      } finally {
-        await fs.release();
-      }
-    });
+    return copyIn(this.copyTarget(await this.get(ref)), path, archive);
+  }
+
+  private copyTarget(inst: Instance): CopyTarget {
+    return {
+      what: `${noun(inst)} ${inst.name}`,
+      hold: (fn) => this.lock.run(inst.id, fn),
+      view: async () => this.driver(inst).rootfs(inst, await this.context(inst)),
+    };
   }
 
   logPath(inst: Instance): string {
@@ -711,5 +690,3 @@ function checkIsolated(o: ParsedCreateOptions, _drv: IsolatedDriver): void {
   if (o.networks?.includes('host')) throw invalid('--isolation vm and --network host cannot be used together: the VM has its own network cards');
 }
 
-const exists = (p: string) => lstat(p).then(() => true, () => false);
-const isDir = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);

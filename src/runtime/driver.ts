@@ -1,4 +1,5 @@
 import type { Instance, InstanceType } from '../core/instance.js';
+import type { IdMap, RootMount } from '../storage/root-dir.js';
 
 /**
  * Driver: one kind of instance (an OCI container, a QEMU virtual machine)
@@ -99,6 +100,13 @@ export interface TapDevice {
   nameserver: string;
 }
 
+export interface RootfsView {
+  path: string;
+  release: () => Promise<void>;
+  mounts?: RootMount[];
+  ids?: IdMap;
+}
+
 export interface Driver {
   readonly type: InstanceType;
   create(inst: Instance, ctx: CreateContext): Promise<void>;
@@ -119,8 +127,12 @@ export interface Driver {
   stats(inst: Instance): Promise<Stats>;
   top(inst: Instance): Promise<Process[]>;
   logPath(inst: Instance): string;
-  /** The instance's root filesystem on the host, mounted for the caller until release(). */
-  rootfs(inst: Instance, ctx: CreateContext): Promise<{ path: string; release: () => Promise<void> }>;
+  /**
+   * The instance's root filesystem on the host, mounted for the caller until
+   * release(), with the host files bind-mounted over it (`mounts`) and its
+   * user namespace (`ids`), so a copy sees what the container sees.
+   */
+  rootfs(inst: Instance, ctx: CreateContext): Promise<RootfsView>;
   /** Is the monitor (conmon, qemu) still alive? */
   monitorAlive(inst: Instance): Promise<boolean>;
 }

@@ -142,7 +142,7 @@ export const containerRoutes =
     app.get('/v1/containers/:ref/archive', async (req, reply) => {
       const q = req.query as Record<string, string>;
       if (!q.path) throw invalid('path is required');
-      const stream = await engine.copyFrom((req.params as { ref: string }).ref, q.path);
+      const stream = await engine.copyFrom((req.params as { ref: string }).ref, q.path, { followLink: bool(q.followLink) });
       reply.header('Content-Type', 'application/x-tar');
       return reply.send(stream);
     });

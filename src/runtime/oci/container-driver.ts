@@ -13,6 +13,7 @@ import type { HostInfo } from '../host.js';
 import { connectAttach, resizeTerminal } from './attach.js';
 import { oomKills, readStats } from './cgroups.js';
 import { spawnConmon } from './conmon.js';
+import { boundMounts } from './bound-mounts.js';
 import { ensureMountTargets } from './mount-targets.js';
 import type { OciRuntime } from './runtime-cli.js';
 import { buildSpec, hostNofileLimit } from './spec.js';
@@ -261,7 +262,9 @@ export class ContainerDriver implements Driver {
     const wasMounted = await overlay.isMounted(overlay.mergedDir(dir));
     const path = await overlay.mount(dir, ctx.layerDirs);
     // Unmount only what we mounted: a running container keeps its rootfs.
-    return { path, release: async () => (wasMounted ? undefined : overlay.unmount(dir)) };
+    const release = async () => (wasMounted ? undefined : overlay.unmount(dir));
+    const ids = inst.config.userns ? { hostId: USERNS_HOST_ID, size: USERNS_SIZE } : undefined;
+    return { path, release, mounts: await boundMounts(this.dir(inst)), ids };
   }
 
   async attach(inst: Instance) {
