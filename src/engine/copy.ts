@@ -47,11 +47,11 @@ export function copyIn(t: CopyTarget, path: string, archive: NodeJS.ReadableStre
 async function withRoot(t: CopyTarget, fn: (root: RootDir, view: RootfsView) => Promise<void>): Promise<void> {
   const view = await t.view();
   try {
-    const root = await RootDir.open(view.path, view.mounts);
+    const root = RootDir.open(view.path, view.mounts);
     try {
       await fn(root, view);
     } finally {
-      await root.close();
+      root.close();
     }
   } finally {
     await view.release();

@@ -1,35 +1,36 @@
-import { constants, type Stats } from 'node:fs';
-import { open, opendir, readlink, type FileHandle } from 'node:fs/promises';
+import { constants, openSync, opendirSync, read, type Stats } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import * as tar from 'tar-stream';
 import { HullError } from '../core/errors.js';
-import { at, errno, O_PATH, type IdMap, type Located, type RootDir, type RootMount } from './root-dir.js';
+import { at, closeQuietly, O_PATH, openAt, readlinkAt, statFd, Yielder, type IdMap, type Located, type RootDir, type RootMount } from './root-dir.js';
 
 type Header = Partial<tar.Header> & { name: string };
 
-/** Deeper than this, a tree is refused (each level holds a handle open while its entries are packed). */
+const readFd = promisify(read);
+/** Deeper than this, a tree is refused (each level holds a descriptor open while its entries are packed). */
 const MAX_DEPTH = 512;
 const CHUNK = 256 * 1024;
 
 export interface Packed {
   /** The tar stream; destroying it stops the walk. */
   stream: Readable;
-  /** Settles once the walk has stopped and closed every handle it opened. */
+  /** Settles once the walk has stopped and closed every descriptor it opened. */
   done: Promise<void>;
 }
 
 /**
  * Pack what `loc` names (a file, a symlink as itself, a directory with all
- * below it) as a tar whose top entry is `top`. The walk goes through handles
- * (root-dir.ts): each entry is opened with O_PATH|O_NOFOLLOW inside its
- * directory and only read once its handle says it is a regular file, so a
- * container changing its files meanwhile changes what is packed, never which
- * tree it comes from, and a device node or fifo is never opened. Files
- * mounted over the tree (the container's /etc/hosts) are packed from their
- * source. Owners are given as the container sees them (`ids`). A file that
- * vanishes during the walk is left out; a file that grows or shrinks is cut
- * or padded to the size it had when its header was written.
+ * below it) as a tar whose top entry is `top`. The walk goes through
+ * descriptors (root-dir.ts): each entry is opened with O_PATH|O_NOFOLLOW
+ * inside its directory and read only once its descriptor says it is a
+ * regular file, so a container changing its files meanwhile changes what is
+ * packed, never which tree it comes from, and a device node or fifo is never
+ * opened. Files mounted over the tree (the container's /etc/hosts) are packed
+ * from their source. Owners are given as the container sees them (`ids`). A
+ * file that vanishes during the walk is left out; one that grows or shrinks
+ * is cut or padded to the size it had when its header was written.
  */
 export function packTree(root: RootDir, loc: Located, top: string, ids?: IdMap): Packed {
   const pack = tar.pack();
@@ -48,6 +49,7 @@ export function packTree(root: RootDir, loc: Located, top: string, ids?: IdMap):
 
 class PackWalk {
   private links = new Map<string, string>();
+  private yielder = new Yielder();
 
   constructor(
     private root: RootDir,
@@ -57,15 +59,16 @@ class PackWalk {
 
   async top(loc: Located, name: string): Promise<void> {
     if (loc.mount) return this.mounted(loc.mount, name, loc.logical, 0);
-    if (!loc.fh || !loc.stat) throw new HullError('not_found', `"${loc.logical}" not found`);
-    const linkTarget = loc.stat.isSymbolicLink() ? await readlink(at(loc.dir.fh, loc.name)).catch(() => undefined) : undefined;
-    await this.entry(loc.fh, loc.stat, name, loc.logical, 0, linkTarget);
+    if (loc.fd === undefined || !loc.stat) throw new HullError('not_found', `"${loc.logical}" not found`);
+    const linkTarget = loc.stat.isSymbolicLink() ? readlinkAt(loc.dir.fd, loc.name) : undefined;
+    await this.entry(loc.fd, loc.stat, name, loc.logical, 0, linkTarget);
   }
 
-  /** One entry: `fh` is an O_PATH handle on it; `linkTarget` is read by the caller for a symlink. */
-  private async entry(fh: FileHandle, st: Stats, name: string, logical: string, depth: number, linkTarget?: string): Promise<void> {
+  /** One entry: `fd` is an O_PATH descriptor on it; `linkTarget` is read by the caller for a symlink. */
+  private async entry(fd: number, st: Stats, name: string, logical: string, depth: number, linkTarget?: string): Promise<void> {
+    await this.yielder.turn();
     const base: Header = { name, mode: st.mode & 0o7777, uid: this.containerId(st.uid), gid: this.containerId(st.gid), mtime: st.mtime };
-    if (st.isDirectory()) return this.dir(fh, base, logical, depth);
+    if (st.isDirectory()) return this.dir(fd, base, logical, depth);
     if (st.isSymbolicLink()) return linkTarget === undefined ? undefined : this.add({ ...base, type: 'symlink', linkname: linkTarget });
     if (st.isFIFO()) return this.add({ ...base, type: 'fifo' });
     if (st.isCharacterDevice() || st.isBlockDevice()) {
@@ -77,44 +80,55 @@ class PackWalk {
     const first = st.nlink > 1 ? this.links.get(key) : undefined;
     if (first !== undefined) return this.add({ ...base, type: 'link', linkname: first });
     if (st.nlink > 1) this.links.set(key, name);
-    // Reopening the handle reads the very file it names, whatever is at its path now.
-    const file = await open(at(fh), constants.O_RDONLY);
+    // Reopening the descriptor reads the very file it names, whatever is at its path now.
+    const file = openSync(at(fd), constants.O_RDONLY);
     try {
       await this.file({ ...base, type: 'file', size: st.size }, file);
     } finally {
-      await file.close();
+      closeQuietly(file);
     }
   }
 
-  private async dir(fh: FileHandle, header: Header, logical: string, depth: number): Promise<void> {
+  private async dir(fd: number, header: Header, logical: string, depth: number): Promise<void> {
     if (depth >= MAX_DEPTH) throw new HullError('invalid', `"${logical}" is more than ${MAX_DEPTH} directories deep`);
-    await this.add({ ...header, type: 'directory' });
-    const names: string[] = [];
-    for await (const e of await opendir(at(fh))) names.push(e.name);
-    for (const n of names.sort()) await this.child(fh, n, `${header.name}/${n}`, `${logical === '/' ? '' : logical}/${n}`, depth + 1);
+    await this.add({ ...header, name: `${header.name}/`, type: 'directory' }); // as tar and docker name directories
+    for (const n of await this.list(fd)) await this.child(fd, n, `${header.name}/${n}`, `${logical === '/' ? '' : logical}/${n}`, depth + 1);
   }
 
-  private async child(dir: FileHandle, n: string, name: string, logical: string, depth: number): Promise<void> {
+  private async list(fd: number): Promise<string[]> {
+    const names: string[] = [];
+    const d = opendirSync(at(fd), { bufferSize: 128 });
+    try {
+      for (let e = d.readSync(); e; e = d.readSync()) {
+        names.push(e.name);
+        if (names.length % 1024 === 0) await this.yielder.turn();
+      }
+    } finally {
+      d.closeSync();
+    }
+    return names.sort();
+  }
+
+  private async child(dir: number, n: string, name: string, logical: string, depth: number): Promise<void> {
     const mount = this.root.mountAt(logical);
     if (mount) return this.mounted(mount, name, logical, depth);
-    const fh = await open(at(dir, n), O_PATH | constants.O_NOFOLLOW).catch((e) => (errno(e) === 'ENOENT' ? undefined : Promise.reject(e)));
-    if (!fh) return; // gone since the listing
+    const fd = openAt(dir, n);
+    if (fd === undefined) return; // gone since the listing
     try {
-      const st = await fh.stat();
-      const linkTarget = st.isSymbolicLink() ? await readlink(at(dir, n)).catch(() => undefined) : undefined;
-      await this.entry(fh, st, name, logical, depth, linkTarget);
+      const st = statFd(fd);
+      await this.entry(fd, st, name, logical, depth, st.isSymbolicLink() ? readlinkAt(dir, n) : undefined);
     } finally {
-      await fh.close();
+      closeQuietly(fd);
     }
   }
 
   /** A host file or directory mounted over the tree: packed from its source. */
   private async mounted(m: RootMount, name: string, logical: string, depth: number): Promise<void> {
-    const fh = await open(m.source, O_PATH);
+    const fd = openSync(m.source, O_PATH);
     try {
-      await this.entry(fh, await fh.stat(), name, logical, depth);
+      await this.entry(fd, statFd(fd), name, logical, depth);
     } finally {
-      await fh.close();
+      closeQuietly(fd);
     }
   }
 
@@ -124,27 +138,32 @@ class PackWalk {
     return c >= 0 && c < this.ids.size ? c : 65534; // the kernel's overflow id, as the container sees it
   }
 
-  private add(header: Header): Promise<void> {
-    return new Promise((resolve, reject) => this.pack.entry(header, (e) => (e ? reject(e) : resolve())));
+  private add(header: Header, data?: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (e?: Error | null) => (e ? reject(e) : resolve());
+      if (data) this.pack.entry(header, data, done);
+      else this.pack.entry(header, done);
+    });
   }
 
   /** Exactly header.size bytes: cut if the file grew, zeros if it shrank since it was looked at. */
-  private async file(header: Header, file: FileHandle): Promise<void> {
+  private async file(header: Header, fd: number): Promise<void> {
     const size = header.size ?? 0;
-    async function* bytes() {
-      let left = size;
-      while (left > 0) {
-        const buf = Buffer.alloc(Math.min(CHUNK, left));
-        const { bytesRead } = await file.read(buf, 0, buf.length, size - left);
-        if (bytesRead === 0) {
-          yield buf; // shrank: the rest is zeros
-          left -= buf.length;
-          continue;
-        }
-        left -= bytesRead;
-        yield buf.subarray(0, bytesRead);
-      }
+    if (size <= CHUNK) return this.add(header, await readChunk(fd, 0, size));
+    async function* chunks() {
+      for (let pos = 0; pos < size; pos += CHUNK) yield readChunk(fd, pos, Math.min(CHUNK, size - pos));
     }
-    await pipeline(Readable.from(bytes(), { objectMode: false }), this.pack.entry(header) as unknown as NodeJS.WritableStream);
+    await pipeline(Readable.from(chunks(), { objectMode: false }), this.pack.entry(header) as unknown as NodeJS.WritableStream);
   }
+}
+
+/** `length` bytes from `pos`; zeros past the end of a file that shrank. */
+async function readChunk(fd: number, pos: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  for (let got = 0; got < length; ) {
+    const { bytesRead } = await readFd(fd, buf, got, length - got, pos + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf;
 }

@@ -19,13 +19,13 @@ export async function packPath(root: RootDir, path: string, o: { followLink?: bo
   const spec = sourceSpec(path, o.followLink);
   const w = root.walk();
   try {
-    const loc = await w.resolve(spec.path, { followLast: spec.followLast });
+    const loc = w.resolve(spec.path, { followLast: spec.followLast });
     if (loc.missing) throw notFound(`"${spec.path}"`);
     if (spec.mustBeDir && !loc.stat?.isDirectory()) throw notADirectory(spec.path);
     const packed = packTree(root, loc, spec.top || loc.name || '.', o.ids);
     return { stream: packed.stream, done: packed.done.finally(() => w.close()) };
   } catch (e) {
-    await w.close();
+    w.close();
     throw asCopyError(e);
   }
 }

@@ -1,5 +1,4 @@
-import { constants, type Stats } from 'node:fs';
-import { mkdir, open, readlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readlinkSync, type Stats } from 'node:fs';
 import { HullError, invalid, notFound } from '../core/errors.js';
 
 /**
@@ -8,20 +7,24 @@ import { HullError, invalid, notFound } from '../core/errors.js';
  * directories bind-mounted over it) while the container runs, or the host's
  * own `/` for the CLI's side of `hull cp`.
  *
- * Every step is taken from an open directory handle, never from a path the
- * kernel would walk again: a component is opened with O_PATH|O_NOFOLLOW
- * through `/proc/self/fd/N/NAME` (N the handle of the directory it is in),
- * so swapping a directory for a symlink between two steps changes what the
- * next step finds inside the tree, never where the tree is. Symlinks are
- * followed by this code, as the container would see them: an absolute
- * target restarts at the root, `..` stops at the root (Go's securejoin,
- * with handles instead of strings).
+ * Every step is taken from an open directory descriptor, never from a path
+ * the kernel would walk again: a component is opened with O_PATH|O_NOFOLLOW
+ * through `/proc/self/fd/N/NAME` (N the descriptor of the directory it is
+ * in), so swapping a directory for a symlink between two steps changes what
+ * the next step finds inside the tree, never where the tree is. Symlinks are
+ * followed by this code, as the container would see them: an absolute target
+ * restarts at the root, `..` stops at the root (Go's securejoin, with
+ * descriptors instead of strings).
  *
- *   const root = await RootDir.open('/var/lib/hull/containers/ID/rootfs/merged', mounts);
+ *   const root = RootDir.open('/var/lib/hull/containers/ID/rootfs/merged', mounts);
  *   const w = root.walk();
- *   const at = await w.resolve('/etc/hosts', { followLast: false });  // at.mount: the mounted file
+ *   const at = w.resolve('/etc/hosts', { followLast: false });  // at.mount: the mounted file
  *   ...read or write through at.dir / at.name...
- *   await w.close(); await root.close();
+ *   w.close(); root.close();
+ *
+ * Metadata calls are synchronous: each is one short system call on a local
+ * filesystem, and a copy of many small files would otherwise spend its time
+ * waiting for the thread pool. File contents move asynchronously.
  */
 
 /** A host file or directory bind-mounted over a path of the tree (the container's /etc/hosts). */
@@ -37,9 +40,9 @@ export interface IdMap {
   size: number;
 }
 
-/** One directory on the way down: an O_PATH handle, its name, and the mount it is the root of. */
+/** One directory on the way down: an O_PATH descriptor, its name, and the mount it is the root of. */
 export interface Frame {
-  fh: FileHandle;
+  fd: number;
   name: string;
   mount?: RootMount;
   owned: boolean;
@@ -58,55 +61,79 @@ export interface Located {
   mount?: RootMount;
   /** What is there (not followed); undefined when missing. */
   stat?: Stats;
-  /** An O_PATH handle on it (owned by the walk); undefined when missing or a mounted file. */
-  fh?: FileHandle;
+  /** An O_PATH descriptor on it (the walk's); undefined when missing or a mounted file. */
+  fd?: number;
   /** Reached by following a symlink at the last component (a dangling one when missing). */
   viaLink: boolean;
 }
 
 export const O_PATH = 0o10000000; // Linux, every architecture Node runs on
-const MAX_STEPS = 255;
+const MAX_TURNS = 255;
 
-/** The path through a directory handle: the kernel resolves only NAME, inside that directory. */
-export const at = (fh: FileHandle, name = ''): string => (name ? `/proc/self/fd/${fh.fd}/${name}` : `/proc/self/fd/${fh.fd}`);
+/** The path through a directory descriptor: the kernel resolves only NAME, inside that directory. */
+export const at = (fd: number, name = ''): string => (name ? `/proc/self/fd/${fd}/${name}` : `/proc/self/fd/${fd}`);
 
 export const split = (p: string): string[] => p.split('/').filter((x) => x !== '' && x !== '.');
 
 export const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException)?.code;
+
+/** What is at dir/name now, as an O_PATH descriptor (not followed); undefined if nothing. */
+export function openAt(dir: number, name: string): number | undefined {
+  try {
+    return openSync(at(dir, name), O_PATH | constants.O_NOFOLLOW);
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+export function closeQuietly(fd: number | undefined): void {
+  if (fd === undefined) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // already gone
+  }
+}
 
 export class RootDir {
   private mounts = new Map<string, RootMount>();
 
   private constructor(
     readonly path: string,
-    readonly rootFh: FileHandle,
+    readonly rootFd: number,
   ) {}
 
   /** Open the tree at `path` (trusted: the rootfs Hull mounted, or `/`); `mounts` resolve inside it as the runtime did. */
-  static async open(path: string, mounts: RootMount[] = []): Promise<RootDir> {
-    const r = new RootDir(path, await open(path, O_PATH | constants.O_DIRECTORY));
+  static open(path: string, mounts: RootMount[] = []): RootDir {
+    const r = new RootDir(path, openSync(path, O_PATH | constants.O_DIRECTORY));
     for (const m of mounts) {
       const w = r.walk();
       try {
-        const l = await w.resolve(m.destination, { followLast: true }).catch(() => undefined);
-        r.mounts.set(l?.logical ?? `/${split(m.destination).join('/')}`, m);
+        let logical = `/${split(m.destination).join('/')}`;
+        try {
+          logical = w.resolve(m.destination, { followLast: true }).logical;
+        } catch {
+          // a destination the image lacks: it stays as written
+        }
+        r.mounts.set(logical, m);
       } finally {
-        await w.close();
+        w.close();
       }
     }
     return r;
   }
 
   mountAt(logical: string): RootMount | undefined {
-    return this.mounts.get(logical);
+    return this.mounts.size ? this.mounts.get(logical) : undefined;
   }
 
   walk(base?: Frame[]): Walk {
-    return new Walk(this, base ?? [{ fh: this.rootFh, name: '', owned: false }]);
+    return new Walk(this, base ?? [{ fd: this.rootFd, name: '', owned: false }]);
   }
 
-  async close(): Promise<void> {
-    await this.rootFh.close();
+  close(): void {
+    closeQuietly(this.rootFd);
   }
 }
 
@@ -117,9 +144,10 @@ export interface ResolveOptions {
   mkdirs?: boolean;
 }
 
-/** A walk from the root (or from frames another walk holds); it owns the handles it opens. */
+/** A walk from the root (or from frames another walk holds); it owns the descriptors it opens. */
 export class Walk {
   readonly frames: Frame[];
+  private extra: number[] = [];
 
   constructor(
     readonly root: RootDir,
@@ -139,97 +167,118 @@ export class Walk {
   }
 
   /** Resolve `path` from where the walk stands (an absolute path or symlink target restarts at the root). */
-  async resolve(path: string, o: ResolveOptions): Promise<Located> {
-    if (path.startsWith('/')) await this.toRoot();
+  resolve(path: string, o: ResolveOptions): Located {
+    if (path.startsWith('/')) this.toRoot();
     const todo = split(path);
     let turns = 0; // symlinks followed, and looks again after a change under us
     let viaLink = false;
     while (todo.length) {
-      if (turns > MAX_STEPS) throw invalid(`too many levels of symbolic links in "${path}"`);
+      if (turns > MAX_TURNS) throw invalid(`too many levels of symbolic links in "${path}"`);
       const part = todo.shift()!;
       const last = todo.length === 0;
       if (part === '..') {
-        if (this.frames.length > 1) await this.pop();
+        if (this.frames.length > 1) this.pop();
         continue;
       }
       const mount = this.root.mountAt(this.logical(part));
       if (mount) {
-        const found = await this.enterMount(mount, part, last);
+        const found = this.enterMount(mount, part, last);
         if (found) return { ...found, viaLink };
         continue;
       }
-      const fh = await open(at(this.top.fh, part), O_PATH | constants.O_NOFOLLOW).catch((e) => {
-        if (errno(e) === 'ENOENT') return undefined;
-        throw e;
-      });
-      if (!fh) {
+      const fd = openAt(this.top.fd, part);
+      if (fd === undefined) {
         if (last && !o.mkdirs) return { dir: this.top, name: part, logical: this.logical(part), missing: true, viaLink };
         if (!o.mkdirs) throw notFound(`"${this.logical(part)}"`);
-        await mkdir(at(this.top.fh, part), 0o755).catch((e) => (errno(e) === 'EEXIST' ? undefined : Promise.reject(e)));
+        mkdirOrExists(this.top.fd, part, 0o755);
         todo.unshift(part);
         turns++;
         continue;
       }
-      const st = await fh.stat();
+      const st = statFd(fd);
       if (st.isDirectory()) {
-        this.frames.push({ fh, name: part, owned: true });
+        this.frames.push({ fd, name: part, owned: true });
         continue;
       }
       if (st.isSymbolicLink() && (!last || o.followLast)) {
-        await fh.close();
+        closeSync(fd);
         turns++;
-        const target = await readlink(at(this.top.fh, part)).catch(() => undefined);
+        const target = readlinkAt(this.top.fd, part);
         if (target === undefined) todo.unshift(part); // changed under us: look again
         else {
           if (last) viaLink = true;
-          if (target.startsWith('/')) await this.toRoot();
+          if (target.startsWith('/')) this.toRoot();
           todo.unshift(...split(target));
         }
         continue;
       }
       if (!last) {
-        await fh.close();
+        closeSync(fd);
         throw notADirectory(this.logical(part));
       }
-      this.track(fh);
-      return { dir: this.top, name: part, logical: this.logical(part), missing: false, stat: st, fh, viaLink };
+      this.extra.push(fd);
+      return { dir: this.top, name: part, logical: this.logical(part), missing: false, stat: st, fd, viaLink };
     }
     // The path ends at a directory (or the root): it is the top frame.
     const self = this.top;
     const dir = this.frames.length > 1 ? this.frames[this.frames.length - 2] : self;
-    return { dir, name: self.name, logical: this.logical(), missing: false, stat: await self.fh.stat(), fh: self.fh, mount: self.mount, viaLink };
+    return { dir, name: self.name, logical: this.logical(), missing: false, stat: statFd(self.fd), fd: self.fd, mount: self.mount, viaLink };
   }
 
   /** A mounted directory becomes the next frame; a mounted file is the answer (it must be last). */
-  private async enterMount(m: RootMount, part: string, last: boolean): Promise<Omit<Located, 'viaLink'> | undefined> {
-    const fh = await open(m.source, O_PATH);
-    const st = await fh.stat();
+  private enterMount(m: RootMount, part: string, last: boolean): Omit<Located, 'viaLink'> | undefined {
+    const fd = openSync(m.source, O_PATH);
+    const st = statFd(fd);
     if (st.isDirectory()) {
-      this.frames.push({ fh, name: part, mount: m, owned: true });
+      this.frames.push({ fd, name: part, mount: m, owned: true });
       return undefined;
     }
-    await fh.close();
+    closeSync(fd);
     if (!last) throw notADirectory(this.logical(part));
     return { dir: this.top, name: part, logical: this.logical(part), missing: false, mount: m, stat: st };
   }
 
-  private extra: FileHandle[] = [];
-  private track(fh: FileHandle): void {
-    this.extra.push(fh);
-  }
-
-  private async pop(): Promise<void> {
+  private pop(): void {
     const f = this.frames.pop()!;
-    if (f.owned) await f.fh.close();
+    if (f.owned) closeQuietly(f.fd);
   }
 
-  private async toRoot(): Promise<void> {
-    while (this.frames.length > 1) await this.pop();
+  private toRoot(): void {
+    while (this.frames.length > 1) this.pop();
   }
 
-  async close(): Promise<void> {
-    for (const f of this.frames.splice(1)) if (f.owned) await f.fh.close().catch(() => undefined);
-    for (const fh of this.extra.splice(0)) await fh.close().catch(() => undefined);
+  close(): void {
+    for (const f of this.frames.splice(1)) if (f.owned) closeQuietly(f.fd);
+    for (const fd of this.extra.splice(0)) closeQuietly(fd);
+  }
+}
+
+export const statFd = (fd: number): Stats => fstatSync(fd);
+
+/** A symlink's target, read through its directory; undefined if it is no longer a symlink. */
+export function readlinkAt(dir: number, name: string): string | undefined {
+  try {
+    return readlinkSync(at(dir, name));
+  } catch {
+    return undefined;
+  }
+}
+
+export function mkdirOrExists(dir: number, name: string, mode: number): void {
+  try {
+    mkdirSync(at(dir, name), mode);
+  } catch (e) {
+    if (errno(e) !== 'EEXIST') throw e;
+  }
+}
+
+/** For a walk of many synchronous calls: lets the rest of the daemon run every few milliseconds. */
+export class Yielder {
+  private last = Date.now();
+  async turn(): Promise<void> {
+    if (Date.now() - this.last < 5) return;
+    await new Promise((r) => setImmediate(r));
+    this.last = Date.now();
   }
 }
 

@@ -37,20 +37,21 @@ async function copyFrom(client: Client, from: Ref, dest: string, o: CpOptions): 
   if (dest === '-' && process.stdout.isTTY) throw new Error('refusing to write a tar stream to a terminal: redirect stdout');
   const res = await client.stream('GET', `/v1/containers/${enc(from.ref)}/archive?path=${enc(from.path)}${o.followLink ? '&followLink=true' : ''}`);
   if (dest === '-') return pipeline(res, process.stdout);
-  const root = await RootDir.open('/');
+  const root = RootDir.open('/');
   try {
     // Owners are kept only for root, as tar does.
     await extractTo(root, res, { dest: hostPath(dest), keepOwners: process.getuid?.() === 0 });
   } finally {
-    await root.close();
+    root.close();
   }
 }
 
 async function copyTo(client: Client, src: string, to: Ref, o: CpOptions): Promise<void> {
   if (src === '-' && process.stdin.isTTY) throw new Error('refusing to read a tar stream from a terminal: redirect stdin');
-  const root = src === '-' ? undefined : await RootDir.open('/');
+  const root = src === '-' ? undefined : RootDir.open('/');
+  let packed: Packed | undefined;
   try {
-    const packed: Packed | undefined = root && (await packPath(root, hostPath(src), { followLink: o.followLink }));
+    packed = root && (await packPath(root, hostPath(src), { followLink: o.followLink }));
     const body = packed?.stream ?? process.stdin;
     // A tar on stdin lands in the directory as it is, as docker's: `/.` says it must exist.
     const path = src === '-' ? `${to.path.replace(/\/+$/, '')}/.` : to.path;
@@ -59,9 +60,11 @@ async function copyTo(client: Client, src: string, to: Ref, o: CpOptions): Promi
     const res = await Promise.race([client.stream('PUT', url, body, 'application/x-tar'), failure(body)]);
     res.resume();
     await finished(res);
-    await packed?.done;
   } finally {
-    await root?.close();
+    // The walk's descriptors are closed before the root's.
+    packed?.stream.destroy();
+    await packed?.done;
+    root?.close();
   }
 }
 
