@@ -33,15 +33,14 @@ export function copyOut(t: CopyTarget, path: string, o: { followLink?: boolean }
         resolve(packed.stream);
         await Promise.all([packed.done, finished(packed.stream).catch(() => undefined)]);
       }),
-    ).catch((e: unknown) => reject(inContainer(e, t.what)));
+    ).catch(reject);
   });
 }
 
 /** Write a tar stream into the container at `path` (docker cp's destination rules). */
 export function copyIn(t: CopyTarget, path: string, archive: NodeJS.ReadableStream): Promise<void> {
   return t
-    .hold(() => withRoot(t, (root, view) => extractTo(root, archive, { dest: path, keepOwners: true, ids: view.ids })))
-    .catch((e: unknown) => Promise.reject(inContainer(e, t.what)));
+    .hold(() => withRoot(t, (root, view) => extractTo(root, archive, { dest: path, keepOwners: true, ids: view.ids })));
 }
 
 async function withRoot(t: CopyTarget, fn: (root: RootDir, view: RootfsView) => Promise<void>): Promise<void> {
@@ -50,6 +49,8 @@ async function withRoot(t: CopyTarget, fn: (root: RootDir, view: RootfsView) => 
     const root = RootDir.open(view.path, view.mounts);
     try {
       await fn(root, view);
+    } catch (e) {
+      throw inContainer(e, t.what); // `container web: "/x" not found`
     } finally {
       root.close();
     }

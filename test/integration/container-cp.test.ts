@@ -34,6 +34,38 @@ const mountedUnder = async (dir: string) => (await readFile('/proc/self/mountinf
 const daemonFds = async () => (await readdir(`/proc/${d.proc!.pid}/fd`)).length;
 
 describe('hull cp', () => {
+  it('copies files and directories both ways, and never writes outside the container', async () => {
+    await d.ok(['run', '-d', '--name', 'io', 'busybox', 'sleep', '300']);
+    await d.ok(['exec', 'io', 'sh', '-c', 'mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b && ln -s /etc /data/etc-link']);
+    await d.ok(['cp', 'io:/data/a', join(tmp, 'a.txt')]);
+    expect(await readFile(join(tmp, 'a.txt'), 'utf8')).toBe('one\n');
+    await d.ok(['cp', 'io:/data', tmp]);
+    expect(await readFile(join(tmp, 'data/sub/b'), 'utf8')).toBe('two\n');
+
+    await mkdir(join(tmp, 'up'));
+    await writeFile(join(tmp, 'up', 'f'), 'uploaded');
+    await d.ok(['cp', join(tmp, 'up'), 'io:/tmp/']);
+    expect(await d.ok(['exec', 'io', 'cat', '/tmp/up/f'])).toBe('uploaded');
+    await d.ok(['cp', join(tmp, 'up', 'f'), 'io:/renamed']);
+    expect(await d.ok(['exec', 'io', 'cat', '/renamed'])).toBe('uploaded');
+
+    // A symlink inside the container that points at /etc resolves to the container's /etc, not the host's.
+    await d.ok(['cp', join(tmp, 'up', 'f'), 'io:/data/etc-link/']);
+    expect(await d.ok(['exec', 'io', 'cat', '/etc/f'])).toBe('uploaded');
+    await expect(readFile('/etc/f', 'utf8')).rejects.toThrow();
+
+    const missing = await d.hull(['cp', 'io:/nope', tmp]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/not found/);
+
+    // cp works on a stopped container too (its rootfs is mounted for the copy, then unmounted).
+    await d.ok(['stop', '-t', '0', 'io']);
+    await d.ok(['cp', 'io:/renamed', join(tmp, 'after-stop')]);
+    expect(await readFile(join(tmp, 'after-stop'), 'utf8')).toBe('uploaded');
+    await waitFor(async () => !(await readFile('/proc/self/mountinfo', 'utf8')).includes(join(d.root, 'containers')), 5000);
+    await d.ok(['rm', 'io']);
+  });
+
   it('a container swapping a directory for a symlink to a host path gets no copy onto or out of the host', async () => {
     // A directory that exists only on the host: the link the container makes points at it.
     const host = await mkdtemp('/tmp/hull-cp-race-host-');

@@ -1,18 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, TestDaemon, waitFor } from '../helpers/hull.js';
+import { REPO, TestDaemon } from '../helpers/hull.js';
 
 let d: TestDaemon;
-let tmp: string;
 beforeAll(async () => {
   d = await TestDaemon.start();
-  tmp = await mkdtemp('/tmp/hull-io-');
 });
 afterAll(async () => {
   await d?.destroy();
-  await rm(tmp, { recursive: true, force: true });
 });
 
 /** Run the CLI under a real pseudo-terminal (util-linux `script`), typing `input`. */
@@ -27,7 +23,7 @@ function underTty(args: string[], input: string, cols = 100, rows = 30): Promise
   });
 }
 
-describe('streams: stdin, terminals, logs, cp', () => {
+describe('streams: stdin, terminals, logs', () => {
   it('run -i passes stdin and its end', async () => {
     const r = await d.hull(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'wc -l; echo done'], { input: 'a\nb\nc\n' });
     expect(r.stdout).toBe('3\ndone\n');
@@ -58,36 +54,5 @@ describe('streams: stdin, terminals, logs, cp', () => {
     const ts = await d.ok(['logs', '-t', '--tail', '2', 'talker']); // the last record is "bye" on stderr
     expect(ts).toMatch(/^\d{4}-\d\d-\d\dT\S+ line 3\n$/);
     await d.ok(['rm', 'talker']);
-  });
-
-  it('cp copies files and directories both ways, and never writes outside the container', async () => {
-    await d.ok(['exec', 'io', 'sh', '-c', 'mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b && ln -s /etc /data/etc-link']);
-    await d.ok(['cp', 'io:/data/a', join(tmp, 'a.txt')]);
-    expect(await readFile(join(tmp, 'a.txt'), 'utf8')).toBe('one\n');
-    await d.ok(['cp', 'io:/data', tmp]);
-    expect(await readFile(join(tmp, 'data/sub/b'), 'utf8')).toBe('two\n');
-
-    await mkdir(join(tmp, 'up'));
-    await writeFile(join(tmp, 'up', 'f'), 'uploaded');
-    await d.ok(['cp', join(tmp, 'up'), 'io:/tmp/']);
-    expect(await d.ok(['exec', 'io', 'cat', '/tmp/up/f'])).toBe('uploaded');
-    await d.ok(['cp', join(tmp, 'up', 'f'), 'io:/renamed']);
-    expect(await d.ok(['exec', 'io', 'cat', '/renamed'])).toBe('uploaded');
-
-    // A symlink inside the container that points at /etc resolves to the container's /etc, not the host's.
-    await d.ok(['cp', join(tmp, 'up', 'f'), 'io:/data/etc-link/']);
-    expect(await d.ok(['exec', 'io', 'cat', '/etc/f'])).toBe('uploaded');
-    await expect(readFile('/etc/f', 'utf8')).rejects.toThrow();
-
-    const missing = await d.hull(['cp', 'io:/nope', tmp]);
-    expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/not found/);
-
-    // cp works on a stopped container too (its rootfs is mounted for the copy, then unmounted).
-    await d.ok(['stop', '-t', '0', 'io']);
-    await d.ok(['cp', 'io:/renamed', join(tmp, 'after-stop')]);
-    expect(await readFile(join(tmp, 'after-stop'), 'utf8')).toBe('uploaded');
-    await waitFor(async () => !(await readFile('/proc/self/mountinfo', 'utf8')).includes(join(d.root, 'containers')), 5000);
-    await d.ok(['rm', 'io']);
   });
 });
