@@ -69,6 +69,8 @@ export interface Located {
 
 export const O_PATH = 0o10000000; // Linux, every architecture Node runs on
 const MAX_TURNS = 255;
+/** Directories a walk may stand in at once (it holds a descriptor on each, for `..`). */
+const MAX_FRAMES = 1024;
 
 /** The path through a directory descriptor: the kernel resolves only NAME, inside that directory. */
 export const at = (fd: number, name = ''): string => (name ? `/proc/self/fd/${fd}/${name}` : `/proc/self/fd/${fd}`);
@@ -198,6 +200,7 @@ export class Walk {
       const st = statFd(fd);
       if (st.isDirectory()) {
         this.frames.push({ fd, name: part, owned: true });
+        if (this.frames.length > MAX_FRAMES) throw invalid(`"${path}" goes more than ${MAX_FRAMES} directories deep`);
         continue;
       }
       if (st.isSymbolicLink() && (!last || o.followLast)) {

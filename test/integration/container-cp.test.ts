@@ -288,6 +288,13 @@ describe('hull cp', () => {
     const fds = await daemonFds();
     // The reader takes a few bytes and goes; the CLI dies of the closed pipe.
     for (let i = 0; i < 3; i++) expect((await sh('hull cp big:/big - | head -c 1000 >/dev/null; true')).code).toBe(0);
+    // A writer that sends half an archive and is killed, and one whose archive is cut short.
+    await exec('big', 'mkdir /up');
+    const killed = await sh(`(tar -c -C '${REPO}' package.json; sleep 3) | timeout -s KILL 1.5 bash -c "$(declare -f hull); hull cp - big:/up"`);
+    expect(killed.code).toBe(137);
+    const cut = await sh(`tar -c -C '${REPO}' src | head -c 30000 | hull cp - big:/up`);
+    expect(cut.code).toBe(1);
+    expect(cut.err).toMatch(/Unexpected end of data/);
     await d.ok(['stop', '-t', '0', 'big']);
     await sh('hull cp big:/big - | head -c 1000 >/dev/null; true');
     const id = (await d.ok(['inspect', '-f', '{{.Id}}', 'big'])).trim();
