@@ -138,7 +138,7 @@ class Extraction {
     this.parent = undefined;
     const walk = this.root.walk(this.into);
     try {
-      const loc = walk.resolve(key, { followLast: true, mkdirs: true });
+      const loc = walk.resolve(key, { followLast: true, mkdirs: true, mkdirOwner: this.o.keepOwners && this.o.ids ? { uid: this.o.ids.hostId, gid: this.o.ids.hostId } : undefined });
       if (loc.missing || loc.mount || !loc.stat?.isDirectory() || loc.fd !== walk.top.fd) throw notADirectory(loc.logical);
     } catch (e) {
       walk.close();

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lchownSync, mkdirSync, openSync, readlinkSync, type Stats } from 'node:fs';
 import { HullError, invalid, notFound } from '../core/errors.js';
 
 /**
@@ -144,6 +144,8 @@ export interface ResolveOptions {
   followLast: boolean;
   /** Make missing directories on the way, the last one too (0755), as tar does for an entry's parents. */
   mkdirs?: boolean;
+  /** Who owns the directories made (a --userns container's root); else the caller. */
+  mkdirOwner?: { uid: number; gid: number };
 }
 
 /** A walk from the root (or from frames another walk holds); it owns the descriptors it opens. */
@@ -192,7 +194,7 @@ export class Walk {
       if (fd === undefined) {
         if (last && !o.mkdirs) return { dir: this.top, name: part, logical: this.logical(part), missing: true, viaLink };
         if (!o.mkdirs) throw notFound(`"${this.logical(part)}"`);
-        mkdirOrExists(this.top.fd, part, 0o755);
+        if (mkdirOrExists(this.top.fd, part, 0o755) && o.mkdirOwner) lchownSync(at(this.top.fd, part), o.mkdirOwner.uid, o.mkdirOwner.gid);
         todo.unshift(part);
         turns++;
         continue;
@@ -267,11 +269,14 @@ export function readlinkAt(dir: number, name: string): string | undefined {
   }
 }
 
-export function mkdirOrExists(dir: number, name: string, mode: number): void {
+/** mkdir inside `dir`; true when this call made it. */
+export function mkdirOrExists(dir: number, name: string, mode: number): boolean {
   try {
     mkdirSync(at(dir, name), mode);
+    return true;
   } catch (e) {
     if (errno(e) !== 'EEXIST') throw e;
+    return false;
   }
 }
 

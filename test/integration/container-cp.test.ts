@@ -253,6 +253,12 @@ describe('hull cp', () => {
     expect(await exec('mapped', 'stat -c "%u %g" /owned && echo more >> /owned && echo ok')).toBe('0 0\nok\n');
     const listing = await sh('hull cp mapped:/owned - | tar -tv');
     expect(listing.out).toMatch(/^-rw-r----- 0\/0 /);
+    // Directories a copy makes on the way are the container root's too.
+    await mkdir(join(tmp, 'nest/a/b'), { recursive: true });
+    await writeFile(join(tmp, 'nest/a/b/c'), 'c\n');
+    await exec('mapped', 'mkdir /up');
+    expect((await sh(`tar -c -C '${join(tmp, 'nest')}' a/b/c | hull cp - mapped:/up`)).err).toBe('');
+    expect(await exec('mapped', 'stat -c %u /up/a /up/a/b && touch /up/a/b/new && echo ok')).toBe('0\n0\nok\n');
     await d.ok(['rm', '-f', 'meta', 'mapped']);
   });
 
