@@ -7,7 +7,12 @@ import { invalid } from '../core/errors.js';
  * symlinks are followed relative to `root` (an absolute target restarts at
  * `root`, `..` stops at `root`), so the result is always under `root` and
  * never on the host's own files. Like Go's securejoin. With followLast false
- * a symlink at the last component is returned as itself (docker cp's default).
+ * a symlink at the last component is returned as itself.
+ *
+ * The answer is a path, which the kernel walks again when it is used: sound
+ * only for a tree nothing changes meanwhile (a build context, a rootfs before
+ * its container starts). For a running container's files, walk with
+ * descriptors (root-dir.ts), as `hull cp` does.
  */
 export async function resolveInRoot(root: string, path: string, followLast = true): Promise<string> {
   const todo = split(path);
