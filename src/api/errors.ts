@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../core/errors.js';
-import { toHullError } from '../core/errors.js';
+import { HullError, toHullError } from '../core/errors.js';
 
 /** The one map from error code to HTTP status. */
 const STATUS: Record<ErrorCode, number> = {
@@ -22,4 +22,18 @@ export interface ErrorBody {
 export function errorResponse(e: unknown): { status: number; body: ErrorBody } {
   const he = toHullError(e);
   return { status: STATUS[he.code], body: { code: he.code, message: he.message } };
+}
+
+/**
+ * Any error a request ends in, as its answer: a HullError by its code; one
+ * the HTTP layer raised before the route (fastify's FST_ERR_*, a 4xx status:
+ * malformed JSON, a body too large, an unsupported content type) as `invalid`
+ * under the layer's own status; anything else is a bug, `internal` (500).
+ */
+export function httpError(e: unknown): { status: number; body: ErrorBody } {
+  if (e instanceof HullError) return errorResponse(e);
+  const fe = e as { code?: unknown; statusCode?: unknown; message?: unknown };
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : 0;
+  if (status >= 400 && status < 500) return { status, body: { code: 'invalid', message: String(fe.message) } };
+  return errorResponse(e);
 }

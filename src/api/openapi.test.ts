@@ -1,4 +1,5 @@
 import type { FastifyInstance, HTTPMethods } from 'fastify';
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -66,13 +67,14 @@ function parseRouteTree(text: string): Array<{ method: string; url: string }> {
   return routes;
 }
 
-/** Deps whose every method throws: the contract only needs the route table. */
+/** Deps whose every method throws (the engine's events aside): the contract only needs the route table. */
 function stubDeps(): ApiDeps {
+  const events = new EventEmitter();
   const stub = () =>
     new Proxy(
       {},
       {
-        get: (_t, key) => (key === 'then' ? undefined : () => Promise.reject(new HullError('unavailable', `stub: ${String(key)}`))),
+        get: (_t, key) => (key === 'then' ? undefined : key === 'events' ? events : () => Promise.reject(new HullError('unavailable', `stub: ${String(key)}`))),
       },
     );
   return { engine: stub() as ApiDeps['engine'], images: stub() as ApiDeps['images'], log: pino({ level: 'silent' }), version: 'test' };

@@ -1,10 +1,12 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { chmod, mkdir, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../engine/logger.js';
 import type { ImageService } from '../image/image-service.js';
-import { errorResponse } from './errors.js';
+import { httpError } from './errors.js';
 import { containerRoutes } from './routes/containers.js';
 import { imageRoutes } from './routes/images.js';
 import { imageRegistryRoutes } from './routes/image-registry.js';
@@ -14,7 +16,10 @@ import { vmRoutes } from './routes/vms.js';
 import { systemRoutes } from './routes/system.js';
 import { UpgradeRouter } from './upgrade.js';
 import { containerUpgrades } from './routes/container-streams.js';
-import { ExecSessions, execRoutes } from './routes/exec.js';
+import { execRoutes } from './routes/exec.js';
+import { ExecSessions } from './routes/exec-sessions.js';
+import { PARAM_MAX } from './parse.js';
+import { strictEdge } from './validation.js';
 
 export interface ApiDeps {
   engine: Engine;
@@ -34,22 +39,21 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   // fastify's logger type differs from pino's by generics only.
   // Request logs are info-level: the API's own logger only reports warnings and errors.
   const apiLog = deps.log.child({ component: 'api' }, { level: 'warn' });
-  const app = Fastify({ loggerInstance: apiLog as unknown as FastifyBaseLogger, bodyLimit: 16 * 1024 * 1024 });
+  // Path parameters up to PARAM_MAX: fastify's default (100) would make longer names unusable in URLs.
+  const app = Fastify({ loggerInstance: apiLog as unknown as FastifyBaseLogger, bodyLimit: 16 * 1024 * 1024, routerOptions: { maxParamLength: PARAM_MAX } });
+  strictEdge(app);
   app.addContentTypeParser(['application/x-tar', 'application/octet-stream'], (_req, payload, done) => done(null, payload));
-  app.setErrorHandler((err, _req, reply) => {
-    const fe = err as { code?: string; statusCode?: number; validation?: unknown; message?: string };
-    const fastifyCode = fe.code ?? '';
-    if (fastifyCode.startsWith('FST_ERR') || fe.validation) {
-      return reply.status(fe.statusCode ?? 400).send({ code: 'invalid', message: fe.message });
-    }
-    const { status, body } = errorResponse(err);
-    if (status >= 500) deps.log.error({ err }, 'request failed');
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body } = httpError(err);
+    if (status >= 500) deps.log.error({ err, method: req.method, url: req.url.slice(0, 200) }, 'request failed');
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ code: 'not_found', message: `no route for ${req.method} ${req.url}` }));
 
   const sessions = new ExecSessions();
-  const upgrades = new UpgradeRouter();
+  // A removed container's exec sessions go with it.
+  deps.engine.events.on('event', (ev: { type: string; id: string }) => ev.type === 'destroy' && sessions.dropContainer(ev.id));
+  const upgrades = new UpgradeRouter(apiLog);
   await app.register(systemRoutes(deps));
   await app.register(containerRoutes(deps));
   await app.register(imageRoutes(deps));
@@ -59,7 +63,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(networkRoutes(deps));
   await app.register(vmRoutes(deps));
   containerUpgrades(upgrades, deps, sessions);
-  app.server.on('upgrade', (req, socket) => upgrades.handle(req, socket));
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => upgrades.handle(req, socket));
   // Streams (logs -f, attach, exec) never end on their own: cut them at shutdown.
   app.addHook('preClose', async () => {
     upgrades.closeAll();

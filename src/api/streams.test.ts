@@ -81,7 +81,7 @@ describe('writeHttpError', () => {
     writeHttpError(sock, 404, { code: 'not_found', message: 'container "wéb" not found' });
     await ended;
     const [head, body] = text.split('\r\n\r\n');
-    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 404 Error');
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
     expect(head).toContain('Content-Type: application/json');
     expect(head).toContain(`Content-Length: ${Buffer.byteLength(body)}`);
     expect(JSON.parse(body)).toEqual({ code: 'not_found', message: 'container "wéb" not found' });

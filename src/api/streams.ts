@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { StdioStream } from '../runtime/driver.js';
 
@@ -29,9 +29,17 @@ export class MuxDecoder {
   }
 }
 
+/** Sockets answered with 101: from then on they carry a stream, never an HTTP error. */
+const upgraded = new WeakSet<Duplex>();
+export const isUpgraded = (socket: Duplex): boolean => upgraded.has(socket);
+
 /** Answer an HTTP upgrade with 101 and hand back the raw socket. */
 export function acceptUpgrade(req: IncomingMessage, socket: Duplex, contentType: string): void {
-  const proto = (req.headers.upgrade ?? 'tcp').toString();
+  // The protocol is echoed back: only a plain token, whatever the client sent.
+  const asked = String(req.headers.upgrade ?? '');
+  const proto = /^[\w.\/-]{1,64}$/.test(asked) ? asked : 'tcp';
+  upgraded.add(socket);
+  if (!socket.writable) return;
   socket.write(
     `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: ${proto}\r\n\r\n`,
   );
@@ -55,7 +63,9 @@ export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, with
   });
 }
 
+/** Answer a request that was not upgraded with an error, and close: nothing if the client has gone. */
 export function writeHttpError(socket: Duplex, status: number, body: object): void {
+  if (!socket.writable) return void socket.destroy();
   const text = JSON.stringify(body);
-  socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }

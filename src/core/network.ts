@@ -56,6 +56,5 @@ export interface PortMapping {
   protocol: PortProtocol;
 }
 
-export const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 /** Names with a meaning of their own for --network. */
 export const RESERVED_NETWORK_NAMES = ['none', 'host', 'bridge', 'default'];

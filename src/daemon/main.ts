@@ -6,8 +6,11 @@ import { startDaemon } from './daemon.js';
 export async function runDaemon(flags: { host?: string; root?: string; insecureRegistries?: string[] }): Promise<void> {
   const log = createLogger();
   const cfg = resolveConfig(flags);
-  // One request's bug must not take down the daemon and every stream with it.
-  process.on('unhandledRejection', (err) => log.error({ err: String(err) }, 'unhandled rejection'));
+  // The last resort: every request and socket handles its own errors (api/), so
+  // reaching these is a bug. Said loudly, with the stack, but one request's bug
+  // must not take down the daemon and every stream with it.
+  process.on('unhandledRejection', (err) => log.error({ err, stack: (err as Error)?.stack }, 'unhandled rejection: a bug in hull, please report it'));
+  process.on('uncaughtException', (err) => log.error({ err, stack: err.stack }, 'uncaught exception: a bug in hull, please report it'));
   const d = await startDaemon(cfg, log);
   let closing = false;
   const stop = async (sig: string) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOSTNAME_RULE, isValidHostname } from '../core/ids.js';
 
 /** One published port; hostPort 0 picks a free one, hostIp '' means every host address. */
 export const PortSchema = z
@@ -36,7 +37,7 @@ export const CreateOptionsSchema = z
     restartPolicy: z.enum(['no', 'always', 'on-failure', 'unless-stopped']).default('no'),
     restartMaxRetries: z.number().int().min(0).optional(),
     labels: z.record(z.string(), z.string()).default({}),
-    hostname: z.string().optional(),
+    hostname: z.string().refine(isValidHostname, HOSTNAME_RULE).optional(),
     /** Networks to join by name or id (default: the default network); `none` or `host` alone pick those modes. */
     networks: z.array(z.string()).optional(),
     networkAliases: z.array(z.string()).default([]),

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, readdir, watch } from 'node:fs/promises';
 import { copyIn, copyOut, type CopyTarget } from './copy.js';
 import { HullError, invalid, notFound, wrongState } from '../core/errors.js';
-import { isValidName, newId, randomName } from '../core/ids.js';
+import { checkName, newId, randomName } from '../core/ids.js';
 import type { Instance, InstanceState } from '../core/instance.js';
 import { Reverter } from '../core/reverter.js';
 import type { ImageService } from '../image/image-service.js';
@@ -152,7 +152,7 @@ export class Engine {
   /** A name for a new instance: the one asked for (valid and free) or a generated one. */
   private async newName(asked: string | undefined): Promise<string> {
     const name = asked || (await this.freeName());
-    if (!isValidName(name)) throw invalid(`invalid name "${name}": use letters, digits, _ . - (start with a letter or digit)`);
+    checkName(name);
     if (await this.d.store.getByName('instance', name)) throw new HullError('conflict', `the name "${name}" is already in use`);
     return name;
   }

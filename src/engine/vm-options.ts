@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOSTNAME_RULE, isValidHostname } from '../core/ids.js';
 import type { VmOptions } from '../core/instance.js';
 import { checkSshKey, checkUserData } from '../runtime/qemu/cloud-init.js';
 import { isCryptHash, sha512Crypt } from '../runtime/qemu/crypt.js';
@@ -20,7 +21,7 @@ export const VmCreateSchema = z
     password: z.string().min(1).optional(),
     /** cloud-init guests: the user's own user-data, given verbatim instead of Hull's. */
     userData: z.string().min(1).optional(),
-    hostname: z.string().optional(),
+    hostname: z.string().refine(isValidHostname, HOSTNAME_RULE).optional(),
     labels: z.record(z.string(), z.string()).default({}),
     /** Networks by name (none given: the default network; `none`: no NIC), aliases and a fixed address on the first. */
     networks: z.array(z.string()).optional(),

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { conflict, invalid } from '../core/errors.js';
-import { newId } from '../core/ids.js';
-import { NETWORK_NAME_RE, RESERVED_NETWORK_NAMES, type Network } from '../core/network.js';
+import { checkName, newId } from '../core/ids.js';
+import { RESERVED_NETWORK_NAMES, type Network } from '../core/network.js';
 import { formatCidr, formatIp, hostRange, isIpv4, overlaps, parseCidr, parseIp, within, type Cidr } from './ipv4.js';
 
 /** What a client sends to create a network: strict, unknown fields refused. */
@@ -41,7 +41,7 @@ export function scopeNames(root: string, isDefaultRoot: boolean): { table: strin
  * routes, and pick what was not given. Throws `invalid` or `conflict`.
  */
 export function planNetwork(o: z.output<typeof NetworkCreateSchema>, existing: Network[], routes: Array<{ dst: string; dev: string }>, isDefault = false): Network {
-  if (!NETWORK_NAME_RE.test(o.name)) throw invalid(`invalid network name "${o.name}": use letters, digits, _ . - (start with a letter or digit)`);
+  checkName(o.name, 'network');
   if (RESERVED_NETWORK_NAMES.includes(o.name)) throw invalid(`"${o.name}" is a reserved network name`);
   if (existing.some((n) => n.name === o.name)) throw conflict(`network name "${o.name}" is already in use`);
   const ours = new Set(existing.map((n) => n.bridge));

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid, isHullError, notFound } from '../../core/errors.js';
@@ -6,12 +6,14 @@ import { buildContainers } from '../../engine/build-containers.js';
 import type { BuildEvent } from '../../image/build/builder.js';
 import { applyTar } from '../../image/unpack/apply-tar.js';
 import { resolveInRoot } from '../../storage/rootfs-path.js';
+import { q } from '../parse.js';
 import type { ApiDeps } from '../server.js';
+import type { Routes } from '../validation.js';
 import { ndjson } from './image-registry.js';
 import { imageSummary } from './images.js';
 
-const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
-const bool = (v: unknown) => v === '1' || v === 'true';
+/** `t` (tags) and `buildarg` (KEY=VALUE) repeat, as docker's. */
+const BuildQuery = z.object({ t: q.list(), dockerfile: q.str(), buildarg: q.list(), nocache: q.bool(), target: q.str() });
 
 /**
  * `POST /v1/build`: the body is the build context as a tar (the CLI has
@@ -19,14 +21,14 @@ const bool = (v: unknown) => v === '1' || v === 'true';
  * newline-delimited JSON, ended by a `result` (the image) or an `error`.
  */
 export const buildRoutes =
-  ({ images, engine }: ApiDeps): FastifyPluginAsync =>
+  ({ images, engine }: ApiDeps): Routes =>
   async (app) => {
     app.post('/v1/build/prune', async () => images.pruneBuildCache());
 
-    app.post('/v1/build', async (req, reply) => {
-      const q = req.query as Record<string, unknown>;
+    app.post('/v1/build', { schema: { querystring: BuildQuery } }, async (req, reply) => {
+      const q = req.query;
       const buildArgs: Record<string, string> = {};
-      for (const a of list(q.buildarg)) {
+      for (const a of q.buildarg) {
         const eq = a.indexOf('=');
         if (eq <= 0) throw invalid(`--build-arg "${a}" is not KEY=VALUE`);
         buildArgs[a.slice(0, eq)] = a.slice(eq + 1);
@@ -37,7 +39,7 @@ export const buildRoutes =
       try {
         const contextDir = join(work, 'context');
         await extractContext(req.body as NodeJS.ReadableStream, contextDir);
-        const name = typeof q.dockerfile === 'string' && q.dockerfile ? q.dockerfile : 'Dockerfile';
+        const name = q.dockerfile || 'Dockerfile';
         const dockerfile = await readFile(await resolveInRoot(contextDir, name), 'utf8').catch(() => {
           throw notFound(`Dockerfile "${name}" in the build context`);
         });
@@ -45,7 +47,7 @@ export const buildRoutes =
         return await ndjson(reply, async (on, signal) => {
           try {
             const onEvent = on as unknown as (e: BuildEvent) => void;
-            const image = await builder.build({ contextDir, dockerfile, tags: list(q.t), buildArgs, noCache: bool(q.nocache), target: typeof q.target === 'string' && q.target ? q.target : undefined, onEvent, signal });
+            const image = await builder.build({ contextDir, dockerfile, tags: q.t, buildArgs, noCache: q.nocache, target: q.target || undefined, onEvent, signal });
             return { image: imageSummary(image), id: image.id };
           } finally {
             await rm(work, { recursive: true, force: true });

@@ -1,10 +1,12 @@
-import { isHullError, wrongState } from '../../core/errors.js';
+import { z } from 'zod';
+import { isHullError } from '../../core/errors.js';
+import { q } from '../parse.js';
 import type { ApiDeps } from '../server.js';
 import { acceptUpgrade, muxFrame, pipeStdio } from '../streams.js';
 import type { UpgradeRouter } from '../upgrade.js';
-import type { ExecSessions } from './exec.js';
+import type { ExecSessions } from './exec-sessions.js';
 
-const bool = (v: string | null) => v === '1' || v === 'true';
+const AttachQuery = z.object({ stdin: q.bool() });
 
 /**
  * The streaming endpoints, as HTTP upgrades (docker's protocol):
@@ -12,18 +14,20 @@ const bool = (v: string | null) => v === '1' || v === 'true';
  *   POST /v1/exec/{id}/start                   run an exec session and relay its stdio
  */
 export function containerUpgrades(router: UpgradeRouter, { engine, log }: ApiDeps, sessions: ExecSessions): void {
-  router.add('POST', '/v1/containers/:ref/attach', async (req, socket, params, q) => {
+  router.add('POST', '/v1/containers/:ref/attach', { query: AttachQuery }, async (req, socket, params, query) => {
     const { inst, stdio } = await engine.attach(params.ref);
     const tty = inst.config.tty;
     acceptUpgrade(req, socket, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
-    await pipeStdio(stdio, socket, tty, bool(q.get('stdin')) && inst.config.openStdin);
+    await pipeStdio(stdio, socket, tty, query.stdin && inst.config.openStdin);
     socket.end();
   });
 
-  router.add('POST', '/v1/exec/:id/start', async (req, socket, params) => {
-    const rec = sessions.get(params.id);
-    if (rec.session) throw wrongState(`exec session ${rec.id} was already started`);
-    const session = await engine.exec(rec.containerId, rec.opts);
+  router.add('POST', '/v1/exec/:id/start', {}, async (req, socket, params) => {
+    const rec = sessions.start(params.id);
+    const session = await engine.exec(rec.containerId, rec.opts).catch((e: unknown) => {
+      sessions.expire(rec.id);
+      throw e;
+    });
     rec.session = session;
     acceptUpgrade(req, socket, rec.opts.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     const piping = pipeStdio(session.stdio, socket, rec.opts.tty, rec.opts.stdin);

@@ -1,12 +1,14 @@
-import { intParam } from './exec.js';
-import type { FastifyPluginAsync } from 'fastify';
 import { Readable } from 'node:stream';
-import { invalid } from '../../core/errors.js';
+import { z } from 'zod';
 import { parseSignal } from '../../core/units.js';
 import type { Instance } from '../../core/instance.js';
 import { followLog, readLog, type LogRecord } from '../../runtime/oci/logs.js';
+import { CreateOptionsSchema } from '../../engine/create-options.js';
+import { q, RefParams } from '../parse.js';
 import type { ApiDeps } from '../server.js';
 import { muxFrame } from '../streams.js';
+import type { Routes } from '../validation.js';
+import { SizeQuery } from './exec.js';
 import { vmConsoleLog } from './vm-logs.js';
 
 export function summary(i: Instance) {
@@ -26,86 +28,99 @@ export function summary(i: Instance) {
   };
 }
 
-const bool = (v: unknown) => v === '1' || v === 'true' || v === true;
-const int = intParam;
+/** The longest stop timeout: what a timer can wait (2^31 ms). */
+const MAX_WAIT_S = 2_147_483;
+const ListQuery = z.object({ all: q.bool() });
+const StopQuery = z.object({ t: q.int(10, 0, MAX_WAIT_S) });
+const KillQuery = z.object({ signal: z.string().default('SIGKILL').transform((s, ctx) => catchInvalid(() => parseSignal(s), ctx)) });
+const RemoveQuery = z.object({ force: q.bool() });
+const WaitQuery = z.object({ condition: q.oneOf(['not-running', 'next-exit', 'removed'], 'not-running') });
+const LogsQuery = z.object({
+  follow: q.bool(),
+  stdout: q.bool(true),
+  stderr: q.bool(true),
+  timestamps: q.bool(),
+  /** Only the last N records; `all` (or absent) for every one. */
+  tail: z
+    .union([z.literal('all'), z.string().regex(/^\d{1,9}$/, 'expected all or a number of lines')])
+    .optional()
+    .transform((v) => (v === undefined || v === 'all' ? undefined : Number(v))),
+  since: q.str(),
+});
+const ArchiveQuery = z.object({ path: q.required() });
+/** Reading out of a container may follow a symlink at `path` (cp -L). */
+const ArchiveGetQuery = z.object({ path: q.required(), followLink: q.bool() });
+
+/** A core parser's `invalid` as a zod issue, so the message names the field. */
+function catchInvalid<T>(f: () => T, ctx: z.RefinementCtx): T {
+  try {
+    return f();
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+}
+
+const byRef = { params: RefParams };
 
 export const containerRoutes =
-  ({ engine }: ApiDeps): FastifyPluginAsync =>
+  ({ engine }: ApiDeps): Routes =>
   async (app) => {
-    app.post('/v1/containers', async (req, reply) => {
-      const inst = await engine.create(req.body as never);
+    app.post('/v1/containers', { schema: { body: CreateOptionsSchema } }, async (req, reply) => {
+      const inst = await engine.create(req.body);
       return reply.status(201).send({ id: inst.id, name: inst.name });
     });
 
-    app.get('/v1/containers', async (req) => {
-      const q = req.query as Record<string, string>;
-      return (await engine.list(bool(q.all))).map(summary);
-    });
+    app.get('/v1/containers', { schema: { querystring: ListQuery } }, async (req) => (await engine.list(req.query.all)).map(summary));
 
-    app.get('/v1/containers/:ref', async (req) => {
-      // A VM's record (and a VM-isolated container's) comes with what QEMU says: accelerator, pid, cgroup.
-      return engine.inspect((req.params as { ref: string }).ref);
-    });
+    // A VM's record (and a VM-isolated container's) comes with what QEMU says: accelerator, pid, cgroup.
+    app.get('/v1/containers/:ref', { schema: byRef }, async (req) => engine.inspect(req.params.ref));
 
-    app.post('/v1/containers/:ref/start', async (req) => summary(await engine.start((req.params as { ref: string }).ref)));
+    app.post('/v1/containers/:ref/start', { schema: byRef }, async (req) => summary(await engine.start(req.params.ref)));
 
-    app.post('/v1/containers/:ref/stop', async (req) => {
-      const q = req.query as Record<string, string>;
-      return summary(await engine.stop((req.params as { ref: string }).ref, int(q.t, 10)));
-    });
+    app.post('/v1/containers/:ref/stop', { schema: { ...byRef, querystring: StopQuery } }, async (req) => summary(await engine.stop(req.params.ref, req.query.t)));
 
-    app.post('/v1/containers/:ref/restart', async (req) => {
-      const q = req.query as Record<string, string>;
-      return summary(await engine.restart((req.params as { ref: string }).ref, int(q.t, 10)));
-    });
+    app.post('/v1/containers/:ref/restart', { schema: { ...byRef, querystring: StopQuery } }, async (req) => summary(await engine.restart(req.params.ref, req.query.t)));
 
-    app.post('/v1/containers/:ref/kill', async (req, reply) => {
-      const q = req.query as Record<string, string>;
-      await engine.kill((req.params as { ref: string }).ref, parseSignal(q.signal ?? 'SIGKILL'));
+    app.post('/v1/containers/:ref/kill', { schema: { ...byRef, querystring: KillQuery } }, async (req, reply) => {
+      await engine.kill(req.params.ref, req.query.signal);
       return reply.status(204).send();
     });
 
-    app.post('/v1/containers/:ref/pause', async (req) => summary(await engine.pause((req.params as { ref: string }).ref)));
-    app.post('/v1/containers/:ref/unpause', async (req) => summary(await engine.unpause((req.params as { ref: string }).ref)));
+    app.post('/v1/containers/:ref/pause', { schema: byRef }, async (req) => summary(await engine.pause(req.params.ref)));
+    app.post('/v1/containers/:ref/unpause', { schema: byRef }, async (req) => summary(await engine.unpause(req.params.ref)));
 
-    app.delete('/v1/containers/:ref', async (req, reply) => {
-      const q = req.query as Record<string, string>;
-      await engine.remove((req.params as { ref: string }).ref, bool(q.force));
+    app.delete('/v1/containers/:ref', { schema: { ...byRef, querystring: RemoveQuery } }, async (req, reply) => {
+      await engine.remove(req.params.ref, req.query.force);
       return reply.status(204).send();
     });
 
-    app.post('/v1/containers/:ref/wait', async (req) => {
-      const q = req.query as Record<string, string>;
-      const cond = q.condition === 'next-exit' || q.condition === 'removed' ? q.condition : 'not-running';
-      return engine.wait((req.params as { ref: string }).ref, cond);
-    });
+    app.post('/v1/containers/:ref/wait', { schema: { ...byRef, querystring: WaitQuery } }, async (req) => engine.wait(req.params.ref, req.query.condition));
 
-    app.post('/v1/containers/:ref/resize', async (req, reply) => {
-      const q = req.query as Record<string, string>;
-      await engine.resize((req.params as { ref: string }).ref, int(q.h, 24), int(q.w, 80));
+    app.post('/v1/containers/:ref/resize', { schema: { ...byRef, querystring: SizeQuery } }, async (req, reply) => {
+      await engine.resize(req.params.ref, req.query.h, req.query.w);
       return reply.status(204).send();
     });
 
-    app.get('/v1/containers/:ref/stats', async (req) => {
-      const ref = (req.params as { ref: string }).ref;
-      const inst = await engine.get(ref);
-      return { id: inst.id, name: inst.name, read: new Date().toISOString(), ...(await engine.stats(ref)) };
+    app.get('/v1/containers/:ref/stats', { schema: byRef }, async (req) => {
+      const inst = await engine.get(req.params.ref);
+      return { id: inst.id, name: inst.name, read: new Date().toISOString(), ...(await engine.stats(req.params.ref)) };
     });
 
-    app.get('/v1/containers/:ref/top', async (req) => ({ processes: await engine.top((req.params as { ref: string }).ref) }));
+    app.get('/v1/containers/:ref/top', { schema: byRef }, async (req) => ({ processes: await engine.top(req.params.ref) }));
 
-    app.get('/v1/containers/:ref/logs', async (req, reply) => {
-      const q = req.query as Record<string, string>;
-      const inst = await engine.get((req.params as { ref: string }).ref);
+    app.get('/v1/containers/:ref/logs', { schema: { ...byRef, querystring: LogsQuery } }, async (req, reply) => {
+      const q = req.query;
+      const inst = await engine.get(req.params.ref);
       if (inst.type === 'vm') {
         // A VM's log is its serial console: raw text, not records.
         reply.header('Content-Type', 'application/vnd.docker.raw-stream');
-        return reply.send(vmConsoleLog(engine, inst, bool(q.follow), (f) => req.raw.on('close', f)));
+        return reply.send(vmConsoleLog(engine, inst, q.follow, (f) => req.raw.on('close', f)));
       }
-      const tail = q.tail === undefined || q.tail === 'all' ? undefined : int(q.tail, -1);
-      const wantOut = q.stdout === undefined || bool(q.stdout);
-      const wantErr = q.stderr === undefined || bool(q.stderr);
-      const ts = bool(q.timestamps);
+      const tail = q.tail;
+      const wantOut = q.stdout;
+      const wantErr = q.stderr;
+      const ts = q.timestamps;
       const tty = inst.config.tty;
       const encode = (r: LogRecord): Buffer | undefined => {
         if ((r.stream === 'stdout' && !wantOut) || (r.stream === 'stderr' && !wantErr)) return undefined;
@@ -120,7 +135,7 @@ export const containerRoutes =
         if (b) out.push(b);
       }
       const live = inst.state.status === 'running' || inst.state.status === 'paused' || inst.state.status === 'created';
-      if (!bool(q.follow) || !live) {
+      if (!q.follow || !live) {
         out.push(null);
       } else {
         const f = followLog(path, offset, (r) => {
@@ -139,18 +154,16 @@ export const containerRoutes =
       return reply.send(out);
     });
 
-    app.get('/v1/containers/:ref/archive', async (req, reply) => {
-      const q = req.query as Record<string, string>;
-      if (!q.path) throw invalid('path is required');
-      const stream = await engine.copyFrom((req.params as { ref: string }).ref, q.path, { followLink: bool(q.followLink) });
+    app.get('/v1/containers/:ref/archive', { schema: { ...byRef, querystring: ArchiveGetQuery } }, async (req, reply) => {
+      const q = req.query;
+      const stream = await engine.copyFrom(req.params.ref, q.path, { followLink: q.followLink });
       reply.header('Content-Type', 'application/x-tar');
       return reply.send(stream);
     });
 
-    app.put('/v1/containers/:ref/archive', async (req, reply) => {
-      const q = req.query as Record<string, string>;
-      if (!q.path) throw invalid('path is required');
-      await engine.copyTo((req.params as { ref: string }).ref, q.path, req.body as NodeJS.ReadableStream);
+    app.put('/v1/containers/:ref/archive', { schema: { ...byRef, querystring: ArchiveQuery } }, async (req, reply) => {
+      const q = req.query;
+      await engine.copyTo(req.params.ref, q.path, req.body as NodeJS.ReadableStream);
       return reply.status(204).send();
     });
   };

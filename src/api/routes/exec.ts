@@ -1,41 +1,16 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { invalid, notFound, wrongState } from '../../core/errors.js';
-import { newId } from '../../core/ids.js';
-import type { ExecOptions, ExecSession } from '../../runtime/driver.js';
+import { wrongState } from '../../core/errors.js';
+import { q, ref, RefParams } from '../parse.js';
 import type { ApiDeps } from '../server.js';
+import type { Routes } from '../validation.js';
+import type { ExecSessions } from './exec-sessions.js';
 
 /**
  * Exec sessions, as docker's: create one (POST /containers/{ref}/exec),
- * start it over an upgraded connection (POST /exec/{id}/start), resize it,
- * and read its exit code afterwards (GET /exec/{id}). Kept in memory: an exec
- * belongs to the client session that made it.
+ * start it over an upgraded connection (POST /exec/{id}/start, in
+ * container-streams.ts), resize it, and read its exit code afterwards
+ * (GET /exec/{id}). The sessions themselves live in exec-sessions.ts.
  */
-export interface ExecRecord {
-  id: string;
-  containerId: string;
-  opts: ExecOptions;
-  session?: ExecSession;
-  running: boolean;
-  exitCode: number | null;
-}
-
-export class ExecSessions {
-  private m = new Map<string, ExecRecord>();
-  add(r: ExecRecord) {
-    this.m.set(r.id, r);
-  }
-  get(id: string): ExecRecord {
-    const r = this.m.get(id);
-    if (!r) throw notFound(`exec session ${id}`);
-    return r;
-  }
-  /** Forget a finished session after a while, so its exit code can still be read. */
-  expire(id: string) {
-    setTimeout(() => this.m.delete(id), 5 * 60_000).unref();
-  }
-}
-
 export const ExecBody = z
   .object({
     cmd: z.array(z.string()).min(1),
@@ -47,35 +22,28 @@ export const ExecBody = z
   })
   .strict();
 
-export function intParam(v: unknown, dflt: number): number {
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw invalid(`expected an integer, got "${v}"`);
-  return n;
-}
+export const IdParams = z.object({ id: ref }).strict();
+/** A terminal's size: rows and columns (docker's h and w). */
+export const SizeQuery = z.object({ h: q.int(24, 0, 65535), w: q.int(80, 0, 65535) });
 
 export const execRoutes =
-  ({ engine }: ApiDeps, sessions: ExecSessions): FastifyPluginAsync =>
+  ({ engine }: ApiDeps, sessions: ExecSessions): Routes =>
   async (app) => {
-    app.post('/v1/containers/:ref/exec', async (req, reply) => {
-      const parsed = ExecBody.safeParse(req.body ?? {});
-      if (!parsed.success) throw invalid(`invalid exec request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      const inst = await engine.get((req.params as { ref: string }).ref);
+    app.post('/v1/containers/:ref/exec', { schema: { params: RefParams, body: ExecBody } }, async (req, reply) => {
+      const inst = await engine.get(req.params.ref);
       if (inst.state.status !== 'running') throw wrongState(`${inst.type === 'vm' ? 'VM' : 'container'} ${inst.name} is not running`);
-      const id = newId();
-      sessions.add({ id, containerId: inst.id, opts: parsed.data, running: false, exitCode: null });
+      const { id } = sessions.add(inst.id, req.body);
       return reply.status(201).send({ id });
     });
 
-    app.get('/v1/exec/:id', async (req) => {
-      const r = sessions.get((req.params as { id: string }).id);
+    app.get('/v1/exec/:id', { schema: { params: IdParams } }, async (req) => {
+      const r = sessions.get(req.params.id);
       return { id: r.id, containerId: r.containerId, running: r.running, exitCode: r.exitCode, tty: r.opts.tty };
     });
 
-    app.post('/v1/exec/:id/resize', async (req, reply) => {
-      const q = req.query as Record<string, string>;
-      const r = sessions.get((req.params as { id: string }).id);
-      if (r.session) await r.session.resize(intParam(q.h, 24), intParam(q.w, 80));
+    app.post('/v1/exec/:id/resize', { schema: { params: IdParams, querystring: SizeQuery } }, async (req, reply) => {
+      const r = sessions.get(req.params.id);
+      if (r.session) await r.session.resize(req.query.h, req.query.w);
       return reply.status(204).send();
     });
   };

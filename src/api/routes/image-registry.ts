@@ -1,22 +1,21 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import { invalid, toHullError } from '../../core/errors.js';
 import type { OnProgress } from '../../image/registry/progress.js';
+import { q, ref, RefParams } from '../parse.js';
 import type { ApiDeps } from '../server.js';
+import type { Routes } from '../validation.js';
 import { imageSummary } from './images.js';
 
 const PullBody = z.object({ ref: z.string().min(1), platform: z.string().optional() }).strict();
 const LoginBody = z.object({ registry: z.string(), username: z.string().min(1), password: z.string().min(1) }).strict();
 
-const bool = (v: unknown) => v === '1' || v === 'true';
-const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
-
-function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
-  const r = schema.safeParse(body ?? {});
-  if (!r.success) throw invalid(`invalid ${what} request: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
-  return r.data;
-}
+const TagQuery = z.object({ repo: q.required(), tag: q.str() });
+/** More images after the one in the path: `ref` may repeat. */
+const SaveQuery = z.object({ format: q.oneOf(['docker', 'oci'], 'docker'), ref: q.list() });
+const PruneQuery = z.object({ all: q.bool() });
+const RegistryParams = z.object({ registry: ref }).strict();
 
 /**
  * Answer with a stream of newline-delimited JSON events from `run`, ended by
@@ -50,36 +49,30 @@ export function ndjson(reply: FastifyReply, run: (on: OnProgress, signal: AbortS
  * prune, and registry logins.
  */
 export const imageRegistryRoutes =
-  ({ images, engine }: ApiDeps): FastifyPluginAsync =>
+  ({ images, engine }: ApiDeps): Routes =>
   async (app) => {
     const usedImages = async () => new Set((await engine.list(true)).map((i) => i.config.imageId));
 
-    app.post('/v1/images/pull', async (req, reply) => {
-      const body = parse(PullBody, req.body, 'pull');
+    app.post('/v1/images/pull', { schema: { body: PullBody } }, async (req, reply) => {
+      const body = req.body;
       return ndjson(reply, async (onProgress, signal) => {
         const r = await images.registry.pull(body.ref, { platform: body.platform, onProgress, signal });
         return { image: imageSummary(r.image), name: r.name, digest: r.digest, status: r.status };
       });
     });
 
-    app.post('/v1/images/:ref/push', async (req, reply) => {
-      const ref = (req.params as { ref: string }).ref;
-      return ndjson(reply, (onProgress, signal) => images.registry.push(ref, { onProgress, signal }));
+    app.post('/v1/images/:ref/push', { schema: { params: RefParams } }, async (req, reply) => {
+      return ndjson(reply, (onProgress, signal) => images.registry.push(req.params.ref, { onProgress, signal }));
     });
 
-    app.post('/v1/images/:ref/tag', async (req, reply) => {
-      const q = req.query as Record<string, string | undefined>;
-      if (!q.repo) throw invalid('repo is required');
-      const name = await images.tag((req.params as { ref: string }).ref, q.tag ? `${q.repo}:${q.tag}` : q.repo);
+    app.post('/v1/images/:ref/tag', { schema: { params: RefParams, querystring: TagQuery } }, async (req, reply) => {
+      const q = req.query;
+      const name = await images.tag(req.params.ref, q.tag ? `${q.repo}:${q.tag}` : q.repo);
       return reply.status(201).send({ name });
     });
 
-    app.get('/v1/images/:ref/save', async (req, reply) => {
-      const q = req.query as Record<string, unknown>;
-      const format = q.format ?? 'docker';
-      if (format !== 'docker' && format !== 'oci') throw invalid(`format must be docker or oci, not "${String(format)}"`);
-      const refs = [(req.params as { ref: string }).ref, ...list(q.ref)];
-      const stream = await images.saveArchive(refs, format);
+    app.get('/v1/images/:ref/save', { schema: { params: RefParams, querystring: SaveQuery } }, async (req, reply) => {
+      const stream = await images.saveArchive([req.params.ref, ...req.query.ref], req.query.format);
       reply.header('Content-Type', 'application/x-tar');
       return reply.send(stream);
     });
@@ -89,19 +82,19 @@ export const imageRegistryRoutes =
       return (await images.load(req.body as NodeJS.ReadableStream)).map(imageSummary);
     });
 
-    app.post('/v1/images/prune', async (req) => {
+    app.post('/v1/images/prune', { schema: { querystring: PruneQuery } }, async (req) => {
       const used = await usedImages();
-      return images.prune({ all: bool((req.query as Record<string, string>).all), inUse: (id) => used.has(id) });
+      return images.prune({ all: req.query.all, inUse: (id) => used.has(id) });
     });
 
-    app.post('/v1/auth', async (req) => {
-      const body = parse(LoginBody, req.body, 'login');
+    app.post('/v1/auth', { schema: { body: LoginBody } }, async (req) => {
+      const body = req.body;
       const { host } = await images.registry.login(body.registry, { username: body.username, password: body.password });
       return { status: 'Login Succeeded', registry: host };
     });
 
-    app.delete('/v1/auth/:registry', async (req) => {
-      const { host, removed } = await images.registry.logout((req.params as { registry: string }).registry);
+    app.delete('/v1/auth/:registry', { schema: { params: RegistryParams } }, async (req) => {
+      const { host, removed } = await images.registry.logout(req.params.registry);
       return { registry: host, removed };
     });
   };

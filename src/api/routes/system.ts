@@ -1,8 +1,8 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { API_VERSION, type ApiDeps } from '../server.js';
+import type { Routes } from '../validation.js';
 
 export const systemRoutes =
-  ({ engine, version }: ApiDeps): FastifyPluginAsync =>
+  ({ engine, version }: ApiDeps): Routes =>
   async (app) => {
     app.get('/_ping', async (_req, reply) => reply.header('Api-Version', API_VERSION).type('text/plain').send('OK'));
 

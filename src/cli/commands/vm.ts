@@ -4,7 +4,7 @@ import { Readable, type Duplex } from 'node:stream';
 import type { CreateOptions } from '../../engine/create-options.js';
 import { formatSize, parseCpus, parseSize } from '../../core/units.js';
 import { collect, enc, exitWith, forEachRef, getCtx } from '../context.js';
-import { ago, printJson, table } from '../format.js';
+import { ago, goTemplate, printJson, table } from '../format.js';
 import { readEvents } from '../progress-view.js';
 import { relay } from '../stdio.js';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
@@ -124,7 +124,20 @@ export function register(program: Command): void {
   vm.command('inspect')
     .description('show VMs as JSON (the record, the machine, the accelerator)')
     .argument('<vm...>')
-    .action(async (refs: string[]) => printJson(await Promise.all(refs.map((r) => client().call('GET', `/v1/vms/${enc(r)}`)))));
+    .option('-f, --format <format>', 'json (default) or a Go template like {{.State.Status}}')
+    .action(async (refs: string[], o: { format?: string }) => {
+      // As docker inspect: what was found is printed, each failure said on stderr, exit 1 if any.
+      const out: unknown[] = [];
+      let failed = false;
+      for (const ref of refs) {
+        await client()
+          .call('GET', `/v1/vms/${enc(ref)}`)
+          .then((x) => out.push(x), (e: Error) => ((failed = true), process.stderr.write(`Error: ${e.message}\n`)));
+      }
+      if (o.format && o.format !== 'json') process.stdout.write(out.map((x) => `${goTemplate(o.format!, x)}\n`).join(''));
+      else printJson(out);
+      if (failed) exitWith(1);
+    });
 
   vm.command('console')
     .description('attach to the serial console (raw); detach with Ctrl-] (the VM keeps running)')

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HullError, notFound } from '../../core/errors.js';
-import { isValidName } from '../../core/ids.js';
+import { checkName } from '../../core/ids.js';
 import { formatSize } from '../../core/units.js';
 import { Reverter } from '../../core/reverter.js';
 import * as qcow2 from '../../storage/qcow2.js';
@@ -134,7 +134,7 @@ export class VmImages {
 
   /** A valid name, not taken (unless replacing): checked before an upload's bytes are taken. */
   private async checkName(opts: ImportOptions): Promise<void> {
-    if (!isValidName(opts.name)) throw new HullError('invalid', `invalid VM image name "${opts.name}": use letters, digits, _ . - (start with a letter or digit)`);
+    checkName(opts.name, 'VM image');
     const existing = await this.get(opts.name).catch(() => undefined);
     if (existing && !opts.replace) throw new HullError('conflict', `VM image "${opts.name}" already exists`);
   }
