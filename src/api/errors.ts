@@ -34,6 +34,9 @@ export function httpError(e: unknown): { status: number; body: ErrorBody } {
   if (e instanceof HullError) return errorResponse(e);
   const fe = e as { code?: unknown; statusCode?: unknown; message?: unknown };
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 0;
-  if (status >= 400 && status < 500) return { status, body: { code: 'invalid', message: String(fe.message) } };
+  if (status >= 400 && status < 500) return { status, body: { code: status === 404 ? 'not_found' : 'invalid', message: clip(String(fe.message)) } };
   return errorResponse(e);
 }
+
+/** Fastify's messages quote the URL, which may be long. */
+const clip = (s: string) => (s.length > 300 ? `${s.slice(0, 300)}…` : s);

@@ -4,12 +4,27 @@ import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
+import { z } from 'zod';
 import { HullError, type ErrorCode } from '../core/errors.js';
 import { newState } from '../core/instance.js';
 import { CreateOptionsSchema } from '../engine/create-options.js';
 import { errorResponse } from './errors.js';
 import { buildServer, type ApiDeps } from './server.js';
+import { query } from './parse.js';
 import { UpgradeRouter } from './upgrade.js';
+
+/** Each route's query schema, as fastify sees it once the edge parser has filled in the defaults. */
+const routeQueries = vi.hoisted(() => new Map<string, unknown>());
+vi.mock('./validation.js', async (importOriginal) => {
+  const orig = await importOriginal<typeof import('./validation.js')>();
+  return {
+    ...orig,
+    strictEdge: (app: FastifyInstance) => {
+      orig.strictEdge(app);
+      app.addHook('onRoute', (r) => void (r.method !== 'HEAD' && routeQueries.set(`${r.method} ${r.url}`, r.schema?.querystring)));
+    },
+  };
+});
 
 /**
  * The contract test: openapi.yaml describes exactly the routes the server
@@ -82,13 +97,13 @@ function stubDeps(): ApiDeps {
 
 let app: FastifyInstance;
 let plainRoutes: Array<{ method: string; url: string }>;
-let upgradeRoutes: Array<{ method: string; url: string }>;
+let upgradeRoutes: Array<{ method: string; url: string; query?: unknown }>;
 
 beforeAll(async () => {
   const add = vi.spyOn(UpgradeRouter.prototype, 'add');
   app = await buildServer(stubDeps());
   await app.ready();
-  upgradeRoutes = add.mock.calls.map(([method, url]) => ({ method, url }));
+  upgradeRoutes = add.mock.calls.map(([method, url, opts]) => ({ method, url, query: opts.query }));
   add.mockRestore();
   // HEAD routes are fastify's automatic twins of GET routes.
   plainRoutes = parseRouteTree(app.printRoutes({ commonPrefix: false })).filter((r) => r.method !== 'HEAD');
@@ -166,6 +181,54 @@ describe('openapi.yaml', () => {
         const schema = deref(resp as Json).content?.['application/json']?.schema;
         expect(schema?.$ref, `${key} ${status}`).toBe('#/components/schemas/Error');
       }
+    }
+  });
+});
+
+describe('openapi.yaml query parameters', () => {
+  /** The zod object a route parses its query with (upgrade routes without one take none). */
+  function schemaOf(key: string): z.ZodObject {
+    const up = upgradeRoutes.find((r) => `${r.method} ${r.url}` === key);
+    const s = (up ? (up.query ?? z.object({})) : routeQueries.get(key)) as z.ZodObject | undefined;
+    if (!s) throw new Error(`no query schema for ${key}`);
+    return s;
+  }
+  const documented = (path: string, op: Json) => [...(spec.paths[path].parameters ?? []), ...(op.parameters ?? [])].map(deref).filter((p) => p.in === 'query');
+  const refusal = (f: () => unknown) => {
+    try {
+      f();
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  it('are exactly those each route parses: no undocumented one is taken, no documented one refused', () => {
+    expect(routeQueries.size).toBeGreaterThan(10);
+    for (const { key, op, path } of specOperations()) {
+      expect(Object.keys(schemaOf(key).shape).sort(), key).toEqual(documented(path, op).map((p) => p.name as string).sort());
+    }
+  });
+
+  it('repeat only where documented as arrays, and are required where documented so', () => {
+    for (const { key, op, path } of specOperations()) {
+      for (const p of documented(path, op)) {
+        const repeated = refusal(() => query(schemaOf(key), { [p.name]: ['1', '2'] }));
+        if (deref(p.schema ?? {}).type === 'array') expect(repeated, `${key} ${p.name}`).not.toMatch(/given 2 times/);
+        else expect(repeated, `${key} ${p.name}`).toBe(`query parameter "${p.name}" is given 2 times: give it once`);
+        const absent = refusal(() => query(schemaOf(key), {}));
+        expect(absent.includes(`"${p.name}"`), `${key} ${p.name} required`).toBe(Boolean(p.required));
+      }
+    }
+  });
+
+  it('are refused when unknown, on every route, before the route acts', async () => {
+    for (const { key, method } of specOperations().filter((o) => !upgradeRoutes.some((r) => `${r.method} ${r.url}` === o.key))) {
+      const url = key.split(' ')[1].replace(/:\w+/g, 'x');
+      const res = await app.inject({ method: method.toUpperCase() as HTTPMethods, url: `${url}?zz=1` });
+      expect(res.statusCode, key).toBe(400);
+      expect(res.json().code, key).toBe('invalid');
+      expect(res.json().message, key).toMatch(/unknown query parameter "zz"|^invalid request body/);
     }
   });
 });

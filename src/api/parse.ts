@@ -66,6 +66,21 @@ export const q = {
   },
 };
 
+/**
+ * A string read by one of core's parsers (`parseSignal`, `parseReference`): its
+ * `invalid` becomes this field's issue, so the 400 names the field.
+ */
+export function parsedBy<T>(parser: (s: string) => T) {
+  return z.string().transform((s, ctx): T => {
+    try {
+      return parser(s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+}
+
 /** Path parameters, as the router decoded them. */
 export function params<T extends z.ZodObject>(schema: T, raw: unknown): z.output<T> {
   return check(schema, raw ?? {}, (field) => `path parameter "${field}"`);

@@ -1,6 +1,6 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { chmod, mkdir, rm } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.js';
@@ -40,7 +40,18 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   // Request logs are info-level: the API's own logger only reports warnings and errors.
   const apiLog = deps.log.child({ component: 'api' }, { level: 'warn' });
   // Path parameters up to PARAM_MAX: fastify's default (100) would make longer names unusable in URLs.
-  const app = Fastify({ loggerInstance: apiLog as unknown as FastifyBaseLogger, bodyLimit: 16 * 1024 * 1024, routerOptions: { maxParamLength: PARAM_MAX } });
+  const app = Fastify({
+    loggerInstance: apiLog as unknown as FastifyBaseLogger,
+    bodyLimit: 16 * 1024 * 1024,
+    routerOptions: { maxParamLength: PARAM_MAX },
+    // A URL fastify cannot decode or route (bad escape, a segment over PARAM_MAX), and
+    // a request node cannot parse, answer with the Error body too.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = httpError(err);
+      void (reply as FastifyReply).status(status).send(body);
+    },
+    clientErrorHandler: clientError,
+  });
   strictEdge(app);
   app.addContentTypeParser(['application/x-tar', 'application/octet-stream'], (_req, payload, done) => done(null, payload));
   app.setErrorHandler((err, req, reply) => {
@@ -70,6 +81,15 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
     app.server.closeAllConnections();
   });
   return app;
+}
+
+/** A request node could not parse (bad framing, headers too large, too slow): its status and the Error body, then close. */
+function clientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const text = JSON.stringify({ code: 'invalid', message: status === 431 ? 'request headers too large' : status === 408 ? 'request too slow' : `malformed HTTP request (${err.code ?? 'unparsable'})` });
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`);
+  socket.destroy();
 }
 
 /** Listen on a unix socket, root only (mode 0660), replacing a stale socket. */

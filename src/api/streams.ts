@@ -67,5 +67,6 @@ export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, with
 export function writeHttpError(socket: Duplex, status: number, body: object): void {
   if (!socket.writable) return void socket.destroy();
   const text = JSON.stringify(body);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  // Closed once written: a client still sending a body must not hold the socket open.
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`, () => socket.destroy());
 }

@@ -11,10 +11,11 @@ export interface DaemonConfig {
 export const DEFAULT_HOST = 'unix:///run/hull/hull.sock';
 export const DEFAULT_ROOT = '/var/lib/hull';
 
+/** `unix:///run/hull/hull.sock` or a bare absolute path: Hull listens on a unix socket only (dockerd's tcp:// is not offered). */
 export function socketPathFromHost(host: string): string {
-  if (host.startsWith('unix://')) return host.slice('unix://'.length);
-  if (host.startsWith('/')) return host;
-  throw new HullError('invalid', `unsupported host "${host}": use unix:///path/to/hull.sock`);
+  const path = host.startsWith('unix://') ? host.slice('unix://'.length) : host;
+  if (path.startsWith('/')) return path;
+  throw new HullError('invalid', `unsupported host "${host}": use unix:///path/to/hull.sock (an absolute path; Hull listens on a unix socket only)`);
 }
 
 export function resolveHost(flag?: string): string {

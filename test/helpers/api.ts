@@ -44,15 +44,21 @@ export function api(socketPath: string, method: string, path: string, o: { body?
  * until the server closes, `timeoutMs` passes, or after `destroyAfterMs` (the
  * client vanishing; 0: right after the bytes are written).
  */
-export function rawSend(socketPath: string, bytes: string | Buffer, o: { timeoutMs?: number; destroyAfterMs?: number } = {}): Promise<{ text: string; status: number; timedOut: boolean }> {
+export function rawSend(
+  socketPath: string,
+  bytes: string | Buffer,
+  o: { timeoutMs?: number; destroyAfterMs?: number } = {},
+): Promise<{ text: string; status: number; timedOut: boolean; /** The server closed before it took all the bytes. */ cutOff: boolean }> {
   return new Promise((resolve) => {
     const s = connect(socketPath);
     let text = '';
     let timedOut = false;
+    let cutOff = false;
     const done = () => {
       clearTimeout(timer);
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      resolve({ text, status: m ? Number(m[1]) : 0, timedOut });
+      // The final status: past any 100 Continue.
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text.replace(/^HTTP\/1\.1 100 [^\r]*\r\n\r\n/, ''));
+      resolve({ text, status: m ? Number(m[1]) : 0, timedOut, cutOff });
     };
     const timer = setTimeout(() => {
       timedOut = o.destroyAfterMs === undefined;
@@ -61,7 +67,8 @@ export function rawSend(socketPath: string, bytes: string | Buffer, o: { timeout
     s.on('data', (b: Buffer) => (text += b.toString('latin1')));
     s.on('error', () => undefined);
     s.on('close', done);
-    s.write(bytes, () => {
+    s.write(bytes, (err) => {
+      if (err) cutOff = true;
       if (o.destroyAfterMs === 0) s.destroy();
     });
   });

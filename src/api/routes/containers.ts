@@ -4,7 +4,7 @@ import { parseSignal } from '../../core/units.js';
 import type { Instance } from '../../core/instance.js';
 import { followLog, readLog, type LogRecord } from '../../runtime/oci/logs.js';
 import { CreateOptionsSchema } from '../../engine/create-options.js';
-import { q, RefParams } from '../parse.js';
+import { parsedBy, q, RefParams } from '../parse.js';
 import type { ApiDeps } from '../server.js';
 import { muxFrame } from '../streams.js';
 import type { Routes } from '../validation.js';
@@ -32,7 +32,7 @@ export function summary(i: Instance) {
 const MAX_WAIT_S = 2_147_483;
 const ListQuery = z.object({ all: q.bool() });
 const StopQuery = z.object({ t: q.int(10, 0, MAX_WAIT_S) });
-const KillQuery = z.object({ signal: z.string().default('SIGKILL').transform((s, ctx) => catchInvalid(() => parseSignal(s), ctx)) });
+const KillQuery = z.object({ signal: parsedBy(parseSignal).default('SIGKILL') });
 const RemoveQuery = z.object({ force: q.bool() });
 const WaitQuery = z.object({ condition: q.oneOf(['not-running', 'next-exit', 'removed'], 'not-running') });
 const LogsQuery = z.object({
@@ -50,16 +50,6 @@ const LogsQuery = z.object({
 const ArchiveQuery = z.object({ path: q.required() });
 /** Reading out of a container may follow a symlink at `path` (cp -L). */
 const ArchiveGetQuery = z.object({ path: q.required(), followLink: q.bool() });
-
-/** A core parser's `invalid` as a zod issue, so the message names the field. */
-function catchInvalid<T>(f: () => T, ctx: z.RefinementCtx): T {
-  try {
-    return f();
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-}
 
 const byRef = { params: RefParams };
 

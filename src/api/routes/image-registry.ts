@@ -3,12 +3,15 @@ import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import { invalid, toHullError } from '../../core/errors.js';
 import type { OnProgress } from '../../image/registry/progress.js';
-import { q, ref, RefParams } from '../parse.js';
+import { PARAM_MAX, parsedBy, q, ref, RefParams } from '../parse.js';
+import { parseReference } from '../../image/reference.js';
 import type { ApiDeps } from '../server.js';
 import type { Routes } from '../validation.js';
 import { imageSummary } from './images.js';
 
-const PullBody = z.object({ ref: z.string().min(1), platform: z.string().optional() }).strict();
+/** An image reference, checked before any progress streams (after that, a failure is only an error event). */
+const ImageRef = z.string().min(1).max(PARAM_MAX).pipe(parsedBy((s) => (parseReference(s), s)));
+const PullBody = z.object({ ref: ImageRef, platform: z.string().optional() }).strict();
 const LoginBody = z.object({ registry: z.string(), username: z.string().min(1), password: z.string().min(1) }).strict();
 
 const TagQuery = z.object({ repo: q.required(), tag: q.str() });
@@ -16,6 +19,7 @@ const TagQuery = z.object({ repo: q.required(), tag: q.str() });
 const SaveQuery = z.object({ format: q.oneOf(['docker', 'oci'], 'docker'), ref: q.list() });
 const PruneQuery = z.object({ all: q.bool() });
 const RegistryParams = z.object({ registry: ref }).strict();
+const PushParams = z.object({ ref: ImageRef }).strict();
 
 /**
  * Answer with a stream of newline-delimited JSON events from `run`, ended by
@@ -61,7 +65,8 @@ export const imageRegistryRoutes =
       });
     });
 
-    app.post('/v1/images/:ref/push', { schema: { params: RefParams } }, async (req, reply) => {
+    app.post('/v1/images/:ref/push', { schema: { params: PushParams } }, async (req, reply) => {
+      await images.resolve(req.params.ref);
       return ndjson(reply, (onProgress, signal) => images.registry.push(req.params.ref, { onProgress, signal }));
     });
 
