@@ -55,6 +55,11 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   strictEdge(app);
   app.addContentTypeParser(['application/x-tar', 'application/octet-stream'], (_req, payload, done) => done(null, payload));
   app.setErrorHandler((err, req, reply) => {
+    // A client that went away mid-body (an upload cut off): nobody reads the answer, and the daemon is fine.
+    if (!req.raw.complete && req.raw.socket?.destroyed) {
+      apiLog.debug({ err: String(err), url: req.url.slice(0, 200) }, 'client went away mid-request');
+      return reply.status(400).send({ code: 'invalid', message: 'the request was cut off: the client closed the connection' });
+    }
     const { status, body } = httpError(err);
     if (status >= 500) deps.log.error({ err, method: req.method, url: req.url.slice(0, 200) }, 'request failed');
     return reply.status(status).send(body);

@@ -60,6 +60,8 @@ export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, with
     stdio.onClose(() => {
       resolve();
     });
+    // A client gone before the stream began will send no 'close' any more.
+    if (socket.destroyed) stdio.close();
   });
 }
 

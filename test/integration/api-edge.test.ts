@@ -47,6 +47,17 @@ describe('one request cannot take the daemon down', () => {
     await alive();
     expect(d.logs).not.toMatch(/uncaught exception|unhandled rejection/);
   });
+
+  it('takes an upload cut off by its client as that client gone, not as a daemon error', async () => {
+    const cut = { 'Content-Type': 'application/x-tar', 'Content-Length': '100000' };
+    for (const path of ['/v1/images/load', '/v1/vm-images?name=cut', '/v1/build', '/v1/containers/box/archive?path=/tmp']) {
+      await rawSend(d.socket, httpBytes(path.includes('archive') ? 'PUT' : 'POST', path, cut, 'abc'), { destroyAfterMs: 50 });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    await alive();
+    expect(d.logs.split('\n').filter((l) => l.includes('"level":50'))).toEqual([]);
+    expect((await api(d.socket, 'GET', '/v1/vm-images')).text).not.toMatch(/"cut"/);
+  });
 });
 
 describe('queries, paths and names are parsed strictly', () => {
