@@ -95,7 +95,7 @@ function badBody(r: Rng): { body: Buffer; type: string } {
     case 'notJson':
       return { body: Buffer.from(r.pick(['{', '{"a":1', 'nul', '\u0000\u0001', '{"a":1}}', "{'a':1}"])), type: 'application/json' };
     case 'huge':
-      return json({ zz: 'x'.repeat(4 * 1024 * 1024) });
+      return r.chance(0.2) ? json({ zz: 'x'.repeat(17 * 1024 * 1024) }) : json({ zz: 'x'.repeat(4 * 1024 * 1024) });
     case 'array':
       return json([1, 2, 3]);
     case 'string':
