@@ -55,7 +55,7 @@ describe.skipIf(!guestBuilt)('QEMU confinement (TCG)', () => {
     await d?.destroy();
   }, 60_000);
 
-  const inspectVm = async (name: string) => JSON.parse(await d.ok(['vm', 'inspect', name]))[0] as { id: string; vm: { qemuPid: number; dir: string } };
+  const inspectVm = async (name: string) => JSON.parse(await d.ok(['vm', 'inspect', name]))[0] as { id: string; vm: { qemuPid: number; dir: string; user: { uid: number } } };
 
   it('each VM runs QEMU as a uid of its own, without capabilities, sandboxed; one cannot reach the other; a VM from before keeps working', async () => {
     await d.ok(['network', 'create', 'cfnet', '--subnet', '10.231.61.0/24']);
@@ -74,6 +74,7 @@ describe.skipIf(!guestBuilt)('QEMU confinement (TCG)', () => {
     expectConfined(ca);
     expectConfined(cb);
     expect(ca.uid).not.toBe(cb.uid);
+    expect([a.vm.user.uid, b.vm.user.uid]).toEqual([ca.uid, cb.uid]); // inspect says who QEMU runs as
 
     // The VM's directory: root's, entered by its own QEMU only; the files QEMU writes are its own.
     const st = await stat(a.vm.dir);

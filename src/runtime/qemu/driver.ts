@@ -51,6 +51,8 @@ export interface VmInspect {
   dir: string;
   /** The cgroup QEMU runs in, with its limits (or why it could not be made). */
   cgroup?: VmCgroup | { error: string };
+  /** Who QEMU runs as (confine.ts); absent for a QEMU an older Hull started as root. */
+  user?: QemuUser;
 }
 
 /**
@@ -393,10 +395,10 @@ export class QemuDriver implements Driver {
     const files = this.files(inst);
     const spec = await this.spec(inst);
     const pid = (await livePid(files)) ?? 0;
-    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string } }, () => undefined) : undefined;
+    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string }; user?: QemuUser }, () => undefined) : undefined;
     const qmpStatus = pid ? await this.qmpStatus(inst).catch(() => undefined) : undefined;
     const status = pid ? runtimeStatus(qmpStatus ?? 'running') : (await readExit(files)) ? 'stopped' : 'absent';
-    return { spec, status, qemuPid: pid, accel: run?.accel, qmpStatus, dir: files.dir, cgroup: run?.cgroup };
+    return { spec, status, qemuPid: pid, accel: run?.accel, qmpStatus, dir: files.dir, cgroup: run?.cgroup, user: run?.user };
   }
 
   // ---- snapshots (snapshot.ts): full while QEMU runs, disk-only while it is stopped ----

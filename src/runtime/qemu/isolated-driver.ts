@@ -387,12 +387,12 @@ export class IsolatedDriver implements Driver {
     throw new HullError('invalid', `container ${inst.name} runs in a VM of its own (--isolation vm): its files are on a VM disk, cp is not available`);
   }
 
-  /** What `inspect` adds: the accelerator, QEMU's pid and cgroup. */
-  async inspect(inst: Instance): Promise<{ qemuPid: number; accel?: AccelChoice; cgroup?: VmCgroup | { error: string }; dir: string }> {
+  /** What `inspect` adds: the accelerator, QEMU's pid, cgroup and user. */
+  async inspect(inst: Instance): Promise<{ qemuPid: number; accel?: AccelChoice; cgroup?: VmCgroup | { error: string }; user?: QemuUser; dir: string }> {
     const files = this.files(inst);
     const pid = (await livePid(files)) ?? 0;
-    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string } }, () => undefined) : undefined;
-    return { qemuPid: pid, accel: run?.accel, cgroup: run?.cgroup, dir: files.dir };
+    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string }; user?: QemuUser }, () => undefined) : undefined;
+    return { qemuPid: pid, accel: run?.accel, cgroup: run?.cgroup, user: run?.user, dir: files.dir };
   }
 
   /** Daemon shutdown: let go of every instance, leaving them running. */
