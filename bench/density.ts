@@ -101,7 +101,7 @@ export async function density(o: DensityOptions): Promise<DensityResult> {
     const info = await d.info();
     const dpid = info.daemonPid;
     // One container first, so the image is unpacked and the code paths are warm before we measure.
-    const warm = await api.call<{ id: string }>('POST', '/v1/containers', { image: 'busybox', cmd: ['true'] });
+    const warm = await api.call<{ id: string }>('POST', '/v1/containers', { image: 'busybox', cmd: ['true'], networks: ['none'] });
     await api.call('POST', `/v1/containers/${warm.id}/start`);
     await api.call('POST', `/v1/containers/${warm.id}/wait`);
     await api.call('DELETE', `/v1/containers/${warm.id}?force=1`);
@@ -115,7 +115,7 @@ export async function density(o: DensityOptions): Promise<DensityResult> {
     const t0 = now();
     for (let i = 0; i < o.count; i++) {
       const ts = now();
-      const { id } = await api.call<{ id: string }>('POST', '/v1/containers', { image: 'busybox', cmd: ['sleep', '1d'], name: `hbd-${i}` });
+      const { id } = await api.call<{ id: string }>('POST', '/v1/containers', { image: 'busybox', cmd: ['sleep', '1d'], name: `hbd-${i}`, networks: ['none'] });
       ids.push(id);
       await api.call('POST', `/v1/containers/${id}/start`);
       per.push(now() - ts);
@@ -240,7 +240,7 @@ export async function density(o: DensityOptions): Promise<DensityResult> {
     }
 
     notes.push(
-      "Hull's containers are started through the API (create + start, one after another); podman's through `podman run -d`, one process each, so podman's per-start time includes its CLI start. Both run with no network (Hull has no network layer yet; podman gets --network none).",
+      "Hull's containers are started through the API (create + start, one after another); podman's through `podman run -d`, one process each, so podman's per-start time includes its CLI start. Both run with --network none (Hull's default network would add a network namespace and a veth pair per container).",
     );
     const MiB = 1024;
     for (const [who, side] of [['hull', hull], ['podman', pod]] as const) {

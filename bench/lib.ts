@@ -162,11 +162,9 @@ export async function unmountUnder(dir: string): Promise<void> {
   for (const mp of mps) await exec('umount', ['-l', mp], { evenIfInterrupted: true }).catch(() => undefined);
 }
 
+/** The host a benchmark ran on (the commit is in its result entry: bench/results.ts). */
 export function machine() {
-  const git = spawnSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-  const dirty = spawnSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'bin', 'scripts'], { encoding: 'utf8' });
   return {
-    hullCommit: git.status === 0 ? `${git.stdout.trim()}${dirty.stdout.trim() ? ' (with uncommitted changes)' : ''}` : 'unknown',
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? '',
@@ -612,8 +610,10 @@ export class Podman {
 // ---------------------------------------------------------------- output
 
 /** A plain text table; numbers right-aligned. */
-export function table(head: string[], rows: Array<Array<string | number>>): string {
-  const cells = [head, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? (Number.isNaN(c) ? '—' : String(c)) : c)))];
+export function table(head: string[], rows: Array<Array<string | number | null | undefined>>): string {
+  // NaN (no samples) is stored as null in a result file: both print as a dash.
+  const cell = (c: string | number | null | undefined) => (c === null || c === undefined || (typeof c === 'number' && Number.isNaN(c)) ? '—' : String(c));
+  const cells = [head, ...rows.map((r) => r.map(cell))];
   const w = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(cells[0]), w.map((n) => '-'.repeat(n)).join('  '), ...cells.slice(1).map(line)].join('\n');

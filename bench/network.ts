@@ -19,6 +19,8 @@ import { BenchDaemon, exec, log, onInterrupt, ratio, sleep, stats, table, versio
 
 export interface NetworkResult {
   fileMiB: number;
+  /** How long each wrk round ran (BENCH_NET_SECONDS, default 3). */
+  connSeconds?: number;
   throughputMiBps: Record<'host' | 'published' | 'direct', Stats>;
   connPerSec: Record<string, number>;
   startMs: Record<'none' | 'bridge', Stats>;
@@ -102,7 +104,7 @@ export async function networkBench(o: { runs: number; fileMiB: number; connSecon
       { name: 'conn/s published / host', value: ratio(connPerSec.published, connPerSec.host) },
       { name: 'start bridge / none', value: ratio(startMs.bridge.median, startMs.none.median) },
     ];
-    return { fileMiB: o.fileMiB, throughputMiBps, connPerSec, startMs, ratios, notes };
+    return { fileMiB: o.fileMiB, connSeconds: o.connSeconds, throughputMiBps, connPerSec, startMs, ratios, notes };
   } finally {
     host.kill('SIGKILL');
     await d?.destroy();
@@ -123,6 +125,7 @@ export function printNetwork(r: NetworkResult): string {
   const c = r.connPerSec;
   const out = [
     `network: busybox httpd on the host beside the same server in a Hull container (${r.fileMiB} MiB download; medians)`,
+    `conn/s: wrk -t1 -c4 for ${r.connSeconds === undefined ? '(duration not recorded)' : `${r.connSeconds} s`} per round against a 3-byte file`,
     table(
       ['server reached', 'MiB/s', 'p90', 'conn/s'],
       [

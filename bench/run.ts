@@ -6,15 +6,16 @@
  *   BENCH_RUNS=10 BENCH_COUNT=50 ...       fewer runs / containers (a quick look)
  *
  * Each benchmark starts its own daemon on a temp root and tears it down.
- * Prints tables and writes bench/results/latest.json (a benchmark not run
- * this time keeps its last result there).
+ * Prints tables and writes each benchmark's result to bench/results/<name>.json
+ * with its own date, commit and host (bench/results.ts): a benchmark not run
+ * this time keeps its file, and its own commit and date, untouched.
+ * `node dist/bench/report.js` then writes the figures into docs/performance.md.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { density, printDensity } from './density.js';
 import { REPO, log, machine, now, runCleanups } from './lib.js';
 import { perfAvailable, printProfile, profile } from './profile.js';
+import { describeCommit, provenance, resultEntry, writeResult } from './results.js';
 import { printStartLatency, startLatency } from './start-latency.js';
 import { networkBenchmark } from './network.js';
 import { printPull, pullBench } from './pull.js';
@@ -67,35 +68,37 @@ async function main(): Promise<void> {
       void runCleanups().finally(() => process.exit(130));
     });
   }
-  const outFile = join(REPO, 'bench', 'results', 'latest.json');
-  const prev = existsSync(outFile) ? JSON.parse(await readFile(outFile, 'utf8')) : {};
-  const out = { date: new Date().toISOString(), machine: machine(), benchmarks: { ...(prev.benchmarks ?? {}) } as Record<string, unknown> };
-  const m = out.machine;
+  const dir = join(REPO, 'bench', 'results');
+  const prov = provenance(REPO);
+  const m = machine();
   process.stdout.write(
-    `Hull bench, ${out.date}\nmachine: ${m.cpus} × ${m.cpuModel}, ${m.memTotalMiB} MiB, kernel ${m.kernel}, cgroups ${m.cgroupMode}, node ${m.node}\n` +
-      `peers: ${m.crun}; ${m.runc}; ${m.conmon}; ${m.podman}\nhull: ${m.hullCommit}; load average ${m.loadAverage.join(' ')}\n\n`,
+    `Hull bench, ${new Date().toISOString()}\nmachine: ${m.cpus} × ${m.cpuModel}, ${m.memTotalMiB} MiB, kernel ${m.kernel}, cgroups ${m.cgroupMode}, node ${m.node}\n` +
+      `peers: ${m.crun}; ${m.runc}; ${m.conmon}; ${m.podman}\nhull: ${describeCommit(prov)}; load average ${m.loadAverage.join(' ')}\n\n`,
   );
   let failed = false;
   const t0 = now();
   for (const name of names) {
     if (stopping) break;
     const t = now();
+    const date = new Date().toISOString();
+    const host = machine();
     log(`${name}: running`);
+    let outcome: { result: unknown } | { error: string };
     try {
       const { result, text } = await BENCHMARKS[name]();
-      out.benchmarks[name] = { date: out.date, seconds: Math.round((now() - t) / 1000), ...(result as object) };
+      outcome = { result };
       process.stdout.write(`${text}\n\n`);
     } catch (e) {
       failed = true;
       process.stderr.write(`bench: ${name} failed: ${(e as Error).stack ?? e}\n`);
-      out.benchmarks[name] = { date: out.date, error: String((e as Error).message ?? e) };
+      outcome = { error: String((e as Error).message ?? e) };
     }
-    log(`${name}: ${((now() - t) / 1000).toFixed(0)} s`);
+    if (stopping) break; // interrupted: the benchmark's file keeps its last complete result
+    const file = await writeResult(dir, resultEntry(name, outcome, { date, seconds: Math.round((now() - t) / 1000), provenance: prov, host }));
+    log(`${name}: ${((now() - t) / 1000).toFixed(0)} s, ${file}`);
   }
-  if (stopping) return; // interrupted: keep the last complete results
-  await mkdir(join(REPO, 'bench', 'results'), { recursive: true });
-  await writeFile(outFile, `${JSON.stringify(out, null, 2)}\n`);
-  process.stdout.write(`results: ${outFile} (${((now() - t0) / 1000).toFixed(0)} s in all)\n`);
+  if (stopping) return;
+  process.stdout.write(`results: ${dir}/ (${((now() - t0) / 1000).toFixed(0)} s in all); the doc: node dist/bench/report.js\n`);
   process.exit(failed ? 1 : 0);
 }
 

@@ -151,12 +151,25 @@ export async function startLatency(o: StartLatencyOptions): Promise<StartLatency
       },
       {
         key: 'cli',
-        label: 'hull run --rm busybox true (CLI)',
+        label: 'hull run --rm busybox true (CLI, default network)',
         run: async () => {
           const before = ev.created.length;
           const t0 = now();
           const r = await d.cli(['run', '--rm', 'busybox', 'true']);
           check('hull run --rm busybox true', r);
+          const id = ev.created.length > before ? ev.created[ev.created.length - 1] : undefined;
+          return { ms: r.ms, parts: { removed: await removed(id, t0) } };
+        },
+      },
+      {
+        // As podman's row runs: no network.
+        key: 'cliNone',
+        label: 'hull run --rm --network none busybox true (CLI)',
+        run: async () => {
+          const before = ev.created.length;
+          const t0 = now();
+          const r = await d.cli(['run', '--rm', '--network', 'none', 'busybox', 'true']);
+          check('hull run --rm --network none busybox true', r);
           const id = ev.created.length > before ? ev.created[ev.created.length - 1] : undefined;
           return { ms: r.ms, parts: { removed: await removed(id, t0) } };
         },
@@ -324,7 +337,7 @@ export async function startLatency(o: StartLatencyOptions): Promise<StartLatency
     };
     const ratios = [
       r('CLI / bare crun', 'cli', 'crun', 2.0),
-      r('CLI / podman', 'cli', 'podman', 0.5),
+      r('CLI (--network none) / podman (--network none)', 'cliNone', 'podman', 0.5),
       r('API / bare crun', 'api', 'crun', 1.2),
       r("API with attach (the CLI's calls) / bare crun", 'apiAttach', 'crun'),
       r('API / bare crun with unshare each run (the peer before 2026-12-01)', 'api', 'crunUnshare'),

@@ -92,23 +92,23 @@ async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, wo
     const id = (await must(d, ['vm', 'create', '--name', name, '--memory', '256m', '--network', net])).trim();
     const t0 = now();
     // Beside the CLI: when the guest's ready line lands in the console log (splits Hull's share into before and after it).
-    let ready = false;
-    const marker = (async () => {
-      while (!ready && !(await readFile(join(d.root, 'vms', id, 'console.log'), 'utf8').catch(() => '')).includes(READY_MARKER)) await sleep(5);
-      return now() - t0;
-    })();
+    const marker = watchForMarker(() => readFile(join(d.root, 'vms', id, 'console.log'), 'utf8').catch(() => ''), READY_MARKER, t0);
     let started = 0;
+    let ready = 0;
     try {
       await must(d, ['vm', 'start', name]);
       started = now() - t0;
       for (let tries = 0; (await d.cli(['vm', 'exec', name, '--', 'true'], { timeoutMs: 60_000 })).code !== 0; tries++) {
         if (tries > 10) throw new Error(`${name}: the guest agent never answered`);
       }
-      into.push(now() - t0);
-    } finally {
-      setTimeout(() => (ready = true), 1000); // the marker is in the log by now, or never will be
+      ready = now() - t0;
+    } catch (e) {
+      marker.abandon();
+      throw e;
     }
-    const markerAt = await marker;
+    // The marker is in the log by now, or this round failed: no figure of it is kept.
+    const markerAt = await marker.settle(1000, `${name}: the guest answered but its ready line never reached console.log`);
+    into.push(ready);
     if (net === 'none') {
       t.vmStarted.push(started);
       t.vmMarker.push(markerAt);
@@ -170,6 +170,7 @@ async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, wo
   for (let i = 0; i < runs + 1; i++) {
     const order = i % 2 === 0 ? rounds : [...rounds].reverse();
     for (const r of order) await r(i).catch((e: unknown) => errors.push(`round ${i}: ${(e as Error).message.split('\n')[0]}`));
+    for (const name of [`vmn${i}`, `vmb${i}`, `vmw${i}`]) await d.cli(['vm', 'rm', '-f', name]).catch(() => undefined); // what a failed round left
     if (i === 0) {
       for (const v of [...Object.values(t), ...Object.values(mem)]) v.length = 0;
       errors.length = 0;
@@ -212,6 +213,33 @@ async function measure(d: BenchDaemon, guest: GuestArtifacts, a: AccelChoice, wo
       { name: L('idle VM QEMU RSS / idle container RSS'), value: r(m.qemuRss.median, m.ctrRss.median) },
       { name: L('idle VM cgroup / idle container cgroup'), value: r(m.vmCgroup.median, m.ctrCgroup.median) },
     ],
+  };
+}
+
+/**
+ * When `marker` first shows up in what `read` returns, in ms since `t0`,
+ * polled every `pollMs`. `settle(graceMs, missing)` keeps looking `graceMs`
+ * longer, then gives the time or throws `missing`: a marker never seen fails
+ * the round, it never becomes a figure. `abandon()` stops looking (the round
+ * failed for another reason).
+ */
+export function watchForMarker(read: () => Promise<string>, marker: string, t0: number, pollMs = 5): { settle(graceMs: number, missing: string): Promise<number>; abandon(): void } {
+  let stopAt = Infinity;
+  const seen = (async (): Promise<number | undefined> => {
+    for (;;) {
+      if ((await read()).includes(marker)) return now() - t0;
+      if (now() >= stopAt) return undefined;
+      await sleep(pollMs);
+    }
+  })();
+  return {
+    async settle(graceMs, missing) {
+      stopAt = now() + graceMs;
+      const at = await seen;
+      if (at === undefined) throw new Error(missing);
+      return at;
+    },
+    abandon: () => void (stopAt = 0),
   };
 }
 

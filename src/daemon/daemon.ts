@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { buildServer, listenUnix } from '../api/server.js';
 import { HullError } from '../core/errors.js';
 import { Engine } from '../engine/engine.js';
-import { startVms } from './vms.js';
+import { startVms, type VmSetup } from './vms.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { ImageService } from '../image/image-service.js';
 import { NetworkManager } from '../net/manager.js';
@@ -48,9 +48,12 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   await images.cleanupTmp();
   await images.ensureBuiltin(BUILTIN_BUSYBOX).catch((e) => log.warn({ err: String(e) }, 'built-in busybox image not imported: run `npm run setup`'));
   const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon });
-  const net = new NetworkManager({ root: cfg.root, store, log, ...scopeNames(cfg.root, cfg.root === DEFAULT_ROOT) });
+  // A VM's taps belong to its QEMU's uid, which the VM drivers (started below) hand out.
+  let tapOwner: VmSetup['tapOwner'];
+  const net = new NetworkManager({ root: cfg.root, store, log, ...scopeNames(cfg.root, cfg.root === DEFAULT_ROOT), tapOwner: async (inst) => tapOwner?.(inst) });
   await net.start();
   const vms = await startVms(cfg.root, driver.exitDir, log);
+  tapOwner = vms.tapOwner;
   const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net });
   await engine.recover();
   await engine.watchExits();

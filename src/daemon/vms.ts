@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import type { Instance } from '../core/instance.js';
 import type { Logger } from '../engine/logger.js';
 import { QemuDriver } from '../runtime/qemu/driver.js';
 import { loadGuest } from '../runtime/qemu/guest.js';
@@ -12,6 +13,8 @@ export interface VmSetup {
   images?: VmImages;
   /** Why VMs are unavailable (the guest is not built); containers work regardless. */
   unavailable?: string;
+  /** The uid a VM's (or a VM-isolated container's) taps belong to: its QEMU's. */
+  tapOwner?: (inst: Instance) => Promise<number | undefined>;
 }
 
 /**
@@ -31,5 +34,7 @@ export async function startVms(root: string, exitDir: string, log: Logger): Prom
   }
   const isolated = new IsolatedDriver({ root, exitDir });
   await isolated.prune().catch((e) => log.warn({ err: String(e) }, 'isolated containers: base images not pruned'));
-  return { driver: new QemuDriver({ root, images, exitDir }), isolated, images };
+  const driver = new QemuDriver({ root, images, exitDir });
+  const tapOwner = (inst: Instance) => (inst.type === 'vm' ? driver.tapOwner(inst) : isolated.tapOwner(inst));
+  return { driver, isolated, images, tapOwner };
 }

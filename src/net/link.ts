@@ -144,9 +144,10 @@ export async function containerSysctls(netns: string): Promise<void> {
   await run(argv, { timeoutMs: IP_TIMEOUT });
 }
 
-/** Tap devices on their bridges, for a VM: QEMU opens them by name. */
-export async function plugTaps(endpoints: Endpoint[]): Promise<void> {
-  await ipBatch(endpoints.flatMap((e) => [`tuntap add dev ${e.hostIf} mode tap vnet_hdr`, `link set ${e.hostIf} master ${e.bridge}`]));
+/** Tap devices on their bridges, for a VM: QEMU opens them by name, as `owner` (a tap takes no other user without CAP_NET_ADMIN). */
+export async function plugTaps(endpoints: Endpoint[], owner?: number): Promise<void> {
+  const user = owner === undefined ? '' : ` user ${owner}`;
+  await ipBatch(endpoints.flatMap((e) => [`tuntap add dev ${e.hostIf} mode tap vnet_hdr${user}`, `link set ${e.hostIf} master ${e.bridge}`]));
   await deafToIpv6(endpoints.map((e) => e.hostIf));
   await setUp(endpoints.map((e) => e.hostIf));
 }

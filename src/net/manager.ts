@@ -32,6 +32,8 @@ export interface NetworkManagerOptions {
   /** From scopeNames(): this root's nftables table and netns prefix. */
   table: string;
   netnsPrefix: string;
+  /** The uid a VM's taps belong to: its QEMU's, which opens them without privileges (runtime/qemu/confine.ts). */
+  tapOwner?: (inst: Instance) => Promise<number | undefined>;
 }
 
 /** What a create asks for: networks by name (none given: the default), aliases, a fixed address, ports (exposed ones included). */
@@ -386,7 +388,7 @@ export class NetworkManager {
     try {
       await this.unplug(inst);
       r.add(() => this.unplug(inst));
-      if (vm) await link.plugTaps(eps);
+      if (vm) await link.plugTaps(eps, await this.o.tapOwner?.(inst));
       else await link.plug(ns, eps, true);
       if (c.userns && !vm) await link.containerSysctls(ns);
       this.setLive(inst);
@@ -483,7 +485,7 @@ export class NetworkManager {
       if (live) {
         const hasRoute = current.some((a) => !all.find((n) => n.id === a.networkId)?.internal);
         const [ep] = toEndpoints(netKind(inst), inst.id, [att], all, hasRoute);
-        if (netKind(inst) === 'vm') await link.plugTaps([ep]);
+        if (netKind(inst) === 'vm') await link.plugTaps([ep], await this.o.tapOwner?.(inst));
         else await link.plug(this.nsName(inst.id), [ep], false);
         r.add(() => link.unplug([ep.hostIf]));
         if (nics) {

@@ -35,8 +35,9 @@ export type ImportFormat = 'qcow2' | 'raw' | 'iso';
 const QEMU_IMG = 'qemu-img';
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-function qemuImg(args: string[], opts: RunOptions = {}) {
-  return run([QEMU_IMG, ...args], { timeoutMs: 300_000, ...opts }).catch((e: unknown) => {
+/** `as`: an argv prefix to run qemu-img as another user (a VM's disk is read as its QEMU's user: runtime/qemu/confine.ts). */
+function qemuImg(args: string[], opts: RunOptions = {}, as: string[] = []) {
+  return run([...as, QEMU_IMG, ...args], { timeoutMs: 300_000, ...opts }).catch((e: unknown) => {
     throw explain(e, args);
   });
 }
@@ -58,8 +59,8 @@ export function checkSnapshotName(name: string): void {
   }
 }
 
-export async function info(path: string): Promise<DiskInfo> {
-  const r = await qemuImg(['info', '--output=json', '-U', path], { timeoutMs: 30_000 });
+export async function info(path: string, as: string[] = []): Promise<DiskInfo> {
+  const r = await qemuImg(['info', '--output=json', '-U', path], { timeoutMs: 30_000 }, as);
   const j = JSON.parse(r.stdout) as Record<string, unknown>;
   const snaps = (j.snapshots as Array<Record<string, number | string>> | undefined) ?? [];
   return {
@@ -140,26 +141,26 @@ export async function detectFormat(path: string): Promise<ImportFormat> {
 
 // ---- internal snapshots, disk-only (the image must not be open in a running QEMU) ----
 
-export async function snapshotCreate(path: string, name: string): Promise<void> {
+export async function snapshotCreate(path: string, name: string, as: string[] = []): Promise<void> {
   checkSnapshotName(name);
-  if ((await snapshotList(path)).some((s) => s.name === name)) throw new HullError('conflict', `snapshot "${name}" already exists`);
-  await qemuImg(['snapshot', '-c', name, path]);
+  if ((await snapshotList(path, as)).some((s) => s.name === name)) throw new HullError('conflict', `snapshot "${name}" already exists`);
+  await qemuImg(['snapshot', '-c', name, path], {}, as);
 }
 
-export async function snapshotList(path: string): Promise<DiskSnapshot[]> {
-  return (await info(path)).snapshots;
+export async function snapshotList(path: string, as: string[] = []): Promise<DiskSnapshot[]> {
+  return (await info(path, as)).snapshots;
 }
 
-export async function snapshotApply(path: string, name: string): Promise<void> {
-  await mustHave(path, name);
-  await qemuImg(['snapshot', '-a', name, path]);
+export async function snapshotApply(path: string, name: string, as: string[] = []): Promise<void> {
+  await mustHave(path, name, as);
+  await qemuImg(['snapshot', '-a', name, path], {}, as);
 }
 
-export async function snapshotDelete(path: string, name: string): Promise<void> {
-  await mustHave(path, name);
-  await qemuImg(['snapshot', '-d', name, path]);
+export async function snapshotDelete(path: string, name: string, as: string[] = []): Promise<void> {
+  await mustHave(path, name, as);
+  await qemuImg(['snapshot', '-d', name, path], {}, as);
 }
 
-async function mustHave(path: string, name: string): Promise<void> {
-  if (!(await snapshotList(path)).some((s) => s.name === name)) throw new HullError('not_found', `snapshot "${name}" not found`);
+async function mustHave(path: string, name: string, as: string[]): Promise<void> {
+  if (!(await snapshotList(path, as)).some((s) => s.name === name)) throw new HullError('not_found', `snapshot "${name}" not found`);
 }

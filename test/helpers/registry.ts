@@ -99,6 +99,8 @@ export interface ProxyRules {
   storageAuth?: string;
   /** Hold blob GETs for these digests this long before answering. */
   delay?: { digests: Set<string>; ms: number };
+  /** Answer a manifest GET for the key (a tag or digest) with the manifest the registry has for the value: bytes that do not hash to what was asked for. */
+  swapManifest?: Map<string, string>;
 }
 
 export interface Proxy {
@@ -110,6 +112,7 @@ export interface Proxy {
 }
 
 const BLOB_RE = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/;
+const MANIFEST_RE = /^\/v2\/(.+)\/manifests\/([^/?]+)$/;
 
 /**
  * A small HTTP proxy in front of a registry that can misbehave on purpose,
@@ -157,6 +160,9 @@ export async function startProxy(target: string, listenHost = '127.0.0.1'): Prom
 
   const main = http.createServer((req, res) => {
     stats.requests.push(`${req.method} ${(req.url ?? '').split('?')[0]}`);
+    const swapped = MANIFEST_RE.exec(req.url ?? '');
+    const other = swapped && rules.swapManifest?.get(decodeURIComponent(swapped[2]));
+    if (swapped && other) return void forward(req, res, `/v2/${swapped[1]}/manifests/${other}`);
     const m = BLOB_RE.exec(req.url ?? '');
     if (m && req.method === 'GET') {
       stats.blobGets.set(m[2], (stats.blobGets.get(m[2]) ?? 0) + 1);

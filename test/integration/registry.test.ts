@@ -147,8 +147,31 @@ describe('push and pull', () => {
     const byDigest = `${R}/x/multi@${indexDigest}`;
     expect((await d2.ok(['pull', byDigest])).trim().split('\n').pop()).toBe(byDigest);
     expect(await d2.ok(['run', '--rm', byDigest, 'cat', '/arch'])).toBe('amd64\n');
-    const wrong = await d2.hull(['pull', `${R}/x/multi@sha256:${'0'.repeat(64)}`]);
-    expect(wrong.code).toBe(1);
+    const absent = await d2.hull(['pull', `${R}/x/multi@sha256:${'0'.repeat(64)}`]);
+    expect(absent.code).toBe(1);
+    expect(absent.stderr).toContain(`manifest x/multi:sha256:${'0'.repeat(64)}`);
+    expect(absent.stderr).toMatch(/not found|manifest unknown/i);
+  });
+
+  it('refuses a manifest whose bytes do not hash to the digest pulled by, and stores nothing', async () => {
+    const pushedDigest = (push: string) => /: digest: (sha256:[0-9a-f]{64}) size: \d+/.exec(push)![1];
+    const asked = pushedDigest((await pushed('x/swap:a', [await randomLayer('sa', 4096)])).push);
+    const served = pushedDigest((await pushed('x/swap:b', [await randomLayer('sb', 4096)])).push);
+    const blobsBefore = await blobsOf(d2);
+    // A well-formed manifest of another image, as a wrong (or hostile) mirror would send: its layers and config verify on their own.
+    proxy.rules.swapManifest = new Map([[asked, 'b']]);
+    let r;
+    try {
+      r = await d2.hull(['pull', `${P}/x/swap@${asked}`]);
+    } finally {
+      delete proxy.rules.swapManifest;
+    }
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`manifest x/swap:${asked}: content is ${served}, not the digest asked for: refused`);
+    expect(await blobsOf(d2)).toEqual(blobsBefore);
+    expect(await d2.ok(['images'])).not.toContain('swap');
+    // Served honestly, the same digest pulls.
+    await d2.ok(['pull', `${P}/x/swap@${asked}`]);
   });
 });
 

@@ -49,8 +49,6 @@ describe.skipIf(!enabled)('a cloud-init guest reads Hull\'s seed (opt-in, real b
     if (!existsSync(IMAGE)) execFileSync('bash', [BUILD, IMAGE], { stdio: 'inherit' });
     root = await mkdtemp('/tmp/hull-ci-');
     guest = await loadGuest();
-    execFileSync('ip', ['tuntap', 'add', 'dev', tapName, 'mode', 'tap']);
-    execFileSync('ip', ['link', 'set', tapName, 'up']);
   }, 600_000);
   afterAll(async () => {
     for (const p of await readdir('/proc')) {
@@ -71,6 +69,9 @@ describe.skipIf(!enabled)('a cloud-init guest reads Hull\'s seed (opt-in, real b
     const tap: TapDevice = { name: tapName, mac: '52:54:00:c1:00:05', address: '10.77.0.5', prefixLen: 24, gateway: '10.77.0.1', nameserver: '10.77.0.1' };
     const ctx = { layerDirs: [], network: { mounts: [], taps: [tap] } };
     await d.create(inst);
+    // The tap belongs to the uid the VM's QEMU runs as, as the network manager makes it (only that uid may open it).
+    execFileSync('ip', ['tuntap', 'add', 'dev', tapName, 'mode', 'tap', 'user', String(await d.tapOwner(inst))]);
+    execFileSync('ip', ['link', 'set', tapName, 'up']);
     await d.start(inst, ctx);
     const log = () => readFile(d.logPath(inst), 'utf8').catch(() => '');
     const finished = async () => ((await log()).match(/Cloud-init v\. \S+ finished at .* Datasource DataSourceNoCloud \[seed=\/dev\/vdb\]/g) ?? []).length;

@@ -3,6 +3,7 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HullError } from '../../core/errors.js';
 import { run } from '../../sys/run.js';
+import { kvmGroups } from './confine.js';
 import type { GuestArtifacts } from './guest.js';
 import { QEMU } from './process.js';
 
@@ -46,13 +47,19 @@ async function forcedAccel(forced: string): Promise<AccelChoice> {
   if (forced === 'tcg') return { accel: 'tcg', reason: 'HULL_VM_ACCEL=tcg' };
   if (forced !== 'kvm') throw new HullError('invalid', `HULL_VM_ACCEL="${forced}": use kvm or tcg`);
   if (!(await kvmAccessible())) throw new HullError('unavailable', 'HULL_VM_ACCEL=kvm but /dev/kvm is missing or not readable and writable');
+  if (runsUnprivileged() && !(await kvmGroups())) throw new HullError('unavailable', `HULL_VM_ACCEL=kvm but ${KVM_ROOT_ONLY}`);
   return { accel: 'kvm', reason: 'HULL_VM_ACCEL=kvm' };
 }
+
+/** QEMU runs as a user of its own whenever Hull runs as root (confine.ts). */
+const runsUnprivileged = () => process.getuid?.() === 0;
+const KVM_ROOT_ONLY = "/dev/kvm is root's alone: QEMU runs as an unprivileged user, which cannot open it (give it a group, as udev does: root:kvm 0660)";
 
 const kvmAccessible = () => access('/dev/kvm', constants.R_OK | constants.W_OK).then(() => true, () => false);
 
 async function detect(guest: GuestArtifacts, cacheFile: string): Promise<AccelChoice> {
   if (!(await kvmAccessible())) return { accel: 'tcg', reason: 'no usable /dev/kvm' };
+  if (runsUnprivileged() && !(await kvmGroups())) return { accel: 'tcg', reason: KVM_ROOT_ONLY };
   const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
   const key = `${bootId} ${guest.kernelRelease}`;
   const cached = await readFile(cacheFile, 'utf8').then((t) => JSON.parse(t) as AccelChoice & { key: string }, () => undefined);

@@ -32,9 +32,9 @@ export function socketChardev(id: string, path: string, opts: { server: boolean;
   return ['-chardev', v];
 }
 
-/** The serial console (ttyS0) on a socket, everything it prints also appended to console.log. */
+/** The serial console (ttyS0) on a socket (bound in the VM's q/, see process.ts), everything it prints also appended to console.log. */
 export function serialConsole(files: VmFiles): string[] {
-  return [...socketChardev('ser0', files.console, { server: true, logfile: files.consoleLog }), '-serial', 'chardev:ser0'];
+  return [...socketChardev('ser0', files.bindPath(files.console), { server: true, logfile: files.consoleLog }), '-serial', 'chardev:ser0'];
 }
 
 export function virtioSerial(): string[] {
@@ -47,7 +47,7 @@ export function serialPort(id: string, name: string, nr: number): string[] {
 }
 
 export function qmp(files: VmFiles): string[] {
-  return [...socketChardev('qmp0', files.qmp, { server: true }), '-mon', 'chardev=qmp0,mode=control'];
+  return [...socketChardev('qmp0', files.bindPath(files.qmp), { server: true }), '-mon', 'chardev=qmp0,mode=control'];
 }
 
 /** The balloon; with free page reporting the guest hands back pages it frees (about 20 MiB less RSS idle). */

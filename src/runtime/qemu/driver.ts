@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HullError, wrongState } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
@@ -17,12 +17,14 @@ import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { BUILTIN, type VmImages } from './images.js';
 import { checkHostResources, networkConfig, vmArgv } from './machine.js';
-import { writeVmSeed } from './cloud-init.js';
+import { seedPath, writeVmSeed } from './cloud-init.js';
+import { asUser, freshBindDir, prepareVmFiles, qemuUser, tunUsable, type QemuUser } from './confine.js';
 import { launch, livePid, processStats, terminate } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { VmLinks, type VmRef } from './links.js';
 import { QemuRuns, runtimeStatus } from './runs.js';
 import * as snap from './snapshot.js';
+import { QemuUids } from './uids.js';
 import { DEFAULT_ISO_DISK, DEFAULT_MEMORY, vmOptions, type VmSpec } from './spec.js';
 
 export interface QemuDriverOptions {
@@ -35,6 +37,8 @@ export interface QemuDriverOptions {
   guest?: () => Promise<GuestArtifacts>;
   /** KVM or TCG (default: chooseAccel). */
   accel?: (guest: GuestArtifacts) => Promise<AccelChoice>;
+  /** The uids VMs' QEMUs run as (default: the host's, /var/lib/hull-qemu-uids). */
+  uids?: QemuUids;
 }
 
 /** What `inspect` shows of a VM beyond its record. */
@@ -47,6 +51,8 @@ export interface VmInspect {
   dir: string;
   /** The cgroup QEMU runs in, with its limits (or why it could not be made). */
   cgroup?: VmCgroup | { error: string };
+  /** Who QEMU runs as (confine.ts); absent for a QEMU an older Hull started as root. */
+  user?: QemuUser;
 }
 
 /**
@@ -74,11 +80,13 @@ export class QemuDriver implements Driver {
   readonly exitDir: string;
   private links: VmLinks;
   private runs: QemuRuns;
+  private uids: QemuUids;
 
   constructor(private o: QemuDriverOptions) {
     this.exitDir = o.exitDir ?? join(o.root, 'exits');
+    this.uids = o.uids ?? new QemuUids();
     this.links = new VmLinks(this.exitDir);
-    this.runs = new QemuRuns(this.links, this.exitDir, 'VM');
+    this.runs = new QemuRuns(this.links, this.exitDir, 'VM', this.uids);
   }
 
   private ref(inst: Instance): VmRef {
@@ -198,12 +206,36 @@ export class QemuDriver implements Driver {
     return this.launchVm(inst, false, ctx?.network?.taps ?? []);
   }
 
+  /** The uid the VM's QEMU runs as (its taps are made owned by it): claimed at the first ask. Undefined when Hull is not root. */
+  async tapOwner(inst: Instance): Promise<number | undefined> {
+    return (await qemuUser(this.uids, this.files(inst), 'tcg'))?.uid;
+  }
+
+  /** Who QEMU runs as, and the VM's files made fit for that user (confine.ts): only paths Hull chose. */
+  private async confine(inst: Instance, spec: VmSpec, accel: AccelChoice, taps: TapDevice[]): Promise<{ user?: QemuUser; prepare?: () => Promise<void>; files?: () => Promise<void> }> {
+    const files = this.files(inst);
+    const user = await qemuUser(this.uids, files, accel.accel);
+    if (!user) return {};
+    if (taps.length) await tunUsable();
+    const image = spec.image.id ? await this.o.images.get(spec.image.id).catch(() => undefined) : undefined;
+    const shared = [image?.path, spec.cdrom].filter((p): p is string => !!p && p.startsWith(`${this.o.root}/`));
+    const ro = spec.image.boot === 'hull' ? [files.config] : [seedPath(files)];
+    const paths = { rw: [files.disk, files.consoleLog], ro, shared, root: this.o.root };
+    const fit = () => prepareVmFiles(files, user, paths);
+    const prepare = async () => {
+      await fit();
+      await freshBindDir(files, user);
+    };
+    return { user, prepare, files: fit };
+  }
+
   private async launchVm(inst: Instance, paused: boolean, taps: TapDevice[]): Promise<{ pid: number; monitorPid: number }> {
     const files = this.files(inst);
     const spec = await this.spec(inst);
     await checkHostResources(spec.memoryBytes, spec.cpus);
     const guest = await this.guest();
     const accel = await this.accel(guest);
+    const confined = await this.confine(inst, spec, accel, taps);
     const loadvm = (await readFile(files.loadvm, 'utf8').catch(() => '')).trim() || undefined;
     await clearExit(files, this.exitDir, inst.id);
     if (spec.image.boot === 'hull') await this.writeConfig(inst, taps);
@@ -211,7 +243,8 @@ export class QemuDriver implements Driver {
     const r = new Reverter();
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
-      const pid = await launch(vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm, taps, spareSlots: inst.config.networkMode === 'bridge' }), files).catch(async (e: unknown) => {
+      const argv = vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm, taps, spareSlots: inst.config.networkMode === 'bridge' });
+      const pid = await launch(argv, files, { user: confined.user, prepare: confined.prepare, sockets: files.sockets }).catch(async (e: unknown) => {
         if (!loadvm || !(e instanceof HullError)) throw e;
         // A snapshot's memory that cannot be loaded (another accelerator, CPU model, QEMU): boot the disk next time.
         await rm(files.loadvm, { force: true });
@@ -225,7 +258,7 @@ export class QemuDriver implements Driver {
       );
       // The VM's memory (+ QEMU's overhead) and CPU limits; a host without writable cgroups runs it unconfined.
       const cgroup = await placeVm(inst.id, pid, spec.memoryBytes, spec.cpus).catch((e: unknown) => ({ error: String(e) }));
-      await writeFile(join(files.dir, 'run.json'), JSON.stringify({ accel, pid, startedAt: new Date().toISOString(), kernelRelease: guest.kernelRelease, cgroup }));
+      await writeFile(join(files.dir, 'run.json'), JSON.stringify({ accel, pid, startedAt: new Date().toISOString(), kernelRelease: guest.kernelRelease, cgroup, user: confined.user }));
       await this.qmp(inst);
       if (loadvm) await rm(files.loadvm, { force: true });
       r.success();
@@ -324,6 +357,7 @@ export class QemuDriver implements Driver {
   async nicAdd(inst: Instance, tap: TapDevice): Promise<void> {
     const qmp = await this.runningQmp(inst);
     if ((await this.qmpStatus(inst)) !== 'running') throw wrongState(`VM ${inst.name} is paused: resume it before connecting it to a network`);
+    if (process.getuid?.() === 0) await tunUsable(); // the unprivileged QEMU opens /dev/net/tun for the tap
     const dev = await addNic(qmp, tap);
     if ((await this.spec(inst)).image.boot !== 'hull') return; // an imported image configures its cards itself
     await configureNic(await this.agent(inst, 120_000), tap).catch(async (e: unknown) => {
@@ -361,10 +395,10 @@ export class QemuDriver implements Driver {
     const files = this.files(inst);
     const spec = await this.spec(inst);
     const pid = (await livePid(files)) ?? 0;
-    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string } }, () => undefined) : undefined;
+    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string }; user?: QemuUser }, () => undefined) : undefined;
     const qmpStatus = pid ? await this.qmpStatus(inst).catch(() => undefined) : undefined;
     const status = pid ? runtimeStatus(qmpStatus ?? 'running') : (await readExit(files)) ? 'stopped' : 'absent';
-    return { spec, status, qemuPid: pid, accel: run?.accel, qmpStatus, dir: files.dir, cgroup: run?.cgroup };
+    return { spec, status, qemuPid: pid, accel: run?.accel, qmpStatus, dir: files.dir, cgroup: run?.cgroup, user: run?.user };
   }
 
   // ---- snapshots (snapshot.ts): full while QEMU runs, disk-only while it is stopped ----
@@ -374,21 +408,42 @@ export class QemuDriver implements Driver {
     return (await livePid(this.files(inst))) ? this.qmp(inst) : undefined;
   }
 
+  /**
+   * How qemu-img reads the VM's disk: as its QEMU's user (the disk is that
+   * user's to write, so root does not parse it), after making the files fit
+   * for it while QEMU is stopped. A disk a root-run QEMU of an older Hull
+   * still holds is read as before.
+   */
+  private async diskReader(inst: Instance): Promise<string[]> {
+    const files = this.files(inst);
+    if (await livePid(files)) {
+      const user = await qemuUser(this.uids, files, 'tcg');
+      const owner = (await stat(files.disk).catch(() => undefined))?.uid;
+      return user && owner === user.uid ? asUser(user) : [];
+    }
+    const c = await this.confine(inst, await this.spec(inst), { accel: 'tcg', reason: 'qemu-img' }, []);
+    await c.files?.();
+    return asUser(c.user);
+  }
+
   async snapshotCreate(inst: Instance, name: string): Promise<snap.VmSnapshot> {
-    return snap.create(this.files(inst), name, await this.liveQmp(inst));
+    const as = await this.diskReader(inst);
+    return snap.create(this.files(inst), name, await this.liveQmp(inst), as);
   }
 
   async snapshotList(inst: Instance): Promise<snap.VmSnapshot[]> {
-    return snap.list(this.files(inst).disk);
+    return snap.list(this.files(inst).disk, await this.diskReader(inst));
   }
 
   /** A running VM is rolled back only with `force`; a stopped one resumes from a full snapshot at its next start. */
   async snapshotRestore(inst: Instance, name: string, opts: { force?: boolean } = {}): Promise<void> {
-    return snap.restore(this.files(inst), name, await this.liveQmp(inst), { force: opts.force, vmName: inst.name });
+    const as = await this.diskReader(inst);
+    return snap.restore(this.files(inst), name, await this.liveQmp(inst), { force: opts.force, vmName: inst.name, as });
   }
 
   async snapshotDelete(inst: Instance, name: string): Promise<void> {
-    return snap.remove(this.files(inst), name, await this.liveQmp(inst));
+    const as = await this.diskReader(inst);
+    return snap.remove(this.files(inst), name, await this.liveQmp(inst), as);
   }
 
   /** Daemon shutdown: let go of every VM, leaving them running. */

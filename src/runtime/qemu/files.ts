@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 /**
  * The files of one VM, all under <root>/vms/<id>/ (a unix socket path must fit
@@ -14,6 +14,9 @@ import { join } from 'node:path';
  *   agent.sock     the guest agent's virtio-serial port
  *   exit.json      how the last run ended (the code also goes to <root>/exits/<id>)
  *   loadvm         a full snapshot to resume from at the next start
+ *   qemu.log       what QEMU wrote to stdout and stderr in its last run (its start-up errors)
+ *   q/             where QEMU, running as the VM's own user, binds its sockets; each is moved
+ *                  up to its name above once bound (confine.ts says why)
  */
 export class VmFiles {
   constructor(readonly dir: string) {}
@@ -46,6 +49,20 @@ export class VmFiles {
   }
   get loadvm() {
     return join(this.dir, 'loadvm');
+  }
+  get qemuLog() {
+    return join(this.dir, 'qemu.log');
+  }
+  get bindDir() {
+    return join(this.dir, 'q');
+  }
+  /** Where QEMU binds the socket that Hull then finds at `path`. */
+  bindPath(path: string): string {
+    return join(this.bindDir, basename(path));
+  }
+  /** The sockets QEMU listens on. */
+  get sockets() {
+    return [this.qmp, this.console, this.agent];
   }
   /** What a stopped VM does not need: removed when it stops, so a new QEMU starts clean. */
   get runtimeFiles() {

@@ -17,6 +17,8 @@ import { clearExit, recordExit } from './exit.js';
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { IsolatedIo } from './isolated-io.js';
+import { freshBindDir, prepareVmFiles, qemuUser, tunUsable, type QemuUser } from './confine.js';
+import { QemuUids } from './uids.js';
 import { VmLinks, type VmRef } from './links.js';
 import { QemuRuns } from './runs.js';
 import { AGENT_PORT, CONFIG_FW_CFG, checkHostResources, machineArgs, networkConfig } from './machine.js';
@@ -82,6 +84,8 @@ export interface IsolatedDriverOptions {
   exitDir: string;
   guest?: () => Promise<GuestArtifacts>;
   accel?: (guest: GuestArtifacts) => Promise<AccelChoice>;
+  /** The uids the instances' QEMUs run as (default: the host's, /var/lib/hull-qemu-uids). */
+  uids?: QemuUids;
 }
 
 /**
@@ -108,10 +112,12 @@ export class IsolatedDriver implements Driver {
   private runs: QemuRuns;
   private cache: RootfsCache;
   private ios = new Map<string, Promise<IsolatedIo>>();
+  private uids: QemuUids;
 
   constructor(private o: IsolatedDriverOptions) {
+    this.uids = o.uids ?? new QemuUids();
     this.links = new VmLinks(o.exitDir);
-    this.runs = new QemuRuns(this.links, o.exitDir, 'container');
+    this.runs = new QemuRuns(this.links, o.exitDir, 'container', this.uids);
     this.cache = new RootfsCache(join(o.root, 'ivm-base'), join(o.root, 'ivm'), { roomBytes: ROOTFS_ROOM });
   }
 
@@ -188,6 +194,28 @@ export class IsolatedDriver implements Driver {
     return { pid, monitorPid: pid };
   }
 
+  /** The uid the instance's QEMU runs as (its taps are made owned by it); undefined when Hull is not root. */
+  async tapOwner(inst: Instance): Promise<number | undefined> {
+    return (await qemuUser(this.uids, this.files(inst), 'tcg'))?.uid;
+  }
+
+  /** Who QEMU runs as, and the instance's files made fit for that user (confine.ts). */
+  private async confine(inst: Instance, accel: AccelChoice, taps: TapDevice[]): Promise<{ user?: QemuUser; prepare?: () => Promise<void>; files?: () => Promise<void> }> {
+    const files = this.files(inst);
+    const user = await qemuUser(this.uids, files, accel.accel);
+    if (!user) return {};
+    if (taps.length) await tunUsable();
+    const key = (await readFile(files.baseKey, 'utf8').catch(() => '')).trim();
+    const shared = /^[0-9a-f]{32}$/.test(key) ? [this.cache.basePath(key)] : [];
+    const paths = { rw: [files.disk, files.consoleLog], ro: [files.config], shared, root: this.o.root };
+    const fit = () => prepareVmFiles(files, user, paths);
+    const prepare = async () => {
+      await fit();
+      await freshBindDir(files, user);
+    };
+    return { user, prepare, files: fit };
+  }
+
   /** QEMU up and stopped before the guest's first instruction, its ports connected. */
   private async launchPaused(inst: Instance, taps: TapDevice[]): Promise<{ pid: number; monitorPid: number }> {
     const files = this.files(inst);
@@ -197,6 +225,7 @@ export class IsolatedDriver implements Driver {
     await checkHostResources(memoryBytes, cpus);
     const guest = await this.guest();
     const accel = await (this.o.accel ? this.o.accel(guest) : chooseAccel(guest));
+    const confined = await this.confine(inst, accel, taps);
     await clearExit(files, this.o.exitDir, inst.id);
     await this.dropIo(inst.id);
     await rm(files.counts, { force: true });
@@ -210,11 +239,11 @@ export class IsolatedDriver implements Driver {
       '-append', 'console=ttyS0 quiet panic=-1 hull.run=1',
       ...dev.disk(files.disk, { format: 'qcow2' }),
       ...dev.virtioSerial(),
-      ...dev.socketChardev('out', files.out, { server: true }), ...dev.serialPort('out', PORTS.stdout, 1),
-      ...dev.socketChardev('err', files.err, { server: true }), ...dev.serialPort('err', PORTS.stderr, 2),
-      ...dev.socketChardev('ctl', files.ctl, { server: true }), ...dev.serialPort('ctl', PORTS.ctl, 3),
-      ...(c.openStdin || c.tty ? [...dev.socketChardev('in', files.in, { server: true }), ...dev.serialPort('in', PORTS.stdin, 4)] : []),
-      ...dev.socketChardev('agent0', files.agent, { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 5),
+      ...dev.socketChardev('out', files.bindPath(files.out), { server: true }), ...dev.serialPort('out', PORTS.stdout, 1),
+      ...dev.socketChardev('err', files.bindPath(files.err), { server: true }), ...dev.serialPort('err', PORTS.stderr, 2),
+      ...dev.socketChardev('ctl', files.bindPath(files.ctl), { server: true }), ...dev.serialPort('ctl', PORTS.ctl, 3),
+      ...(c.openStdin || c.tty ? [...dev.socketChardev('in', files.bindPath(files.in), { server: true }), ...dev.serialPort('in', PORTS.stdin, 4)] : []),
+      ...dev.socketChardev('agent0', files.bindPath(files.agent), { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 5),
       '-chardev', `file,id=ser0,path=${dev.optValue(files.consoleLog)}`, '-serial', 'chardev:ser0',
       ...taps.flatMap((t, i) => dev.tapNic(`n${i}`, t.name, t.mac)),
       ...dev.fwCfg(CONFIG_FW_CFG, files.config),
@@ -226,7 +255,8 @@ export class IsolatedDriver implements Driver {
     const r = new Reverter();
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
-      const pid = await launch(argv, files);
+      const sockets = [files.out, files.err, files.ctl, ...(c.openStdin || c.tty ? [files.in] : []), files.agent, files.qmp];
+      const pid = await launch(argv, files, { user: confined.user, prepare: confined.prepare, sockets });
       r.add(() =>
         this.links.quietly(inst.id, async () => {
           await this.dropIo(inst.id);
@@ -235,7 +265,7 @@ export class IsolatedDriver implements Driver {
         }),
       );
       const cgroup = await placeVm(inst.id, pid, memoryBytes, cpus).catch((e: unknown) => ({ error: String(e) }));
-      await writeFile(join(files.dir, 'run.json'), JSON.stringify({ accel, pid, startedAt: new Date().toISOString(), kernelRelease: guest.kernelRelease, cgroup }));
+      await writeFile(join(files.dir, 'run.json'), JSON.stringify({ accel, pid, startedAt: new Date().toISOString(), kernelRelease: guest.kernelRelease, cgroup, user: confined.user }));
       await this.qmp(inst);
       await this.io(inst);
       r.success();
@@ -357,12 +387,12 @@ export class IsolatedDriver implements Driver {
     throw new HullError('invalid', `container ${inst.name} runs in a VM of its own (--isolation vm): its files are on a VM disk, cp is not available`);
   }
 
-  /** What `inspect` adds: the accelerator, QEMU's pid and cgroup. */
-  async inspect(inst: Instance): Promise<{ qemuPid: number; accel?: AccelChoice; cgroup?: VmCgroup | { error: string }; dir: string }> {
+  /** What `inspect` adds: the accelerator, QEMU's pid, cgroup and user. */
+  async inspect(inst: Instance): Promise<{ qemuPid: number; accel?: AccelChoice; cgroup?: VmCgroup | { error: string }; user?: QemuUser; dir: string }> {
     const files = this.files(inst);
     const pid = (await livePid(files)) ?? 0;
-    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string } }, () => undefined) : undefined;
-    return { qemuPid: pid, accel: run?.accel, cgroup: run?.cgroup, dir: files.dir };
+    const run = pid ? await readFile(join(files.dir, 'run.json'), 'utf8').then((t) => JSON.parse(t) as { accel: AccelChoice; cgroup?: VmCgroup | { error: string }; user?: QemuUser }, () => undefined) : undefined;
+    return { qemuPid: pid, accel: run?.accel, cgroup: run?.cgroup, user: run?.user, dir: files.dir };
   }
 
   /** Daemon shutdown: let go of every instance, leaving them running. */

@@ -37,11 +37,15 @@ export function machineArgs(m: MachineOptions): string[] {
     '-smp', String(vcpus(m.cpus)),
     '-nodefaults', '-no-user-config', '-display', 'none',
     '-rtc', 'base=utc',
-    // QEMU's seccomp filter: no obsolete syscalls, no scheduler/affinity changes. (elevateprivileges=deny
-    // would also forbid the setsid() of -daemonize, and spawn=deny its fork.)
-    '-sandbox', 'on,obsolete=deny,resourcecontrol=deny',
+    // QEMU's seccomp filter with every group denied: no obsolete syscalls, no set*uid/set*gid/setsid
+    // (elevateprivileges), no fork/exec (spawn), no scheduler or affinity changes (resourcecontrol).
+    // QEMU is therefore not -daemonize'd (its fork and setsid come after the filter): process.ts.
+    ...SANDBOX,
   ];
 }
+
+export const SANDBOX_OPTS = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
+const SANDBOX = ['-sandbox', SANDBOX_OPTS];
 
 export const memoryMiB = (bytes: number): number => Math.ceil(bytes / (1024 * 1024));
 /** --cpus 0.5 still needs one whole vCPU. */
@@ -72,7 +76,7 @@ export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[]
   argv.push(...dev.disk(files.disk, { bootIndex: spec.image.boot === 'firmware' ? 1 : undefined }));
   if (spec.cdrom) argv.push(...dev.cdrom(spec.cdrom));
   argv.push(...dev.serialConsole(files));
-  argv.push(...dev.virtioSerial(), ...dev.socketChardev('agent0', files.agent, { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 1));
+  argv.push(...dev.virtioSerial(), ...dev.socketChardev('agent0', files.bindPath(files.agent), { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 1));
   for (const [i, t] of (o.taps ?? []).entries()) argv.push(...dev.tapNic(`n${i}`, t.name, t.mac));
   argv.push(...dev.balloon(), ...dev.qmp(files));
   // Guests that boot their own disk get the cloud-init NoCloud seed (cloud-init.ts), after the devices above so they keep their addresses.

@@ -1,42 +1,116 @@
-import { readFile, rm, stat, rename } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { lstat, open, readFile, rm, stat, rename, writeFile } from 'node:fs/promises';
 import { HullError, isHullError } from '../../core/errors.js';
 import { readInt } from '../../sys/fs.js';
-import { pidAlive, run } from '../../sys/run.js';
+import { pidAlive } from '../../sys/run.js';
+import { asUser, type QemuUser } from './confine.js';
 import type { VmFiles } from './files.js';
+import { QmpClient } from './qmp/client.js';
 
 /**
- * The QEMU process of a VM. QEMU starts with `-daemonize -pidfile`: the
- * command returns once the machine is set up (sockets listening, disks open),
- * having forked a session leader that outlives Hull; anything QEMU says before
- * that (a bad option, a locked disk) comes back on stderr and becomes the
- * error. A pid is only believed while /proc/<pid>/cmdline still names the
- * VM's directory, so a recycled pid is never taken for the VM.
+ * The QEMU process of a VM. It runs in a session of its own that outlives
+ * Hull, as the VM's own unprivileged user (confine.ts), with its seccomp
+ * sandbox fully on: which is why QEMU does not daemonize itself (-daemonize
+ * forks and calls setsid, which `spawn=deny` and `elevateprivileges=deny`
+ * forbid once the filter is in, and QEMU installs it before daemonizing).
+ * Hull starts it detached instead, stdout and stderr into qemu.log, writes
+ * the pidfile itself, waits until QEMU has bound its sockets (in q/; each is
+ * then moved to its name in the VM directory) and answers on QMP, which it
+ * does only once the machine is set up (disks open, -loadvm done). Anything
+ * QEMU says before that (a bad option, a locked disk) becomes the error.
+ *
+ * A pid is only believed while /proc/<pid>/cmdline still names the VM's
+ * directory, so a recycled pid is never taken for the VM.
  */
 export const QEMU = process.env.HULL_QEMU ?? 'qemu-system-x86_64';
 
 /** Past this, console.log moves to console.log.1 at the next start (one old log kept). */
 const CONSOLE_LOG_MAX = 8 * 1024 * 1024;
+const START_TIMEOUT_MS = 60_000;
 
-export async function launch(argv: string[], files: VmFiles): Promise<number> {
+export interface LaunchOptions {
+  /** The user QEMU runs as (none: Hull's own, when Hull is not root). */
+  user?: QemuUser;
+  /** The sockets QEMU binds (at files.bindPath of each), moved to these names once bound. */
+  sockets: string[];
+  /** Called between rotating the console log and starting QEMU: ownership and modes (confine.ts). */
+  prepare?: () => Promise<void>;
+}
+
+export async function launch(argv: string[], files: VmFiles, o: LaunchOptions): Promise<number> {
   await rotateConsoleLog(files);
   await Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true })));
+  await o.prepare?.();
+  const log = await open(files.qemuLog, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  let exited: Promise<void>;
+  let pid: number;
   try {
-    await run([QEMU, ...argv, '-daemonize', '-pidfile', files.pid], { timeoutMs: 60_000 });
-  } catch (e) {
-    throw startError(e);
+    ({ pid, exited } = await start([...asUser(o.user), QEMU, ...argv], log.fd));
+  } finally {
+    await log.close();
   }
-  const pid = await readInt(files.pid);
-  if (!pid || !(await isVmProcess(pid, files))) throw new HullError('internal', `${QEMU} started but left no live process in ${files.pid}`);
+  await writeFile(files.pid, `${pid}\n`);
+  let gone = false;
+  const ended = exited.then(() => {
+    gone = true;
+    throw new HullError('internal', `${QEMU} exited while starting`);
+  });
+  try {
+    await Promise.race([ready(files, o.sockets, o.user), ended]);
+  } catch (e) {
+    // A QMP connection refused is often QEMU on its way out: give its exit a moment to be seen.
+    await Promise.race([ended.catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
+    if (!gone) await terminate(pid, files, 1000).catch(() => undefined);
+    // QEMU's own words (a bad option, a locked disk, no memory) say more than the symptom seen here.
+    const said = (await readFile(files.qemuLog, 'utf8').catch(() => '')).trim();
+    if (gone) throw startError(said || `it exited at once, saying nothing (${files.qemuLog})`);
+    throw said && isHullError(e) ? e.wrap(`QEMU said: ${said}`) : e;
+  }
+  ended.catch(() => undefined);
   return pid;
 }
 
+/** Spawn detached (a session of its own, Hull's exit does not touch it); `exited` settles should it end. */
+function start(argv: string[], logFd: number): Promise<{ pid: number; exited: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', logFd, logFd] });
+    child.once('error', (e: NodeJS.ErrnoException) => reject(new HullError(e.code === 'ENOENT' ? 'unavailable' : 'internal', `${argv[0]}: ${e.code === 'ENOENT' ? 'not installed' : e.message}`)));
+    child.once('spawn', () => {
+      child.unref();
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      resolve({ pid: child.pid!, exited });
+    });
+  });
+}
+
+/** Every socket bound (then moved to its final name), and QMP answering: QEMU's main loop runs. */
+async function ready(files: VmFiles, sockets: string[], user: QemuUser | undefined): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (const path of sockets) {
+    const bound = files.bindPath(path);
+    for (;;) {
+      const st = await lstat(bound).catch(() => undefined);
+      if (st?.isSocket() && (!user || st.uid === user.uid)) break;
+      if (st && !st.isSocket()) throw new HullError('internal', `${bound} is not a socket`);
+      if (Date.now() > deadline) throw new HullError('internal', `${QEMU} did not bind ${bound} within ${START_TIMEOUT_MS / 1000} s`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await rename(bound, path);
+  }
+  const q = await QmpClient.connect(files.qmp, { timeoutMs: Math.max(1000, deadline - Date.now()) });
+  try {
+    await q.execute('query-status');
+  } finally {
+    await q.close();
+  }
+}
+
 /** QEMU's own words, with the code that fits: no memory → resource, else internal. */
-function startError(e: unknown): HullError {
-  if (!isHullError(e) || e.code === 'unavailable') return e as HullError;
-  const stderr = String(e.details?.stderr ?? '').trim();
-  const why = stderr || e.message;
+function startError(stderr: string): HullError {
+  const why = stderr.trim();
   const code = /Cannot allocate memory|cannot set up guest memory/i.test(why) ? 'resource' : 'internal';
-  return new HullError(code, `${QEMU} failed to start: ${why}`, { stderr });
+  return new HullError(code, `${QEMU} failed to start: ${why}`, { stderr: why });
 }
 
 async function rotateConsoleLog(files: VmFiles): Promise<void> {

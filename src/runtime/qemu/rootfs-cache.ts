@@ -51,7 +51,7 @@ export class RootfsCache {
   }
 
   private async make(layerDirs: string[], base: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await mkdir(this.dir, { recursive: true, mode: 0o711 }); // searchable: QEMU, as each instance's own user, reads its base (confine.ts)
     const tmp = await mkdtemp(join(this.dir, '.make-'));
     try {
       const out = join(tmp, 'base.ext4');

@@ -7,6 +7,7 @@ import { asExitStatus, exists, readExit, recordExit } from './exit.js';
 import type { VmLinks, VmRef } from './links.js';
 import { livePid, terminate, waitGone } from './process.js';
 import type { QmpClient } from './qmp/client.js';
+import type { QemuUids } from './uids.js';
 
 /**
  * QemuRuns: what both QEMU-backed drivers (QemuDriver for VMs, IsolatedDriver
@@ -25,6 +26,8 @@ export class QemuRuns {
     readonly exitDir: string,
     /** How errors name the instance: "VM", "container". */
     private readonly noun: string,
+    /** Where the instance's QEMU uid is given back at removal. */
+    private readonly uids?: QemuUids,
   ) {}
 
   qmp(vm: VmRef): Promise<QmpClient> {
@@ -132,6 +135,7 @@ export class QemuRuns {
       await drop?.();
       await this.links.drop(vm.id);
       if (pid) await terminate(pid, vm.files, 1000);
+      await this.uids?.release(vm.files.dir).catch(() => undefined); // a claim left behind is taken over once the directory is gone
       await rm(vm.files.dir, { recursive: true, force: true });
       await rm(join(this.exitDir, vm.id), { force: true });
       await removeVmCgroup(vm.id).catch(() => undefined); // a cgroup still busy must not keep rm from finishing

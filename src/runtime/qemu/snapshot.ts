@@ -15,7 +15,9 @@ import type { QmpClient } from './qmp/client.js';
  *
  * A running QEMU holds the disk locked, so while it runs everything goes
  * through QMP jobs; while it is stopped, through qemu-img. Each call takes the
- * VM's QMP connection while QEMU runs, undefined while it is stopped.
+ * VM's QMP connection while QEMU runs, undefined while it is stopped, and
+ * `as`, the argv prefix that runs qemu-img as the VM's QEMU user (the disk is
+ * that user's to write: root does not parse it).
  */
 export interface VmSnapshot {
   name: string;
@@ -28,46 +30,46 @@ export interface VmSnapshot {
 /** The block node that holds the disk and the saved VM state (see devices.disk). */
 const NODE = 'disk0';
 
-export async function list(disk: string): Promise<VmSnapshot[]> {
+export async function list(disk: string, as: string[] = []): Promise<VmSnapshot[]> {
   // -U: readable while a running QEMU holds the image; its snapshot table is written at once.
-  return (await qcow2.snapshotList(disk)).map((s) => ({ name: s.name, kind: s.vmStateSize > 0 ? 'full' : 'disk', createdAt: s.date, vmStateSize: s.vmStateSize }));
+  return (await qcow2.snapshotList(disk, as)).map((s) => ({ name: s.name, kind: s.vmStateSize > 0 ? 'full' : 'disk', createdAt: s.date, vmStateSize: s.vmStateSize }));
 }
 
-export async function find(disk: string, name: string): Promise<VmSnapshot> {
-  const s = (await list(disk)).find((x) => x.name === name);
+export async function find(disk: string, name: string, as: string[] = []): Promise<VmSnapshot> {
+  const s = (await list(disk, as)).find((x) => x.name === name);
   if (!s) throw new HullError('not_found', `snapshot "${name}" not found`);
   return s;
 }
 
-export async function mustBeNew(disk: string, name: string): Promise<void> {
+export async function mustBeNew(disk: string, name: string, as: string[] = []): Promise<void> {
   qcow2.checkSnapshotName(name);
-  if ((await list(disk)).some((x) => x.name === name)) throw new HullError('conflict', `snapshot "${name}" already exists`);
+  if ((await list(disk, as)).some((x) => x.name === name)) throw new HullError('conflict', `snapshot "${name}" already exists`);
 }
 
-export async function create(files: VmFiles, name: string, qmp: QmpClient | undefined): Promise<VmSnapshot> {
-  await mustBeNew(files.disk, name);
+export async function create(files: VmFiles, name: string, qmp: QmpClient | undefined, as: string[] = []): Promise<VmSnapshot> {
+  await mustBeNew(files.disk, name, as);
   if (qmp) await saveRunning(qmp, name);
-  else await qcow2.snapshotCreate(files.disk, name);
-  return find(files.disk, name);
+  else await qcow2.snapshotCreate(files.disk, name, as);
+  return find(files.disk, name, as);
 }
 
-export async function restore(files: VmFiles, name: string, qmp: QmpClient | undefined, o: { force?: boolean; vmName: string }): Promise<void> {
-  const s = await find(files.disk, name);
+export async function restore(files: VmFiles, name: string, qmp: QmpClient | undefined, o: { force?: boolean; vmName: string; as?: string[] }): Promise<void> {
+  const s = await find(files.disk, name, o.as);
   if (qmp) {
     if (!o.force) throw wrongState(`VM ${o.vmName} is running: restoring "${name}" discards its current state (use --force, or stop it first)`);
     if (s.kind === 'disk') throw wrongState(`"${name}" is a disk-only snapshot: stop VM ${o.vmName} to restore it`);
     return loadRunning(qmp, name);
   }
-  await qcow2.snapshotApply(files.disk, name);
+  await qcow2.snapshotApply(files.disk, name, o.as);
   // The disk is back; the memory comes back when QEMU next starts (-loadvm).
   if (s.kind === 'full') await writeFile(files.loadvm, name);
   else await rm(files.loadvm, { force: true });
 }
 
-export async function remove(files: VmFiles, name: string, qmp: QmpClient | undefined): Promise<void> {
-  await find(files.disk, name);
+export async function remove(files: VmFiles, name: string, qmp: QmpClient | undefined, as: string[] = []): Promise<void> {
+  await find(files.disk, name, as);
   if (qmp) await deleteRunning(qmp, name);
-  else await qcow2.snapshotDelete(files.disk, name);
+  else await qcow2.snapshotDelete(files.disk, name, as);
   if ((await readFile(files.loadvm, 'utf8').catch(() => '')).trim() === name) await rm(files.loadvm, { force: true });
 }
 
