@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { formatSize } from '../core/units.js';
 import type { StdioStream } from '../runtime/driver.js';
 
 /**
@@ -43,11 +44,11 @@ export function acceptUpgrade(req: IncomingMessage, socket: Duplex, contentType:
  * socket is paused (so the client's writes wait too), and the end of input
  * is passed on only after every byte before it.
  */
-export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, withStdin: boolean): Promise<void> {
+export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, withStdin: boolean, maxUnsent = MAX_UNSENT): Promise<void> {
   return new Promise((resolve) => {
     stdio.onData((stream, data) => {
       if (!socket.writable) return;
-      if (socket.writableLength > MAX_UNSENT) return cutOff(stdio, socket, tty);
+      if (socket.writableLength > maxUnsent) return cutOff(stdio, socket, tty, maxUnsent);
       socket.write(tty ? data : muxFrame(stream === 'stderr' ? 2 : 1, data));
     });
     if (withStdin) {
@@ -72,8 +73,8 @@ export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, with
  */
 const MAX_UNSENT = 256 * 1024 * 1024;
 
-function cutOff(stdio: StdioStream, socket: Duplex, tty: boolean): void {
-  const msg = `hull: output cut off: this client fell more than ${MAX_UNSENT >> 20} MiB behind`;
+function cutOff(stdio: StdioStream, socket: Duplex, tty: boolean, maxUnsent: number): void {
+  const msg = `hull: output cut off: this client fell more than ${formatSize(maxUnsent)} behind`;
   socket.end(tty ? Buffer.from(`\r\n${msg}\r\n`) : muxFrame(2, Buffer.from(`${msg}\n`)));
   stdio.close();
 }
