@@ -489,7 +489,11 @@ export class Engine {
    * `not-running` waits for it to start and stop (as docker does since 28.1),
    * or for a start that fails (with that failure's code).
    */
-  async wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running'): Promise<{ exitCode: number; error: string; oomKilled: boolean }> {
+  async wait(
+    ref: string,
+    condition: 'not-running' | 'next-exit' | 'removed' = 'not-running',
+    signal?: AbortSignal,
+  ): Promise<{ exitCode: number; error: string; oomKilled: boolean }> {
     const inst = await this.get(ref);
     const s = inst.state;
     const live = s.status === 'running' || s.status === 'paused';
@@ -497,7 +501,19 @@ export class Engine {
     if (!live && !unborn && condition === 'not-running') return { exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled };
     const event = condition === 'removed' ? `removed:${inst.id}` : `exit:${inst.id}`;
     return new Promise((resolve) => {
-      this.events.once(event, (s: InstanceState) => resolve({ exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled }));
+      const onExit = (s: InstanceState) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve({ exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled });
+      };
+      // A waiter that went away (its client disconnected) stops listening, as a created container
+      // may never run; nobody reads the answer, which is the state as it was.
+      const onAbort = () => {
+        this.events.off(event, onExit);
+        resolve({ exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled });
+      };
+      this.events.once(event, onExit);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       // The exit may have landed between our read and the listener.
       void this.checkExit(inst.id);
     });

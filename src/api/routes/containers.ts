@@ -74,10 +74,12 @@ export const containerRoutes =
       return reply.status(204).send();
     });
 
-    app.post('/v1/containers/:ref/wait', async (req) => {
+    app.post('/v1/containers/:ref/wait', async (req, reply) => {
       const q = req.query as Record<string, string>;
       const cond = q.condition === 'next-exit' || q.condition === 'removed' ? q.condition : 'not-running';
-      return engine.wait((req.params as { ref: string }).ref, cond);
+      const gone = new AbortController();
+      reply.raw.on('close', () => gone.abort());
+      return engine.wait((req.params as { ref: string }).ref, cond, gone.signal);
     });
 
     app.post('/v1/containers/:ref/resize', async (req, reply) => {
