@@ -59,19 +59,6 @@ function hull(args: string[], stdin: { data?: Buffer; file?: string } = {}, time
   });
 }
 
-/** The CLI under a real pseudo-terminal (util-linux `script`), typing each step after its pause. */
-function underTty(args: string[], steps: Array<[number, string]>): Promise<{ code: number; out: string }> {
-  const cmd = [process.execPath, join(REPO, 'bin/hull'), '-H', `unix://${d.socket}`, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return new Promise((resolve) => {
-    const p = spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    let at = 0;
-    for (const [ms, text] of steps) setTimeout(() => p.stdin.write(text), (at += ms));
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
-}
-
 describe('stdin and stdout through attach, at any size', () => {
   const inputs = new Map<number, { data: Buffer; file: string }>();
   beforeAll(async () => {
@@ -155,7 +142,7 @@ describe('terminals: -t needs one, detach keys leave one', () => {
   });
 
   it('Ctrl-P Ctrl-Q leaves run -it with 0, the container running; attach comes back to it', async () => {
-    const r = await underTty(['run', '-it', '--name', 'dk', 'busybox', 'sh'], [
+    const r = await d.hullTty(['run', '-it', '--name', 'dk', 'busybox', 'sh'], [
       [1500, 'echo first-$((40+2))\r'],
       [700, '\x10\x11'],
     ]);
@@ -164,14 +151,14 @@ describe('terminals: -t needs one, detach keys leave one', () => {
     expect(r.code).toBe(0);
     expect(await d.state('dk', 'Status')).toBe('running');
     // The terminal's input survives the detach: the next attach types into the same shell.
-    const a = await underTty(['attach', 'dk'], [[1500, 'echo second-$((50+5)); exit 3\r']]);
+    const a = await d.hullTty(['attach', 'dk'], [[1500, 'echo second-$((50+5)); exit 3\r']]);
     expect(a.out).toMatch(/second-55/);
     expect(a.code).toBe(3);
   });
 
   it('--detach-keys sets other keys (exec -it); a lone first key is typed through', async () => {
     await d.ok(['run', '-d', '--name', 'dx', 'busybox', 'sleep', '600']);
-    const r = await underTty(['exec', '-it', '--detach-keys', 'ctrl-a,x', 'dx', 'sh'], [
+    const r = await d.hullTty(['exec', '-it', '--detach-keys', 'ctrl-a,x', 'dx', 'sh'], [
       [1500, 'echo \x01y-$((1+1))\r'], // ctrl-a then y: not the sequence, both reach the shell
       [700, '\x01x'],
     ]);

@@ -45,18 +45,6 @@ class Cli {
   }
 }
 
-/** The CLI under a real pseudo-terminal (util-linux `script`), typing `input` once it runs. */
-function underPty(socket: string, args: string[], input: string): Promise<{ code: number; out: string }> {
-  const cmd = [process.execPath, BIN, '-H', `unix://${socket}`, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return new Promise((resolve) => {
-    const p = spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    setTimeout(() => p.stdin.write(input), 2000);
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
-}
-
 describe.skipIf(!guestBuilt)('VM console hub and streaming exec (CLI, TCG)', () => {
   let d: TestDaemon;
   const running: Cli[] = [];
@@ -147,7 +135,7 @@ describe.skipIf(!guestBuilt)('VM console hub and streaming exec (CLI, TCG)', () 
     expect(it2.stdout).toMatch(/tty-5/);
     expect(it2.code).toBe(3);
     // hull exec -it wants a terminal for its input (docker's rule): this one runs under a pty.
-    const viaExec = await underPty(d.socket, ['exec', '-it', 'cx', 'sh', '-c', 'read l; echo got-$l; exit 4'], 'line\n');
+    const viaExec = await d.hullTty(['exec', '-it', 'cx', 'sh', '-c', 'read l; echo got-$l; exit 4'], [[2000, 'line\n']]);
     expect(viaExec.out).toMatch(/got-line/);
     expect(viaExec.code).toBe(4);
     // Ctrl-C on the terminal interrupts the program (it is not started with SIGINT ignored).
