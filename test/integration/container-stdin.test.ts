@@ -219,7 +219,7 @@ describe('load and save at the edges', () => {
   });
 
   it('a reader that goes away (save | head -c0) ends the CLI quietly, as SIGPIPE would', async () => {
-    for (const args of [['save', 'busybox'], ['exec', 'sink', 'sh', '-c', 'head -c 8388608 /dev/zero']]) {
+    for (const args of [['save', 'busybox'], ['cp', 'sink:/bin', '-'], ['exec', 'sink', 'sh', '-c', 'head -c 8388608 /dev/zero']]) {
       const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const p = spawn(process.execPath, [join(REPO, 'bin/hull'), '-H', `unix://${d.socket}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
         let stderr = '';
