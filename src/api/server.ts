@@ -79,7 +79,11 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(networkRoutes(deps));
   await app.register(vmRoutes(deps));
   containerUpgrades(upgrades, deps, sessions);
-  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => upgrades.handle(req, socket));
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Bytes a client sent right behind its request (stdin, before the 101) are the stream's first.
+    if (head.length) socket.unshift(head);
+    upgrades.handle(req, socket);
+  });
   // Streams (logs -f, attach, exec) never end on their own: cut them at shutdown.
   app.addHook('preClose', async () => {
     upgrades.closeAll();

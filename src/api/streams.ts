@@ -1,5 +1,6 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { formatSize } from '../core/units.js';
 import type { StdioStream } from '../runtime/driver.js';
 
 /**
@@ -45,14 +46,24 @@ export function acceptUpgrade(req: IncomingMessage, socket: Duplex, contentType:
   );
 }
 
-/** Relay a container's stdio over an upgraded socket until either side ends. */
-export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, withStdin: boolean): Promise<void> {
+/**
+ * Relay a container's stdio over an upgraded socket until either side ends.
+ * Input keeps the instance's pace: while the stdio's queue is full the
+ * socket is paused (so the client's writes wait too), and the end of input
+ * is passed on only after every byte before it.
+ */
+export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, withStdin: boolean, maxUnsent = MAX_UNSENT): Promise<void> {
   return new Promise((resolve) => {
     stdio.onData((stream, data) => {
-      if (socket.writable) socket.write(tty ? data : muxFrame(stream === 'stderr' ? 2 : 1, data));
+      if (!socket.writable) return;
+      if (socket.writableLength > maxUnsent) return cutOff(stdio, socket, tty, maxUnsent);
+      socket.write(tty ? data : muxFrame(stream === 'stderr' ? 2 : 1, data));
     });
     if (withStdin) {
-      socket.on('data', (b: Buffer) => stdio.write(b));
+      stdio.onDrain?.(() => socket.resume());
+      socket.on('data', (b: Buffer) => {
+        if (stdio.write(b) === false) socket.pause();
+      });
       socket.on('end', () => stdio.closeStdin());
     }
     socket.on('error', () => stdio.close());
@@ -63,6 +74,19 @@ export function pipeStdio(stdio: StdioStream, socket: Duplex, tty: boolean, with
     // A client gone before the stream began will send no 'close' any more.
     if (socket.destroyed) stdio.close();
   });
+}
+
+/**
+ * Output is read from the instance as fast as it comes (conmon's attach
+ * socket cannot be paused from here): a client this far behind is cut off,
+ * with a message at the end of what it did get, rather than held in memory.
+ */
+const MAX_UNSENT = 256 * 1024 * 1024;
+
+function cutOff(stdio: StdioStream, socket: Duplex, tty: boolean, maxUnsent: number): void {
+  const msg = `hull: output cut off: this client fell more than ${formatSize(maxUnsent)} behind`;
+  socket.end(tty ? Buffer.from(`\r\n${msg}\r\n`) : muxFrame(2, Buffer.from(`${msg}\n`)));
+  stdio.close();
 }
 
 /** Answer a request that was not upgraded with an error, and close: nothing if the client has gone. */

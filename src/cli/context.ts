@@ -1,4 +1,5 @@
 import { Client } from './client.js';
+import { flushStdio } from './stdio.js';
 import { resolveHost, socketPathFromHost } from '../daemon/config.js';
 
 /** What every command gets: the API client, for the host chosen by -H/--host or HULL_HOST. */
@@ -34,12 +35,13 @@ export async function forEachRef(refs: string[], fn: (ref: string) => Promise<vo
   if (failed) exitWith(1);
 }
 
-/** Exit the CLI with a code, after stdout drains. */
+/** Exit the CLI with a code, after stdout and stderr drain. */
 export function exitWith(code: number): never {
   process.exitCode = code;
   client?.close();
-  // Let pending writes flush; anything still open (sockets) must not hold us.
-  setImmediate(() => process.exit(code));
+  // stdout to a pipe is asynchronous in Node: exiting at once would drop what a slow reader
+  // has not taken yet. Anything else still open (sockets) must not hold us.
+  void flushStdio().then(() => process.exit(code));
   throw new ExitSignal(code);
 }
 

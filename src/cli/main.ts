@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ApiError } from './client.js';
 import { ExitSignal } from './context.js';
+import { EXIT_SIGPIPE, flushStdio, guardStdio, isEpipe } from './stdio.js';
 import { register as registerDaemon } from './commands/daemon.js';
 import { register as registerRun } from './commands/container-run.js';
 import { register as registerLifecycle } from './commands/container-lifecycle.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram().exitOverride();
+  guardStdio();
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -35,9 +37,13 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode;
       return;
     }
+    // The reader of our output went away (a pipeline's `head`): end quietly, as SIGPIPE would.
+    if (isEpipe(e)) process.exit(EXIT_SIGPIPE);
     const msg = e instanceof ApiError || e instanceof Error ? e.message : String(e);
     process.stderr.write(`Error: ${msg}\n`);
-    // Exit now: an open request (a wait, a stream) must not keep a failed command alive.
-    process.exit(e instanceof ApiError && e.code === 'command_not_found' ? 127 : 1);
+    // Exit once stderr is out: an open request (a wait, a stream) must not keep a failed command alive.
+    const code = e instanceof ApiError && e.code === 'command_not_found' ? 127 : 1;
+    process.exitCode = code;
+    void flushStdio().then(() => process.exit(code));
   }
 }

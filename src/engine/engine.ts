@@ -322,6 +322,8 @@ export class Engine {
       await this.netDown(inst).catch(() => undefined);
       const exitCode = err.code === 'command_not_found' ? 127 : err.code === 'command_not_executable' ? 126 : 128;
       const failed = await this.save(id, () => ({ status: inst.state.status === 'created' ? 'created' : 'exited', error: err.message, exitCode }));
+      // A waiter (docker run's wait, `hull wait` on a created container) learns the failure's code.
+      this.events.emit(`exit:${id}`, failed.state);
       if (failed.config.autoRemove) await this.removeLocked(id, true).catch(() => undefined);
       throw err.wrap(`cannot start ${noun(inst)} ${inst.name}`);
     }
@@ -480,18 +482,38 @@ export class Engine {
     this.restartTimers.delete(id);
   }
 
-  /** Wait until the container is not running; resolves with its exit code. */
   /**
    * Wait as docker's conditions say: `not-running` (now, if it is not), `next-exit`,
    * or `removed` (the exit code once the container is gone, for `run --rm`).
+   * A container that was created and never started has not had its run yet:
+   * `not-running` waits for it to start and stop (as docker does since 28.1),
+   * or for a start that fails (with that failure's code).
    */
-  async wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running'): Promise<{ exitCode: number; error: string; oomKilled: boolean }> {
+  async wait(
+    ref: string,
+    condition: 'not-running' | 'next-exit' | 'removed' = 'not-running',
+    signal?: AbortSignal,
+  ): Promise<{ exitCode: number; error: string; oomKilled: boolean }> {
     const inst = await this.get(ref);
-    const live = inst.state.status === 'running' || inst.state.status === 'paused';
-    if (!live && condition === 'not-running') return { exitCode: inst.state.exitCode, error: inst.state.error, oomKilled: inst.state.oomKilled };
+    const s = inst.state;
+    const live = s.status === 'running' || s.status === 'paused';
+    const unborn = s.status === 'created' && !s.startedAt && !s.error;
+    if (!live && !unborn && condition === 'not-running') return { exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled };
     const event = condition === 'removed' ? `removed:${inst.id}` : `exit:${inst.id}`;
     return new Promise((resolve) => {
-      this.events.once(event, (s: InstanceState) => resolve({ exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled }));
+      const onExit = (s: InstanceState) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve({ exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled });
+      };
+      // A waiter that went away (its client disconnected) stops listening, as a created container
+      // may never run; nobody reads the answer, which is the state as it was.
+      const onAbort = () => {
+        this.events.off(event, onExit);
+        resolve({ exitCode: s.exitCode, error: s.error, oomKilled: s.oomKilled });
+      };
+      this.events.once(event, onExit);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       // The exit may have landed between our read and the listener.
       void this.checkExit(inst.id);
     });
@@ -504,8 +526,8 @@ export class Engine {
     return this.lock.run(inst.id, async () => {
       const cur = await this.mustGet(inst.id);
       const drv = this.driver(cur);
-      if (cur.state.status === 'created') {
-        // Attach before start (docker run's order): set the process up under conmon, not yet running.
+      if (cur.state.status === 'created' || cur.state.status === 'exited') {
+        // Attach before start (docker run's and start -a's order): set the process up under conmon, not yet running.
         const st = await drv.status(cur);
         if (st.status === 'absent') {
           const ctx = await this.context(cur);

@@ -87,12 +87,12 @@ export class ImageService {
     this.registry = new RegistryService(this, root, opts.insecureRegistries, opts.pushChunkBytes);
   }
 
-  importPath(path: string, name?: string): Promise<Image[]> {
+  importPath(path: string, name?: string, label?: string): Promise<Image[]> {
     return this.lock.exclusive(async () => {
       const created = new Set<string>();
       let found: ArchiveImage[] = [];
       try {
-        found = await importArchive(path, this.content, { name, platform: this.platform, created });
+        found = await importArchive(path, this.content, { name, platform: this.platform, created, label });
         for (const { image } of found) await this.unpackAll(image);
         for (const { image, tags } of found) await this.records.save(image, tags);
         return Promise.all(found.map(async ({ image }) => (await this.records.get(image.id)) ?? image));
@@ -250,7 +250,8 @@ export class ImageService {
     const spool = join(this.content.tmpDir, `load-${randomBytes(8).toString('hex')}.tar`);
     try {
       await pipeline(tarStream, createWriteStream(spool, { mode: 0o600 }));
-      return await this.importPath(spool);
+      // Messages name what the client sent, not the spool file.
+      return await this.importPath(spool, undefined, 'image archive');
     } finally {
       await rm(spool, { force: true });
     }

@@ -42,10 +42,18 @@ export interface Process {
   command: string;
 }
 
+/**
+ * A client's view of an instance's stdio. Input has flow control where the
+ * driver can give it: `write` answering false means "hold on until an
+ * onDrain callback runs", so a relay pauses its source rather than
+ * buffering without bound (a driver that never answers false has none).
+ * `closeStdin` is the end of input, delivered after every byte written.
+ */
 export interface StdioStream {
   onData(cb: (stream: 'stdout' | 'stderr', data: Buffer) => void): void;
   onClose(cb: () => void): void;
-  write(data: Buffer): void;
+  write(data: Buffer): boolean | void;
+  onDrain?(cb: () => void): void;
   closeStdin(): void;
   close(): void;
 }

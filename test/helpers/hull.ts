@@ -89,6 +89,30 @@ export class TestDaemon {
     });
   }
 
+  /**
+   * Run the CLI under a real pseudo-terminal (util-linux `script`), as a user
+   * at a terminal does: each step's text is typed after its pause (ms).
+   */
+  hullTty(args: string[], steps: Array<[number, string]>, timeoutMs = 60_000): Promise<{ code: number; out: string }> {
+    const cmd = [process.execPath, BIN, '-H', `unix://${this.socket}`, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    return new Promise((resolvePromise, reject) => {
+      const p = spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      let at = 0;
+      const timers = steps.map(([ms, text]) => setTimeout(() => p.stdin.write(text), (at += ms)));
+      const t = setTimeout(() => {
+        p.kill('SIGKILL');
+        reject(new Error(`hull ${args.join(' ')} (on a pty) timed out\noutput: ${out}`));
+      }, timeoutMs);
+      p.on('close', (code) => {
+        clearTimeout(t);
+        timers.forEach(clearTimeout);
+        resolvePromise({ code: code ?? -1, out });
+      });
+    });
+  }
+
   /** Run the CLI and insist on exit 0; returns stdout. */
   async ok(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string> {
     const r = await this.hull(args, opts);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { isHullError } from '../../core/errors.js';
+import { isHullError, wrongState } from '../../core/errors.js';
+import type { StdioStream } from '../../runtime/driver.js';
 import { q } from '../parse.js';
 import type { ApiDeps } from '../server.js';
 import { acceptUpgrade, muxFrame, pipeStdio } from '../streams.js';
@@ -45,7 +46,31 @@ export function containerUpgrades(router: UpgradeRouter, { engine, log }: ApiDep
       rec.running = false;
       sessions.expire(rec.id);
     }
-    await Promise.race([piping, new Promise((r) => setTimeout(r, 2000))]);
+    await outputSettled(piping, session.stdio);
     socket.end();
+  });
+}
+
+/**
+ * After an exec's exit: the output still in flight comes before the end of
+ * the stream. conmon closes the attach socket once it has passed on the
+ * last byte; a stream that falls silent for `idleMs` without closing must
+ * not hold the client.
+ */
+function outputSettled(piping: Promise<void>, stdio: StdioStream, idleMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let t = setTimeout(done, idleMs);
+    stdio.onData(() => {
+      if (settled) return;
+      clearTimeout(t);
+      t = setTimeout(done, idleMs);
+    });
+    void piping.then(done);
+    function done() {
+      settled = true;
+      clearTimeout(t);
+      resolve();
+    }
   });
 }

@@ -85,7 +85,12 @@ export const containerRoutes =
       return reply.status(204).send();
     });
 
-    app.post('/v1/containers/:ref/wait', { schema: { ...byRef, querystring: WaitQuery } }, async (req) => engine.wait(req.params.ref, req.query.condition));
+    app.post('/v1/containers/:ref/wait', { schema: { ...byRef, querystring: WaitQuery } }, async (req, reply) => {
+      // A waiter whose client went away stops listening (a created container may never run).
+      const gone = new AbortController();
+      reply.raw.on('close', () => gone.abort());
+      return engine.wait(req.params.ref, req.query.condition, gone.signal);
+    });
 
     app.post('/v1/containers/:ref/resize', { schema: { ...byRef, querystring: SizeQuery } }, async (req, reply) => {
       await engine.resize(req.params.ref, req.query.h, req.query.w);

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { Readable } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
 import { ProgressView, readEvents } from '../progress-view.js';
 import { ApiError } from '../client.js';
 import { enc, exitWith, forEachRef, getCtx, type Ctx } from '../context.js';
-import { relay } from '../stdio.js';
+import { checkTty, relay, reportDetach, settled, type RelayEnd } from '../stdio.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
 import type { CreateOptions } from '../../engine/create-options.js';
 import { addCreateFlags, toCreateOptions } from './create-flags.js';
 
@@ -11,12 +12,16 @@ import { addCreateFlags, toCreateOptions } from './create-flags.js';
 export function register(program: Command): void {
   addCreateFlags(program.command('run').description('create and start a container').argument('<image>').argument('[command...]'))
     .option('-d, --detach', 'run in the background and print the container id')
+    .option('--detach-keys <keys>', `keys that leave an attached terminal, the container running (default ${DEFAULT_DETACH_KEYS})`)
     .option('--pull <policy>', 'missing (default): pull the image when it is not here; always; never')
     .passThroughOptions()
     .action(async (image: string, command: string[], opts: Record<string, unknown>) => {
       const ctx = getCtx(program.opts().host);
       let create: CreateOptions;
       let id: string;
+      // docker's checks, before anything is made: a terminal for -it, keys that parse.
+      if (!opts.detach) checkTty(!!opts.interactive, !!opts.tty);
+      const detachKeys = parseDetachKeys(opts.detachKeys as string | undefined);
       try {
         create = toCreateOptions(image, command, opts);
         ({ id } = await createPulling(ctx, create, pullPolicy(opts.pull)));
@@ -30,7 +35,7 @@ export function register(program: Command): void {
         process.stdout.write(`${id}\n`);
         return;
       }
-      exitWith(await runAttached(ctx, id, { tty: !!create.tty, stdin: !!create.openStdin, autoRemove: !!create.autoRemove }));
+      exitWith(await runAttached(ctx, id, { tty: !!create.tty, stdin: !!create.openStdin, autoRemove: !!create.autoRemove, detachKeys }));
     });
 
   addCreateFlags(program.command('create').description('create a container without starting it').argument('<image>').argument('[command...]'))
@@ -48,11 +53,15 @@ export function register(program: Command): void {
     .argument('<container...>')
     .option('-a, --attach', 'attach stdout/stderr and exit with the container code')
     .option('-i, --interactive', "attach the container's stdin")
-    .action(async (refs: string[], opts: { attach?: boolean; interactive?: boolean }) => {
+    .option('--detach-keys <keys>', `keys that leave an attached terminal, the container running (default ${DEFAULT_DETACH_KEYS})`)
+    .action(async (refs: string[], opts: { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
       const ctx = getCtx(program.opts().host);
       if (opts.attach || opts.interactive) {
+        const detachKeys = parseDetachKeys(opts.detachKeys);
         const inst = await ctx.client.call<{ id: string; config: { tty: boolean; openStdin: boolean; autoRemove: boolean } }>('GET', `/v1/containers/${enc(refs[0])}`);
-        exitWith(await runAttached(ctx, inst.id, { tty: inst.config.tty, stdin: !!opts.interactive && inst.config.openStdin, autoRemove: inst.config.autoRemove }));
+        const stdin = !!opts.interactive && inst.config.openStdin;
+        checkTty(stdin, inst.config.tty);
+        exitWith(await runAttached(ctx, inst.id, { tty: inst.config.tty, stdin, autoRemove: inst.config.autoRemove, detachKeys }));
       }
       await forEachRef(refs, async (ref) => {
         await ctx.client.call('POST', `/v1/containers/${enc(ref)}/start`);
@@ -114,19 +123,21 @@ export function startFailureCode(e: unknown): number {
 /**
  * docker run's order: wait for the next exit, attach, start; then the exit
  * code comes from the wait (it also survives --rm removing the container).
+ * Leaving with the detach keys ends the CLI with 0 and leaves the container
+ * running (with --rm, the daemon removes it when it exits).
  */
-async function runAttached(ctx: Ctx, id: string, o: { tty: boolean; stdin: boolean; autoRemove: boolean }): Promise<number> {
+async function runAttached(ctx: Ctx, id: string, o: { tty: boolean; stdin: boolean; autoRemove: boolean; detachKeys: Buffer }): Promise<number> {
   // With --rm, docker's CLI returns once the container is gone, so nothing of it is listed after.
   const waiting = ctx.client.call<{ exitCode: number }>('POST', `/v1/containers/${id}/wait?condition=${o.autoRemove ? 'removed' : 'next-exit'}`);
   waiting.catch(() => undefined);
-  const forward = (sig: NodeJS.Signals) => void ctx.client.call('POST', `/v1/containers/${id}/kill?signal=${sig}`).catch(() => undefined);
-  let relaying: Promise<void>;
+  let relaying: Promise<RelayEnd>;
+  let socket: Duplex;
   try {
     // Attaching sets the process up under conmon, so a missing command fails here already.
-    const socket = await ctx.client.upgrade(`/v1/containers/${id}/attach?stdin=${o.stdin ? 1 : 0}`);
+    socket = await ctx.client.upgrade(`/v1/containers/${id}/attach?stdin=${o.stdin ? 1 : 0}`);
     const resize = (rows: number, cols: number) => void ctx.client.call('POST', `/v1/containers/${id}/resize?h=${rows}&w=${cols}`).catch(() => undefined);
-    relaying = relay(socket, { tty: o.tty, stdin: o.stdin, onResize: o.tty ? resize : undefined });
-    if (!o.tty) for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, forward);
+    relaying = relay(socket, { tty: o.tty, stdin: o.stdin, onResize: o.tty ? resize : undefined, detachKeys: o.detachKeys });
+    if (!o.tty) proxySignals(ctx, id);
     try {
       await ctx.client.call('POST', `/v1/containers/${id}/start`);
     } catch (e) {
@@ -139,7 +150,21 @@ async function runAttached(ctx: Ctx, id: string, o: { tty: boolean; stdin: boole
     process.stderr.write(`hull: ${(e as Error).message}\n`);
     return startFailureCode(e);
   }
+  const first = await Promise.race([relaying, waiting.then(() => 'exited' as const)]);
+  if (first === 'detached') {
+    reportDetach();
+    return 0;
+  }
   const { exitCode } = await waiting;
-  await Promise.race([relaying, new Promise((r) => setTimeout(r, 1000))]);
+  await settled(relaying, socket);
   return exitCode;
+}
+
+/**
+ * docker's --sig-proxy (without a terminal, where Ctrl-C is a byte): SIGINT,
+ * SIGTERM and SIGHUP to this CLI go to the container instead.
+ */
+export function proxySignals(ctx: Ctx, id: string): void {
+  const forward = (sig: NodeJS.Signals) => void ctx.client.call('POST', `/v1/containers/${id}/kill?signal=${sig}`).catch(() => undefined);
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, forward);
 }

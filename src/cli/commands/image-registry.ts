@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatSize } from '../../core/units.js';
+import { ApiError } from '../client.js';
 import { enc, getCtx } from '../context.js';
 import { ProgressView, readEvents } from '../progress-view.js';
 import { confirmRemoval, readSecret, readStdinAll } from '../prompt.js';
@@ -81,8 +84,16 @@ export function register(program: Command): void {
       .option('-i, --input <file>', 'read from a file instead of stdin')
       .option('-q, --quiet', 'print only image names or ids')
       .action(async (opts: { input?: string; quiet?: boolean }) => {
-        const body = opts.input ? createReadStream(opts.input) : process.stdin;
-        const res = await client().stream('POST', '/v1/images/load', body, 'application/x-tar');
+        if (!opts.input && process.stdin.isTTY) throw new Error('requested load from stdin, but stdin is empty: use -i FILE or redirect stdin');
+        const body = opts.input ? await openInput(opts.input) : process.stdin;
+        let res: IncomingMessage;
+        try {
+          res = await client().stream('POST', '/v1/images/load', body, 'application/x-tar');
+        } catch (e) {
+          // The daemon saw an upload; the user knows it as this file.
+          if (opts.input && e instanceof ApiError) throw new ApiError(e.status, e.code, `${opts.input}: ${e.message}`);
+          throw e;
+        }
         let text = '';
         for await (const c of res) text += (c as Buffer).toString();
         for (const x of JSON.parse(text) as Summary[]) {
@@ -133,4 +144,25 @@ export function register(program: Command): void {
       const r = await client().call<{ registry: string; removed: boolean }>('DELETE', `/v1/auth/${enc(server ?? 'docker.io')}`);
       process.stdout.write(r.removed ? `Removing login credentials for ${r.registry}\n` : `Not logged in to ${r.registry}\n`);
     });
+}
+
+/**
+ * A file to upload, opened before the request starts, so that a missing or
+ * unreadable one is a plain error (docker's words) and not a stream failing
+ * under a request.
+ */
+async function openInput(path: string): Promise<NodeJS.ReadableStream> {
+  const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`open ${path}: ${errnoText(e)}`);
+  });
+  if ((await fh.stat()).isDirectory()) {
+    await fh.close();
+    throw new Error(`read ${path}: is a directory`);
+  }
+  return fh.createReadStream();
+}
+
+function errnoText(e: NodeJS.ErrnoException): string {
+  const words: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', ENOTDIR: 'not a directory', ELOOP: 'too many levels of symbolic links' };
+  return words[e.code ?? ''] ?? e.message;
 }

@@ -23,10 +23,10 @@ export interface ArchiveImage {
 export async function importArchive(
   path: string,
   content: ContentStore,
-  opts: { name?: string; platform: Platform; created: Set<string> },
+  opts: { name?: string; platform: Platform; created: Set<string>; label?: string },
 ): Promise<ArchiveImage[]> {
   if (opts.name !== undefined) parseReference(opts.name); // a bad name fails before any work
-  const src = await openSource(path, content, opts.created);
+  const src = await openSource(path, content, opts.created, opts.label);
   let found: Found[];
   if (await src.readFile('oci-layout')) found = await importOciLayout(src, content, opts.platform);
   else if (await src.readFile('manifest.json')) found = await importDockerSave(src, content);

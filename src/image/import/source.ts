@@ -29,11 +29,14 @@ export interface ImportSource {
 /** Metadata files are small; anything larger is not one and is refused. */
 export const MAX_METADATA = 4 * 1024 * 1024;
 
-/** Open a directory or tar archive; blobs it adds to the store are recorded in `created` as they are written. */
-export async function openSource(path: string, content: ContentStore, created: Set<string>): Promise<ImportSource> {
+/**
+ * Open a directory or tar archive; blobs it adds to the store are recorded in `created` as they are written.
+ * `label` names a tar in messages instead of its path (a spooled upload's path means nothing to the sender).
+ */
+export async function openSource(path: string, content: ContentStore, created: Set<string>, label?: string): Promise<ImportSource> {
   const st = await stat(path).catch(() => undefined);
   if (!st) throw notFound(`image archive "${path}"`);
-  return st.isDirectory() ? openDirSource(path, content, created) : openTarSource(path, content, created);
+  return st.isDirectory() ? openDirSource(path, content, created) : openTarSource(path, content, created, label);
 }
 
 /** The path of a blob inside an OCI layout. */

@@ -19,8 +19,8 @@ const BLOB_RE = /^blobs\/sha256\/([0-9a-f]{64})$/;
  * against its name on the way in. Names are only ever lookup keys here,
  * never paths on disk, so a hostile name cannot write anywhere.
  */
-export async function openTarSource(file: string, content: ContentStore, created: Set<string>): Promise<ImportSource> {
-  const what = `image archive "${file}"`;
+export async function openTarSource(file: string, content: ContentStore, created: Set<string>, label?: string): Promise<ImportSource> {
+  const what = label ?? `image archive "${file}"`;
   const files = new Map<string, BlobInfo>();
   const links = new Map<string, string>();
   await scan(file, what, async (name, entry) => {

@@ -8,13 +8,30 @@ import { HullError } from '../../core/errors.js';
  * Each packet conmon sends starts with one byte naming the stream
  * (2 = stdout, 3 = stderr), then the data; what we write goes to stdin.
  * Window size changes go through the bundle's `ctl` fifo as "1 H W\n".
+ *
+ * Input goes in packets of at most PACKET bytes: conmon reads the socket
+ * into a 32 KiB buffer, and a SOCK_SEQPACKET read that is shorter than the
+ * packet keeps the start and silently drops the rest. Writes are queued in
+ * node-unix-socket until the kernel takes them (conmon stops reading while
+ * the container's stdin pipe is full); `write` answers false once more
+ * than HIGH_WATER bytes wait, and `onDrain` callbacks run when the queue is
+ * back under LOW_WATER, so a caller can pause its source instead of
+ * buffering without bound. The end of input (`closeStdin`) is a shutdown
+ * sent after the last queued packet.
  */
 export type StreamKind = 'stdout' | 'stderr';
+
+/** conmon's CONN_SOCK_BUF_SIZE: the most it reads from the attach socket at once. */
+export const PACKET = 32 * 1024;
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
 
 export interface AttachConnection {
   onData(cb: (stream: StreamKind, data: Buffer) => void): void;
   onClose(cb: () => void): void;
-  write(data: Buffer): void;
+  /** Queue input; false when the caller should wait for onDrain before writing more. */
+  write(data: Buffer): boolean;
+  onDrain(cb: () => void): void;
   closeStdin(): void;
   close(): void;
 }
@@ -24,49 +41,96 @@ export function connectAttach(bundle: string): Promise<AttachConnection> {
   return new Promise((resolve, reject) => {
     const sock = new SeqpacketSocket();
     sock.setInternalReadBufferSize(64 * 1024);
-    const dataCbs: Array<(s: StreamKind, d: Buffer) => void> = [];
-    const closeCbs: Array<() => void> = [];
-    let closed = false;
-    const fireClose = () => {
-      if (closed) return;
-      closed = true;
-      for (const cb of closeCbs) cb();
-    };
-    sock.on('data', (buf: Buffer) => {
-      if (buf.length < 1) return;
-      const kind: StreamKind = buf[0] === 3 ? 'stderr' : 'stdout';
-      const data = buf.subarray(1);
-      for (const cb of dataCbs) cb(kind, data);
-    });
-    sock.on('end', fireClose);
-    sock.on('close', fireClose);
+    let connected = false;
+    const conn = new Attached(sock);
+    sock.on('data', (buf: Buffer) => conn.received(buf));
+    sock.on('end', () => conn.ended());
+    sock.on('close', () => conn.ended());
     sock.on('error', (e: Error) => {
       if (!connected) reject(new HullError('wrong_state', `cannot attach: ${e.message}`));
-      fireClose();
+      conn.ended();
     });
-    let connected = false;
     try {
       sock.connect(path, () => {
         connected = true;
-        resolve({
-          onData: (cb) => dataCbs.push(cb),
-          onClose: (cb) => (closed ? cb() : closeCbs.push(cb)),
-          write: (d) => {
-            if (!closed && d.length) sock.write(d);
-          },
-          closeStdin: () => {
-            if (!closed) sock.end();
-          },
-          close: () => {
-            sock.destroy();
-            fireClose();
-          },
-        });
+        resolve(conn);
       });
     } catch (e) {
       reject(new HullError('wrong_state', `cannot attach: ${(e as Error).message}`));
     }
   });
+}
+
+class Attached implements AttachConnection {
+  private dataCbs: Array<(s: StreamKind, d: Buffer) => void> = [];
+  private closeCbs: Array<() => void> = [];
+  private drainCbs: Array<() => void> = [];
+  private queued = 0;
+  private full = false;
+  private closed = false;
+  private inputEnded = false;
+
+  constructor(private sock: SeqpacketSocket) {}
+
+  received(buf: Buffer): void {
+    if (buf.length < 1) return;
+    const kind: StreamKind = buf[0] === 3 ? 'stderr' : 'stdout';
+    const data = buf.subarray(1);
+    for (const cb of this.dataCbs) cb(kind, data);
+  }
+
+  ended(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const cb of this.closeCbs) cb();
+    // Nobody will take more input: let a paused writer go on (its writes are dropped).
+    this.drained();
+  }
+
+  onData(cb: (s: StreamKind, d: Buffer) => void): void {
+    this.dataCbs.push(cb);
+  }
+
+  onClose(cb: () => void): void {
+    if (this.closed) cb();
+    else this.closeCbs.push(cb);
+  }
+
+  onDrain(cb: () => void): void {
+    this.drainCbs.push(cb);
+  }
+
+  write(data: Buffer): boolean {
+    if (this.closed || this.inputEnded) return true;
+    for (let off = 0; off < data.length; off += PACKET) {
+      const packet = data.subarray(off, off + PACKET);
+      this.queued += packet.length;
+      this.sock.write(packet, 0, packet.length, () => this.sent(packet.length));
+    }
+    if (this.queued >= HIGH_WATER) this.full = true;
+    return !this.full;
+  }
+
+  private sent(n: number): void {
+    this.queued -= n;
+    if (this.full && this.queued <= LOW_WATER) this.drained();
+  }
+
+  private drained(): void {
+    this.full = false;
+    for (const cb of this.drainCbs) cb();
+  }
+
+  closeStdin(): void {
+    if (this.closed || this.inputEnded) return;
+    this.inputEnded = true;
+    this.sock.end();
+  }
+
+  close(): void {
+    this.sock.destroy();
+    this.ended();
+  }
 }
 
 /** Resize the container's terminal through conmon's ctl fifo. */

@@ -64,8 +64,11 @@ export function conmonArgs(s: ConmonSpec): string[] {
     '--log-level', 'error',
     '--full-attach',
   ];
+  // As podman: -i only without a terminal. With -i conmon closes the container's stdin when an
+  // attach connection ends; a terminal's input has no end (the pty is stdin whatever the flag),
+  // so leaving one (the detach keys, a dropped client) keeps it for the next attach.
   if (s.terminal) a.push('-t');
-  if (s.stdin) a.push('-i');
+  else if (s.stdin) a.push('-i');
   if (s.exec) a.push('--exec', '--exec-process-spec', s.exec.processSpec, '--exec-attach');
   return a;
 }

@@ -32,7 +32,7 @@ export function agentExec(agent: AgentClient, opts: ExecOptions): ExecSession {
   const stdio: StdioStream = {
     onData: (cb) => dataCbs.push(cb),
     onClose: (cb) => closeCbs.push(cb),
-    write: (b) => (opts.stdin || opts.tty) && send(opts.tty ? telnetEscape(b) : b),
+    write: (b) => void ((opts.stdin || opts.tty) && send(opts.tty ? telnetEscape(b) : b)),
     // On a terminal, the end of the client's input is not the program's: it ends when the client goes.
     closeStdin: () => !opts.tty && end(),
     close: () => end(),
