@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps zstd conntrack)
 PKGS+=(qemu-system-x86 qemu-utils cpio e2fsprogs) # VMs: QEMU, qemu-img, the guest's initramfs and disks
 PKGS+=(genisoimage) # VMs: the cloud-init NoCloud seed ISO for guests that boot their own disk
+PKGS+=(btrfs-progs xfsprogs) # --storage-opt size=: btrfs qgroups and xfs project quotas where the root's filesystem has them
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry libcap2-bin); fi  # libcap2-bin: setcap for the xattr unpack test
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(cloud-init openssl); fi  # cloud-init's own code reads Hull's seed; openssl checks the password hash
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(gcc libc6-dev); fi  # net-security.test.ts builds its attack program (router advertisements, DNS floods) static
+if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(iputils-ping); fi  # ping without NET_RAW (busybox's ping only opens raw sockets)
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman skopeo docker-registry); fi
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(wrk); fi  # bench/network.ts: connection rate through a published port
 

@@ -8,6 +8,7 @@
  *             found in that status at daemon start is a half-made leftover.
  */
 import type { NetworkAttachment, NetworkMode, PortMapping } from './network.js';
+import type { SecurityConfig } from './security.js';
 
 export type InstanceType = 'container' | 'vm';
 export type Isolation = 'container' | 'vm';
@@ -18,6 +19,15 @@ export interface Resources {
   memoryBytes?: number;
   cpus?: number;
   pidsLimit?: number; // -1 = unlimited
+  /** Containers: the most their writable layer may hold (--storage-opt size=), where the filesystem can enforce it. */
+  storageBytes?: number;
+}
+
+/** A container's own host id range in a user namespace: container ids 0..size-1 are host ids hostUid.. (and hostGid..). */
+export interface IdMap {
+  hostUid: number;
+  hostGid: number;
+  size: number;
 }
 
 /** A VM's own settings (the QEMU driver reads them, runtime/qemu/spec.ts). */
@@ -49,7 +59,11 @@ export interface InstanceConfig {
   autoRemove: boolean;
   runtime: string; // crun | runc
   userns: boolean;
+  /** With userns: the range allocated to this container (absent in records made before ranges were allocated: 100000, 65536). */
+  idMap?: IdMap;
   noNewPrivileges: boolean;
+  /** Capabilities, devices, seccomp and --privileged, when not the defaults. */
+  security?: SecurityConfig;
   resources: Resources;
   restartPolicy: { name: RestartPolicy; maxRetries?: number };
   labels: Record<string, string>;

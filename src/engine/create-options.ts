@@ -11,6 +11,15 @@ export const PortSchema = z
   })
   .strict();
 
+/** One host device for the container (--device /dev/x[:/dev/y[:rwm]]). */
+export const DeviceSchema = z
+  .object({
+    hostPath: z.string().startsWith('/'),
+    containerPath: z.string().startsWith('/').optional(),
+    permissions: z.string().regex(/^[rwm]{1,3}$/, 'some of r, w, m').default('rwm'),
+  })
+  .strict();
+
 /**
  * What a client sends to create a container: strict, unknown fields refused.
  * Sizes arrive already parsed to bytes (the CLI parses `-m 64m`; the API
@@ -48,6 +57,16 @@ export const CreateOptionsSchema = z
     publishAll: z.boolean().default(false),
     /** `vm`: the program runs in a small VM of its own (Hull's kernel, the image's files on a virtio disk). */
     isolation: z.enum(['container', 'vm']).default('container'),
+    // Security knobs beyond the defaults (docs/security.md) and the writable layer's size.
+    /** Capabilities to add or drop: names with or without CAP_, any case, or ALL. */
+    capAdd: z.array(z.string()).default([]),
+    capDrop: z.array(z.string()).default([]),
+    devices: z.array(DeviceSchema).default([]),
+    /** `unconfined`, or a seccomp profile's JSON text in docker's format (the CLI reads the file). */
+    seccompProfile: z.string().optional(),
+    privileged: z.boolean().default(false),
+    /** The most the container's writable layer may hold, bytes (--storage-opt size=); the daemon's default when absent. */
+    storageBytes: z.number().int().positive().optional(),
   })
   .strict();
 

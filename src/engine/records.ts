@@ -6,6 +6,9 @@ import type { Image } from '../core/image.js';
 import { newState, type Instance } from '../core/instance.js';
 import type { PortMapping } from '../core/network.js';
 import { parseExposed } from '../core/port-spec.js';
+import type { SecurityConfig } from '../core/security.js';
+import { normalizeCapability } from '../runtime/oci/capabilities.js';
+import { parseSeccompProfile } from '../runtime/oci/seccomp-profile.js';
 import type { VmImage } from '../runtime/qemu/images.js';
 import type { ParsedCreateOptions } from './create-options.js';
 import { vmConfig, type VmCreateSchema } from './vm-options.js';
@@ -45,14 +48,32 @@ export function containerRecord(o: ParsedCreateOptions, image: Image, id: string
       runtime,
       userns: o.userns,
       noNewPrivileges: o.noNewPrivileges,
-      resources: { memoryBytes: o.memoryBytes, cpus: o.cpus, pidsLimit: o.pidsLimit ?? 2048 },
+      resources: { memoryBytes: o.memoryBytes, cpus: o.cpus, pidsLimit: o.pidsLimit ?? 2048, ...(o.storageBytes ? { storageBytes: o.storageBytes } : {}) },
       restartPolicy: { name: o.restartPolicy, maxRetries: o.restartMaxRetries },
       labels: o.labels,
       hostname: o.hostname ?? shortId(id),
       ...(o.isolation === 'vm' ? { isolation: 'vm' as const } : {}),
+      ...securityRecord(o),
     },
     state: newState(),
   };
+}
+
+/**
+ * What a container asked for beyond the secure defaults (capabilities as
+ * docker takes them, devices, a seccomp profile, privileged); nothing when it
+ * asked for nothing, so its record says "defaults". Bad names and profiles
+ * are refused here, before anything is made.
+ */
+export function securityRecord(o: ParsedCreateOptions): { security?: SecurityConfig } {
+  if (o.privileged && o.userns) throw invalid('--privileged and --userns cannot be used together: a privileged container is root on the host');
+  const sec: SecurityConfig = {};
+  if (o.capAdd.length) sec.capAdd = [...new Set(o.capAdd.map((c) => normalizeCapability(c, '--cap-add')))];
+  if (o.capDrop.length) sec.capDrop = [...new Set(o.capDrop.map((c) => normalizeCapability(c, '--cap-drop')))];
+  if (o.devices.length) sec.devices = o.devices.map((d) => ({ hostPath: d.hostPath, containerPath: d.containerPath ?? d.hostPath, permissions: d.permissions }));
+  if (o.seccompProfile !== undefined) sec.seccomp = o.seccompProfile === 'unconfined' ? 'unconfined' : parseSeccompProfile(o.seccompProfile);
+  if (o.privileged) sec.privileged = true;
+  return Object.keys(sec).length ? { security: sec } : {};
 }
 
 /** A VM: its console is one raw stream (tty), its first-boot configuration in `config.vm`. */

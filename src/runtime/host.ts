@@ -1,5 +1,6 @@
 import { access, constants, readFile, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ALL_CAPABILITIES } from './oci/capabilities.js';
 
 /**
  * What this host offers, detected once at daemon start: the cgroup layout,
@@ -23,6 +24,8 @@ export interface HostInfo {
   conmon: string | undefined;
   kvm: boolean;
   kernel: string;
+  /** The capabilities the daemon itself may hold (its bounding set), in bit order: all a container can get. */
+  capabilities?: string[];
 }
 
 const SEARCH = ['/usr/local/bin', '/usr/local/sbin', '/usr/bin', '/usr/sbin', '/bin', '/sbin'];
@@ -71,7 +74,20 @@ export async function detectHost(): Promise<HostInfo> {
     () => false,
   );
   const defaultRuntime = crun ? 'crun' : runc ? 'runc' : 'crun';
-  return { cgroupMode, runtimes, defaultRuntime, conmon, kvm, kernel };
+  const capabilities = boundingSet(await readFile('/proc/self/status', 'utf8').catch(() => ''));
+  return { cgroupMode, runtimes, defaultRuntime, conmon, kvm, kernel, ...(capabilities ? { capabilities } : {}) };
+}
+
+/**
+ * The daemon's bounding set from /proc/self/status: "all capabilities" for a
+ * container, as a runtime cannot give what it does not hold (root here lacks
+ * CAP_SYS_RESOURCE: `capset: Operation not permitted`).
+ */
+export function boundingSet(status: string): string[] | undefined {
+  const m = /^CapBnd:\s+([0-9a-f]+)$/m.exec(status);
+  if (!m) return undefined;
+  const mask = BigInt(`0x${m[1]}`);
+  return ALL_CAPABILITIES.filter((_c, i) => ((mask >> BigInt(i)) & 1n) === 1n);
 }
 
 /**

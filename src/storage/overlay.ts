@@ -37,7 +37,8 @@ export async function mount(dir: string, lowers: string[]): Promise<string> {
   const lowerdir = [...lowers].reverse().join(':');
   const opts = `lowerdir=${lowerdir},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`;
   if (opts.length > 4000) throw new HullError('invalid', 'too many image layers for one overlay mount');
-  await run(['mount', '-t', 'overlay', 'overlay', '-o', opts, merged], { timeoutMs: 30_000 });
+  // nodev: a device node from an image layer (or made outside /dev) never opens; /dev is the runtime's own tmpfs.
+  await run(['mount', '-t', 'overlay', 'overlay', '-o', `nodev,${opts}`, merged], { timeoutMs: 30_000 });
   return merged;
 }
 

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { parsePublish } from '../../core/port-spec.js';
 import { parseCpus, parseSize } from '../../core/units.js';
 import type { CreateOptions } from '../../engine/create-options.js';
@@ -31,7 +32,12 @@ export const CREATE_FLAGS: Flag[] = [
   { flags: '--runtime <name>', help: 'OCI runtime: crun (default) or runc', apply: (o, v: string) => (o.runtime = v) },
   { flags: '--isolation <mode>', help: 'container (default), or vm: run the program in a small VM of its own (no -t, no networks yet)', apply: applyIsolation },
   { flags: '--userns', help: 'run in a user namespace (container root is not host root)', apply: (o, v: boolean) => (o.userns = v) },
-  { flags: '--security-opt <opt>', help: 'security option: no-new-privileges', repeatable: true, apply: applySecurityOpt },
+  { flags: '--security-opt <opt>', help: 'security option: no-new-privileges, seccomp=PROFILE.json or seccomp=unconfined (repeatable)', repeatable: true, apply: applySecurityOpt },
+  { flags: '--cap-add <cap>', help: 'add a capability (e.g. NET_RAW, or ALL) (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.capAdd = v) },
+  { flags: '--cap-drop <cap>', help: 'drop a capability (e.g. CHOWN, or ALL) (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.capDrop = v) },
+  { flags: '--device <dev>', help: 'give a host device: /dev/x[:/dev/y][:rwm] (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.devices = v.map(parseDevice)) },
+  { flags: '--privileged', help: 'every capability and host device, no seccomp, no masked paths (root on the host)', apply: (o, v: boolean) => (o.privileged = v) },
+  { flags: '--storage-opt <opt>', help: 'storage option: size=SIZE, the most the writable layer may hold (repeatable)', repeatable: true, apply: applyStorageOpt },
   { flags: '--hostname <name>', help: 'container host name', apply: (o, v: string) => (o.hostname = v) },
   { flags: '-l, --label <k=v>', help: 'set a label (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.labels = Object.fromEntries(v.map((l) => splitKv(l)))) },
   { flags: '--network <name>', help: 'join a network (repeatable; default hull0); none: loopback only; host: the host network', repeatable: true, apply: (o, v: string[]) => (o.networks = v) },
@@ -86,7 +92,39 @@ function applyIsolation(o: CreateOptions, v: string) {
 function applySecurityOpt(o: CreateOptions, v: string[]) {
   for (const s of v) {
     if (s === 'no-new-privileges' || s === 'no-new-privileges:true' || s === 'no-new-privileges=true') o.noNewPrivileges = true;
-    else throw new Error(`unsupported --security-opt "${s}"`);
+    else if (/^seccomp[=:]/.test(s)) o.seccompProfile = seccompProfile(s.slice('seccomp='.length));
+    else throw new Error(`unsupported --security-opt "${s}": use no-new-privileges, seccomp=PROFILE.json or seccomp=unconfined`);
+  }
+}
+
+/** The profile goes to the daemon as text: the daemon may not see the client's files. */
+function seccompProfile(v: string): string {
+  if (v === 'unconfined') return v;
+  if (v === '') throw new Error('--security-opt seccomp= needs a profile file or unconfined');
+  try {
+    return readFileSync(v, 'utf8');
+  } catch (e) {
+    throw new Error(`--security-opt seccomp=${v}: ${(e as Error).message}`);
+  }
+}
+
+/** docker's `--device`: SRC, SRC:DST, SRC:PERMS or SRC:DST:PERMS. */
+export function parseDevice(v: string): NonNullable<CreateOptions['devices']>[number] {
+  const parts = v.split(':');
+  const perms = (p: string) => /^[rwm]{1,3}$/.test(p);
+  const [hostPath, second, third] = parts;
+  if (parts.length > 3 || !hostPath?.startsWith('/')) throw new Error(`invalid --device "${v}": use /dev/x[:/dev/y][:rwm]`);
+  if (parts.length === 1) return { hostPath };
+  if (parts.length === 2 && perms(second)) return { hostPath, permissions: second };
+  if (!second.startsWith('/') || (third !== undefined && !perms(third))) throw new Error(`invalid --device "${v}": use /dev/x[:/dev/y][:rwm]`);
+  return { hostPath, containerPath: second, ...(third !== undefined ? { permissions: third } : {}) };
+}
+
+function applyStorageOpt(o: CreateOptions, v: string[]) {
+  for (const s of v) {
+    const m = /^size=(.+)$/.exec(s);
+    if (!m) throw new Error(`unsupported --storage-opt "${s}": use size=SIZE (e.g. size=10g)`);
+    o.storageBytes = parseSize(m[1]);
   }
 }
 

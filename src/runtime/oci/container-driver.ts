@@ -16,7 +16,10 @@ import { spawnConmon } from './conmon.js';
 import { boundMounts } from './bound-mounts.js';
 import { ensureMountTargets } from './mount-targets.js';
 import type { OciRuntime } from './runtime-cli.js';
-import { buildSpec, hostNofileLimit } from './spec.js';
+import { allowsTun, buildSpec, hostNofileLimit } from './spec.js';
+import { securitySpec } from './security-spec.js';
+import { mappedDevices } from './devices.js';
+import { resolveCapabilities } from './capabilities.js';
 import { resolveUser } from './user.js';
 import { topProcesses } from './top.js';
 import { BPF_ANNOTATION, SeccompCache, binaryIdentity } from './seccomp-cache.js';
@@ -79,6 +82,9 @@ export class ContainerDriver implements Driver {
 
   async create(inst: Instance): Promise<void> {
     this.runtime(inst.config.runtime);
+    // A capability the daemon lacks or a device missing on this host is an error now, not at start.
+    resolveCapabilities(inst.config.security ?? {}, this.o.host.capabilities);
+    for (const d of inst.config.security?.devices ?? []) await mappedDevices(d);
     await mkdir(this.dir(inst), { recursive: true, mode: 0o711 });
     await overlay.prepare(this.rootfsDir(inst));
     if (inst.config.userns) await overlay.chownWritable(this.rootfsDir(inst), USERNS_HOST_ID, USERNS_HOST_ID);
@@ -115,6 +121,7 @@ export class ContainerDriver implements Driver {
         stdin: inst.config.openStdin,
       });
       const pid = await handle.pid;
+      await this.denyRuncTun(rt, inst, spec);
       if (bpf.key && !bpf.used) await this.seccomp.learn(bpf.key, join(rt.stateRoot, inst.id));
       const monitorPid = (await readInt(join(dir, 'conmon.pid'))) ?? 0;
       r.success();
@@ -122,6 +129,20 @@ export class ContainerDriver implements Driver {
     } finally {
       await r.revert();
     }
+  }
+
+  /**
+   * runc always appends `c 10:200 rwm` (/dev/net/tun) to the device rules it
+   * is given (libcontainer/specconv AllowedDevices), after the spec's, so the
+   * spec cannot take it back; crun allows only what the spec says. On cgroup
+   * v1 the rule is taken back here, between `runc create` and `start`, so both
+   * runtimes enforce the one list. (On v2 runc's rules are an eBPF program:
+   * there the nodev rootfs and the seccomp mknod rule keep a tun node from
+   * being made or opened.)
+   */
+  private async denyRuncTun(rt: OciRuntime, inst: Instance, spec: OciSpec): Promise<void> {
+    if (rt.name !== 'runc' || this.o.host.cgroupMode === 'v2' || allowsTun(spec)) return;
+    await writeFile(join('/sys/fs/cgroup/devices', this.cgroupsPath(inst), 'devices.deny'), 'c 10:200 rwm');
   }
 
   /**
@@ -159,6 +180,7 @@ export class ContainerDriver implements Driver {
       netnsPath: ctx.network?.netnsPath,
       hostNetwork: ctx.network?.hostNetwork,
       mounts: ctx.network?.mounts,
+      ...(await securitySpec(c, this.o.host)),
     });
   }
 

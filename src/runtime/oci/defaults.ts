@@ -6,14 +6,17 @@ import type { OciDeviceRule, OciMount } from './spec-types.js';
  * `pkg/config/default.go`). Kept as data so tests and `hull inspect` can show them.
  */
 
-/** Docker's 14 default capabilities. Podman drops NET_RAW, MKNOD and AUDIT_WRITE; we follow docker. */
+/**
+ * Podman's 11 default capabilities: docker's 14 less NET_RAW (raw sockets:
+ * ARP and neighbour spoofing on a shared bridge), MKNOD and AUDIT_WRITE.
+ * ping still works without NET_RAW: the container's network namespace lets
+ * every group send ICMP echo (net.ipv4.ping_group_range, spec.ts).
+ */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
   'CAP_FSETID',
   'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
   'CAP_SETGID',
   'CAP_SETUID',
   'CAP_SETFCAP',
@@ -21,11 +24,10 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_NET_BIND_SERVICE',
   'CAP_SYS_CHROOT',
   'CAP_KILL',
-  'CAP_AUDIT_WRITE',
 ];
 
 /** What the kernel shows in /proc/PID/status for DEFAULT_CAPABILITIES (CapEff of a root process). */
-export const DEFAULT_CAPABILITIES_MASK = 0xa80425fbn;
+export const DEFAULT_CAPABILITIES_MASK = 0x800405fbn;
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -94,13 +96,15 @@ export const DEFAULT_DEVICE_RULES: readonly OciDeviceRule[] = [
  * read-only ("rro" would need kernel 5.12); the submounts under it are the
  * host's, writable only by host root, which the mapped root is not, and
  * /sys/fs/cgroup is covered by the container's own. /dev/pts can only be
- * given group tty (gid 5) if that gid is mapped.
+ * given group tty (gid 5) if that gid is mapped. A privileged container gets
+ * /sys and its cgroups writable, as under docker.
  */
-export function defaultMounts(opts: { userns?: { size: number } }): OciMount[] {
+export function defaultMounts(opts: { userns?: { size: number }; privileged?: boolean }): OciMount[] {
   const ttyGid = !opts.userns || opts.userns.size > 5 ? ['gid=5'] : [];
+  const rw = opts.privileged ? 'rw' : 'ro';
   const sys: OciMount = opts.userns
     ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
-    : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };
+    : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', rw] };
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -113,6 +117,6 @@ export function defaultMounts(opts: { userns?: { size: number } }): OciMount[] {
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     sys,
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', rw] },
   ];
 }

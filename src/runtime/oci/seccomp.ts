@@ -1,5 +1,6 @@
 import { HullError } from '../../core/errors.js';
-import type { OciSeccomp, OciSeccompArg, OciSyscallRule } from './spec-types.js';
+import { DEFAULT_DEVICE_RULES } from './defaults.js';
+import type { OciDeviceRule, OciSeccomp, OciSeccompArg, OciSyscallRule } from './spec-types.js';
 
 /**
  * Hull's default seccomp profile: an allow-list in the shape of docker's
@@ -17,7 +18,9 @@ import type { OciSeccomp, OciSeccompArg, OciSyscallRule } from './spec-types.js'
  * in 25.0), and personality other than a few safe values.
  *
  * Where we differ from docker: name_to_handle_at is refused (docker allows
- * it); get_mempolicy/mbind/set_mempolicy are allowed without CAP_SYS_NICE, as
+ * it); mknod/mknodat make a character device only if the device cgroup lets
+ * it be opened (docker lets any be made, and runc's own device rules then let
+ * /dev/net/tun be opened: see mknodRules); get_mempolicy/mbind/set_mempolicy are allowed without CAP_SYS_NICE, as
  * podman does (they act on the caller's own memory); a few calls newer than
  * docker's list are allowed, each marked below.
  *
@@ -56,7 +59,7 @@ export const ALLOWED_SYSCALLS: readonly string[] = [
   'lchown', 'lchown32', 'lgetxattr', 'link', 'linkat', 'listen', 'listxattr', 'llistxattr',
   'lremovexattr', 'lseek', 'lsetxattr', 'lstat', 'lstat64', 'madvise',
   'map_shadow_stack', // CET shadow stacks for the caller's own threads
-  'mbind', 'membarrier', 'memfd_create', 'memfd_secret', 'mincore', 'mkdir', 'mkdirat', 'mknod', 'mknodat',
+  'mbind', 'membarrier', 'memfd_create', 'memfd_secret', 'mincore', 'mkdir', 'mkdirat',
   'mlock', 'mlock2', 'mlockall', 'mmap', 'mmap2', 'mprotect',
   'mq_getsetattr', 'mq_notify', 'mq_open', 'mq_timedreceive', 'mq_timedreceive_time64', 'mq_timedsend',
   'mq_timedsend_time64', 'mq_unlink', 'mremap',
@@ -169,8 +172,48 @@ function argumentRules(caps: ReadonlySet<string>): OciSyscallRule[] {
   return rules;
 }
 
-/** The seccomp section for a container holding `caps` (CAP_* names), on this machine's architecture. */
-export function defaultSeccomp(caps: readonly string[], arch: string = process.arch): OciSeccomp {
+// mode_t file types (uapi/linux/stat.h).
+const S_IFMT = 0o170000;
+const S_IFCHR = 0o020000;
+const OTHER_FILE_TYPES = [0, 0o100000, 0o010000, 0o140000, 0o060000]; // regular (0 is regular too), fifo, socket, block
+/** The kernel's dev_t for mknod (new_encode_dev); the call takes 32 bits, so the mask ignores the upper half. */
+const encodeDev = (major: number, minor: number) => ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
+const DEV_MASK = 0xffffffff;
+const MAJOR_MASK = 0x000fff00;
+
+/**
+ * mknod and mknodat (mode is argument 1 and 2, dev 2 and 3): any file type but
+ * a character device, and a character device only if the device cgroup lets
+ * it be read or written. So a container given CAP_MKNOD cannot make, say,
+ * /dev/net/tun, which runc (unlike crun) always allows in the device cgroup.
+ */
+export function mknodRules(devices: readonly OciDeviceRule[]): OciSyscallRule[] {
+  const open = devices.filter((d) => d.allow && (d.type === 'c' || d.type === 'a' || !d.type) && /[rw]/.test(d.access));
+  const rules: OciSyscallRule[] = [];
+  for (const [name, mode, dev] of [['mknod', 1, 2], ['mknodat', 2, 3]] as const) {
+    const type = (value: number): OciSeccompArg => ({ index: mode, value: S_IFMT, valueTwo: value, op: 'SCMP_CMP_MASKED_EQ' });
+    if (open.some((d) => d.type !== 'c' || d.major === undefined)) {
+      rules.push({ names: [name], action: 'SCMP_ACT_ALLOW' });
+      continue;
+    }
+    for (const t of OTHER_FILE_TYPES) rules.push({ names: [name], action: 'SCMP_ACT_ALLOW', args: [type(t)] });
+    for (const d of open) {
+      const major = d.major as number;
+      const match: OciSeccompArg =
+        d.minor === undefined
+          ? { index: dev, value: MAJOR_MASK, valueTwo: major << 8, op: 'SCMP_CMP_MASKED_EQ' }
+          : { index: dev, value: DEV_MASK, valueTwo: encodeDev(major, d.minor), op: 'SCMP_CMP_MASKED_EQ' };
+      rules.push({ names: [name], action: 'SCMP_ACT_ALLOW', args: [type(S_IFCHR), match] });
+    }
+  }
+  return rules;
+}
+
+/**
+ * The seccomp section for a container holding `caps` (CAP_* names), on this
+ * machine's architecture, whose device cgroup has `devices`.
+ */
+export function defaultSeccomp(caps: readonly string[], arch: string = process.arch, devices: readonly OciDeviceRule[] = DEFAULT_DEVICE_RULES): OciSeccomp {
   const profile = ARCHES[arch];
   if (!profile) throw new HullError('unavailable', `no default seccomp profile for architecture ${arch}`);
   const capSet = new Set(caps);
@@ -182,6 +225,6 @@ export function defaultSeccomp(caps: readonly string[], arch: string = process.a
     defaultAction: 'SCMP_ACT_ERRNO',
     defaultErrnoRet: EPERM,
     architectures: profile.architectures,
-    syscalls: [{ names: [...names].sort(), action: 'SCMP_ACT_ALLOW' }, ...argumentRules(capSet)],
+    syscalls: [{ names: [...names].sort(), action: 'SCMP_ACT_ALLOW' }, ...argumentRules(capSet), ...mknodRules(devices)],
   };
 }

@@ -67,11 +67,23 @@ export interface OciLinux {
   uidMappings?: OciIdMapping[];
   gidMappings?: OciIdMapping[];
   resources: OciResources;
+  /** Device nodes the runtime makes in the container's /dev (each also needs an allow rule in resources.devices). */
+  devices?: OciDevice[];
   cgroupsPath: string;
   seccomp?: OciSeccomp;
   maskedPaths: string[];
   readonlyPaths: string[];
   sysctl?: Record<string, string>;
+}
+
+export interface OciDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
 }
 
 /** A cgroup device rule; an absent type/major/minor means "all". */
@@ -93,6 +105,7 @@ export interface OciResources {
 export type SeccompAction =
   | 'SCMP_ACT_KILL'
   | 'SCMP_ACT_KILL_PROCESS'
+  | 'SCMP_ACT_KILL_THREAD'
   | 'SCMP_ACT_TRAP'
   | 'SCMP_ACT_ERRNO'
   | 'SCMP_ACT_TRACE'
@@ -128,5 +141,7 @@ export interface OciSeccomp {
   /** The errno of a refused call (runtime-spec 1.0.2-dev; crun ≥ 0.19 and runc ≥ 1.0 honour it). */
   defaultErrnoRet?: number;
   architectures: string[];
+  /** SECCOMP_FILTER_FLAG_* names. */
+  flags?: string[];
   syscalls: OciSyscallRule[];
 }

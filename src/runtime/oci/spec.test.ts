@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHullError } from '../../core/errors.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_PATH } from './defaults.js';
-import { buildSpec, hostNofileLimit, type SpecOptions } from './spec.js';
+import { allowsTun, buildSpec, hostNofileLimit, type SpecOptions } from './spec.js';
 import type { OciSpec } from './spec-types.js';
 
 const base = (over: Partial<SpecOptions> = {}): SpecOptions => ({
@@ -46,9 +46,10 @@ describe('buildSpec', () => {
     expect(buildSpec(base({ user: { uid: 1, gid: 1, additionalGids: [] } })).process.user).toEqual({ uid: 1, gid: 1 });
   });
 
-  it("gives docker's 14 capabilities, none inheritable or ambient", () => {
+  it("gives podman's 11 capabilities (docker's 14 less NET_RAW, MKNOD, AUDIT_WRITE), none inheritable or ambient", () => {
     const c = buildSpec(base()).process.capabilities;
-    expect(DEFAULT_CAPABILITIES).toHaveLength(14);
+    expect(DEFAULT_CAPABILITIES).toHaveLength(11);
+    for (const gone of ['CAP_NET_RAW', 'CAP_MKNOD', 'CAP_AUDIT_WRITE']) expect(c.bounding).not.toContain(gone);
     for (const set of [c.bounding, c.effective, c.permitted]) expect([...set].sort()).toEqual([...DEFAULT_CAPABILITIES].sort());
     expect(c.inheritable).toEqual([]);
     expect(c.ambient).toEqual([]);
@@ -155,6 +156,62 @@ describe('buildSpec', () => {
       expect(isHullError(e, 'resource')).toBe(true);
       expect((e as Error).message).toBe('memory limit 1.00MiB is too small: the minimum is 6.00MiB');
     }
+  });
+});
+
+describe('buildSpec: capabilities, devices, seccomp, privileged', () => {
+  const tun = { path: '/dev/net/tun', type: 'c' as const, major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0, access: 'rwm' };
+
+  it('gives the capability set asked for, and a seccomp profile made for it', () => {
+    const s = buildSpec(base({ capabilities: ['CAP_SYS_ADMIN', 'CAP_KILL'] }));
+    expect(s.process.capabilities.bounding).toEqual(['CAP_SYS_ADMIN', 'CAP_KILL']);
+    expect(s.linux.seccomp!.syscalls[0].names).toContain('mount');
+  });
+
+  it('makes asked-for devices and allows them after the deny-all', () => {
+    const l = buildSpec(base({ devices: [tun] })).linux;
+    expect(l.devices).toEqual([{ path: '/dev/net/tun', type: 'c', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 }]);
+    expect(l.resources.devices[0]).toEqual({ allow: false, access: 'rwm' });
+    expect(l.resources.devices.at(-1)).toEqual({ allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' });
+    expect(allowsTun(buildSpec(base({ devices: [tun] })))).toBe(true);
+    expect(allowsTun(buildSpec(base()))).toBe(false);
+    expect(() => buildSpec(base({ devices: [{ ...tun, access: 'rwx' }] }))).toThrow(/invalid device/);
+  });
+
+  it('lets mknod make a character device only where the device cgroup lets it be opened', () => {
+    const rules = (s: OciSpec) => s.linux.seccomp!.syscalls.filter((r) => r.names[0] === 'mknodat');
+    const devArgs = (s: OciSpec) => rules(s).flatMap((r) => r.args?.filter((a) => a.index === 3) ?? []).map((a) => `${a.value.toString(16)}=${a.valueTwo?.toString(16)}`);
+    const dflt = buildSpec(base());
+    expect(dflt.linux.seccomp!.syscalls[0].names).not.toContain('mknod');
+    expect(devArgs(dflt)).toEqual(expect.arrayContaining(['ffffffff=103', 'ffffffff=109', 'fff00=8800'])); // null, urandom, pts/*
+    expect(devArgs(dflt)).not.toContain('ffffffff=ac8'); // tun
+    expect(devArgs(buildSpec(base({ devices: [tun] })))).toContain('ffffffff=ac8');
+    // Regular files, fifos, sockets and block nodes (never openable) stay allowed.
+    expect(rules(dflt).filter((r) => r.args?.length === 1).map((r) => r.args![0].valueTwo)).toEqual([0, 0o100000, 0o010000, 0o140000, 0o060000]);
+  });
+
+  it('takes a seccomp section as given, or none with unconfined', () => {
+    const custom = { defaultAction: 'SCMP_ACT_ALLOW' as const, architectures: [], syscalls: [] };
+    expect(buildSpec(base({ seccomp: custom })).linux.seccomp).toEqual(custom);
+    expect(buildSpec(base({ seccomp: 'unconfined' })).linux.seccomp).toBeUndefined();
+  });
+
+  it('privileged: every device, no seccomp, no masked or read-only paths, /sys and cgroups writable', () => {
+    const s = buildSpec(base({ privileged: true, capabilities: ['CAP_SYS_ADMIN'] }));
+    expect(s.linux.resources.devices).toEqual([{ allow: true, access: 'rwm' }]);
+    expect(s.linux.seccomp).toBeUndefined();
+    expect(s.linux.maskedPaths).toEqual([]);
+    expect(s.linux.readonlyPaths).toEqual([]);
+    expect(s.mounts.find((m) => m.destination === '/sys')!.options).toContain('rw');
+    expect(s.mounts.find((m) => m.destination === '/sys/fs/cgroup')!.options).toContain('rw');
+    expect(allowsTun(s)).toBe(true);
+    expect(() => buildSpec(base({ privileged: true, userns: { hostId: 100000, size: 65536 } }))).toThrow(/--privileged and --userns/);
+  });
+
+  it('maps gids from their own range when given one', () => {
+    const l = buildSpec(base({ userns: { hostId: 200000, hostGid: 300000, size: 65536 } })).linux;
+    expect(l.uidMappings).toEqual([{ containerID: 0, hostID: 200000, size: 65536 }]);
+    expect(l.gidMappings).toEqual([{ containerID: 0, hostID: 300000, size: 65536 }]);
   });
 });
 
@@ -280,7 +337,7 @@ const spec = (over: Partial<SpecOptions> = {}) =>
   buildSpec(base({ rootfs, args: ['/bin/sh', '-c', 'true'], hostname: 'box', nofile: hostNofileLimit(), ...over }));
 const sh = (script: string, over: Partial<SpecOptions> = {}) => spec({ args: ['/bin/sh', '-c', script], ...over });
 const status = (out: string, key: string) => new RegExp(`^${key}:\\s+(\\S+)`, 'm').exec(out)?.[1];
-const CAP_MASK = '00000000a80425fb';
+const CAP_MASK = '00000000800405fb';
 
 /**
  * What each runtime prints when it cannot start the program: the driver maps
@@ -337,7 +394,7 @@ describe.skipIf(!canRun)(`containers from buildSpec (cgroup ${MODE})${canRun ? '
       expect(r.stderr).toContain('oops');
     });
 
-    t('gives root the 14 capabilities and a seccomp filter, no_new_privs only when asked', async () => {
+    t('gives root the 11 capabilities and a seccomp filter, no_new_privs only when asked', async () => {
       const r = await runContainer(rt, sh('cat /proc/self/status'));
       expect(r.code).toBe(0);
       for (const k of ['CapEff', 'CapPrm', 'CapBnd']) expect(status(r.stdout, k), k).toBe(CAP_MASK);
@@ -347,6 +404,23 @@ describe.skipIf(!canRun)(`containers from buildSpec (cgroup ${MODE})${canRun ? '
       expect(status(r.stdout, 'NoNewPrivs')).toBe('0');
       const nnp = await runContainer(rt, sh('cat /proc/self/status', { noNewPrivileges: true }));
       expect(status(nnp.stdout, 'NoNewPrivs')).toBe('1');
+    });
+
+    t('refuses raw sockets without NET_RAW, and a tun node even with MKNOD, on both runtimes', async () => {
+      const caps = [...DEFAULT_CAPABILITIES, 'CAP_MKNOD'];
+      const script = [
+        'ping -c1 -W1 127.0.0.1 2>&1 | tail -1',
+        'mknod /dev/null2 c 1 3 && echo x > /dev/null2 && echo null=ok',
+        'mkdir -p /dev/net; mknod /dev/net/tun c 10 200 2>&1; echo tun=$?',
+        'mkfifo /dev/fifo && echo fifo=ok',
+      ].join('\n');
+      const r = await runContainer(rt, sh(script, { capabilities: caps }));
+      expect(r.stdout).toContain('ping: permission denied (are you root?)\n');
+      expect(r.stdout).toContain('null=ok\n');
+      expect(r.stdout).toMatch(/mknod: \/dev\/net\/tun: Operation not permitted\ntun=1\n/);
+      expect(r.stdout).toContain('fifo=ok\n');
+      const raw = await runContainer(rt, sh('ping -c1 -W1 127.0.0.1 >/dev/null 2>&1; echo ping=$?', { capabilities: [...DEFAULT_CAPABILITIES, 'CAP_NET_RAW'] }));
+      expect(raw.stdout).toBe('ping=0\n');
     });
 
     t('runs a non-root user with its groups and no effective capabilities', async () => {

@@ -13,7 +13,7 @@ import {
   defaultMounts,
 } from './defaults.js';
 import { defaultSeccomp } from './seccomp.js';
-import type { OciLinux, OciNamespace, OciProcess, OciResources, OciSpec } from './spec-types.js';
+import type { OciDevice, OciDeviceRule, OciLinux, OciNamespace, OciProcess, OciResources, OciSeccomp, OciSpec } from './spec-types.js';
 
 export type { OciSpec } from './spec-types.js';
 
@@ -39,8 +39,8 @@ export interface SpecOptions {
   /** -1 = unlimited; undefined = DEFAULT_PIDS_LIMIT. */
   pidsLimit?: number;
   noNewPrivileges: boolean;
-  /** Opt-in user namespace: container ids 0..size-1 are host ids hostId..hostId+size-1. */
-  userns?: { hostId: number; size: number };
+  /** Opt-in user namespace: container ids 0..size-1 are host uids hostId.. and host gids hostGid (default hostId)... */
+  userns?: { hostId: number; hostGid?: number; size: number };
   /** Join this network namespace (made by Hull's network layer) instead of a fresh one with only loopback. */
   netnsPath?: string;
   /** Share the host's network namespace (--network host): no network namespace, no network sysctls. */
@@ -50,8 +50,21 @@ export interface SpecOptions {
   /** RLIMIT_NOFILE soft and hard; never above what the host lets us set (hostNofileLimit()). */
   nofile: number;
   readonlyRootfs?: boolean;
+  /** The capability set (resolveCapabilities in capabilities.ts); default DEFAULT_CAPABILITIES. */
+  capabilities?: readonly string[];
+  /** Host devices made in the container's /dev and allowed in its device cgroup (--device, or every one with privileged). */
+  devices?: SpecDevice[];
+  /** `unconfined`: no filter; a seccomp section: that one; absent: the default for the capabilities and devices. */
+  seccomp?: 'unconfined' | OciSeccomp;
+  /** docker's --privileged: every device allowed, no masked or read-only paths, /sys and the cgroup mount writable. */
+  privileged?: boolean;
   /** Extra mounts, after the defaults (so they may cover them). */
   mounts?: Array<{ destination: string; source: string; type: string; options: string[] }>;
+}
+
+/** A host device node as the container gets it: at `path`, with `access` (some of r, w, m). */
+export interface SpecDevice extends OciDevice {
+  access: string;
 }
 
 const OCI_VERSION = '1.0.2';
@@ -66,13 +79,13 @@ export function buildSpec(o: SpecOptions): OciSpec {
     process: buildProcess(o),
     root: { path: o.rootfs, readonly: o.readonlyRootfs ?? false },
     ...(o.hostname ? { hostname: o.hostname } : {}),
-    mounts: [...defaultMounts({ userns: o.userns }), ...(o.mounts ?? []).map((m) => ({ ...m, options: [...m.options] }))],
+    mounts: [...defaultMounts({ userns: o.userns, privileged: o.privileged }), ...(o.mounts ?? []).map((m) => ({ ...m, options: [...m.options] }))],
     linux: buildLinux(o),
   };
 }
 
 function buildProcess(o: SpecOptions): OciProcess {
-  const caps = [...DEFAULT_CAPABILITIES];
+  const caps = [...(o.capabilities ?? DEFAULT_CAPABILITIES)];
   const additionalGids = o.user.additionalGids?.length ? [...o.user.additionalGids] : undefined;
   return {
     terminal: o.terminal,
@@ -99,21 +112,29 @@ export function buildEnv(o: Pick<SpecOptions, 'env' | 'terminal' | 'hostname'>):
 }
 
 function buildLinux(o: SpecOptions): OciLinux {
+  const resources = buildResources(o);
+  const seccomp = seccompFor(o, resources.devices);
   const linux: OciLinux = {
     namespaces: namespaces(o),
-    resources: resources(o),
+    resources,
     cgroupsPath: o.cgroupsPath,
-    seccomp: defaultSeccomp(DEFAULT_CAPABILITIES),
-    maskedPaths: [...MASKED_PATHS],
-    readonlyPaths: [...READONLY_PATHS],
+    ...(seccomp ? { seccomp } : {}),
+    maskedPaths: o.privileged ? [] : [...MASKED_PATHS],
+    readonlyPaths: o.privileged ? [] : [...READONLY_PATHS],
     sysctl: sysctls(o),
   };
+  if (o.devices?.length) linux.devices = o.devices.map(({ access: _a, ...d }) => ({ ...d }));
   if (o.userns) {
     const map = [{ containerID: 0, hostID: o.userns.hostId, size: o.userns.size }];
     linux.uidMappings = map;
-    linux.gidMappings = map.map((m) => ({ ...m }));
+    linux.gidMappings = [{ containerID: 0, hostID: o.userns.hostGid ?? o.userns.hostId, size: o.userns.size }];
   }
   return linux;
+}
+
+function seccompFor(o: SpecOptions, devices: readonly OciDeviceRule[]): OciSeccomp | undefined {
+  if (o.privileged || o.seccomp === 'unconfined') return undefined;
+  return o.seccomp ?? defaultSeccomp(o.capabilities ?? DEFAULT_CAPABILITIES, process.arch, devices);
 }
 
 function namespaces(o: SpecOptions): OciNamespace[] {
@@ -146,14 +167,26 @@ function sysctls(o: SpecOptions): Record<string, string> {
   };
 }
 
-function resources(o: SpecOptions): OciResources {
-  const r: OciResources = { devices: DEFAULT_DEVICE_RULES.map((d) => ({ ...d })) };
+/** Deny every device, allow the pseudo devices and the asked-for ones (privileged: allow all). */
+function deviceRules(o: SpecOptions): OciDeviceRule[] {
+  if (o.privileged) return [{ allow: true, access: 'rwm' }];
+  const asked = (o.devices ?? []).map((d): OciDeviceRule => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access }));
+  return [...DEFAULT_DEVICE_RULES.map((d) => ({ ...d })), ...asked];
+}
+
+function buildResources(o: SpecOptions): OciResources {
+  const r: OciResources = { devices: deviceRules(o) };
   // swap = limit: no swap beyond the memory limit (v2: memory.swap.max = 0).
   if (o.memoryBytes !== undefined) r.memory = { limit: o.memoryBytes, swap: o.memoryBytes };
   if (o.cpus !== undefined) r.cpu = { quota: Math.round(o.cpus * CPU_PERIOD_US), period: CPU_PERIOD_US };
   const pids = o.pidsLimit ?? DEFAULT_PIDS_LIMIT;
   if (pids !== -1) r.pids = { limit: pids };
   return r;
+}
+
+/** Whether the container may open /dev/net/tun (c 10:200): only when asked for, or privileged. */
+export function allowsTun(spec: OciSpec): boolean {
+  return spec.linux.resources.devices.some((d) => d.allow && /[rw]/.test(d.access) && (!d.type || d.type === 'a' || (d.type === 'c' && (d.major ?? 10) === 10 && (d.minor ?? 200) === 200)));
 }
 
 const isUint = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
@@ -172,8 +205,13 @@ function validate(o: SpecOptions): void {
   if (o.cpus !== undefined && !(o.cpus > 0 && Number.isFinite(o.cpus))) throw invalid(`invalid cpus ${o.cpus}`);
   if (o.pidsLimit !== undefined && o.pidsLimit !== -1 && !(Number.isSafeInteger(o.pidsLimit) && o.pidsLimit > 0))
     throw invalid(`invalid pids limit ${o.pidsLimit}: use a positive number, or -1 for none`);
-  if (o.userns && !(isUint(o.userns.hostId) && Number.isSafeInteger(o.userns.size) && o.userns.size > 0))
+  if (o.userns && !(isUint(o.userns.hostId) && isUint(o.userns.hostGid ?? 0) && Number.isSafeInteger(o.userns.size) && o.userns.size > 0))
     throw invalid(`invalid user namespace mapping ${o.userns.hostId}:${o.userns.size}`);
+  if (o.privileged && o.userns) throw invalid('--privileged and --userns cannot be used together: a privileged container is root on the host');
+  for (const d of o.devices ?? []) {
+    if (!isAbsolute(d.path) || !['c', 'b'].includes(d.type) || !/^[rwm]+$/.test(d.access) || !isUint(d.major) || !isUint(d.minor))
+      throw invalid(`invalid device ${d.path} (${d.type} ${d.major}:${d.minor} ${d.access})`);
+  }
   if (o.userns && (o.user.uid >= o.userns.size || o.user.gid >= o.userns.size))
     throw invalid(`user ${o.user.uid}:${o.user.gid} is outside the user namespace's ${o.userns.size} ids`);
 }

@@ -1,0 +1,136 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestDaemon } from '../helpers/hull.js';
+
+/**
+ * Hull's secure defaults and docker's knobs around them (docs/security.md),
+ * on both runtimes: podman's capabilities, ping without NET_RAW, --cap-add
+ * and --cap-drop, --device, --security-opt seccomp=, --privileged, and one
+ * device list (no /dev/net/tun) whichever runtime runs the container.
+ */
+
+let d: TestDaemon;
+let work: string;
+beforeAll(async () => {
+  d = await TestDaemon.start();
+  work = await mkdtemp(join(tmpdir(), 'hull-sec-'));
+});
+afterAll(async () => {
+  await d?.destroy();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const status = (out: string, key: string) => new RegExp(`^${key}:\\s+(\\S+)`, 'm').exec(out)?.[1];
+const PODMAN_CAPS = '00000000800405fb';
+
+/** iputils ping (unprivileged ICMP sockets; busybox's ping only does raw ones) and its libraries, copied without file capabilities. */
+async function iputilsPing(): Promise<string | undefined> {
+  if (!existsSync('/usr/bin/ping')) return undefined;
+  const root = join(work, 'iputils');
+  const files = ['/usr/bin/ping', ...execFileSync('ldd', ['/usr/bin/ping'], { encoding: 'utf8' }).match(/\/\S+/g)!];
+  for (const f of files) {
+    await mkdir(join(root, dirname(f)), { recursive: true });
+    await copyFile(f, join(root, f)); // plain copy: the host's cap_net_raw=ep stays behind
+  }
+  return root;
+}
+
+describe.each(['crun', 'runc'])('%s', (rt) => {
+  const run = (args: string[], cmd: string) => d.hull(['run', '--rm', '--runtime', rt, ...args, 'busybox', 'sh', '-c', cmd]);
+
+  it("gives podman's capabilities (no NET_RAW, MKNOD, AUDIT_WRITE); --cap-add and --cap-drop as docker's", async () => {
+    const r = await run([], 'grep Cap /proc/self/status; ping -c1 -W1 127.0.0.1 2>&1 | tail -1');
+    expect(status(r.stdout, 'CapEff')).toBe(PODMAN_CAPS);
+    expect(status(r.stdout, 'CapBnd')).toBe(PODMAN_CAPS);
+    expect(r.stdout).toContain('ping: permission denied (are you root?)'); // busybox ping wants a raw socket
+    const raw = await run(['--cap-add', 'net_raw'], 'ping -c1 -W1 127.0.0.1 >/dev/null && echo pong');
+    expect(raw.stdout).toBe('pong\n');
+    expect(status((await run(['--cap-drop', 'ALL'], 'grep CapEff /proc/self/status')).stdout, 'CapEff')).toBe('0000000000000000');
+    expect(status((await run(['--cap-drop', 'ALL', '--cap-add', 'CAP_KILL'], 'grep CapEff /proc/self/status')).stdout, 'CapEff')).toBe('0000000000000020');
+    expect(status((await run(['--cap-drop', 'chown'], 'grep CapEff /proc/self/status')).stdout, 'CapEff')).toBe('00000000800405fa');
+    const bad = await run(['--cap-add', 'FLY'], 'true');
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain('invalid --cap-add: unknown capability "FLY"');
+  });
+
+  it('keeps /dev/net/tun closed: not made with MKNOD, not opened even without seccomp, not opened from the rootfs', async () => {
+    const script = 'mkdir -p /dev/net; mknod /dev/net/tun c 10 200; echo mknod=$?; cat /dev/net/tun; echo tun=$?';
+    const r = await run(['--cap-add', 'MKNOD'], script);
+    expect(r.stdout).toContain('mknod=1\n'); // the seccomp profile refuses a node the device cgroup would not open
+    expect(r.stderr).toContain('mknod: /dev/net/tun: Operation not permitted');
+    // Without seccomp the node is made, and the device cgroup refuses to open it: runc's own
+    // rule allows c 10:200, so this is the runc hole (the open succeeds, then reads fail with EBADFD).
+    const open = await run(['--cap-add', 'MKNOD', '--security-opt', 'seccomp=unconfined'], `${script}; mknod /tun c 10 200; cat /tun; echo rootfs=$?`);
+    expect(open.stdout).toContain('mknod=0\n');
+    expect(open.stderr).toContain("cat: can't open '/dev/net/tun': Operation not permitted");
+    expect(open.stdout).toContain('tun=1\n');
+    // A node on the rootfs: runc keeps the overlay's nodev (EACCES); crun remounts the rootfs
+    // without it, and its device cgroup refuses (EPERM).
+    expect(open.stderr).toMatch(/cat: can't open '\/tun': (Permission denied|Operation not permitted)/);
+    expect(open.stdout).toContain('rootfs=1\n');
+    // Asked for, it opens (and fails at the first read without TUNSETIFF).
+    const given = await run(['--device', '/dev/net/tun'], 'cat /dev/net/tun');
+    expect(given.stderr).toContain('File descriptor in bad state');
+  });
+
+  it('--device gives a host node where asked, with the permissions asked', async () => {
+    // loop-control is on no default list: only what --device allows (here r) opens.
+    const r = await run(['--device', '/dev/loop-control:/dev/lc:r'], 'ls -l /dev/lc | cut -c1; (exec 3</dev/lc) && echo read=ok; (exec 4>/dev/lc); echo write=$?');
+    expect(r.stdout).toMatch(/^c\nread=ok\nwrite=[1-9]/);
+    expect(r.stderr).toContain("can't create /dev/lc: Operation not permitted");
+    const none = await run([], 'ls /dev/lc /dev/loop-control 2>&1 | wc -l');
+    expect(none.stdout).toBe('2\n');
+    const missing = await run(['--device', '/dev/nosuchdevice'], 'true');
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toContain('--device /dev/nosuchdevice: no such device on the host');
+    const notDev = await run(['--device', '/etc/passwd'], 'true');
+    expect(notDev.stderr).toContain('--device /etc/passwd: not a character or block device');
+  });
+
+  it('--security-opt seccomp=PROFILE.json applies the profile; unconfined has none; a bad profile is refused', async () => {
+    const profile = join(work, 'no-mkdir.json');
+    await writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }));
+    const r = await run(['--security-opt', `seccomp=${profile}`], 'grep Seccomp: /proc/self/status; mkdir /tmp/x; echo mkdir=$?');
+    expect(r.stdout).toMatch(/Seccomp:\s+2\nmkdir=1\n/);
+    expect((await run(['--security-opt', 'seccomp=unconfined'], 'grep Seccomp: /proc/self/status')).stdout).toMatch(/Seccomp:\s+0/);
+    const bad = join(work, 'bad.json');
+    await writeFile(bad, JSON.stringify({ defaultAction: 'SCMP_ACT_NOTIFY' }));
+    const refused = await run(['--security-opt', `seccomp=${bad}`], 'true');
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toContain('SCMP_ACT_NOTIFY needs a seccomp listener');
+  });
+
+  it('--privileged: every capability the daemon holds, host devices, no seccomp, no masked paths, /sys writable', async () => {
+    const held = /^CapBnd:\s+(\S+)/m.exec(execFileSync('cat', ['/proc/self/status'], { encoding: 'utf8' }))![1];
+    const r = await run(['--privileged'], 'grep -E "CapEff|Seccomp:" /proc/self/status; ls /dev/loop-control; echo timer=$(wc -c < /proc/timer_list); grep " /sys " /proc/self/mountinfo | cut -d" " -f6');
+    expect(status(r.stdout, 'CapEff')).toBe(held);
+    expect(status(r.stdout, 'Seccomp')).toBe('0');
+    expect(r.stdout).toContain('/dev/loop-control\n');
+    expect(Number(/timer=(\d+)/.exec(r.stdout)![1])).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/\nrw,/);
+    const userns = await run(['--privileged', '--userns'], 'true');
+    expect(userns.code).toBe(125);
+    expect(userns.stderr).toContain('--privileged and --userns cannot be used together');
+  });
+});
+
+describe('ping without NET_RAW', () => {
+  it('works for root and any user through the unprivileged ICMP socket (iputils ping), on both runtimes', async () => {
+    const iputils = await iputilsPing();
+    if (!iputils) return expect.fail('/usr/bin/ping (iputils-ping) is missing on the host: run HULL_SETUP_TEST=1 scripts/setup.sh');
+    for (const rt of ['crun', 'runc']) {
+      await d.ok(['run', '-d', '--name', `ping-${rt}`, '--runtime', rt, 'busybox', 'sleep', '60']);
+      for (const dir of ['usr', 'lib', 'lib64']) if (existsSync(join(iputils, dir))) await d.ok(['cp', join(iputils, dir), `ping-${rt}:/`]);
+      const gw = (await d.ok(['exec', `ping-${rt}`, 'sh', '-c', "ip -4 route | awk '/default/ {print $3}'"])).trim();
+      for (const user of ['0', '65534']) {
+        const r = await d.hull(['exec', '-u', user, `ping-${rt}`, '/usr/bin/ping', '-c1', '-W2', gw]);
+        expect(r.stdout, `${rt} as ${user}: ${r.stderr}`).toContain('1 received');
+      }
+      await d.ok(['rm', '-f', `ping-${rt}`]);
+    }
+  });
+});
