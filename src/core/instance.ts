@@ -30,6 +30,12 @@ export interface IdMap {
   size: number;
 }
 
+/** The one range every --userns container had before ranges were allocated (records without idMap). */
+export const LEGACY_ID_MAP: IdMap = { hostUid: 100000, hostGid: 100000, size: 65536 };
+
+/** The host ids of a --userns container: its own range, or the legacy one for an old record. */
+export const idMapOf = (c: Pick<InstanceConfig, 'userns' | 'idMap'>): IdMap | undefined => (c.userns ? (c.idMap ?? LEGACY_ID_MAP) : undefined);
+
 /** A VM's own settings (the QEMU driver reads them, runtime/qemu/spec.ts). */
 export interface VmOptions {
   /** The disk's size; at least the image's (default: the image's, or 8 GiB for an ISO install). */

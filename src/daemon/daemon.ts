@@ -13,7 +13,10 @@ import { ContainerDriver } from '../runtime/oci/container-driver.js';
 import { OciRuntime } from '../runtime/oci/runtime-cli.js';
 import { crunHybridWrapper, detectHost, which, type HostInfo } from '../runtime/host.js';
 import { hybridNamespace, releaseHybridNamespace } from '../runtime/oci/hybrid-ns.js';
+import { aliasInNamespace, runtimeRoot } from '../runtime/oci/runtime-root.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { IdRanges, readPool } from '../engine/id-ranges.js';
+import { clearStale, detectQuota } from '../storage/quota.js';
 import { pidAlive } from '../sys/run.js';
 import { DEFAULT_ROOT, type DaemonConfig } from './config.js';
 
@@ -42,19 +45,28 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   await writeFile(pidFile, `${process.pid}\n`);
 
   const host = await detectHost();
+  host.storage = await detectQuota(join(cfg.root, 'containers'));
+  if (cfg.defaultStorageBytes && !host.storage.method) throw new HullError('unavailable', `--storage-opt size: ${host.storage.reason}`);
+  await clearStale(host.storage);
+  const rtRoot = await runtimeRoot(cfg.root).catch((e) => {
+    log.warn({ err: String(e) }, `--userns containers cannot start: ${cfg.root} is not searchable by their root`);
+    return undefined;
+  });
   const runtimes = await buildRuntimes(cfg.root, host, log);
+  if (rtRoot?.alias && runtimes.get('crun')?.execArgs.length) await aliasInNamespace(runtimes.get('crun')!.execPath, runtimes.get('crun')!.execArgs[0].slice('--mount='.length), await realpath(cfg.root), rtRoot.alias);
   const store = new SqliteStore(join(cfg.root, 'hull.db'));
   const images = new ImageService(cfg.root, store, { insecureRegistries: cfg.insecureRegistries });
   await images.cleanupTmp();
   await images.ensureBuiltin(BUILTIN_BUSYBOX).catch((e) => log.warn({ err: String(e) }, 'built-in busybox image not imported: run `npm run setup`'));
-  const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon });
+  const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon, runtimePath: rtRoot?.path });
   // A VM's taps belong to its QEMU's uid, which the VM drivers (started below) hand out.
   let tapOwner: VmSetup['tapOwner'];
   const net = new NetworkManager({ root: cfg.root, store, log, ...scopeNames(cfg.root, cfg.root === DEFAULT_ROOT), tapOwner: async (inst) => tapOwner?.(inst) });
   await net.start();
   const vms = await startVms(cfg.root, driver.exitDir, log);
   tapOwner = vms.tapOwner;
-  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net });
+  const idRanges = new IdRanges(store, await readPool());
+  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes });
   await engine.recover();
   await engine.watchExits();
   const app = await buildServer({ engine, images, log, version: VERSION });
@@ -71,6 +83,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
     await rm(cfg.socketPath, { force: true });
     await rm(pidFile, { force: true });
     if (runtimes.get('crun')?.execArgs.length) await releaseHybridNamespace(await realpath(cfg.root));
+    await rtRoot?.release();
   };
   return { engine, app, close, host };
 }

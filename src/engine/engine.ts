@@ -18,6 +18,7 @@ import type { IsolatedDriver } from '../runtime/qemu/isolated-driver.js';
 import { VmCreateSchema, type VmCreateOptions } from './vm-options.js';
 import { containerRecord, parse, vmRecord, withExposed } from './records.js';
 import { KeyedLock } from '../core/keyed-lock.js';
+import { IdRanges } from './id-ranges.js';
 import type { Logger } from './logger.js';
 
 const MIN_MEMORY = 6 * 1024 * 1024; // docker's floor: below this nothing starts reliably
@@ -33,6 +34,10 @@ export interface EngineDeps {
   host: HostInfo;
   log: Logger;
   net: NetworkManager;
+  /** Host id ranges for --userns containers (one each); without it every one gets the legacy 100000. */
+  idRanges?: IdRanges;
+  /** The writable-layer size of a container that asks for none (hull daemon --storage-opt size=). */
+  defaultStorageBytes?: number;
 }
 
 export interface EngineEvent {
@@ -64,6 +69,11 @@ export class Engine {
 
   get host(): HostInfo {
     return this.d.host;
+  }
+
+  /** hull daemon --storage-opt size=, if given. */
+  get defaultStorageBytes(): number | undefined {
+    return this.d.defaultStorageBytes;
   }
 
   get networks(): NetworkManager {
@@ -146,7 +156,14 @@ export class Engine {
     if (inst.config.entrypoint.length + inst.config.cmd.length === 0) throw invalid('no command given and the image has none');
     if (o.autoRemove && o.restartPolicy !== 'no') throw invalid('--rm and --restart cannot be used together');
     const ports = withExposed(o.ports, o.publishAll ? image.config.ExposedPorts : undefined);
-    return this.admit(inst, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports }, this.driver(inst), async () => this.context(inst));
+    if (!isolated && !inst.config.resources.storageBytes && this.d.defaultStorageBytes) inst.config.resources.storageBytes = this.d.defaultStorageBytes;
+    if (inst.config.userns && !isolated && this.d.idRanges) inst.config.idMap = await this.d.idRanges.allocate(inst.id);
+    try {
+      return await this.admit(inst, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports }, this.driver(inst), async () => this.context(inst));
+    } catch (e) {
+      await this.d.idRanges?.release(inst.id, inst.config.idMap);
+      throw e;
+    }
   }
 
   /** A name for a new instance: the one asked for (valid and free) or a generated one. */
@@ -413,6 +430,7 @@ export class Engine {
     await this.netDown(inst);
     await this.d.net.release(inst);
     await this.d.store.delete('instance', id);
+    await this.d.idRanges?.release(id, inst.config.idMap);
     this.events.emit(`exit:${id}`, { ...inst.state, status: 'exited' });
     this.events.emit(`removed:${id}`, inst.state);
     this.emit('destroy', inst);
@@ -608,8 +626,18 @@ export class Engine {
         this.d.log.warn({ id: inst.id, err: String(e) }, 'recovery failed');
       }
     }
+    await this.recoverIdRanges();
     // Networks last: what still runs keeps its network, orphans go, rules are rebuilt from the records.
     await this.d.net.recover(await this.d.store.list<Instance>('instance'));
+  }
+
+  /** Ranges of containers that are gone are freed; the one range records from before allocation share stays held. */
+  private async recoverIdRanges(): Promise<void> {
+    if (!this.d.idRanges) return;
+    const all = await this.d.store.list<Instance>('instance');
+    const legacy = all.find((i) => i.config.userns && !i.config.idMap && i.config.isolation !== 'vm');
+    if (legacy) await this.d.idRanges.holdLegacy(legacy.id);
+    await this.d.idRanges.sweep(new Set(all.map((i) => i.id)));
   }
 
   private async sweepBuildContainer(inst: Instance): Promise<void> {
@@ -627,6 +655,7 @@ export class Engine {
       await this.netDown(inst);
       await this.d.net.release(inst);
       await this.d.store.delete('instance', inst.id);
+      await this.d.idRanges?.release(inst.id, inst.config.idMap);
       return;
     }
     if (s === 'created') return this.recoverCreated(inst);
@@ -710,5 +739,7 @@ function checkIsolated(o: ParsedCreateOptions, _drv: IsolatedDriver): void {
   if (o.userns) throw invalid('--isolation vm and --userns cannot be used together: the VM is the boundary');
   if (o.runtime) throw invalid('--isolation vm and --runtime cannot be used together: the runtime is QEMU');
   if (o.networks?.includes('host')) throw invalid('--isolation vm and --network host cannot be used together: the VM has its own network cards');
+  const container = [o.privileged && '--privileged', o.capAdd.length && '--cap-add', o.capDrop.length && '--cap-drop', o.devices.length && '--device', o.seccompProfile && '--security-opt seccomp', o.storageBytes && '--storage-opt'].filter(Boolean);
+  if (container.length) throw invalid(`--isolation vm and ${container.join(', ')} cannot be used together: they shape a container, and the VM is the boundary`);
 }
 

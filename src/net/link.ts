@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { run } from '../sys/run.js';
 
 /**
@@ -117,7 +117,7 @@ export interface Endpoint {
  * Plug endpoints into a namespace, making the namespace first when `create`
  * (with its loopback up). On failure the caller's Reverter removes the lot.
  */
-export async function plug(netns: string, endpoints: Endpoint[], create: boolean): Promise<void> {
+export async function plug(netns: string, endpoints: Endpoint[], create: boolean, loUp = create): Promise<void> {
   const host = create ? [`netns add ${netns}`] : [];
   for (const e of endpoints) {
     host.push(`link add ${e.hostIf} type veth peer name ${e.ifName} address ${e.mac} netns ${netns}`, `link set ${e.hostIf} master ${e.bridge}`);
@@ -125,13 +125,47 @@ export async function plug(netns: string, endpoints: Endpoint[], create: boolean
   await ipBatch(host);
   const hostIfs = endpoints.map((e) => e.hostIf);
   await deafToIpv6(hostIfs);
-  const inside = create ? ['link set lo up'] : [];
+  const inside = loUp ? ['link set lo up'] : [];
   for (const e of endpoints) {
     inside.push(`addr add ${e.address}/${e.prefixLen} dev ${e.ifName}`, `link set ${e.ifName} up`);
     if (e.gateway) inside.push(`route add default via ${e.gateway} dev ${e.ifName}`);
   }
   await ipBatch(inside, { netns });
   await setUp(hostIfs);
+}
+
+/**
+ * A network namespace owned by a new user namespace, for a --userns
+ * container (docker's userns-remap does the same): its root holds the
+ * namespace's privileges over its own network, and runc before 1.2.1 can
+ * `exec` into it. runc joins the user namespace first, and from inside it a
+ * network namespace owned by the host's is out of reach ("failed to setns
+ * into net namespace: Operation not permitted"; runc#4390). A holder
+ * process makes both namespaces in one unshare, gets the mapping from here,
+ * and both are kept by bind mounts: the network one at /run/netns/NAME as
+ * `ip netns` keeps it, the user one at `usernsFile` (given to the runtime to
+ * join). The script is fixed; names and ids reach it as arguments.
+ */
+export async function addUsernsNetns(netns: string, usernsFile: string, map: { hostUid: number; hostGid: number; size: number }): Promise<void> {
+  const script = [
+    'set -e',
+    'unshare --user --net -- sleep 60 & pid=$!',
+    'trap "kill $pid 2>/dev/null" EXIT',
+    'n=0; while [ "$(readlink /proc/$pid/ns/net)" = "$(readlink /proc/$$/ns/net)" ]; do n=$((n+1)); [ $n -lt 500 ]; sleep 0.01; done',
+    'echo "0 $3 $5" > /proc/$pid/uid_map',
+    'echo "0 $4 $5" > /proc/$pid/gid_map',
+    ': > "$2"; mount --bind /proc/$pid/ns/user "$2"',
+    'ip netns attach "$1" $pid',
+  ].join('\n');
+  const args = [netns, usernsFile, String(map.hostUid), String(map.hostGid), String(map.size)];
+  await run(['sh', '-c', script, 'hull-userns-netns', ...args], { timeoutMs: IP_TIMEOUT });
+}
+
+/** Undo addUsernsNetns's user namespace file (the network one goes with deleteNetns). Missing is fine. */
+export async function deleteUsernsFile(usernsFile: string): Promise<void> {
+  if (!existsSync(usernsFile)) return;
+  await run(['umount', usernsFile], { timeoutMs: IP_TIMEOUT, allowFailure: true });
+  await rm(usernsFile, { force: true });
 }
 
 /**

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HullError, invalid, isHullError, notFound, conflict } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
-import type { Instance, InstanceType } from '../core/instance.js';
+import { idMapOf, type Instance, type InstanceType } from '../core/instance.js';
 import type { Network, NetworkAttachment, NetworkMode, PortMapping } from '../core/network.js';
 import { Reverter } from '../core/reverter.js';
 import type { NetworkContext, TapDevice } from '../runtime/driver.js';
@@ -150,6 +150,9 @@ export class NetworkManager {
     await this.o.store.update<PortsDoc>('meta', PORTS_DOC_ID, (d) => ({ ...d, reservations: d.reservations.filter((r) => ids.has(r.instanceId)) }));
     for (const f of await readdir(join(this.o.root, 'net')).catch(() => [] as string[])) {
       if (/^[0-9a-f]{64}$/.test(f) && !ids.has(f)) await removeContainerFiles(this.o.root, f);
+    }
+    for (const ns of await readdir(join(this.o.root, 'net', 'userns')).catch(() => [] as string[])) {
+      if (!existsSync(link.netnsPath(ns))) await link.deleteUsernsFile(this.usernsFile(ns));
     }
     await this.rules.sync();
   }
@@ -365,6 +368,11 @@ export class NetworkManager {
     return `${this.o.netnsPrefix}${shortId(id)}`;
   }
 
+  /** Where a --userns container's user namespace is kept: under the root, which crun's namespace on a hybrid host sees. */
+  private usernsFile(ns: string): string {
+    return join(this.o.root, 'net', 'userns', ns);
+  }
+
   /**
    * Before the process starts: the instance's /etc files, and on a bridge
    * network its namespace with one veth per network. Idempotent (attach sets
@@ -379,7 +387,8 @@ export class NetworkManager {
     if (mode === 'none') return { mounts };
     const ns = this.nsName(inst.id);
     const eps = toEndpoints(netKind(inst), inst.id, c.networks ?? [], await this.networks());
-    const ctx: NetworkContext = vm ? { mounts, taps: this.taps(eps) } : { netnsPath: link.netnsPath(ns), mounts };
+    const map = vm ? undefined : idMapOf(c);
+    const ctx: NetworkContext = vm ? { mounts, taps: this.taps(eps) } : { netnsPath: link.netnsPath(ns), mounts, ...(map ? { usernsPath: this.usernsFile(ns) } : {}) };
     if (this.live.has(inst.id) && (vm || existsSync(link.netnsPath(ns)))) return ctx;
     if (this.unavailable) throw this.unavailable;
     this.plugging.add(inst.id);
@@ -389,7 +398,11 @@ export class NetworkManager {
       await this.unplug(inst);
       r.add(() => this.unplug(inst));
       if (vm) await link.plugTaps(eps, await this.o.tapOwner?.(inst));
-      else await link.plug(ns, eps, true);
+      else if (map) {
+        await mkdir(dirname(this.usernsFile(ns)), { recursive: true, mode: 0o700 });
+        await link.addUsernsNetns(ns, this.usernsFile(ns), map);
+        await link.plug(ns, eps, false, true);
+      } else await link.plug(ns, eps, true);
       if (c.userns && !vm) await link.containerSysctls(ns);
       this.setLive(inst);
       r.add(() => this.live.delete(inst.id));
@@ -425,6 +438,7 @@ export class NetworkManager {
     if ((inst.config.networkMode ?? 'none') === 'bridge') {
       if (netKind(inst) === 'vm') await link.unplug(this.hostIfs(inst));
       else if (existsSync(link.netnsPath(this.nsName(inst.id)))) await link.deleteNetns(this.nsName(inst.id));
+      await link.deleteUsernsFile(this.usernsFile(this.nsName(inst.id)));
     }
     if (was?.ports.length) {
       await this.rules.sync();
@@ -454,6 +468,7 @@ export class NetworkManager {
   private async unplug(inst: Instance): Promise<void> {
     const ns = this.nsName(inst.id);
     if (netKind(inst) !== 'vm' && existsSync(link.netnsPath(ns))) await link.deleteNetns(ns);
+    await link.deleteUsernsFile(this.usernsFile(ns));
     await link.removeLeftovers(this.hostIfs(inst), 500);
   }
 

@@ -93,6 +93,8 @@ export interface CreateContext {
  */
 export interface NetworkContext {
   netnsPath?: string;
+  /** With --userns: the user namespace that owns netnsPath, for the container to join (see net/link.ts addUsernsNetns). */
+  usernsPath?: string;
   hostNetwork?: boolean;
   mounts: Array<{ destination: string; source: string; type: string; options: string[] }>;
   taps?: TapDevice[];

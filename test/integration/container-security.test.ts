@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,8 +10,10 @@ import { TestDaemon } from '../helpers/hull.js';
 /**
  * Hull's secure defaults and docker's knobs around them (docs/security.md),
  * on both runtimes: podman's capabilities, ping without NET_RAW, --cap-add
- * and --cap-drop, --device, --security-opt seccomp=, --privileged, and one
- * device list (no /dev/net/tun) whichever runtime runs the container.
+ * and --cap-drop, --device, --security-opt seccomp=, --privileged, one
+ * device list (no /dev/net/tun) whichever runtime runs the container, and
+ * user namespaces: a range of host ids per container, the image's files its
+ * root's, exec, and a daemon root under a 0700 directory.
  */
 
 let d: TestDaemon;
@@ -132,5 +135,75 @@ describe('ping without NET_RAW', () => {
       }
       await d.ok(['rm', '-f', `ping-${rt}`]);
     }
+  });
+});
+
+/** POST a JSON body to the daemon's API (50 creates at once without 50 CLI processes). */
+function api(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = request({ socketPath: socket, method, path, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} }, (res) => {
+      let text = '';
+      res.on('data', (b: Buffer) => (text += b));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+const uidMap = (out: string) => out.trim().split('\n')[0].trim().split(/\s+/).map(Number);
+
+describe.each(['crun', 'runc'])('user namespaces, %s', (rt) => {
+  it("gives each container its own host range, its root the image's files, and exec", async () => {
+    await d.ok(['run', '-d', '--name', `u1-${rt}`, '--runtime', rt, '--userns', 'busybox', 'sleep', '60']);
+    await d.ok(['run', '-d', '--name', `u2-${rt}`, '--runtime', rt, '--userns', 'busybox', 'sleep', '60']);
+    // exec works on both runtimes (runc before 1.2.1 could not join a network namespace its user namespace does not own).
+    const m1 = uidMap(await d.ok(['exec', `u1-${rt}`, 'cat', '/proc/self/uid_map']));
+    const m2 = uidMap(await d.ok(['exec', `u2-${rt}`, 'cat', '/proc/self/uid_map']));
+    expect(m1[0]).toBe(0);
+    expect(m1[2]).toBe(65536);
+    expect(Math.abs(m1[1] - m2[1])).toBeGreaterThanOrEqual(65536); // disjoint ranges
+    const hostUids = execFileSync('ps', ['-o', 'uid=', '-C', 'sleep'], { encoding: 'utf8' }).split('\n').map((x) => Number(x.trim()));
+    expect(hostUids).toEqual(expect.arrayContaining([m1[1], m2[1]]));
+    // The image's files are its root's: it can change them (they stay the image's for everyone else).
+    const own = await d.ok(['exec', `u1-${rt}`, 'sh', '-c', 'stat -c %u:%g /bin/busybox /etc/passwd; echo me:x:5:5::/:/bin/sh >> /etc/passwd && rm /etc/group && echo changed; ip -4 -o addr show eth0 | wc -l']);
+    expect(own).toBe('0:0\n0:0\nchanged\n1\n');
+    expect(await d.ok(['exec', `u2-${rt}`, 'sh', '-c', 'tail -1 /etc/passwd; ls /etc/group'])).not.toContain('me:x');
+    await d.ok(['rm', '-f', `u1-${rt}`, `u2-${rt}`]);
+  });
+});
+
+describe('user namespace ranges', () => {
+  it('gives 50 containers created at once 50 different ranges, freed at rm', async () => {
+    const created = await Promise.all(Array.from({ length: 50 }, () => api(d.socket, 'POST', '/v1/containers', { image: 'busybox', cmd: ['true'], userns: true, networks: ['none'] })));
+    for (const c of created) expect(c.status, JSON.stringify(c.json)).toBe(201);
+    const maps = await Promise.all(created.map(async (c) => (await api(d.socket, 'GET', `/v1/containers/${c.json.id}`)).json.config.idMap));
+    expect(new Set(maps.map((m: { hostUid: number }) => m.hostUid)).size).toBe(50);
+    expect(new Set(maps.map((m: { hostGid: number }) => m.hostGid)).size).toBe(50);
+    await d.ok(['rm', ...created.map((c) => c.json.id)]);
+    const again = await api(d.socket, 'POST', '/v1/containers', { image: 'busybox', cmd: ['true'], userns: true, networks: ['none'] });
+    expect((await api(d.socket, 'GET', `/v1/containers/${again.json.id}`)).json.config.idMap.hostUid).toBe(100000); // the first range is free again
+    await d.ok(['rm', again.json.id]);
+  });
+
+  it('start when the daemon root sits under a 0700 directory, on both runtimes', async () => {
+    const parent = await mkdtemp('/tmp/hull-');
+    await mkdir(join(parent, 'p'), { mode: 0o700 });
+    await chmod(join(parent, 'p'), 0o700);
+    const root = join(parent, 'p', 'r');
+    const priv = new TestDaemon(root, join(root, 'hull.sock'));
+    try {
+      await priv.spawn();
+      for (const rt of ['crun', 'runc']) {
+        expect(await priv.ok(['run', '--rm', '--runtime', rt, '--userns', 'busybox', 'sh', '-c', 'id -u; cat /etc/hostname >/dev/null && echo files'])).toBe('0\nfiles\n');
+        await priv.ok(['run', '-d', '--name', `x-${rt}`, '--runtime', rt, '--userns', 'busybox', 'sleep', '60']);
+        expect(await priv.ok(['exec', `x-${rt}`, 'id', '-u'])).toBe('0\n');
+      }
+    } finally {
+      await priv.destroy();
+      await rm(parent, { recursive: true, force: true });
+    }
+    expect(execFileSync('cat', ['/proc/self/mountinfo'], { encoding: 'utf8' })).not.toContain(parent); // nothing left mounted
   });
 });

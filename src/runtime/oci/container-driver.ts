@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { HullError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { mergeEnv } from '../../core/env.js';
-import type { Instance } from '../../core/instance.js';
+import { idMapOf, type Instance } from '../../core/instance.js';
 import { Reverter } from '../../core/reverter.js';
 import * as overlay from '../../storage/overlay.js';
+import { prepareLimited, releaseLimited, requireQuota } from '../../storage/quota.js';
 import { readInt } from '../../sys/fs.js';
 import { pidAlive } from '../../sys/run.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, RuntimeStatus } from '../driver.js';
@@ -25,12 +26,15 @@ import { topProcesses } from './top.js';
 import { BPF_ANNOTATION, SeccompCache, binaryIdentity } from './seccomp-cache.js';
 import type { OciSpec } from './spec-types.js';
 
-/** --userns maps container ids 0..65535 to host ids from 100000, as podman's auto range starts. */
-const USERNS_HOST_ID = 100000;
-const USERNS_SIZE = 65536;
+/** xfs project ids Hull gives start here, above the ones an administrator numbers by hand in /etc/projid. */
+const FIRST_XFS_PROJECT = 1_000_000;
+
+const userns = (m: ReturnType<typeof idMapOf>) => (m ? { hostId: m.hostUid, hostGid: m.hostGid, size: m.size } : undefined);
 
 export interface ContainerDriverOptions {
   root: string;
+  /** How the runtime names paths under the root (runtime-root.ts); the paths themselves when absent. */
+  runtimePath?: (p: string) => string;
   host: HostInfo;
   runtimes: Map<string, OciRuntime>;
   conmonPath: string | undefined;
@@ -80,15 +84,67 @@ export class ContainerDriver implements Driver {
     return this.o.conmonPath;
   }
 
-  async create(inst: Instance): Promise<void> {
+  async create(inst: Instance, ctx: CreateContext): Promise<void> {
     this.runtime(inst.config.runtime);
     // A capability the daemon lacks or a device missing on this host is an error now, not at start.
     resolveCapabilities(inst.config.security ?? {}, this.o.host.capabilities);
     for (const d of inst.config.security?.devices ?? []) await mappedDevices(d);
     await mkdir(this.dir(inst), { recursive: true, mode: 0o711 });
+    await this.limitRootfs(inst);
     await overlay.prepare(this.rootfsDir(inst));
-    if (inst.config.userns) await overlay.chownWritable(this.rootfsDir(inst), USERNS_HOST_ID, USERNS_HOST_ID);
+    const map = idMapOf(inst.config);
+    if (map) await this.giveRootfs(inst, ctx, map);
     await mkdir(this.exitDir, { recursive: true });
+  }
+
+  /**
+   * --storage-opt size: the rootfs directory (upper and work) becomes a place
+   * that holds at most that much, before the overlay's directories are made
+   * in it (storage/quota.ts). xfs wants a project id of its own per
+   * container: the next of a counter kept under the root, never reused.
+   */
+  private async limitRootfs(inst: Instance): Promise<void> {
+    const bytes = inst.config.resources.storageBytes;
+    if (!bytes) return;
+    const q = this.o.host.storage ?? { filesystem: 'unknown', mountPoint: '/', reason: 'the filesystem was not detected' };
+    requireQuota(q);
+    const project = q.method === 'xfs-project' ? await this.nextProject(inst) : 0;
+    await prepareLimited(q, this.rootfsDir(inst), bytes, project);
+  }
+
+  private projects = Promise.resolve(0);
+  private nextProject(inst: Instance): Promise<number> {
+    const counter = join(this.o.root, 'runtime', 'xfs-project-next');
+    const next = this.projects.then(async () => {
+      const n = (await readInt(counter)) ?? FIRST_XFS_PROJECT;
+      await writeFile(counter, String(n + 1));
+      await writeFile(join(this.dir(inst), 'xfs-project'), String(n));
+      return n;
+    });
+    this.projects = next.catch(() => 0);
+    return next;
+  }
+
+  private async unlimitRootfs(inst: Instance): Promise<void> {
+    const q = this.o.host.storage;
+    if (!inst.config.resources.storageBytes || !q?.method) return;
+    await releaseLimited(q, this.rootfsDir(inst), (await readInt(join(this.dir(inst), 'xfs-project'))) ?? 0);
+  }
+
+  /** A user namespace's container owns its rootfs: its own layer, and (as metadata copies) the image's files. */
+  private async giveRootfs(inst: Instance, ctx: CreateContext, map: { hostUid: number; hostGid: number; size: number }): Promise<void> {
+    const dir = this.rootfsDir(inst);
+    await overlay.chownWritable(dir, map.hostUid, map.hostGid);
+    const merged = await overlay.mount(dir, ctx.layerDirs, { metacopy: true });
+    try {
+      await overlay.shiftOwners(merged, map);
+    } finally {
+      await overlay.unmount(dir);
+    }
+  }
+
+  private mountRootfs(inst: Instance, ctx: CreateContext): Promise<string> {
+    return overlay.mount(this.rootfsDir(inst), ctx.layerDirs, { metacopy: inst.config.userns });
   }
 
   async init(inst: Instance, ctx: CreateContext): Promise<{ pid: number; monitorPid: number }> {
@@ -97,7 +153,7 @@ export class ContainerDriver implements Driver {
     const dir = this.dir(inst);
     const r = new Reverter();
     try {
-      const merged = await overlay.mount(this.rootfsDir(inst), ctx.layerDirs);
+      const merged = await this.mountRootfs(inst, ctx);
       r.add(() => overlay.unmount(this.rootfsDir(inst)));
       await ensureMountTargets(merged, ctx.network?.mounts ?? []);
       const spec = await this.spec(inst, merged, ctx);
@@ -162,8 +218,9 @@ export class ContainerDriver implements Driver {
   private async spec(inst: Instance, merged: string, ctx: CreateContext) {
     const c = inst.config;
     const user = await resolveUser(merged, c.user);
+    const rtPath = this.o.runtimePath ?? ((p: string) => p);
     return buildSpec({
-      rootfs: merged,
+      rootfs: rtPath(merged),
       args: [...c.entrypoint, ...c.cmd],
       env: c.env,
       cwd: c.workingDir || '/',
@@ -175,11 +232,12 @@ export class ContainerDriver implements Driver {
       cpus: c.resources.cpus,
       pidsLimit: c.resources.pidsLimit,
       noNewPrivileges: c.noNewPrivileges,
-      userns: c.userns ? { hostId: USERNS_HOST_ID, size: USERNS_SIZE } : undefined,
+      userns: userns(idMapOf(c)),
       nofile: hostNofileLimit(),
       netnsPath: ctx.network?.netnsPath,
+      usernsPath: ctx.network?.usernsPath,
       hostNetwork: ctx.network?.hostNetwork,
-      mounts: ctx.network?.mounts,
+      mounts: ctx.network?.mounts.map((m) => ({ ...m, source: rtPath(m.source) })),
       ...(await securitySpec(c, this.o.host)),
     });
   }
@@ -274,6 +332,8 @@ export class ContainerDriver implements Driver {
   async remove(inst: Instance): Promise<void> {
     const rt = this.o.runtimes.get(inst.config.runtime);
     if (rt) await rt.delete(inst.id, true);
+    await overlay.unmount(this.rootfsDir(inst));
+    await this.unlimitRootfs(inst);
     await overlay.remove(this.rootfsDir(inst));
     await rm(this.dir(inst), { recursive: true, force: true });
     await rm(join(this.exitDir, inst.id), { force: true });
@@ -282,7 +342,7 @@ export class ContainerDriver implements Driver {
   async rootfs(inst: Instance, ctx: CreateContext) {
     const dir = this.rootfsDir(inst);
     const wasMounted = await overlay.isMounted(overlay.mergedDir(dir));
-    const path = await overlay.mount(dir, ctx.layerDirs);
+    const path = await this.mountRootfs(inst, ctx);
     // Unmount only what we mounted: a running container keeps its rootfs.
     const release = async () => (wasMounted ? undefined : overlay.unmount(dir));
     const ids = inst.config.userns ? { hostId: USERNS_HOST_ID, size: USERNS_SIZE } : undefined;

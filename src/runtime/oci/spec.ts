@@ -43,6 +43,8 @@ export interface SpecOptions {
   userns?: { hostId: number; hostGid?: number; size: number };
   /** Join this network namespace (made by Hull's network layer) instead of a fresh one with only loopback. */
   netnsPath?: string;
+  /** With userns and netnsPath: the user namespace that owns that network namespace, joined instead of a fresh one. */
+  usernsPath?: string;
   /** Share the host's network namespace (--network host): no network namespace, no network sysctls. */
   hostNetwork?: boolean;
   /** Give the container its own cgroup namespace; default true. */
@@ -146,7 +148,7 @@ function namespaces(o: SpecOptions): OciNamespace[] {
   ];
   if (!o.hostNetwork) ns.push(o.netnsPath ? { type: 'network', path: o.netnsPath } : { type: 'network' });
   if (o.cgroupns ?? true) ns.push({ type: 'cgroup' });
-  if (o.userns) ns.push({ type: 'user' });
+  if (o.userns) ns.push(o.usernsPath ? { type: 'user', path: o.usernsPath } : { type: 'user' });
   return ns;
 }
 
@@ -207,6 +209,7 @@ function validate(o: SpecOptions): void {
     throw invalid(`invalid pids limit ${o.pidsLimit}: use a positive number, or -1 for none`);
   if (o.userns && !(isUint(o.userns.hostId) && isUint(o.userns.hostGid ?? 0) && Number.isSafeInteger(o.userns.size) && o.userns.size > 0))
     throw invalid(`invalid user namespace mapping ${o.userns.hostId}:${o.userns.size}`);
+  if (o.usernsPath && !o.userns) throw invalid('a user namespace path needs the mapping it was made with');
   if (o.privileged && o.userns) throw invalid('--privileged and --userns cannot be used together: a privileged container is root on the host');
   for (const d of o.devices ?? []) {
     if (!isAbsolute(d.path) || !['c', 'b'].includes(d.type) || !/^[rwm]+$/.test(d.access) || !isUint(d.major) || !isUint(d.minor))
