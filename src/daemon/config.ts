@@ -1,4 +1,5 @@
 import { HullError } from '../core/errors.js';
+import { parseSize } from '../core/units.js';
 
 /** Where the daemon listens and keeps its state: flags, then environment, then defaults. */
 export interface DaemonConfig {
@@ -6,6 +7,8 @@ export interface DaemonConfig {
   root: string;
   /** Registries reached without verified TLS (`--insecure-registry HOST[:PORT]`); loopback ones always are. */
   insecureRegistries?: string[];
+  /** The writable-layer size of a container that gives none (`--storage-opt size=`); no limit when absent. */
+  defaultStorageBytes?: number;
 }
 
 export const DEFAULT_HOST = 'unix:///run/hull/hull.sock';
@@ -22,10 +25,22 @@ export function resolveHost(flag?: string): string {
   return flag ?? process.env.HULL_HOST ?? DEFAULT_HOST;
 }
 
-export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[] }): DaemonConfig {
+/** `hull daemon --storage-opt size=SIZE` (repeatable, as docker's; size is the one option). */
+export function parseDaemonStorageOpts(opts: string[] = []): number | undefined {
+  let size: number | undefined;
+  for (const o of opts) {
+    const m = /^size=(.+)$/.exec(o);
+    if (!m) throw new HullError('invalid', `unsupported --storage-opt "${o}": use size=SIZE (e.g. size=10g)`);
+    size = parseSize(m[1]);
+  }
+  return size;
+}
+
+export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[] }): DaemonConfig {
   const root = flags.root ?? process.env.HULL_ROOT ?? DEFAULT_ROOT;
   // conmon's attach socket lives at <root>/containers/<64-hex id>/attach and a
   // unix socket path must fit in 108 bytes.
   if (root.length > 24) throw new HullError('invalid', `--root "${root}" is too long (${root.length} characters; at most 24, as unix socket paths are limited)`);
-  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [] };
+  const defaultStorageBytes = parseDaemonStorageOpts(flags.storageOpts);
+  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}) };
 }

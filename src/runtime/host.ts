@@ -1,6 +1,7 @@
 import { access, constants, readFile, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ALL_CAPABILITIES } from './oci/capabilities.js';
+import type { QuotaSupport } from '../storage/quota.js';
 
 /**
  * What this host offers, detected once at daemon start: the cgroup layout,
@@ -26,6 +27,8 @@ export interface HostInfo {
   kernel: string;
   /** The capabilities the daemon itself may hold (its bounding set), in bit order: all a container can get. */
   capabilities?: string[];
+  /** Whether the filesystem under the root can limit a container's writable layer (storage/quota.ts). */
+  storage?: QuotaSupport;
 }
 
 const SEARCH = ['/usr/local/bin', '/usr/local/sbin', '/usr/bin', '/usr/sbin', '/bin', '/sbin'];

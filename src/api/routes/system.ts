@@ -21,6 +21,12 @@ export const systemRoutes =
         runtimes: h.runtimes,
         conmon: h.conmon ?? null,
         kvm: h.kvm,
+        storage: {
+          filesystem: h.storage?.filesystem ?? 'unknown',
+          sizeLimits: h.storage?.method ?? null,
+          reason: h.storage?.reason ?? null,
+          defaultSize: engine.defaultStorageBytes ?? null,
+        },
         containers: { total: all.length, running: count('running'), paused: count('paused'), stopped: count('exited') + count('created') },
         root: engine.root,
         daemonPid: process.pid,

@@ -1,6 +1,15 @@
 import type { Command } from 'commander';
 import { getCtx } from '../context.js';
 import { printJson } from '../format.js';
+import { formatSize } from '../../core/units.js';
+
+/** What `--storage-opt size=` does here: how it is enforced and the default, or why it cannot be. */
+function storageLine(s: { filesystem: string; sizeLimits: string | null; reason: string | null; defaultSize: number | null } | undefined): string {
+  if (!s) return 'unknown';
+  if (!s.sizeLimits) return `no: ${s.reason}`;
+  const how = s.sizeLimits === 'xfs-project' ? 'xfs project quotas' : 'btrfs qgroups';
+  return `yes, ${how} (--storage-opt size=; default ${s.defaultSize ? formatSize(s.defaultSize) : 'none'})`;
+}
 
 export function register(program: Command): void {
   program
@@ -19,6 +28,7 @@ export function register(program: Command): void {
         `Runtimes:         ${Object.entries(i.runtimes as Record<string, string>).map(([k, v]) => `${k} (${v})`).join(', ') || 'none'}`,
         `Conmon:           ${i.conmon ?? 'not installed'}`,
         `KVM:              ${i.kvm ? 'yes' : 'no (VMs would use TCG emulation)'}`,
+        `Storage limits:   ${storageLine(i.storage)}`,
         `Containers:       ${i.containers.total} (running ${i.containers.running}, paused ${i.containers.paused}, stopped ${i.containers.stopped})`,
         `Root dir:         ${i.root}`,
         `Daemon:           pid ${i.daemonPid}, RSS ${(i.daemonRss / 1048576).toFixed(1)} MiB`,
