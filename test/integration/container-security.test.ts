@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/hull.js';
+import { TestDaemon, waitFor } from '../helpers/hull.js';
 
 /**
  * Hull's secure defaults and docker's knobs around them (docs/security.md),
@@ -170,6 +170,10 @@ describe.each(['crun', 'runc'])('user namespaces, %s', (rt) => {
     const own = await d.ok(['exec', `u1-${rt}`, 'sh', '-c', 'stat -c %u:%g /bin/busybox /etc/passwd; echo me:x:5:5::/:/bin/sh >> /etc/passwd && rm /etc/group && echo changed; ip -4 -o addr show eth0 | wc -l']);
     expect(own).toBe('0:0\n0:0\nchanged\n1\n');
     expect(await d.ok(['exec', `u2-${rt}`, 'sh', '-c', 'tail -1 /etc/passwd; ls /etc/group'])).not.toContain('me:x');
+    // What hull cp puts in is its root's too.
+    await writeFile(join(work, `cp-${rt}`), 'in\n');
+    await d.ok(['cp', join(work, `cp-${rt}`), `u1-${rt}:/tmp/`]);
+    expect(await d.ok(['exec', `u1-${rt}`, 'stat', '-c', '%u:%g', `/tmp/cp-${rt}`])).toBe('0:0\n');
     await d.ok(['rm', '-f', `u1-${rt}`, `u2-${rt}`]);
   });
 });
@@ -206,4 +210,86 @@ describe('user namespace ranges', () => {
     }
     expect(execFileSync('cat', ['/proc/self/mountinfo'], { encoding: 'utf8' })).not.toContain(parent); // nothing left mounted
   });
+});
+
+/** A loop-mounted filesystem of `type` for a daemon root, or why not (mkfs missing, the kernel refusing the options). */
+async function loopFs(type: 'btrfs' | 'xfs', options: string): Promise<{ dir: string; undo: () => Promise<void> } | string> {
+  const dir = await mkdtemp('/tmp/hull-');
+  const image = `${dir}.img`;
+  const sh = (argv: string[]) => execFileSync(argv[0], argv.slice(1), { stdio: 'pipe' });
+  const undo = async () => {
+    try {
+      sh(['umount', dir]);
+    } catch {
+      // not mounted
+    }
+    await rm(dir, { recursive: true, force: true });
+    await rm(image, { force: true });
+  };
+  try {
+    sh(['truncate', '-s', '320M', image]);
+    sh([`mkfs.${type}`, '-q', image]);
+    sh(['mount', '-o', `loop${options ? `,${options}` : ''}`, image, dir]);
+    return { dir, undo };
+  } catch (e) {
+    await undo();
+    return `${type} -o ${options || 'defaults'} cannot be mounted here: ${String((e as { stderr?: Buffer }).stderr ?? e).trim().split('\n')[0]}`;
+  }
+}
+
+const usedMiB = (dir: string) => Number(execFileSync('df', ['-m', '--output=used', dir], { encoding: 'utf8' }).split('\n')[1].trim());
+
+describe('--storage-opt size (the writable layer)', () => {
+  it('is refused, saying why, where the filesystem under the root cannot enforce it; hull info says so too', async () => {
+    const fs = execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', d.root], { encoding: 'utf8' }).trim();
+    const info = JSON.parse(await d.ok(['info', '--format', 'json']));
+    expect(info.storage.filesystem).toBe(fs);
+    if (fs === 'ext4' || fs === 'tmpfs') {
+      expect(info.storage.sizeLimits).toBeNull();
+      expect(info.storage.reason).toMatch(/cannot limit one directory's size: use xfs mounted with prjquota, or btrfs/);
+      expect(await d.ok(['info'])).toMatch(/Storage limits: {3}no: \S+ at \S+ cannot limit/);
+      const r = await d.hull(['run', '--rm', '--storage-opt', 'size=10m', 'busybox', 'true']);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toContain('--storage-opt size is not supported here');
+      const bad = await d.hull(['run', '--rm', '--storage-opt', 'inodes=10', 'busybox', 'true']);
+      expect(bad.stderr).toContain('unsupported --storage-opt "inodes=10"');
+      const root = await mkdtemp('/tmp/hull-');
+      const refused = new TestDaemon(root, join(root, 'hull.sock'));
+      refused.daemonArgs = ['--storage-opt', 'size=1g'];
+      await expect(refused.spawn()).rejects.toThrow(/--storage-opt size: .* cannot limit/);
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  for (const [type, options] of [['btrfs', ''], ['xfs', 'prjquota']] as const) {
+    it(`on ${type}: a write past the size fails, the daemon's default applies, and the filesystem gives no more`, async (ctx) => {
+      const fs = await loopFs(type, options);
+      if (typeof fs === 'string') return ctx.skip(fs); // e.g. a kernel built without XFS quota (this one: "quota support not available")
+      const q = new TestDaemon(join(fs.dir, 'r'), join(fs.dir, 'r', 'hull.sock'));
+      q.daemonArgs = ['--storage-opt', 'size=24m'];
+      try {
+        await q.spawn();
+        expect(await q.ok(['info'])).toMatch(new RegExp(`Storage limits: {3}yes, ${type} .*default 24\\.0MiB`));
+        for (const rt of ['crun', 'runc']) {
+          const r = await q.hull(['run', '--rm', '--runtime', rt, '--storage-opt', 'size=12m', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=64; echo dd=$?; ls -l /big']);
+          expect(r.stderr).toMatch(/dd: error writing '\/big': (Disk quota exceeded|No space left on device)/);
+          expect(r.stdout).toContain('dd=1\n');
+          expect(Number(r.stdout.split(/\s+/)[5])).toBeLessThanOrEqual(12 << 20);
+        }
+        const dflt = await q.hull(['run', '--rm', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null; ls -l /big']);
+        const size = Number(dflt.stdout.split(/\s+/)[4]);
+        expect(size).toBeGreaterThan(12 << 20);
+        expect(size).toBeLessThanOrEqual(24 << 20);
+        // The filesystem under the root gave the container its size and no more.
+        execFileSync('sync');
+        const before = usedMiB(fs.dir);
+        await q.ok(['run', '-d', '--name', 'filler', '--storage-opt', 'size=12m', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=200; sync; echo done; sleep 60']);
+        await waitFor(async () => (await q.ok(['logs', 'filler'])).includes('done'), 20_000);
+        expect(usedMiB(fs.dir) - before).toBeLessThan(16);
+      } finally {
+        await q.destroy();
+        await fs.undo();
+      }
+    });
+  }
 });
