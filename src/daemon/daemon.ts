@@ -14,6 +14,7 @@ import { OciRuntime } from '../runtime/oci/runtime-cli.js';
 import { crunHybridWrapper, detectHost, which, type HostInfo } from '../runtime/host.js';
 import { hybridNamespace, releaseHybridNamespace } from '../runtime/oci/hybrid-ns.js';
 import { aliasInNamespace, runtimeRoot } from '../runtime/oci/runtime-root.js';
+import { guardCrunStdin, releaseCrunStdinGuard } from '../runtime/oci/stdin-guard.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { IdRanges, readPool } from '../engine/id-ranges.js';
 import { clearStale, detectQuota } from '../storage/quota.js';
@@ -53,7 +54,8 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
     return undefined;
   });
   const runtimes = await buildRuntimes(cfg.root, host, log);
-  if (rtRoot?.alias && runtimes.get('crun')?.execArgs.length) await aliasInNamespace(runtimes.get('crun')!.execPath, runtimes.get('crun')!.execArgs[0].slice('--mount='.length), await realpath(cfg.root), rtRoot.alias);
+  const crunNs = runtimes.get('crun')?.execArgs.find((a) => a.startsWith('--mount='))?.slice('--mount='.length);
+  if (rtRoot?.alias && crunNs) await aliasInNamespace((await which('nsenter')) ?? 'nsenter', crunNs, await realpath(cfg.root), rtRoot.alias);
   const store = new SqliteStore(join(cfg.root, 'hull.db'));
   const images = new ImageService(cfg.root, store, { insecureRegistries: cfg.insecureRegistries });
   await images.cleanupTmp();
@@ -82,7 +84,8 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
     await store.close();
     await rm(cfg.socketPath, { force: true });
     await rm(pidFile, { force: true });
-    if (runtimes.get('crun')?.execArgs.length) await releaseHybridNamespace(await realpath(cfg.root));
+    await releaseCrunStdinGuard(await realpath(cfg.root));
+    if (crunNs) await releaseHybridNamespace(await realpath(cfg.root));
     await rtRoot?.release();
   };
   return { engine, app, close, host };
@@ -98,8 +101,8 @@ async function buildRuntimes(root: string, host: HostInfo, log: Logger): Promise
   for (const [name, path] of Object.entries(host.runtimes)) {
     const stateRoot = join(root, 'runtime', name);
     await mkdir(stateRoot, { recursive: true, mode: 0o700 });
-    if (name === 'crun' && host.cgroupMode === 'hybrid') m.set(name, await hybridCrun(root, path, stateRoot, log));
-    else m.set(name, new OciRuntime(name, path, path, stateRoot));
+    const rt = name === 'crun' && host.cgroupMode === 'hybrid' ? await hybridCrun(root, path, stateRoot, log) : new OciRuntime(name, path, path, stateRoot);
+    m.set(name, name === 'crun' ? await guardCrunStdin(await realpath(root), rt) : rt);
   }
   return m;
 }

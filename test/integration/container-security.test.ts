@@ -170,6 +170,20 @@ describe.each(['crun', 'runc'])('user namespaces, %s', (rt) => {
     const own = await d.ok(['exec', `u1-${rt}`, 'sh', '-c', 'stat -c %u:%g /bin/busybox /etc/passwd; echo me:x:5:5::/:/bin/sh >> /etc/passwd && rm /etc/group && echo changed; ip -4 -o addr show eth0 | wc -l']);
     expect(own).toBe('0:0\n0:0\nchanged\n1\n');
     expect(await d.ok(['exec', `u2-${rt}`, 'sh', '-c', 'tail -1 /etc/passwd; ls /etc/group'])).not.toContain('me:x');
+    // The host's /dev/null is no container's: crun < 1.24 fchowns the stdio it is given (conmon's
+    // /dev/null without -i) to the container's user, and that user's root could then chmod it host-wide.
+    await d.ok(['exec', '-u', '4321', `u1-${rt}`, 'true']);
+    let devNull: string[];
+    try {
+      expect(await d.ok(['exec', `u2-${rt}`, 'sh', '-c', 'chmod 600 /dev/null; echo done'])).toBe('done\n');
+    } finally {
+      devNull = execFileSync('stat', ['-c', '%u %a', '/dev/null'], { encoding: 'utf8' }).trim().split(' ');
+      // Should this fail, the machine must not stay without a usable /dev/null.
+      execFileSync('chmod', ['666', '/dev/null']);
+    }
+    expect(Number(devNull[0])).not.toBe(m2[1]);
+    expect(Number(devNull[0])).not.toBe(4321);
+    expect(devNull[1]).toBe('666');
     // What hull cp puts in is its root's too.
     await writeFile(join(work, `cp-${rt}`), 'in\n');
     await d.ok(['cp', join(work, `cp-${rt}`), `u1-${rt}:/tmp/`]);
