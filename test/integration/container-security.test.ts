@@ -46,10 +46,12 @@ describe.each(['crun', 'runc'])('%s', (rt) => {
   const run = (args: string[], cmd: string) => d.hull(['run', '--rm', '--runtime', rt, ...args, 'busybox', 'sh', '-c', cmd]);
 
   it("gives podman's capabilities (no NET_RAW, MKNOD, AUDIT_WRITE); --cap-add and --cap-drop as docker's", async () => {
-    const r = await run([], 'grep Cap /proc/self/status; ping -c1 -W1 127.0.0.1 2>&1 | tail -1');
+    const gw = `$(ip -4 route | awk '/default/ {print $3}')`;
+    const r = await run([], `grep Cap /proc/self/status; ping -c1 -W1 127.0.0.1 2>&1 | tail -1; arping -c1 -w1 -I eth0 ${gw} 2>&1 | tail -1`);
     expect(status(r.stdout, 'CapEff')).toBe(PODMAN_CAPS);
     expect(status(r.stdout, 'CapBnd')).toBe(PODMAN_CAPS);
     expect(r.stdout).toContain('ping: permission denied (are you root?)'); // busybox ping wants a raw socket
+    expect(r.stdout).toContain('arping: socket: Operation not permitted'); // no ARP forged on the shared bridge
     const raw = await run(['--cap-add', 'net_raw'], 'ping -c1 -W1 127.0.0.1 >/dev/null && echo pong');
     expect(raw.stdout).toBe('pong\n');
     expect(status((await run(['--cap-drop', 'ALL'], 'grep CapEff /proc/self/status')).stdout, 'CapEff')).toBe('0000000000000000');
