@@ -6,7 +6,6 @@ import { mergeEnv } from '../../core/env.js';
 import { idMapOf, type Instance } from '../../core/instance.js';
 import { Reverter } from '../../core/reverter.js';
 import * as overlay from '../../storage/overlay.js';
-import { prepareLimited, releaseLimited, requireQuota } from '../../storage/quota.js';
 import { readInt } from '../../sys/fs.js';
 import { pidAlive } from '../../sys/run.js';
 import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, RuntimeStatus } from '../driver.js';
@@ -20,14 +19,12 @@ import type { OciRuntime } from './runtime-cli.js';
 import { allowsTun, buildSpec, hostNofileLimit } from './spec.js';
 import { securitySpec } from './security-spec.js';
 import { mappedDevices } from './devices.js';
+import { RootfsLimits, giveRootfs } from './rootfs-setup.js';
 import { resolveCapabilities } from './capabilities.js';
 import { resolveUser } from './user.js';
 import { topProcesses } from './top.js';
 import { BPF_ANNOTATION, SeccompCache, binaryIdentity } from './seccomp-cache.js';
 import type { OciSpec } from './spec-types.js';
-
-/** xfs project ids Hull gives start here, above the ones an administrator numbers by hand in /etc/projid. */
-const FIRST_XFS_PROJECT = 1_000_000;
 
 const userns = (m: ReturnType<typeof idMapOf>) => (m ? { hostId: m.hostUid, hostGid: m.hostGid, size: m.size } : undefined);
 
@@ -51,10 +48,12 @@ export class ContainerDriver implements Driver {
   readonly exitDir: string;
 
   private seccomp: SeccompCache;
+  private limits: RootfsLimits;
 
   constructor(private o: ContainerDriverOptions) {
     this.exitDir = join(o.root, 'exits');
     this.seccomp = new SeccompCache(join(o.root, 'runtime', 'seccomp-cache'));
+    this.limits = new RootfsLimits(o.root, o.host.storage);
   }
 
   dir(inst: Instance): string {
@@ -90,57 +89,11 @@ export class ContainerDriver implements Driver {
     resolveCapabilities(inst.config.security ?? {}, this.o.host.capabilities);
     for (const d of inst.config.security?.devices ?? []) await mappedDevices(d);
     await mkdir(this.dir(inst), { recursive: true, mode: 0o711 });
-    await this.limitRootfs(inst);
+    await this.limits.limit(this.dir(inst), this.rootfsDir(inst), inst.config.resources.storageBytes);
     await overlay.prepare(this.rootfsDir(inst));
     const map = idMapOf(inst.config);
-    if (map) await this.giveRootfs(inst, ctx, map);
+    if (map) await giveRootfs(this.rootfsDir(inst), ctx.layerDirs, map);
     await mkdir(this.exitDir, { recursive: true });
-  }
-
-  /**
-   * --storage-opt size: the rootfs directory (upper and work) becomes a place
-   * that holds at most that much, before the overlay's directories are made
-   * in it (storage/quota.ts). xfs wants a project id of its own per
-   * container: the next of a counter kept under the root, never reused.
-   */
-  private async limitRootfs(inst: Instance): Promise<void> {
-    const bytes = inst.config.resources.storageBytes;
-    if (!bytes) return;
-    const q = this.o.host.storage ?? { filesystem: 'unknown', mountPoint: '/', reason: 'the filesystem was not detected' };
-    requireQuota(q);
-    const project = q.method === 'xfs-project' ? await this.nextProject(inst) : 0;
-    await prepareLimited(q, this.rootfsDir(inst), bytes, project);
-  }
-
-  private projects = Promise.resolve(0);
-  private nextProject(inst: Instance): Promise<number> {
-    const counter = join(this.o.root, 'runtime', 'xfs-project-next');
-    const next = this.projects.then(async () => {
-      const n = (await readInt(counter)) ?? FIRST_XFS_PROJECT;
-      await writeFile(counter, String(n + 1));
-      await writeFile(join(this.dir(inst), 'xfs-project'), String(n));
-      return n;
-    });
-    this.projects = next.catch(() => 0);
-    return next;
-  }
-
-  private async unlimitRootfs(inst: Instance): Promise<void> {
-    const q = this.o.host.storage;
-    if (!inst.config.resources.storageBytes || !q?.method) return;
-    await releaseLimited(q, this.rootfsDir(inst), (await readInt(join(this.dir(inst), 'xfs-project'))) ?? 0);
-  }
-
-  /** A user namespace's container owns its rootfs: its own layer, and (as metadata copies) the image's files. */
-  private async giveRootfs(inst: Instance, ctx: CreateContext, map: { hostUid: number; hostGid: number; size: number }): Promise<void> {
-    const dir = this.rootfsDir(inst);
-    await overlay.chownWritable(dir, map.hostUid, map.hostGid);
-    const merged = await overlay.mount(dir, ctx.layerDirs, { metacopy: true });
-    try {
-      await overlay.shiftOwners(merged, map);
-    } finally {
-      await overlay.unmount(dir);
-    }
   }
 
   private mountRootfs(inst: Instance, ctx: CreateContext): Promise<string> {
@@ -333,7 +286,7 @@ export class ContainerDriver implements Driver {
     const rt = this.o.runtimes.get(inst.config.runtime);
     if (rt) await rt.delete(inst.id, true);
     await overlay.unmount(this.rootfsDir(inst));
-    await this.unlimitRootfs(inst);
+    await this.limits.unlimit(this.dir(inst), this.rootfsDir(inst), inst.config.resources.storageBytes);
     await overlay.remove(this.rootfsDir(inst));
     await rm(this.dir(inst), { recursive: true, force: true });
     await rm(join(this.exitDir, inst.id), { force: true });
