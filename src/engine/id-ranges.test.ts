@@ -7,12 +7,12 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { IdRanges, RANGE_SIZE, parseSubid, poolFrom } from './id-ranges.js';
 
 describe('poolFrom', () => {
-  it("cuts the user hull's /etc/subuid and /etc/subgid ranges into 65536-id slots, uid and gid side by side", () => {
+  it("cuts the ranges /etc/subuid and /etc/subgid both give the user hull into 65536-id slots", () => {
     const uid = parseSubid('alice:100000:65536\nhull:1000000:196608\n# comment\nbad line\n');
-    const gid = parseSubid('hull:2000000:131072\n');
+    const gid = parseSubid('hull:1065536:131072\n');
     expect(poolFrom(uid, gid)).toEqual([
-      { hostUid: 1000000, hostGid: 2000000 },
-      { hostUid: 1065536, hostGid: 2065536 },
+      { hostUid: 1065536, hostGid: 1065536 },
+      { hostUid: 1131072, hostGid: 1131072 },
     ]);
   });
 

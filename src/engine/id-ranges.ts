@@ -16,8 +16,8 @@ import type { Store } from '../store/store.js';
  *   await ranges.sweep(liveIds);                   // at start-up: slots whose container is gone
  *
  * The pool, as docker's userns-remap takes it from `dockremap`: the ranges
- * /etc/subuid and /etc/subgid give the user `hull`, cut into 65536-id slots
- * (the i-th uid slot goes with the i-th gid slot). Without such entries:
+ * /etc/subuid and /etc/subgid both give the user `hull`, cut into 65536-id
+ * slots. Without such entries:
  * 1024 slots from 100000, less any slot that overlaps a range those files
  * give another user (a rootless user's containers must not share ids with ours).
  */
@@ -53,12 +53,16 @@ export function parseSubid(text: string): SubidRange[] {
   return out;
 }
 
-/** The pool's slots from the two files' contents (see above). */
+/**
+ * The pool's slots from the two files' contents (see above). A slot is the
+ * same host ids for users and groups (what useradd writes in both files), so
+ * one number maps both, as hull cp's owner mapping takes it.
+ */
 export function poolFrom(subuid: SubidRange[], subgid: SubidRange[], user = 'hull'): Slot[] {
   const cut = (rs: SubidRange[]) => rs.filter((r) => r.user === user).flatMap((r) => Array.from({ length: Math.floor(r.count / RANGE_SIZE) }, (_, i) => r.start + i * RANGE_SIZE));
-  const uids = cut(subuid);
-  const gids = cut(subgid);
-  if (uids.length && gids.length) return uids.slice(0, gids.length).map((hostUid, i) => ({ hostUid, hostGid: gids[i] }));
+  const gids = new Set(cut(subgid));
+  const both = cut(subuid).filter((s) => gids.has(s));
+  if (both.length) return both.map((s) => ({ hostUid: s, hostGid: s }));
   const others = [...subuid, ...subgid].filter((r) => r.user !== user);
   const overlaps = (start: number) => others.some((r) => start < r.start + r.count && r.start < start + RANGE_SIZE);
   return Array.from({ length: DEFAULT_SLOTS }, (_, i) => DEFAULT_START + i * RANGE_SIZE)

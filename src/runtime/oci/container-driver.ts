@@ -298,7 +298,8 @@ export class ContainerDriver implements Driver {
     const path = await this.mountRootfs(inst, ctx);
     // Unmount only what we mounted: a running container keeps its rootfs.
     const release = async () => (wasMounted ? undefined : overlay.unmount(dir));
-    const ids = inst.config.userns ? { hostId: USERNS_HOST_ID, size: USERNS_SIZE } : undefined;
+    const map = idMapOf(inst.config); // ranges are allocated with the same host uid and gid (id-ranges.ts)
+    const ids = map ? { hostId: map.hostUid, size: map.size } : undefined;
     return { path, release, mounts: await boundMounts(this.dir(inst)), ids };
   }
 
