@@ -124,16 +124,16 @@ describe.each(['crun', 'runc'])('%s', (rt) => {
 });
 
 describe('ping without NET_RAW', () => {
-  it('works for root and any user through the unprivileged ICMP socket (iputils ping), on both runtimes', async () => {
+  it('works for root and any user through the unprivileged ICMP socket (iputils ping), on both runtimes, with --userns too', async () => {
     const iputils = await iputilsPing();
     if (!iputils) return expect.fail('/usr/bin/ping (iputils-ping) is missing on the host: run HULL_SETUP_TEST=1 scripts/setup.sh');
-    for (const rt of ['crun', 'runc']) {
-      await d.ok(['run', '-d', '--name', `ping-${rt}`, '--runtime', rt, 'busybox', 'sleep', '60']);
+    for (const [rt, ...flags] of [['crun'], ['runc'], ['crun', '--userns'], ['runc', '--userns']]) {
+      await d.ok(['run', '-d', '--name', `ping-${rt}`, '--runtime', rt, ...flags, 'busybox', 'sleep', '60']);
       for (const dir of ['usr', 'lib', 'lib64']) if (existsSync(join(iputils, dir))) await d.ok(['cp', join(iputils, dir), `ping-${rt}:/`]);
       const gw = (await d.ok(['exec', `ping-${rt}`, 'sh', '-c', "ip -4 route | awk '/default/ {print $3}'"])).trim();
       for (const user of ['0', '65534']) {
         const r = await d.hull(['exec', '-u', user, `ping-${rt}`, '/usr/bin/ping', '-c1', '-W2', gw]);
-        expect(r.stdout, `${rt} as ${user}: ${r.stderr}`).toContain('1 received');
+        expect(r.stdout, `${rt} ${flags.join(' ')} as ${user}: ${r.stderr}`).toContain('1 received');
       }
       await d.ok(['rm', '-f', `ping-${rt}`]);
     }
