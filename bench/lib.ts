@@ -275,10 +275,11 @@ export class EventLog {
             buf = buf.slice(nl + 1);
             if (!line.trim()) continue;
             try {
-              const ev = JSON.parse(line) as { type: string; id: string };
-              const key = `${ev.id} ${ev.type}`;
+              // docker's shape: Action, and Actor.ID (the id of a container or VM).
+              const ev = JSON.parse(line) as { Action: string; Actor: { ID: string } };
+              const key = `${ev.Actor.ID} ${ev.Action}`;
               if (!this.seen.has(key)) this.seen.set(key, t);
-              if (ev.type === 'create') this.created.push(ev.id);
+              if (ev.Action === 'create') this.created.push(ev.Actor.ID);
               for (const w of this.waiters.get(key) ?? []) w(t);
               this.waiters.delete(key);
             } catch {

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildServer, listenUnix } from '../api/server.js';
 import { HullError } from '../core/errors.js';
+import { EventLog } from '../core/events.js';
 import { Engine } from '../engine/engine.js';
 import { startVms, type VmSetup } from './vms.js';
 import { createLogger, type Logger } from '../engine/logger.js';
@@ -22,7 +23,8 @@ import { pidAlive } from '../sys/run.js';
 import { DEFAULT_ROOT, type DaemonConfig } from './config.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const VERSION = '0.1.0';
+export { VERSION } from '../core/version.js';
+import { VERSION } from '../core/version.js';
 export const BUILTIN_BUSYBOX = join(REPO_ROOT, 'build', 'images', 'busybox');
 
 /**
@@ -57,18 +59,20 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const crunNs = runtimes.get('crun')?.execArgs.find((a) => a.startsWith('--mount='))?.slice('--mount='.length);
   if (rtRoot?.alias && crunNs) await aliasInNamespace((await which('nsenter')) ?? 'nsenter', crunNs, await realpath(cfg.root), rtRoot.alias);
   const store = new SqliteStore(join(cfg.root, 'hull.db'));
-  const images = new ImageService(cfg.root, store, { insecureRegistries: cfg.insecureRegistries });
+  // One log for every event (hull events): the engine's, the images', the networks'.
+  const events = new EventLog();
+  const images = new ImageService(cfg.root, store, { insecureRegistries: cfg.insecureRegistries, events });
   await images.cleanupTmp();
   await images.ensureBuiltin(BUILTIN_BUSYBOX).catch((e) => log.warn({ err: String(e) }, 'built-in busybox image not imported: run `npm run setup`'));
   const driver = new ContainerDriver({ root: cfg.root, host, runtimes, conmonPath: host.conmon, runtimePath: rtRoot?.path });
   // A VM's taps belong to its QEMU's uid, which the VM drivers (started below) hand out.
   let tapOwner: VmSetup['tapOwner'];
-  const net = new NetworkManager({ root: cfg.root, store, log, ...scopeNames(cfg.root, cfg.root === DEFAULT_ROOT), tapOwner: async (inst) => tapOwner?.(inst) });
+  const net = new NetworkManager({ root: cfg.root, store, log, events, ...scopeNames(cfg.root, cfg.root === DEFAULT_ROOT), tapOwner: async (inst) => tapOwner?.(inst) });
   await net.start();
   const vms = await startVms(cfg.root, driver.exitDir, log);
   tapOwner = vms.tapOwner;
   const idRanges = new IdRanges(store, await readPool());
-  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes });
+  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes, events });
   await engine.recover();
   await engine.watchExits();
   const app = await buildServer({ engine, images, log, version: VERSION });

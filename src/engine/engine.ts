@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { availableParallelism, constants as osConstants } from 'node:os';
 import { mkdir, readdir, watch } from 'node:fs/promises';
 import { copyIn, copyOut, type CopyTarget } from './copy.js';
 import { HullError, invalid, notFound, wrongState } from '../core/errors.js';
@@ -19,6 +20,8 @@ import { VmCreateSchema, type VmCreateOptions } from './vm-options.js';
 import { containerRecord, parse, vmRecord, withExposed } from './records.js';
 import { KeyedLock } from '../core/keyed-lock.js';
 import { IdRanges } from './id-ranges.js';
+import { psRows } from './ps-rows.js';
+import { EventLog } from '../core/events.js';
 import type { Logger } from './logger.js';
 
 const MIN_MEMORY = 6 * 1024 * 1024; // docker's floor: below this nothing starts reliably
@@ -38,15 +41,31 @@ export interface EngineDeps {
   idRanges?: IdRanges;
   /** The writable-layer size of a container that asks for none (hull daemon --storage-opt size=). */
   defaultStorageBytes?: number;
+  /** Where events go (shared with the image service and the network manager); a fresh log if not given. */
+  events?: EventLog;
 }
 
-export interface EngineEvent {
-  type: 'create' | 'start' | 'die' | 'stop' | 'destroy' | 'pause' | 'unpause' | 'restart' | 'oom';
-  id: string;
-  name: string;
-  time: string;
-  exitCode?: number;
-}
+/**
+ * What the engine reports of an instance (docker's container actions; a VM's
+ * events have the type `vm`). exec_create and exec_start carry the command
+ * after a colon, as docker's do.
+ */
+export type InstanceAction =
+  | 'create'
+  | 'start'
+  | 'die'
+  | 'stop'
+  | 'kill'
+  | 'destroy'
+  | 'pause'
+  | 'unpause'
+  | 'restart'
+  | 'oom'
+  | 'attach'
+  | 'rename'
+  | `exec_create: ${string}`
+  | `exec_start: ${string}`
+  | 'exec_die';
 
 /**
  * Engine: the one place that changes instances. The API, CLI (through the
@@ -54,13 +73,17 @@ export interface EngineEvent {
  * lifecycle rules; drivers do the machine-side work.
  */
 export class Engine {
+  /** Internal signals: `exit:<id>` and `removed:<id>`, for waiters. */
   readonly events = new EventEmitter();
+  /** The events users see (`hull events`, GET /v1/events). */
+  readonly eventLog: EventLog;
   private lock = new KeyedLock();
   private watcher?: AbortController;
   private restartTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(private d: EngineDeps) {
     this.events.setMaxListeners(0);
+    this.eventLog = d.events ?? new EventLog();
   }
 
   get root(): string {
@@ -111,9 +134,16 @@ export class Engine {
     return this.d.net.down(inst);
   }
 
-  private emit(type: EngineEvent['type'], inst: Instance, exitCode?: number) {
-    const ev: EngineEvent = { type, id: inst.id, name: inst.name, time: new Date().toISOString(), exitCode };
-    this.events.emit('event', ev);
+  /** An event of the instance, with docker's attributes: its labels, image and name, and what the action adds. */
+  private emit(action: InstanceAction, inst: Instance, extra: Record<string, string> = {}) {
+    const isolation: Record<string, string> = inst.config.isolation === 'vm' ? { isolation: 'vm' } : {};
+    this.eventLog.publish(inst.type === 'vm' ? 'vm' : 'container', action, inst.id, { ...inst.config.labels, image: inst.config.image, name: inst.name, ...isolation, ...extra });
+  }
+
+  /** exec sessions run outside the engine (api/routes/exec.ts): they report here. */
+  execEvent(inst: Instance, action: 'create' | 'start' | 'die', execId: string, o: { cmd?: string[]; exitCode?: number } = {}): void {
+    if (action === 'die') return this.emit('exec_die', inst, { execID: execId, exitCode: String(o.exitCode ?? -1) });
+    this.emit(`exec_${action}: ${(o.cmd ?? []).join(' ')}`, inst, { execID: execId });
   }
 
   // ---- lookup ----
@@ -146,6 +176,8 @@ export class Engine {
   async create(input: CreateOptions): Promise<Instance> {
     const o = parse(CreateOptionsSchema, input, 'create request');
     if (o.memoryBytes !== undefined && o.memoryBytes < MIN_MEMORY) throw new HullError('resource', `memory limit ${o.memoryBytes} bytes is too small: the minimum is 6MiB`);
+    const ncpu = availableParallelism();
+    if (o.cpus !== undefined && o.cpus > ncpu) throw invalid(`range of CPUs is from 0.01 to ${ncpu.toFixed(2)}, as there are only ${ncpu} CPUs available`);
     const isolated = o.isolation === 'vm';
     if (isolated) checkIsolated(o, this.isolatedDriver());
     const runtime = isolated ? 'qemu' : (o.runtime ?? this.d.host.defaultRuntime);
@@ -262,6 +294,22 @@ export class Engine {
     await this.lock.run(inst.id, async () => this.vmDriver().snapshotDelete(await this.mustGet(inst.id), name));
   }
 
+  /** `hull rename`: a new name, free and valid; its networks' name servers answer to it at once. */
+  async rename(ref: string, name: string): Promise<Instance> {
+    const inst = await this.get(ref);
+    return this.lock.run(inst.id, async () => {
+      const cur = await this.mustGet(inst.id);
+      if (cur.name === name) throw invalid(`${noun(cur)} ${cur.name} already has that name`);
+      checkName(name);
+      if (await this.d.store.getByName('instance', name)) throw new HullError('conflict', `the name "${name}" is already in use`);
+      const next: Instance = { ...cur, name };
+      await this.d.store.batch([{ op: 'put', kind: 'instance', id: cur.id, name, doc: next }]);
+      await this.d.net.renamed(next);
+      this.emit('rename', next, { oldName: cur.name });
+      return next;
+    });
+  }
+
   // ---- networks of an instance ----
 
   /** `hull network connect`: join a network, at once when running. */
@@ -373,6 +421,7 @@ export class Engine {
     if (inst.state.status !== 'running' && inst.state.status !== 'paused') throw wrongState(`${noun(inst)} ${inst.name} is not running`);
     if (signal === 'SIGKILL' || signal === '9') await this.save(inst.id, () => ({ stoppedByUser: true }));
     await this.driver(inst).kill(inst, signal);
+    this.emit('kill', inst, { signal: String(signalNumber(signal)) });
   }
 
   async restart(ref: string, timeoutSec = 10): Promise<Instance> {
@@ -459,7 +508,7 @@ export class Engine {
     const ex = known ?? (await drv.exitStatus(inst)) ?? { exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() };
     const done = await this.save(id, () => ({ status: 'exited', pid: 0, conmonPid: 0, exitCode: ex.exitCode, oomKilled: ex.oomKilled, finishedAt: ex.finishedAt }));
     if (ex.oomKilled) this.emit('oom', done);
-    this.emit('die', done, ex.exitCode);
+    this.emit('die', done, { exitCode: String(ex.exitCode) });
     // Waiters learn the exit code now; the release below still holds the lock, so
     // nothing else touches this instance until its resources are freed.
     this.events.emit(`exit:${id}`, done.state);
@@ -557,7 +606,9 @@ export class Engine {
       } else if (cur.state.status !== 'running' && cur.state.status !== 'paused') {
         throw wrongState(`${noun(cur)} ${cur.name} is not running`);
       }
-      return { inst: cur, stdio: await drv.attach(cur) };
+      const stdio = await drv.attach(cur);
+      this.emit('attach', cur);
+      return { inst: cur, stdio };
     });
   }
 
@@ -585,6 +636,15 @@ export class Engine {
     const inst = await this.get(ref);
     if (inst.state.status !== 'running' && inst.state.status !== 'paused') throw wrongState(`${noun(inst)} ${inst.name} is not running`);
     return this.driver(inst).top(inst);
+  }
+
+  /** `hull top NAME ps-options`: the host's `ps` with those options, its rows for the container's processes only (containers; a VM's are in its guest). */
+  async topPs(ref: string, psArgs: string[]) {
+    const inst = await this.get(ref);
+    if (inst.state.status !== 'running' && inst.state.status !== 'paused') throw wrongState(`${noun(inst)} ${inst.name} is not running`);
+    if (inst.type === 'vm' || inst.config.isolation === 'vm') throw invalid(`${noun(inst)} ${inst.name} runs in a VM: its processes are in the guest, where ps options are not taken (use top without them)`);
+    const pids = (await this.driver(inst).top(inst)).map((p) => p.pid);
+    return psRows(psArgs, pids);
   }
 
   /** Read a path out of a container (hull cp CONTAINER:PATH ...) as a tar stream. */
@@ -675,7 +735,7 @@ export class Engine {
       await this.save(inst.id, () => ({ status: 'exited', exitCode: 255, error: 'container monitor (conmon) died', finishedAt: new Date().toISOString() }));
       return;
     }
-    this.d.log.info({ id: inst.id, name: inst.name }, 're-adopted running container');
+    this.d.log.info({ id: inst.id, name: inst.name, type: inst.type }, `re-adopted a running ${inst.type === 'vm' ? 'VM' : inst.config.isolation === 'vm' ? 'VM-isolated container' : 'container'}`);
   }
 
   /**
@@ -743,3 +803,5 @@ function checkIsolated(o: ParsedCreateOptions, _drv: IsolatedDriver): void {
   if (container.length) throw invalid(`--isolation vm and ${container.join(', ')} cannot be used together: they shape a container, and the VM is the boundary`);
 }
 
+/** docker's kill event gives the signal's number. */
+const signalNumber = (sig: string): number | string => (/^\d+$/.test(sig) ? Number(sig) : (osConstants.signals as Record<string, number>)[sig] ?? sig);

@@ -4,7 +4,8 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { conflict } from '../core/errors.js';
+import { conflict, isHullError } from '../core/errors.js';
+import type { EventSink } from '../core/events.js';
 import type { Image } from '../core/image.js';
 import { shortId } from '../core/ids.js';
 import type { Store } from '../store/store.js';
@@ -22,6 +23,7 @@ import { resolveRef } from './resolve.js';
 import { RwLock } from './rw-lock.js';
 import { saveArchive, type SaveEntry, type SaveFormat } from './save-archive.js';
 import { DEFAULT_MAX_LAYER_BYTES, LayerStore } from './unpack/layer-store.js';
+import { run } from '../sys/run.js';
 
 export interface ImageServiceOptions {
   /** Refuse a layer whose uncompressed tar is larger than this (decompression bombs). Default 8 GiB. */
@@ -32,6 +34,8 @@ export interface ImageServiceOptions {
   insecureRegistries?: string[];
   /** PATCH chunk size for pushing large blobs. */
   pushChunkBytes?: number;
+  /** Where image events (pull, push, tag, untag, delete, load, import) go. */
+  events?: EventSink;
 }
 
 export interface RemoveOptions {
@@ -42,6 +46,8 @@ export interface RemoveOptions {
 export interface PruneResult {
   deleted: string[];
   untagged: string[];
+  /** Images prune leaves although unused: the built-in busybox (it needs no registry, and `run busybox` expects it). */
+  kept: string[];
   /** Bytes of blobs deleted (compressed layers, configs, manifests). */
   spaceReclaimed: number;
 }
@@ -73,6 +79,9 @@ export class ImageService {
   private readonly lock = new RwLock();
   /** Images a build is working on: resolvable by id (for its RUN containers) but not recorded. */
   private readonly transient = new Map<string, { image: Image; holds: number }>();
+  /** The built-in busybox's OCI layout (ensureBuiltin), imported again when `busybox` is asked for and gone. */
+  private builtinLayout?: string;
+  private readonly events?: EventSink;
 
   constructor(
     root: string,
@@ -85,9 +94,21 @@ export class ImageService {
     this.records = new ImageRecords(store);
     this.platform = opts.platform ?? { os: 'linux', architecture: hostArchitecture() };
     this.registry = new RegistryService(this, root, opts.insecureRegistries, opts.pushChunkBytes);
+    this.events = opts.events;
   }
 
-  importPath(path: string, name?: string, label?: string): Promise<Image[]> {
+  private emit(action: string, id: string, name: string): void {
+    this.events?.publish('image', action, id, { name });
+  }
+
+  /** Import an OCI layout or an archive on the daemon's host; `event` names the event each image gets (null: none, for the built-in). */
+  async importPath(path: string, name?: string, label?: string, event: 'import' | 'load' | null = 'import'): Promise<Image[]> {
+    const images = await this.importNow(path, name, label);
+    if (event) for (const i of images) this.emit(event, i.id, i.tags[0] ?? i.id);
+    return images;
+  }
+
+  private importNow(path: string, name?: string, label?: string): Promise<Image[]> {
     return this.lock.exclusive(async () => {
       const created = new Set<string>();
       let found: ArchiveImage[] = [];
@@ -111,7 +132,24 @@ export class ImageService {
   }
 
   async resolve(ref: string): Promise<Image> {
-    return this.transient.get(ref)?.image ?? (await resolveRef(this.records, ref)).image;
+    const held = this.transient.get(ref)?.image;
+    if (held) return held;
+    try {
+      return (await resolveRef(this.records, ref)).image;
+    } catch (e) {
+      if (!isHullError(e, 'not_found') || !this.isBuiltinName(ref) || !this.builtinLayout) throw e;
+      // The built-in busybox was removed (rmi): it comes back from the layout on the daemon's disk, not from a registry.
+      await this.ensureBuiltin(this.builtinLayout);
+      return (await resolveRef(this.records, ref)).image;
+    }
+  }
+
+  private isBuiltinName(ref: string): boolean {
+    try {
+      return normalizeTag(ref) === BUILTIN_NAME;
+    } catch {
+      return false;
+    }
   }
 
   /** A Builder for `hull build`, whose RUN steps run in `containers`. */
@@ -144,6 +182,7 @@ export class ImageService {
       // A name on an image with other names only loses that name, as `docker rmi` does.
       if (tag && image.tags.length > 1) {
         await this.records.untag([tag]);
+        this.emit('untag', image.id, tag);
         return { untagged: [tag], deleted: [] };
       }
       if (!tag && image.tags.length > 1 && !opts.force) {
@@ -153,9 +192,10 @@ export class ImageService {
         if (!opts.force) throw conflict(`image "${ref}" is in use by a container: remove the container first, or force`);
         // Forced while in use: drop the names but keep the image, whose layers the container still mounts.
         await this.records.untag(image.tags);
+        for (const t of image.tags) this.emit('untag', image.id, t);
         return { untagged: image.tags, deleted: [] };
       }
-      const untagged = await this.records.delete(image.id);
+      const untagged = await this.deleteImage(image);
       const gone = await this.collectLayers(image.diffIds);
       await this.collectBlobs([image.manifestDigest, image.id, ...image.layers.map((l) => l.digest)]);
       return { untagged, deleted: [image.id, ...gone] };
@@ -176,6 +216,9 @@ export class ImageService {
       await this.unpackAll(image);
       await this.records.save(image, tags);
       if (repoDigest) await this.records.addRepoDigest(image.id, repoDigest);
+      // docker's pull event: the name pulled, and its repository.
+      const name = tags[0] ?? repoDigest ?? image.id;
+      this.emit('pull', name, name.replace(/[:@][^:/@]*$/, ''));
       return (await this.records.get(image.id))!;
     });
   }
@@ -188,8 +231,10 @@ export class ImageService {
     });
   }
 
-  addRepoDigest(imageId: string, repoDigest: string): Promise<void> {
-    return this.lock.exclusive(() => this.records.addRepoDigest(imageId, repoDigest));
+  /** After a push: the digest the registry knows the image by; `pushedAs` (the name pushed) gets docker's push event. */
+  async addRepoDigest(imageId: string, repoDigest: string, pushedAs?: string): Promise<void> {
+    await this.lock.exclusive(() => this.records.addRepoDigest(imageId, repoDigest));
+    if (pushedAs) this.emit('push', pushedAs, pushedAs.replace(/:[^:/]*$/, ''));
   }
 
   /** Give the image `ref` names another name (moving it off any other image). */
@@ -198,20 +243,35 @@ export class ImageService {
       const target = normalizeTag(name);
       const { image } = await resolveRef(this.records, ref);
       await this.records.save(image, [target]);
+      this.emit('tag', image.id, target);
       return target;
     });
   }
 
-  /** Delete images without a name (or, with `all`, every image), except those a container uses. */
+  /**
+   * Delete images without a name (or, with `all`, every image), except those
+   * a container uses and the built-in busybox (named busybox:latest), which
+   * `kept` reports.
+   */
   prune(opts: { all: boolean; inUse: (imageId: string) => boolean }): Promise<PruneResult> {
     return this.lock.exclusive(async () => {
-      const victims = (await this.records.list()).filter((i) => (opts.all || i.tags.length === 0) && !opts.inUse(i.id));
+      const unused = (await this.records.list()).filter((i) => (opts.all || i.tags.length === 0) && !opts.inUse(i.id));
+      const builtin = (i: Image) => i.tags.includes(BUILTIN_NAME);
+      const victims = unused.filter((i) => !builtin(i));
       const untagged: string[] = [];
-      for (const i of victims) untagged.push(...(await this.records.delete(i.id)));
+      for (const i of victims) untagged.push(...(await this.deleteImage(i)));
       const gone = await this.collectLayers(victims.flatMap((i) => i.diffIds));
       const spaceReclaimed = await this.collectBlobs(victims.flatMap((i) => [i.manifestDigest, i.id, ...i.layers.map((l) => l.digest)]));
-      return { deleted: [...victims.map((i) => i.id), ...gone], untagged, spaceReclaimed };
+      return { deleted: [...victims.map((i) => i.id), ...gone], untagged, kept: unused.filter(builtin).map(() => BUILTIN_NAME), spaceReclaimed };
     });
+  }
+
+  /** Forget an image's record and names, with docker's untag and delete events. Caller holds the lock. */
+  private async deleteImage(image: Image): Promise<string[]> {
+    const untagged = await this.records.delete(image.id);
+    for (const t of untagged) this.emit('untag', image.id, t);
+    this.emit('delete', image.id, image.id);
+    return untagged;
   }
 
   /**
@@ -223,8 +283,13 @@ export class ImageService {
     return this.lock.exclusive(async () => {
       const docs = await this.store.list<{ key: string; state: BuildState }>('buildcache');
       if (docs.length) await this.store.batch(docs.map((d) => ({ op: 'delete' as const, kind: 'buildcache' as const, id: d.key })));
-      const gone = await this.collectLayers(docs.flatMap((d) => d.state.config.rootfs.diff_ids));
-      const spaceReclaimed = await this.collectBlobs(docs.flatMap((d) => d.state.layers.map((l) => l.digest)));
+      // Only layers still on disk (an rmi may have taken them already); their bytes count: most of what a build cache holds.
+      const gone: string[] = [];
+      for (const d of await this.unusedLayers(docs.flatMap((x) => x.state.config.rootfs.diff_ids))) if (await this.layers.has(d)) gone.push(d);
+      let spaceReclaimed = 0;
+      for (const d of gone) spaceReclaimed += await this.layerBytes(d);
+      for (const d of gone) await this.layers.delete(d);
+      spaceReclaimed += await this.collectBlobs(docs.flatMap((d) => d.state.layers.map((l) => l.digest)));
       return { steps: docs.length, layers: gone.length, spaceReclaimed };
     });
   }
@@ -251,15 +316,17 @@ export class ImageService {
     try {
       await pipeline(tarStream, createWriteStream(spool, { mode: 0o600 }));
       // Messages name what the client sent, not the spool file.
-      return await this.importPath(spool, undefined, 'image archive');
+      return await this.importPath(spool, undefined, 'image archive', 'load');
     } finally {
       await rm(spool, { force: true });
     }
   }
 
+  /** Import the built-in busybox (from the OCI layout set-up builds) unless it is here; remembered, to come back after an rmi. */
   async ensureBuiltin(layoutDir: string): Promise<void> {
+    this.builtinLayout = layoutDir;
     if (await this.records.getTag(BUILTIN_NAME)) return;
-    await this.importPath(layoutDir, BUILTIN_NAME);
+    await this.importPath(layoutDir, BUILTIN_NAME, undefined, null);
   }
 
   /** Remove leftovers of writes and unpacks a crash interrupted. Only safe before any other call. */
@@ -292,9 +359,20 @@ export class ImageService {
 
   /** Delete the given unpacked layers unless a stored image still uses them; returns those deleted. */
   private async collectLayers(diffIds: string[]): Promise<string[]> {
-    const used = new Set((await this.records.list()).flatMap((i) => i.diffIds));
-    const gone = [...new Set(diffIds)].filter((d) => !used.has(d) && !this.pins.has(d));
+    const gone = await this.unusedLayers(diffIds);
     for (const d of gone) await this.layers.delete(d);
     return gone;
+  }
+
+  private async unusedLayers(diffIds: string[]): Promise<string[]> {
+    const used = new Set((await this.records.list()).flatMap((i) => i.diffIds));
+    return [...new Set(diffIds)].filter((d) => !used.has(d) && !this.pins.has(d));
+  }
+
+  /** The disk an unpacked layer takes (0 if it is not unpacked). */
+  private async layerBytes(diffId: string): Promise<number> {
+    if (!(await this.layers.has(diffId))) return 0;
+    const r = await run(['du', '-s', '-B1', '-x', this.layers.diffDir(diffId)], { timeoutMs: 60_000, allowFailure: true });
+    return Number(r.stdout.split(/\s/)[0]) || 0;
   }
 }

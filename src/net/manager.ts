@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { HullError, invalid, isHullError, notFound, conflict } from '../core/errors.js';
+import type { EventSink } from '../core/events.js';
 import { shortId } from '../core/ids.js';
 import { idMapOf, type Instance, type InstanceType } from '../core/instance.js';
 import type { Network, NetworkAttachment, NetworkMode, PortMapping } from '../core/network.js';
@@ -34,6 +35,8 @@ export interface NetworkManagerOptions {
   netnsPrefix: string;
   /** The uid a VM's taps belong to: its QEMU's, which opens them without privileges (runtime/qemu/confine.ts). */
   tapOwner?: (inst: Instance) => Promise<number | undefined>;
+  /** Where network events go (create, connect, disconnect, destroy), as docker reports them. */
+  events?: EventSink;
 }
 
 /** What a create asks for: networks by name (none given: the default), aliases, a fixed address, ports (exposed ones included). */
@@ -90,6 +93,11 @@ export class NetworkManager {
 
   get table(): string {
     return this.o.table;
+  }
+
+  /** docker's network events: the network is the actor; connect and disconnect name the container. */
+  private emit(action: 'create' | 'destroy' | 'connect' | 'disconnect', n: { id: string; name: string }, containerId?: string): void {
+    this.o.events?.publish('network', action, n.id, { name: n.name, type: 'bridge', ...(containerId ? { container: containerId } : {}) });
   }
 
   // ---- the subsystem ----
@@ -203,6 +211,7 @@ export class NetworkManager {
       await this.bringUp(net);
       await this.rules.sync();
       r.success();
+      this.emit('create', net);
       return net;
     } finally {
       await r.revert();
@@ -251,6 +260,7 @@ export class NetworkManager {
     await this.bringDown(net);
     await this.o.store.delete('network', net.id);
     await this.rules.sync();
+    this.emit('destroy', net);
   }
 
   /** The network, and who is on it. */
@@ -414,6 +424,7 @@ export class NetworkManager {
       }
       r.success();
       this.plugging.delete(inst.id);
+      for (const a of c.networks ?? []) this.emit('connect', { id: a.networkId, name: a.network }, inst.id);
       return ctx;
     } finally {
       await r.revert();
@@ -444,6 +455,7 @@ export class NetworkManager {
       await this.rules.sync();
       await link.flushUdpConntrack(udpHostPorts(was.ports));
     }
+    for (const a of was?.networks ?? []) this.emit('disconnect', { id: a.networkId, name: a.network }, inst.id);
   }
 
   /** Bind the instance's published ports on the host (a program listening there now: conflict). */
@@ -512,6 +524,7 @@ export class NetworkManager {
       const saved = await save([...current, att]);
       r.success();
       await this.refresh(saved, live);
+      this.emit('connect', net, inst.id);
       return saved;
     } finally {
       await r.revert();
@@ -530,7 +543,13 @@ export class NetworkManager {
     const saved = await save((inst.config.networks ?? []).filter((a) => a !== att));
     await this.releaseAddress(net.id, inst.id);
     await this.refresh(saved, live);
+    this.emit('disconnect', net, inst.id);
     return saved;
+  }
+
+  /** After a rename: the instance's /etc files and its networks' name servers know the new name. */
+  async renamed(inst: Instance): Promise<void> {
+    await this.refresh(inst, this.live.has(inst.id));
   }
 
   private async refresh(inst: Instance, live: boolean): Promise<void> {

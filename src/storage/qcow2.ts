@@ -1,5 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { HullError, isHullError } from '../core/errors.js';
+import { bytesSize } from '../core/human.js';
 import { run, type RunOptions } from '../sys/run.js';
 
 /**
@@ -98,7 +99,7 @@ export async function createOverlay(base: string, overlay: string, opts: { sizeB
   const args = ['create', '-q', '-f', 'qcow2', '-b', base, '-F', fmt, overlay];
   if (opts.sizeBytes !== undefined) {
     const baseSize = (await info(base)).virtualSize;
-    if (opts.sizeBytes < baseSize) throw new HullError('invalid', `disk size ${opts.sizeBytes} is smaller than the image's ${baseSize} bytes`);
+    if (opts.sizeBytes < baseSize) throw new HullError('invalid', `disk size ${bytesSize(opts.sizeBytes)} is smaller than the image's ${bytesSize(baseSize)}: give at least ${bytesSize(baseSize)}`);
     args.push(String(opts.sizeBytes));
   }
   await qemuImg(args);

@@ -33,6 +33,8 @@ export function containerUpgrades(router: UpgradeRouter, { engine, log }: ApiDep
     acceptUpgrade(req, socket, rec.opts.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     const piping = pipeStdio(session.stdio, socket, rec.opts.tty, rec.opts.stdin);
     rec.running = true;
+    const inst = await engine.get(rec.containerId).catch(() => undefined);
+    if (inst) engine.execEvent(inst, 'start', rec.id, { cmd: rec.opts.cmd });
     try {
       await session.start();
       rec.exitCode = await session.exitCode;
@@ -45,6 +47,7 @@ export function containerUpgrades(router: UpgradeRouter, { engine, log }: ApiDep
     } finally {
       rec.running = false;
       sessions.expire(rec.id);
+      if (inst) engine.execEvent(inst, 'die', rec.id, { exitCode: rec.exitCode ?? undefined });
     }
     await outputSettled(piping, session.stdio);
     socket.end();

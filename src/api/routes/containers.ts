@@ -10,6 +10,8 @@ import { muxFrame } from '../streams.js';
 import type { Routes } from '../validation.js';
 import { SizeQuery } from './exec.js';
 import { vmConsoleLog } from './vm-logs.js';
+import { containerFilter, CONTAINER_FILTERS } from '../container-filter.js';
+import { parseFilters } from '../filters.js';
 
 export function summary(i: Instance) {
   return {
@@ -18,6 +20,7 @@ export function summary(i: Instance) {
     type: i.type,
     ...(i.type === 'container' ? { isolation: i.config.isolation ?? 'container' } : {}),
     image: i.config.image,
+    imageId: i.config.imageId,
     command: [...i.config.entrypoint, ...i.config.cmd].join(' '),
     createdAt: i.createdAt,
     status: i.state.status,
@@ -25,12 +28,18 @@ export function summary(i: Instance) {
     startedAt: i.state.startedAt,
     finishedAt: i.state.finishedAt,
     ports: i.config.ports ?? [],
+    labels: i.config.labels,
+    networks: (i.config.networks ?? []).map((a) => ({ network: a.network, networkId: a.networkId, ipAddress: a.ipAddress, gateway: a.gateway, macAddress: a.macAddress, prefixLen: a.prefixLen, aliases: a.aliases })),
   };
 }
 
 /** The longest stop timeout: what a timer can wait (2^31 ms). */
 const MAX_WAIT_S = 2_147_483;
-const ListQuery = z.object({ all: q.bool() });
+/** `filters`: docker's JSON (api/filters.ts), checked against CONTAINER_FILTERS. */
+const ListQuery = z.object({ all: q.bool(), filters: q.str() });
+/** `ps_args`: options for the host's ps (engine/ps-rows.ts). */
+const TopQuery = z.object({ ps_args: q.str() });
+const RenameQuery = z.object({ name: q.required() });
 const StopQuery = z.object({ t: q.int(10, 0, MAX_WAIT_S) });
 const KillQuery = z.object({ signal: parsedBy(parseSignal).default('SIGKILL') });
 const RemoveQuery = z.object({ force: q.bool() });
@@ -54,14 +63,21 @@ const ArchiveGetQuery = z.object({ path: q.required(), followLink: q.bool() });
 const byRef = { params: RefParams };
 
 export const containerRoutes =
-  ({ engine }: ApiDeps): Routes =>
+  ({ engine, images }: ApiDeps): Routes =>
   async (app) => {
     app.post('/v1/containers', { schema: { body: CreateOptionsSchema } }, async (req, reply) => {
       const inst = await engine.create(req.body);
       return reply.status(201).send({ id: inst.id, name: inst.name });
     });
 
-    app.get('/v1/containers', { schema: { querystring: ListQuery } }, async (req) => (await engine.list(req.query.all)).map(summary));
+    // docker's filters; a status filter lists stopped ones too, as docker's does.
+    app.get('/v1/containers', { schema: { querystring: ListQuery } }, async (req) => {
+      const filters = parseFilters(req.query.filters, CONTAINER_FILTERS);
+      const everyone = await engine.list(true);
+      const keep = containerFilter(filters, everyone, filters.has('ancestor') ? await images.list() : []);
+      const listed = req.query.all || filters.has('status') ? everyone : await engine.list(false);
+      return listed.filter(keep).map(summary);
+    });
 
     // A VM's record (and a VM-isolated container's) comes with what QEMU says: accelerator, pid, cgroup.
     app.get('/v1/containers/:ref', { schema: byRef }, async (req) => engine.inspect(req.params.ref));
@@ -99,10 +115,18 @@ export const containerRoutes =
 
     app.get('/v1/containers/:ref/stats', { schema: byRef }, async (req) => {
       const inst = await engine.get(req.params.ref);
-      return { id: inst.id, name: inst.name, read: new Date().toISOString(), ...(await engine.stats(req.params.ref)) };
+      // A VM's (and a VM-isolated container's) memory is QEMU's resident set, its limit the guest's RAM: say so.
+      const memoryCounted = inst.type === 'vm' || inst.config.isolation === 'vm' ? 'qemu-rss' : 'cgroup';
+      return { id: inst.id, name: inst.name, read: new Date().toISOString(), memoryCounted, ...(await engine.stats(req.params.ref)) };
     });
 
-    app.get('/v1/containers/:ref/top', { schema: byRef }, async (req) => ({ processes: await engine.top(req.params.ref) }));
+    app.get('/v1/containers/:ref/top', { schema: { ...byRef, querystring: TopQuery } }, async (req) => {
+      const psArgs = req.query.ps_args;
+      if (!psArgs) return { processes: await engine.top(req.params.ref) };
+      return { processes: [], ...(await engine.topPs(req.params.ref, psArgs.split(' '))) };
+    });
+
+    app.post('/v1/containers/:ref/rename', { schema: { ...byRef, querystring: RenameQuery } }, async (req) => summary(await engine.rename(req.params.ref, req.query.name)));
 
     app.get('/v1/containers/:ref/logs', { schema: { ...byRef, querystring: LogsQuery } }, async (req, reply) => {
       const q = req.query;

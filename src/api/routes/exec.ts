@@ -33,6 +33,7 @@ export const execRoutes =
       const inst = await engine.get(req.params.ref);
       if (inst.state.status !== 'running') throw wrongState(`${inst.type === 'vm' ? 'VM' : 'container'} ${inst.name} is not running`);
       const { id } = sessions.add(inst.id, req.body);
+      engine.execEvent(inst, 'create', id, { cmd: req.body.cmd });
       return reply.status(201).send({ id });
     });
 

@@ -1,12 +1,22 @@
+import { availableParallelism, hostname, totalmem } from 'node:os';
+import { z } from 'zod';
+import { invalid } from '../../core/errors.js';
+import type { EventMessage } from '../../core/events.js';
+import { eventFilter, EVENT_FILTERS } from '../event-filter.js';
+import { parseFilters } from '../filters.js';
+import { q } from '../parse.js';
 import { API_VERSION, type ApiDeps } from '../server.js';
 import type { Routes } from '../validation.js';
 
+/** docker's events query: since and until (unix seconds or RFC 3339), filters (JSON, api/filters.ts). */
+const EventsQuery = z.object({ since: q.str(), until: q.str(), filters: q.str() });
+
 export const systemRoutes =
-  ({ engine, version }: ApiDeps): Routes =>
+  ({ engine, images, version }: ApiDeps): Routes =>
   async (app) => {
     app.get('/_ping', async (_req, reply) => reply.header('Api-Version', API_VERSION).type('text/plain').send('OK'));
 
-    app.get('/v1/version', async () => ({ version, apiVersion: API_VERSION, node: process.version, os: 'linux', arch: process.arch }));
+    app.get('/v1/version', async () => ({ version, apiVersion: API_VERSION, node: process.version, os: 'linux', arch: process.arch, kernel: engine.host.kernel }));
 
     app.get('/v1/info', async () => {
       const h = engine.host;
@@ -28,22 +38,53 @@ export const systemRoutes =
           defaultSize: engine.defaultStorageBytes ?? null,
         },
         containers: { total: all.length, running: count('running'), paused: count('paused'), stopped: count('exited') + count('created') },
+        images: (await images.list()).length,
         root: engine.root,
+        hostname: hostname(),
+        os: 'linux',
+        arch: process.arch,
+        ncpu: availableParallelism(),
+        memTotal: totalmem(),
         daemonPid: process.pid,
         daemonRss: process.memoryUsage().rss,
       };
     });
 
-    app.get('/v1/events', async (req, reply) => {
+    /**
+     * docker's events: `since` replays what the log still holds from then on,
+     * `until` ends the stream at that time (at once if it is past); `filters`
+     * as docker's. Without `since`, only what happens from now on.
+     */
+    app.get('/v1/events', { schema: { querystring: EventsQuery } }, async (req, reply) => {
+      const match = eventFilter(parseFilters(req.query.filters, EVENT_FILTERS));
+      const since = eventTime(req.query.since, 'since');
+      const until = eventTime(req.query.until, 'until');
+      if (since !== undefined && until !== undefined && since > until) throw invalid('since must not be after until');
       // Headers go out at once: a client waits for them before the first event, which may be far off.
       reply.hijack();
       reply.raw.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
       reply.raw.flushHeaders();
-      const on = (ev: unknown) => reply.raw.write(`${JSON.stringify(ev)}\n`);
-      engine.events.on('event', on);
-      req.raw.on('close', () => {
-        engine.events.off('event', on);
+      const send = (ev: EventMessage) => {
+        if (match(ev) && !reply.raw.writableEnded) reply.raw.write(`${JSON.stringify(ev)}\n`);
+      };
+      // Replayed and subscribed in one tick: no event falls between the two.
+      if (since !== undefined) engine.eventLog.replay({ sinceMs: since, untilMs: until }).forEach(send);
+      if (until !== undefined && until <= Date.now()) return void reply.raw.end();
+      const off = engine.eventLog.subscribe(send);
+      const end = () => {
+        off();
+        clearTimeout(timer);
         reply.raw.end();
-      });
+      };
+      const timer = until === undefined ? undefined : setTimeout(end, Math.min(until - Date.now(), 2 ** 31 - 1));
+      req.raw.on('close', end);
     });
   };
+
+/** docker's since/until: unix seconds (with a fraction), or an RFC 3339 time. Milliseconds out. */
+function eventTime(v: string | undefined, what: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  if (!Number.isFinite(ms)) throw invalid(`invalid ${what} "${v}": unix seconds or an RFC 3339 time`);
+  return ms;
+}

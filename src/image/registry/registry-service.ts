@@ -114,7 +114,7 @@ export class RegistryService {
       const client = this.client(ref.domain);
       const mountFrom = mountSources(await this.images.list(), ref);
       const out = await pushImage(this.images.content, { client, ref, manifestDigest: image.manifestDigest, mountFrom, onProgress: opts.onProgress ?? noProgress, chunkBytes: this.chunkBytes, signal: opts.signal });
-      await this.images.addRepoDigest(image.id, `${familiarRepo(ref)}@${out.digest}`);
+      await this.images.addRepoDigest(image.id, `${familiarRepo(ref)}@${out.digest}`, name);
       (opts.onProgress ?? noProgress)({ type: 'status', message: `${ref.tag ?? 'latest'}: digest: ${out.digest} size: ${out.size}` });
       return { name, ...out };
     } finally {
