@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ago, duration, goTemplate, table } from './format.js';
+import { ago, checkInspectFormat, duration, FormatError, renderInspect, renderList, table } from './format.js';
+import { struct } from './template/index.js';
 
 describe('table', () => {
   it('aligns columns three spaces past the widest cell, leaving the last column unpadded', () => {
@@ -27,48 +28,38 @@ describe('table', () => {
   });
 });
 
-describe('goTemplate', () => {
-  const inst = {
-    Id: 'abc',
-    Name: 'web',
-    State: { Status: 'running', Pid: 42, ExitCode: 0, Running: true, Error: null },
-    Config: { Env: ['A=1'], Tty: false },
-  };
+describe('renderList and inspect formats', () => {
+  const rows = () => [struct('*formatter.ContainerContext', { ID: 'abc', Names: 'web' })];
+  const o = { items: [{ id: 'abc' }], rows, headers: { ID: 'CONTAINER ID', Names: 'NAMES' }, table: 'table {{.ID}}\t{{.Names}}' };
 
-  it('reads a path: {{.State.Status}}', () => {
-    expect(goTemplate('{{.State.Status}}', inst)).toBe('running');
-    expect(goTemplate('{{.State.Pid}} {{.State.Running}} {{.State.ExitCode}}', inst)).toBe('42 true 0');
+  it('prints the default table for no format and for `table`, a template otherwise', () => {
+    expect(renderList({ ...o })).toBe('CONTAINER ID   NAMES\nabc            web\n');
+    expect(renderList({ ...o, format: 'table' })).toBe('CONTAINER ID   NAMES\nabc            web\n');
+    expect(renderList({ ...o, format: '{{.Names}}' })).toBe('web\n');
   });
 
-  it('writes JSON with {{json .Config}}', () => {
-    expect(goTemplate('{{json .Config}}', inst)).toBe('{"Env":["A=1"],"Tty":false}');
-    expect(goTemplate('{{json .Name}}', inst)).toBe('"web"');
-    expect(JSON.parse(goTemplate('{{json .}}', inst))).toEqual(inst);
+  it("says what failed in docker's words, exit 1", () => {
+    expect(() => renderList({ ...o, format: '{{.Nope}}' })).toThrow(/^failed to execute template: template: :1:2: executing "" at <.Nope>: can't evaluate field Nope/);
+    expect(() => renderList({ ...o, format: '{{.Nope' })).toThrow(/^failed to parse template: template: :1: unclosed action/);
+    try {
+      renderList({ ...o, format: '{{.Nope}}' });
+    } catch (e) {
+      expect(e).toBeInstanceOf(FormatError);
+      expect((e as FormatError).exitCode).toBe(1);
+    }
   });
 
-  it('matches keys case-insensitively, as docker maps Go fields to Hull\'s camelCase', () => {
-    expect(goTemplate('{{.state.status}}', inst)).toBe('running');
-    expect(goTemplate('{{.STATE.STATUS}}', inst)).toBe('running');
-    expect(goTemplate('{{.state.status}}', { state: { status: 'exited' } })).toBe('exited');
-  });
-
-  it('takes spaces inside the braces and text around them', () => {
-    expect(goTemplate('name={{ .Name }} id={{.Id}}', inst)).toBe('name=web id=abc');
-  });
-
-  it('writes <no value> for a missing or null field', () => {
-    expect(goTemplate('{{.Nope}}', inst)).toBe('<no value>');
-    expect(goTemplate('{{.State.Nope.Deeper}}', inst)).toBe('<no value>');
-    expect(goTemplate('{{.Name.Length}}', inst)).toBe('<no value>');
-    expect(goTemplate('{{.State.Error}}', inst)).toBe('<no value>');
-  });
-
-  it('writes an object reached without json as JSON', () => {
-    expect(goTemplate('{{.State}}', { State: { Status: 'x' } })).toBe('{"Status":"x"}');
-  });
-
-  it('turns \\n into a newline', () => {
-    expect(goTemplate('{{.Name}}\\n{{.Id}}', inst)).toBe('web\nabc');
+  it('checks an inspect template before anything is fetched: exit 64 as docker', () => {
+    expect(() => checkInspectFormat('{{.A')).toThrow(/^template parsing error: template: :1: unclosed action/);
+    expect(() => checkInspectFormat(undefined)).not.toThrow();
+    expect(() => checkInspectFormat('json')).not.toThrow();
+    try {
+      checkInspectFormat('{{.A');
+    } catch (e) {
+      expect((e as FormatError).exitCode).toBe(64);
+    }
+    expect(renderInspect('{{.A}}', { A: 1 })).toBe('1\n');
+    expect(() => renderInspect('{{.B}}', { A: 1 })).toThrow(/^template parsing error: .*map has no entry for key "B"/);
   });
 });
 
@@ -81,12 +72,20 @@ describe('ago and duration', () => {
     vi.useRealTimers();
   });
 
+  // docker's wording (go-units HumanDuration): never "1 minutes ago".
   it.each([
     ['2024-06-01T11:59:55Z', '5 seconds ago', '5 seconds'],
+    ['2024-06-01T11:59:59Z', '1 second ago', '1 second'],
+    ['2024-06-01T11:58:59Z', 'About a minute ago', 'About a minute'],
     ['2024-06-01T11:57:00Z', '3 minutes ago', '3 minutes'],
+    ['2024-06-01T11:00:00Z', 'About an hour ago', 'About an hour'],
     ['2024-06-01T10:00:00Z', '2 hours ago', '2 hours'],
+    ['2024-05-31T00:00:00Z', '36 hours ago', '36 hours'],
     ['2024-05-29T12:00:00Z', '3 days ago', '3 days'],
-    ['2024-06-01T12:00:10Z', '0 seconds ago', '0 seconds'],
+    ['2024-05-01T12:00:00Z', '4 weeks ago', '4 weeks'],
+    ['2024-01-01T12:00:00Z', '5 months ago', '5 months'],
+    ['2021-06-01T12:00:00Z', '3 years ago', '3 years'],
+    ['2024-06-01T12:00:10Z', 'Less than a second ago', 'Less than a second'],
   ])('writes %s as %j', (iso, a, d) => {
     expect(ago(iso)).toBe(a);
     expect(duration(iso)).toBe(d);

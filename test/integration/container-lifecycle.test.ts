@@ -86,7 +86,7 @@ describe('container lifecycle through the CLI', () => {
     // Without --pull never it is looked for in the registry (none reachable here: the pull's error).
     const pulled = await d.hull(['run', '--rm', 'nosuchimage', 'true']);
     expect(pulled.code).toBe(125);
-    expect(pulled.stderr).toMatch(/^Unable to find image 'nosuchimage' locally\n[^]*hull: registry docker.io: /);
+    expect(pulled.stderr).toMatch(/^Unable to find image 'nosuchimage' locally\n[^]*Error: registry docker.io: /);
 
     const badSize = await d.hull(['run', '--rm', '-m', '12x', 'busybox', 'true']);
     expect(badSize.code).not.toBe(0);

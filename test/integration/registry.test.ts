@@ -349,11 +349,15 @@ describe('save, load and prune', () => {
     expect(out).toMatch(/Total reclaimed space: [1-9]/);
     expect((await images()).map((i) => i.id).sort()).toEqual([...named, inUse.id].sort());
 
-    await d2.ok(['image', 'prune', '-a', '-f']);
-    expect((await images()).map((i) => i.id)).toEqual([inUse.id]);
+    // -a keeps the built-in busybox (it needs no registry; issue 13 item 8) and says so.
+    const builtin = await idOf('busybox');
+    expect(await d2.ok(['image', 'prune', '-a', '-f'])).toContain('kept: busybox:latest (built in)');
+    expect((await images()).map((i) => i.id).sort()).toEqual([inUse.id, builtin].sort());
     expect(await d2.ok(['start', '-a', ctr])).toBe('');
     await d2.ok(['rm', ctr]);
     await d2.ok(['image', 'prune', '-a', '-f']);
+    expect((await images()).map((i) => i.id)).toEqual([builtin]);
+    await d2.ok(['rmi', 'busybox']);
     expect(await images()).toEqual([]);
     expect(await blobsOf(d2)).toEqual([]);
     expect(await listDir(join(d2.root, 'image', 'layers', 'sha256'))).toEqual([]);

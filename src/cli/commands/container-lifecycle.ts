@@ -28,6 +28,15 @@ export function register(program: Command): void {
   );
 
   program
+    .command('rename')
+    .description('rename a container or a VM (its networks answer to the new name at once)')
+    .argument('<container>')
+    .argument('<new-name>')
+    .action(async (ref: string, name: string) => {
+      await getCtx(program.opts().host).client.call('POST', `/v1/containers/${enc(ref)}/rename?name=${enc(name)}`);
+    });
+
+  program
     .command('wait')
     .description('block until containers stop, then print their exit codes')
     .argument('<container...>')

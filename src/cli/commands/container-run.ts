@@ -27,7 +27,7 @@ export function register(program: Command): void {
         ({ id } = await createPulling(ctx, create, pullPolicy(opts.pull)));
       } catch (e) {
         // docker run: 125 when the daemon (or the flags) refused the container.
-        process.stderr.write(`hull: ${(e as Error).message}\n`);
+        process.stderr.write(`Error: ${(e as Error).message}\n`);
         return exitWith(125);
       }
       if (opts.detach) {
@@ -106,7 +106,7 @@ async function startOrExit(ctx: Ctx, id: string): Promise<void> {
     await ctx.client.call('POST', `/v1/containers/${id}/start`);
   } catch (e) {
     await ctx.client.call('DELETE', `/v1/containers/${id}?force=1`).catch(() => undefined);
-    process.stderr.write(`hull: ${(e as Error).message}\n`);
+    process.stderr.write(`Error: ${(e as Error).message}\n`);
     exitWith(startFailureCode(e));
   }
 }
@@ -147,7 +147,7 @@ async function runAttached(ctx: Ctx, id: string, o: { tty: boolean; stdin: boole
   } catch (e) {
     // Leave nothing behind: a container that could not start is removed, as --rm would.
     await ctx.client.call('DELETE', `/v1/containers/${id}?force=1`).catch(() => undefined);
-    process.stderr.write(`hull: ${(e as Error).message}\n`);
+    process.stderr.write(`Error: ${(e as Error).message}\n`);
     return startFailureCode(e);
   }
   const first = await Promise.race([relaying, waiting.then(() => 'exited' as const)]);

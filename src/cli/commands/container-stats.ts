@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { formatSize } from '../../core/units.js';
-import { shortId } from '../../core/ids.js';
 import { enc, getCtx } from '../context.js';
-import { printJson, table } from '../format.js';
+import { printJson, printList, table } from '../format.js';
+import { STATS_HEADERS, statsContext } from '../view/list-contexts.js';
 
 interface StatsDoc {
   id: string;
@@ -10,10 +9,15 @@ interface StatsDoc {
   read: string;
   memoryUsage: number;
   memoryLimit: number;
+  /** What memoryUsage counts: cgroup (a container) or qemu-rss (a VM, a VM-isolated container). */
+  memoryCounted?: string;
   cpuUsageNs: number;
   pids: number;
   pidsLimit: number;
 }
+
+/** docker's stats table; MEM USAGE says what it counts for a VM (QEMU's resident memory against the guest's RAM). */
+const STATS_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.PIDs}}';
 
 export function register(program: Command): void {
   program
@@ -21,7 +25,7 @@ export function register(program: Command): void {
     .description('live resource use of containers (all running ones by default)')
     .argument('[container...]')
     .option('--no-stream', 'print one sample and exit')
-    .option('--format <format>', 'table (default) or json')
+    .option('--format <format>', "table (default), json (Hull's JSON), or a Go template as docker's: '{{.Name}} {{.MemUsage}}'")
     .action(async (refs: string[], opts: { stream: boolean; format?: string }) => {
       const ctx = getCtx(program.opts().host);
       const names = refs.length ? refs : (await ctx.client.call<Array<{ id: string }>>('GET', '/v1/containers')).map((c) => c.id);
@@ -37,20 +41,8 @@ export function register(program: Command): void {
           const cpu = ((s.cpuUsageNs - (prev[i]?.cpuUsageNs ?? s.cpuUsageNs)) / ((now - prevAt) * 1e6)) * 100;
           return { ...s, cpuPercent: Math.max(0, cpu) };
         });
-        if (opts.format === 'json') printJson(rows);
-        else {
-          if (opts.stream && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-          const lim = (n: number) => (n ? formatSize(n) : 'unlimited');
-          const t = rows.map((s) => [
-            shortId(s.id),
-            s.name,
-            `${s.cpuPercent.toFixed(2)}%`,
-            `${formatSize(s.memoryUsage)} / ${lim(s.memoryLimit)}`,
-            s.memoryLimit ? `${((s.memoryUsage / s.memoryLimit) * 100).toFixed(2)}%` : '--',
-            `${s.pids}${s.pidsLimit ? ` / ${s.pidsLimit}` : ''}`,
-          ]);
-          process.stdout.write(`${table(['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'PIDS'], t)}\n`);
-        }
+        if (opts.stream && process.stdout.isTTY && opts.format !== 'json') process.stdout.write('\x1b[2J\x1b[H');
+        printList({ format: opts.format, items: rows, rows: () => rows.map((s, i) => statsContext({ ...s, ref: names[i] })), headers: STATS_HEADERS, table: STATS_TABLE });
         if (!opts.stream) return;
         prev = cur;
         prevAt = now;
@@ -60,12 +52,19 @@ export function register(program: Command): void {
 
   program
     .command('top')
-    .description('list the processes of a running container')
+    .description("list the processes of a running container; with ps options (e.g. aux, -eo pid,comm), the host's ps output for them, as docker's")
     .argument('<container>')
+    .argument('[ps-options...]', 'options for ps (default: PID, USER, TIME, COMMAND)')
     .option('--format <format>', 'table (default) or json')
-    .action(async (ref: string, opts: { format?: string }) => {
+    .passThroughOptions()
+    .action(async (ref: string, psArgs: string[], opts: { format?: string }) => {
       const ctx = getCtx(program.opts().host);
-      const r = await ctx.client.call<{ processes: Array<{ pid: number; user: string; cpuTime: string; command: string }> }>('GET', `/v1/containers/${enc(ref)}/top`);
+      const q = psArgs.length ? `?ps_args=${enc(psArgs.join(' '))}` : '';
+      const r = await ctx.client.call<{ processes: Array<{ pid: number; user: string; cpuTime: string; command: string }>; titles?: string[]; rows?: string[][] }>('GET', `/v1/containers/${enc(ref)}/top${q}`);
+      if (r.titles && r.rows) {
+        if (opts.format === 'json') return printJson({ titles: r.titles, rows: r.rows });
+        return void process.stdout.write(`${table(r.titles, r.rows)}\n`);
+      }
       if (opts.format === 'json') return printJson(r.processes);
       process.stdout.write(`${table(['PID', 'USER', 'TIME', 'COMMAND'], r.processes.map((p) => [String(p.pid), p.user, p.cpuTime, p.command]))}\n`);
     });

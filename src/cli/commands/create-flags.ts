@@ -18,7 +18,7 @@ export interface Flag {
 
 export const CREATE_FLAGS: Flag[] = [
   { flags: '--name <name>', help: 'assign a name to the container', apply: (o, v: string) => (o.name = v) },
-  { flags: '-e, --env <KEY=VALUE>', help: 'set an environment variable (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.env = v.map(envFromHost)) },
+  { flags: '-e, --env <KEY=VALUE>', help: 'set an environment variable (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.env = v.flatMap(envFromHost)) },
   { flags: '-w, --workdir <dir>', help: 'working directory inside the container', apply: (o, v: string) => (o.workingDir = v) },
   { flags: '-u, --user <user[:group]>', help: 'user name or uid (and group) to run as', apply: (o, v: string) => (o.user = v) },
   { flags: '-t, --tty', help: 'allocate a pseudo-terminal', apply: (o, v: boolean) => (o.tty = v) },
@@ -26,11 +26,11 @@ export const CREATE_FLAGS: Flag[] = [
   { flags: '--entrypoint <cmd>', help: "override the image's entrypoint", apply: (o, v: string) => (o.entrypoint = v === '' ? [] : [v]) },
   { flags: '--rm', help: 'remove the container when it exits', apply: (o, v: boolean) => (o.autoRemove = v) },
   { flags: '-m, --memory <size>', help: 'memory limit (e.g. 64m, 1g; at least 6m)', apply: (o, v: string) => (o.memoryBytes = parseSize(v)) },
-  { flags: '--cpus <n>', help: 'CPU limit in cores (e.g. 0.5)', apply: (o, v: string) => (o.cpus = parseCpus(v)) },
+  { flags: '--cpus <n>', help: "CPU limit in cores (e.g. 0.5; at most the host's CPUs)", apply: (o, v: string) => (o.cpus = parseCpus(v)) },
   { flags: '--pids-limit <n>', help: 'process limit (default 2048; -1 for none)', apply: (o, v: string) => (o.pidsLimit = parseIntStrict(v, '--pids-limit')) },
   { flags: '--restart <policy>', help: 'no | always | on-failure[:max] | unless-stopped', apply: applyRestart },
   { flags: '--runtime <name>', help: 'OCI runtime: crun (default) or runc', apply: (o, v: string) => (o.runtime = v) },
-  { flags: '--isolation <mode>', help: 'container (default), or vm: run the program in a small VM of its own (no -t, no networks yet)', apply: applyIsolation },
+  { flags: '--isolation <mode>', help: 'container (default), or vm: run the program in a small VM of its own, with its own kernel (-t, -i, -p and networks work; --userns, --runtime and --network host do not)', apply: applyIsolation },
   { flags: '--userns', help: 'run in a user namespace (container root is not host root)', apply: (o, v: boolean) => (o.userns = v) },
   { flags: '--security-opt <opt>', help: 'security option: no-new-privileges, seccomp=PROFILE.json or seccomp=unconfined (repeatable)', repeatable: true, apply: applySecurityOpt },
   { flags: '--cap-add <cap>', help: 'add a capability (e.g. NET_RAW, or ALL) (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.capAdd = v) },
@@ -133,9 +133,9 @@ function splitKv(s: string): [string, string] {
   return i < 0 ? [s, ''] : [s.slice(0, i), s.slice(i + 1)];
 }
 
-/** `-e NAME` without a value takes NAME from the caller's environment, as docker does. */
-function envFromHost(e: string): string {
-  if (e.includes('=')) return e;
+/** `-e NAME` without a value takes NAME from the caller's environment, as docker does; unset there, it is left out. */
+function envFromHost(e: string): string[] {
+  if (e.includes('=')) return [e];
   const v = process.env[e];
-  return v === undefined ? e : `${e}=${v}`;
+  return v === undefined ? [] : [`${e}=${v}`];
 }

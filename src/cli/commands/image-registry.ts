@@ -106,17 +106,19 @@ export function register(program: Command): void {
 
   image
     .command('prune')
-    .description('remove unused images: those without a name, or with -a all that no container uses')
+    .description('remove unused images: those without a name, or with -a all that no container uses (but the built-in busybox)')
     .option('-a, --all', 'remove every image no container uses, not only unnamed ones')
     .option('-f, --force', 'do not ask for confirmation')
     .action(async (opts: { all?: boolean; force?: boolean }) => {
       if (!opts.force) {
         if (!(await confirmRemoval(opts.all ? 'all images without at least one container associated to them' : 'all dangling images'))) return;
       }
-      const r = await client().call<{ deleted: string[]; untagged: string[]; spaceReclaimed: number }>('POST', `/v1/images/prune${opts.all ? '?all=1' : ''}`);
+      const r = await client().call<{ deleted: string[]; untagged: string[]; kept?: string[]; spaceReclaimed: number }>('POST', `/v1/images/prune${opts.all ? '?all=1' : ''}`);
       if (r.untagged.length || r.deleted.length) process.stdout.write('Deleted Images:\n');
       for (const u of r.untagged) process.stdout.write(`untagged: ${u}\n`);
       for (const d of r.deleted) process.stdout.write(`deleted: ${d}\n`);
+      // The built-in busybox stays: it needs no registry (hull rmi removes it; it comes back at its next use).
+      for (const k of r.kept ?? []) process.stdout.write(`kept: ${k} (built in)\n`);
       process.stdout.write(`\nTotal reclaimed space: ${formatSize(r.spaceReclaimed)}\n`);
     });
 

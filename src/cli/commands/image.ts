@@ -1,35 +1,40 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { formatSize } from '../../core/units.js';
+import { imageJson, imageSummaryJson } from '../../api/docker-view/image.js';
+import type { Image } from '../../core/image.js';
 import { enc, forEachRef, getCtx } from '../context.js';
-import { ago, printJson, table } from '../format.js';
+import { printList } from '../format.js';
+import { inspectRefs } from '../inspect-refs.js';
+import { IMAGE_HEADERS, imageContexts } from '../view/list-contexts.js';
 
 interface ImageSummary {
   id: string;
   tags: string[];
+  repoDigests?: string[];
   size: number;
   createdAt: string;
 }
 
 const hex = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 
+/** docker's default `images` table. */
+const IMAGE_TABLE = 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+
 export function register(program: Command): void {
-  const listAction = async (opts: { quiet?: boolean; format?: string }) => {
+  const listAction = async (opts: { quiet?: boolean; trunc?: boolean; format?: string }) => {
     const ctx = getCtx(program.opts().host);
     const xs = await ctx.client.call<ImageSummary[]>('GET', '/v1/images');
-    if (opts.quiet) return void process.stdout.write(xs.map((x) => `${hex(x.id)}\n`).join(''));
-    if (opts.format === 'json') return printJson(xs);
-    const rows: string[][] = [];
-    for (const x of xs) {
-      const tags = x.tags.length ? x.tags : ['<none>:<none>'];
-      for (const t of tags) {
-        const i = t.lastIndexOf(':');
-        rows.push([t.slice(0, i), t.slice(i + 1), hex(x.id), ago(x.createdAt), formatSize(x.size)]);
-      }
-    }
-    process.stdout.write(`${table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows)}\n`);
+    const trunc = opts.trunc !== false;
+    if (opts.quiet) return void process.stdout.write(xs.map((x) => `${trunc ? hex(x.id) : x.id}\n`).join(''));
+    const now = Date.now();
+    printList({ format: opts.format, items: xs, rows: () => xs.flatMap((x) => imageContexts(imageSummaryJson(x), { trunc, now })), headers: IMAGE_HEADERS, table: IMAGE_TABLE });
   };
-  const listFlags = (c: Command) => c.option('-q, --quiet', 'only ids').option('--format <format>', 'table (default) or json').action(listAction);
+  const listFlags = (c: Command) =>
+    c
+      .option('-q, --quiet', 'only ids')
+      .option('--no-trunc', 'do not truncate ids')
+      .option('--format <format>', "table (default), json (Hull's JSON), or a Go template as docker's: '{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}'")
+      .action(listAction);
 
   listFlags(program.command('images').description('list images'));
   const image = program.command('image').description('manage images');
@@ -58,10 +63,14 @@ export function register(program: Command): void {
   image.command('rm').description('remove images').argument('<image...>').option('-f, --force', 'remove even if a container uses it').action(rmi);
   image
     .command('inspect')
-    .description('show an image as JSON')
+    .description('show images as JSON')
     .argument('<image...>')
-    .action(async (refs: string[]) => {
-      const ctx = getCtx(program.opts().host);
-      printJson(await Promise.all(refs.map((r) => ctx.client.call('GET', `/v1/images/${enc(r)}`))));
+    .option('-f, --format <format>', "json (default: Hull's records) or a Go template over docker's document plus Hull's fields, e.g. '{{.Os}}/{{.Architecture}}', '{{json .Config.Env}}'")
+    .action(async (refs: string[], o: { format?: string }) => {
+      const client = getCtx(program.opts().host).client;
+      await inspectRefs(refs, o.format, async (ref) => {
+        const i = await client.call<Image>('GET', `/v1/images/${enc(ref)}`);
+        return { hull: i, docker: imageJson(i) };
+      });
     });
 }

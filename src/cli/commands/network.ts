@@ -1,19 +1,26 @@
 import type { Command } from 'commander';
 import { confirmRemoval } from '../prompt.js';
 import { shortId } from '../../core/ids.js';
-import { collect, enc, exitWith, forEachRef, getCtx } from '../context.js';
-import { goTemplate, printJson, table } from '../format.js';
+import { networkJson, type NetworkLike } from '../../api/docker-view/network.js';
+import { collect, enc, forEachRef, getCtx } from '../context.js';
+import { printList } from '../format.js';
+import { inspectRefs } from '../inspect-refs.js';
+import { NETWORK_HEADERS, networkContext } from '../view/list-contexts.js';
 
 interface NetworkSummary {
   id: string;
   name: string;
   driver: string;
+  createdAt: string;
   subnet: string;
   gateway: string;
   internal: boolean;
   isDefault: boolean;
+  labels: Record<string, string>;
   containers: number;
 }
+
+const NETWORK_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Subnet}}\t{{.Gateway}}\t{{.Internal}}\t{{.Containers}}';
 
 /** `hull network create|ls|inspect|rm|connect|disconnect`: docker's verbs. */
 export function register(program: Command): void {
@@ -41,35 +48,25 @@ export function register(program: Command): void {
     .alias('list')
     .description('list networks')
     .option('-q, --quiet', 'only ids')
-    .option('--format <format>', 'table (default), json, or a Go template like {{.Name}}')
-    .action(async (o: { quiet?: boolean; format?: string }) => {
+    .option('--no-trunc', 'do not truncate ids')
+    .option('--format <format>', "table (default), json (Hull's JSON), or a Go template as docker's: '{{.Name}} {{.Driver}}', 'table {{.ID}}\\t{{.Subnet}}'")
+    .action(async (o: { quiet?: boolean; trunc?: boolean; format?: string }) => {
       const xs = await ctx().client.call<NetworkSummary[]>('GET', '/v1/networks');
-      if (o.quiet) return void process.stdout.write(xs.map((x) => `${shortId(x.id)}\n`).join(''));
-      if (o.format === 'json') return printJson(xs);
-      if (o.format && o.format !== 'table') return void process.stdout.write(xs.map((x) => `${goTemplate(o.format!, x)}\n`).join(''));
-      const rows = xs.map((x) => [shortId(x.id), x.name, x.driver, x.subnet, x.gateway, x.internal ? 'yes' : 'no', String(x.containers)]);
-      process.stdout.write(`${table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'INTERNAL', 'CONTAINERS'], rows)}\n`);
+      const trunc = o.trunc !== false;
+      if (o.quiet) return void process.stdout.write(xs.map((x) => `${trunc ? shortId(x.id) : x.id}\n`).join(''));
+      printList({ format: o.format, items: xs, rows: () => xs.map((x) => networkContext(x, { trunc })), headers: NETWORK_HEADERS, table: NETWORK_TABLE });
     });
 
   net
     .command('inspect')
     .description('show networks as JSON, with the containers on them')
     .argument('<network...>')
-    .option('-f, --format <format>', 'json (default) or a Go template like {{.Subnet}}')
+    .option('-f, --format <format>', "json (default: Hull's records) or a Go template over docker's document plus Hull's fields, e.g. '{{range .IPAM.Config}}{{.Subnet}}{{end}}'")
     .action(async (refs: string[], o: { format?: string }) => {
-      const out: unknown[] = [];
-      let failed = 0;
-      for (const ref of refs) {
-        try {
-          out.push(await ctx().client.call('GET', `/v1/networks/${enc(ref)}`));
-        } catch (e) {
-          failed++;
-          process.stderr.write(`Error: ${(e as Error).message}\n`);
-        }
-      }
-      if (o.format && o.format !== 'json') process.stdout.write(out.map((x) => `${goTemplate(o.format!, x)}\n`).join(''));
-      else printJson(out);
-      if (failed) exitWith(1);
+      await inspectRefs(refs, o.format, async (ref) => {
+        const n = await ctx().client.call<NetworkLike>('GET', `/v1/networks/${enc(ref)}`);
+        return { hull: n, docker: networkJson(n) };
+      });
     });
 
   net

@@ -3,8 +3,13 @@ import { basename, resolve } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import type { CreateOptions } from '../../engine/create-options.js';
 import { formatSize, parseCpus, parseSize } from '../../core/units.js';
+import { containerJson, statusText } from '../../api/docker-view/container.js';
+import type { Instance } from '../../core/instance.js';
+import type { Client } from '../client.js';
 import { collect, enc, exitWith, forEachRef, getCtx } from '../context.js';
-import { ago, goTemplate, printJson, table } from '../format.js';
+import { ago, printJson, printList, table } from '../format.js';
+import { inspectRefs } from '../inspect-refs.js';
+import { VM_HEADERS, vmContext } from '../view/list-contexts.js';
 import { readEvents } from '../progress-view.js';
 import { relay } from '../stdio.js';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
@@ -15,9 +20,35 @@ import { ProgressView } from '../progress-view.js';
 interface VmSummary {
   id: string;
   name: string;
+  type: string;
   image: string;
   status: string;
+  exitCode: number;
+  startedAt: string;
+  finishedAt: string;
   createdAt: string;
+}
+
+const VM_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Status}}\t{{.RunningFor}}';
+
+/**
+ * The VM a name or id (or a unique id prefix) means, as the daemon finds
+ * instances: `no such VM` when there is none, and a container's name is
+ * refused (the container verbs are for it), before anything is done.
+ */
+export async function vmId(client: Client, ref: string, verb = 'inspect'): Promise<string> {
+  const find = (xs: Array<{ id: string; name: string }>) => {
+    const exact = xs.find((x) => x.name === ref || x.id === ref);
+    if (exact) return exact;
+    const byPrefix = /^[0-9a-f]{3,64}$/.test(ref) ? xs.filter((x) => x.id.startsWith(ref)) : [];
+    if (byPrefix.length > 1) throw new Error(`"${ref}" matches ${byPrefix.length} VMs: use more of the id`);
+    return byPrefix[0];
+  };
+  const vm = find(await client.call<VmSummary[]>('GET', '/v1/vms?all=1'));
+  if (vm) return vm.id;
+  const other = find(await client.call<VmSummary[]>('GET', '/v1/containers?all=1'));
+  if (other) throw new Error(`${other.name} is a container, not a VM (hull ${verb} ${other.name} is for it)`);
+  throw new Error(`no such VM: ${ref}`);
 }
 
 interface VmImageRow {
@@ -81,7 +112,7 @@ export function register(program: Command): void {
     if (configure) cmd = configure(cmd);
     cmd.action(async (refs: string[], opts: Record<string, string>) => {
       await forEachRef(refs, async (ref) => {
-        const [method, url] = path(ref, opts);
+        const [method, url] = path(await vmId(client(), ref, verb === 'resume' ? 'unpause' : verb), opts);
         await client().call(method, url);
         process.stdout.write(`${ref}\n`);
       });
@@ -95,8 +126,9 @@ export function register(program: Command): void {
     .option('--timeout <seconds>', 'with --wait: give up after this long', '120')
     .action(async (refs: string[], o: { wait?: boolean; timeout: string }) => {
       await forEachRef(refs, async (ref) => {
-        await client().call('POST', `/v1/containers/${enc(ref)}/start`);
-        if (o.wait) await client().call('POST', `/v1/vms/${enc(ref)}/wait-ready?timeout=${enc(o.timeout)}`);
+        const id = await vmId(client(), ref, 'start');
+        await client().call('POST', `/v1/containers/${id}/start`);
+        if (o.wait) await client().call('POST', `/v1/vms/${id}/wait-ready?timeout=${enc(o.timeout)}`);
         process.stdout.write(`${ref}\n`);
       });
     });
@@ -112,39 +144,32 @@ export function register(program: Command): void {
     .description('list VMs (running ones; -a for all)')
     .option('-a, --all', 'show all VMs')
     .option('-q, --quiet', 'only ids')
-    .option('--format <format>', 'table (default) or json')
-    .action(async (o: { all?: boolean; quiet?: boolean; format?: string }) => {
+    .option('--no-trunc', 'do not truncate ids')
+    .option('--format <format>', "table (default), json (Hull's JSON), or a Go template: '{{.Name}} {{.Status}}', 'table {{.Name}}\\t{{.State}}'")
+    .action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }) => {
       const xs = await client().call<VmSummary[]>('GET', `/v1/vms${o.all ? '?all=1' : ''}`);
-      if (o.quiet) return void process.stdout.write(xs.map((x) => `${x.id.slice(0, 12)}\n`).join(''));
-      if (o.format === 'json') return printJson(xs);
-      const rows = xs.map((x) => [x.id.slice(0, 12), x.name, x.image, x.status, ago(x.createdAt)]);
-      process.stdout.write(`${table(['VM ID', 'NAME', 'IMAGE', 'STATUS', 'CREATED'], rows)}\n`);
+      const trunc = o.trunc !== false;
+      if (o.quiet) return void process.stdout.write(xs.map((x) => `${trunc ? x.id.slice(0, 12) : x.id}\n`).join(''));
+      const now = Date.now();
+      printList({ format: o.format, items: xs, rows: () => xs.map((x) => vmContext({ ...x, statusText: statusText(x, now) }, { trunc, now })), headers: VM_HEADERS, table: VM_TABLE });
     });
 
   vm.command('inspect')
     .description('show VMs as JSON (the record, the machine, the accelerator)')
     .argument('<vm...>')
-    .option('-f, --format <format>', 'json (default) or a Go template like {{.State.Status}}')
+    .option('-f, --format <format>', "json (default: Hull's records) or a Go template over docker's container document plus Hull's fields, e.g. '{{.State.Status}} {{.vm.accel}}'")
     .action(async (refs: string[], o: { format?: string }) => {
-      // As docker inspect: what was found is printed, each failure said on stderr, exit 1 if any.
-      const out: unknown[] = [];
-      let failed = false;
-      for (const ref of refs) {
-        await client()
-          .call('GET', `/v1/vms/${enc(ref)}`)
-          .then((x) => out.push(x), (e: Error) => ((failed = true), process.stderr.write(`Error: ${e.message}\n`)));
-      }
-      if (o.format && o.format !== 'json') process.stdout.write(out.map((x) => `${goTemplate(o.format!, x)}\n`).join(''));
-      else printJson(out);
-      if (failed) exitWith(1);
+      await inspectRefs(refs, o.format, async (ref) => {
+        const v = await client().call<Instance>('GET', `/v1/vms/${await vmId(client(), ref)}`);
+        return { hull: v, docker: containerJson(v) };
+      });
     });
 
   vm.command('console')
     .description('attach to the serial console (raw); detach with Ctrl-] (the VM keeps running)')
     .argument('<vm>')
     .action(async (ref: string) => {
-      const inst = await client().call<{ id: string }>('GET', `/v1/containers/${enc(ref)}`);
-      const socket = await client().upgrade(`/v1/containers/${inst.id}/attach?stdin=1`);
+      const socket = await client().upgrade(`/v1/containers/${await vmId(client(), ref, 'attach')}/attach?stdin=1`);
       if (process.stdin.isTTY) process.stderr.write('Connected to the serial console. Detach with Ctrl-].\r\n');
       await consoleRelay(socket);
       exitWith(0);
@@ -165,7 +190,7 @@ export function register(program: Command): void {
       const [tty, stdin] = [!!o.tty, !!o.interactive];
       // commander keeps the `--` of `vm exec -t VM -- CMD` (an option before VM) in the command.
       if (command[0] === '--') command = command.slice(1);
-      const { id } = await c.call<{ id: string }>('POST', `/v1/containers/${enc(ref)}/exec`, { cmd: command, env: o.env, workingDir: o.workdir ?? '', user: o.user ?? '', tty, stdin });
+      const { id } = await c.call<{ id: string }>('POST', `/v1/containers/${await vmId(c, ref, 'exec')}/exec`, { cmd: command, env: o.env, workingDir: o.workdir ?? '', user: o.user ?? '', tty, stdin });
       const resize = (rows: number, cols: number) => void c.call('POST', `/v1/exec/${id}/resize?h=${rows}&w=${cols}`).catch(() => undefined);
       await relay(await c.upgrade(`/v1/exec/${id}/start`), { tty, stdin, onResize: tty ? resize : undefined });
       const r = await c.call<{ exitCode: number | null }>('GET', `/v1/exec/${id}`);

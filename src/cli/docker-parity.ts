@@ -1,0 +1,171 @@
+/**
+ * Each verb and flag beside docker's, as typed data: docs/cli.md's
+ * "beside docker" columns are generated from it (scripts/gen-cli-docs.ts),
+ * and the generator refuses a flag this file does not place, so the table
+ * cannot fall behind the CLI.
+ *
+ *   same       as docker's
+ *   differs    docker has it; Hull's differs, and the note says how and why
+ *   hull       Hull only
+ * `dockerOnly` lists docker's flags Hull does not take, with why.
+ */
+export interface VerbParity {
+  /** docker's verb, or null for a Hull-only verb. */
+  docker: string | null;
+  note?: string;
+  same?: string[];
+  differs?: Record<string, string>;
+  hull?: Record<string, string>;
+  dockerOnly?: Record<string, string>;
+}
+
+const FORMAT_LIST = "json is Hull's own JSON (an array), not docker's one object per line; templates see docker's fields";
+const FORMAT_INSPECT = "templates see docker's document plus Hull's record (camelCase fields); json prints Hull's record";
+const NO_VOLUMES = 'Hull has no volumes yet';
+
+const CREATE: VerbParity = {
+  docker: 'docker create',
+  same: ['--name', '--env', '--workdir', '--user', '--tty', '--interactive', '--entrypoint', '--rm', '--memory', '--pids-limit', '--restart', '--runtime', '--hostname', '--label', '--network', '--network-alias', '--ip', '--publish', '--publish-all', '--pull'],
+  differs: {
+    '--cpus': "refused above the host's CPUs, as docker; a fraction of a CPU is a CFS quota",
+    '--isolation': "docker's values are Windows' (process, hyperv); Hull's vm runs the program in a small VM of its own",
+    '--security-opt': 'only no-new-privileges',
+  },
+  hull: { '--userns': "a user namespace for this container alone (docker's --userns=host undoes a daemon-wide remap)" },
+  dockerOnly: {
+    '--volume, --mount, --volumes-from, --tmpfs': NO_VOLUMES,
+    '--env-file': 'not yet',
+    '--cap-add, --cap-drop, --privileged, --device, --gpus': "Hull keeps docker's default capabilities and devices",
+    '--read-only, --shm-size, --ulimit, --init, --stop-signal, --stop-timeout': 'not yet',
+    '--dns, --add-host, --link, --expose, --mac-address': "Hull's networks name their members; no per-container resolver settings yet",
+    '--cpu-shares, --cpuset-cpus, --memory-swap, --memory-reservation, --blkio-weight': 'only --memory, --cpus and --pids-limit',
+    '--health-cmd and the other --health-*': 'no health checks yet',
+    '--log-driver, --log-opt': 'one log format (k8s-file, as podman)',
+    '--platform': "an image's platform is chosen at pull",
+    '--cidfile, --group-add, --sig-proxy, --attach': 'not yet',
+  },
+};
+
+export const PARITY: Record<string, VerbParity> = {
+  daemon: { docker: 'dockerd', differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are' } },
+  run: { ...CREATE, docker: 'docker run', same: [...CREATE.same!, '--detach'], note: 'exit codes 125, 126, 127 as docker' },
+  create: CREATE,
+  start: { docker: 'docker start', same: ['--attach', '--interactive'], dockerOnly: { '--detach-keys, --checkpoint': 'not yet' } },
+  stop: { docker: 'docker stop', same: ['--time'], dockerOnly: { '--signal': 'SIGTERM, then SIGKILL' } },
+  restart: { docker: 'docker restart', same: ['--time'], dockerOnly: { '--signal': 'SIGTERM, then SIGKILL' } },
+  kill: { docker: 'docker kill', same: ['--signal'] },
+  pause: { docker: 'docker pause' },
+  unpause: { docker: 'docker unpause' },
+  rm: { docker: 'docker rm', same: ['--force'], dockerOnly: { '--volumes': NO_VOLUMES, '--link': 'no links' } },
+  rename: { docker: 'docker rename', note: 'VMs too; their networks answer to the new name at once' },
+  wait: { docker: 'docker wait', dockerOnly: { '--condition': 'the API takes it (next-exit, removed); the CLI waits for not-running' } },
+  ps: {
+    docker: 'docker ps',
+    note: 'VMs are listed too, with a TYPE column',
+    same: ['--all', '--quiet', '--no-trunc', '--last', '--latest'],
+    differs: {
+      '--filter': "name matches a substring anchored by ^ and $, not a regular expression (no pattern can make the daemon backtrack); no volume, publish, expose, health, is-task; isolation and type take container or vm",
+      '--format': FORMAT_LIST,
+    },
+    dockerOnly: { '--size': "Hull does not measure a container's writable layer (.Size is N/A)" },
+  },
+  inspect: {
+    docker: 'docker inspect',
+    note: "a template's .Name has docker's leading slash; .State also has RestartCount",
+    differs: { '--format': FORMAT_INSPECT, '--type': 'container (VMs too), image or network' },
+    dockerOnly: { '--size': "Hull does not measure a container's writable layer" },
+  },
+  logs: {
+    docker: 'docker logs',
+    note: "a VM's log is its serial console",
+    same: ['--follow', '--tail', '--timestamps'],
+    differs: { '--since': 'an RFC 3339 time (docker takes durations and unix times too)' },
+    dockerOnly: { '--details': 'not yet' },
+  },
+  exec: { docker: 'docker exec', same: ['--interactive', '--tty', '--env', '--workdir', '--user'], dockerOnly: { '--detach, --privileged, --env-file, --detach-keys': 'not yet' } },
+  attach: { docker: 'docker attach', same: ['--no-stdin'], dockerOnly: { '--detach-keys, --sig-proxy': 'not yet' } },
+  cp: { docker: 'docker cp', note: 'not into or out of a VM-isolated container', dockerOnly: { '--archive, --follow-link, --quiet': 'not yet' } },
+  stats: {
+    docker: 'docker stats',
+    note: "network and block I/O are not counted (--); for a VM or a VM-isolated container MEM USAGE is QEMU's resident memory, against the guest's RAM, and says so",
+    same: ['--no-stream'],
+    differs: { '--format': FORMAT_LIST },
+    dockerOnly: { '--all, --no-trunc': 'not yet' },
+  },
+  top: { docker: 'docker top', note: "ps options as docker's (the host's ps, the container's rows); not for VMs, whose processes are in the guest", hull: { '--format': 'table or json' } },
+  images: { docker: 'docker images', same: ['--quiet', '--no-trunc'], differs: { '--format': FORMAT_LIST }, dockerOnly: { '--all, --digests, --filter, --tree': 'not yet' } },
+  image: { docker: 'docker image' },
+  'image ls': { docker: 'docker image ls', same: ['--quiet', '--no-trunc'], differs: { '--format': FORMAT_LIST }, dockerOnly: { '--all, --digests, --filter, --tree': 'not yet' } },
+  'image import': { docker: 'docker image import', note: "docker's imports a rootfs tarball; Hull's an OCI layout or an OCI/docker-save archive on the daemon's host" },
+  'image rm': { docker: 'docker image rm', same: ['--force'], dockerOnly: { '--no-prune': 'not yet' } },
+  'image inspect': { docker: 'docker image inspect', differs: { '--format': FORMAT_INSPECT } },
+  'image pull': { docker: 'docker image pull', same: ['--platform', '--quiet'], dockerOnly: { '--all-tags, --disable-content-trust': 'not yet' } },
+  'image push': { docker: 'docker image push', same: ['--quiet'], dockerOnly: { '--all-tags, --platform': 'not yet' } },
+  'image tag': { docker: 'docker image tag' },
+  'image save': { docker: 'docker image save', same: ['--output'], hull: { '--format': 'docker (default) or oci' } },
+  'image load': { docker: 'docker image load', same: ['--input', '--quiet'] },
+  'image prune': { docker: 'docker image prune', same: ['--all', '--force'], note: 'the built-in busybox is kept (it needs no registry); rmi removes it and it comes back at its next use', dockerOnly: { '--filter': 'not yet' } },
+  'image build': { docker: 'docker image build', same: ['--tag', '--file', '--build-arg', '--no-cache', '--target', '--quiet'], dockerOnly: { '--platform, --secret, --ssh, --cache-from, --output, --progress': 'not yet' } },
+  rmi: { docker: 'docker rmi', same: ['--force'], dockerOnly: { '--no-prune': 'not yet' } },
+  pull: { docker: 'docker pull', same: ['--platform', '--quiet'], dockerOnly: { '--all-tags, --disable-content-trust': 'not yet' } },
+  push: { docker: 'docker push', same: ['--quiet'], dockerOnly: { '--all-tags, --platform': 'not yet' } },
+  tag: { docker: 'docker tag' },
+  save: { docker: 'docker save', same: ['--output'], hull: { '--format': 'docker (default) or oci' } },
+  load: { docker: 'docker load', same: ['--input', '--quiet'] },
+  login: { docker: 'docker login', same: ['--username', '--password', '--password-stdin'], note: 'the daemon keeps the login (root only), not the client' },
+  logout: { docker: 'docker logout' },
+  build: { docker: 'docker build', same: ['--tag', '--file', '--build-arg', '--no-cache', '--target', '--quiet'], dockerOnly: { '--platform, --secret, --ssh, --cache-from, --output, --progress': 'not yet' } },
+  builder: { docker: 'docker builder' },
+  'builder prune': { docker: 'docker builder prune', same: ['--force'], note: 'the space counts the unpacked layers removed too', dockerOnly: { '--all, --filter, --keep-storage': 'one cache: prune removes all of it' } },
+  network: { docker: 'docker network' },
+  'network create': { docker: 'docker network create', same: ['--subnet', '--gateway', '--ip-range', '--internal', '--label'], dockerOnly: { '--driver, --opt, --ipv6, --attachable, --aux-address': 'bridge networks only, IPv4' } },
+  'network ls': { docker: 'docker network ls', same: ['--quiet', '--no-trunc'], differs: { '--format': `${FORMAT_LIST}; Hull adds .Subnet, .Gateway, .Containers` }, dockerOnly: { '--filter': 'not yet' } },
+  'network inspect': { docker: 'docker network inspect', differs: { '--format': FORMAT_INSPECT } },
+  'network rm': { docker: 'docker network rm' },
+  'network prune': { docker: 'docker network prune', same: ['--force'] },
+  'network connect': { docker: 'docker network connect', same: ['--ip'], differs: { '--alias': 'repeatable, as docker' }, dockerOnly: { '--link, --ip6, --link-local-ip, --driver-opt': 'not yet' } },
+  'network disconnect': { docker: 'docker network disconnect', dockerOnly: { '--force': 'not yet' } },
+  vm: { docker: null, note: 'virtual machines under QEMU' },
+  'vm create': { docker: null },
+  'vm start': { docker: null },
+  'vm stop': { docker: null },
+  'vm restart': { docker: null },
+  'vm kill': { docker: null },
+  'vm pause': { docker: null },
+  'vm resume': { docker: null },
+  'vm rm': { docker: null },
+  'vm ls': { docker: null, note: "templates see .ID .Name .Image .State .Status .CreatedAt .RunningFor, as ps's" },
+  'vm inspect': { docker: null, note: "templates see docker's container document plus Hull's record, as inspect" },
+  'vm console': { docker: null },
+  'vm exec': { docker: null },
+  'vm snapshot': { docker: null },
+  'vm snapshot create': { docker: null },
+  'vm snapshot ls': { docker: null },
+  'vm snapshot restore': { docker: null },
+  'vm snapshot rm': { docker: null },
+  'vm image': { docker: null },
+  'vm image import': { docker: null },
+  'vm image ls': { docker: null },
+  'vm image rm': { docker: null },
+  info: { docker: 'docker info', differs: { '--format': "templates see docker's info fields (NCPU, CgroupVersion, Containers, …) plus Hull's; json prints Hull's" } },
+  version: { docker: 'docker version', differs: { '--format': "templates see .Client and .Server as docker's plus Hull's fields; json prints Hull's" } },
+  events: {
+    docker: 'docker events',
+    note: 'VMs are their own type (vm); the daemon keeps its last 1024 events for --since (docker 256)',
+    same: ['--since', '--until'],
+    differs: { '--filter': 'type, event, container, image, network, label, scope; Hull adds vm; no daemon, plugin, volume, service yet', '--format': "json is docker's message per line; templates see docker's Go fields" },
+  },
+};
+
+export type FlagStatus = { status: 'same' | 'differs' | 'hull'; note?: string };
+
+/** Where a verb's flag stands beside docker's; throws for a flag this file does not place. */
+export function flagParity(verb: string, long: string): FlagStatus {
+  const p = PARITY[verb];
+  if (!p) throw new Error(`docker-parity.ts: no entry for the verb "${verb}"`);
+  if (p.docker === null) return { status: 'hull' };
+  if (p.same?.includes(long)) return { status: 'same' };
+  if (p.differs?.[long] !== undefined) return { status: 'differs', note: p.differs[long] };
+  if (p.hull?.[long] !== undefined) return { status: 'hull', note: p.hull[long] };
+  throw new Error(`docker-parity.ts: the flag ${long} of "${verb}" is not placed beside docker's`);
+}
