@@ -334,6 +334,18 @@ describe('item 13: messages that were wrong', () => {
     expect(await d.ok(['builder', 'prune', '-f'])).toBe('Deleted build cache: 0 steps, 0 unpacked layers\nTotal reclaimed space: 0B\n');
   });
 
+  it("times in docker's words: Less than a second, 1 second, never \"1 seconds\" (About a minute: see src/core/human.test.ts)", async () => {
+    await d.ok(['create', '--name', 'fresh', 'busybox', 'true']);
+    const t0 = Date.now();
+    const seen = new Set<string>();
+    while (Date.now() - t0 < 2500) {
+      const row = (await d.ok(['ps', '-a'])).split('\n').find((l) => l.endsWith(' fresh'))!;
+      seen.add(/ ((?:Less than a second|\d+ seconds?) ago) /.exec(row)?.[1] ?? row);
+    }
+    for (const s of seen) expect(s).toMatch(/^(Less than a second|1 second|[2-9] seconds) ago$/);
+    await d.ok(['rm', 'fresh']);
+  });
+
   it.skipIf(!guestBuilt)('stats of a VM-isolated container says what it counts; a restarted daemon re-adopts it as what it is', async () => {
     await d.ok(['run', '-d', '--name', 'iso', '--isolation', 'vm', '-m', '128m', 'busybox', 'sleep', '300'], { timeoutMs: 120_000 });
     const row = (await d.ok(['stats', '--no-stream', 'iso'])).split('\n')[1];

@@ -65,21 +65,35 @@ export const systemRoutes =
       reply.raw.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
       reply.raw.flushHeaders();
       const send = (ev: EventMessage) => {
-        if (match(ev) && !reply.raw.writableEnded) reply.raw.write(`${JSON.stringify(ev)}\n`);
+        if (!match(ev) || reply.raw.writableEnded) return;
+        reply.raw.write(`${JSON.stringify(ev)}\n`);
+        // A client that stops reading must not make the daemon hold its events without limit.
+        if (reply.raw.writableLength > MAX_BACKLOG) end();
       };
-      // Replayed and subscribed in one tick: no event falls between the two.
-      if (since !== undefined) engine.eventLog.replay({ sinceMs: since, untilMs: until }).forEach(send);
-      if (until !== undefined && until <= Date.now()) return void reply.raw.end();
-      const off = engine.eventLog.subscribe(send);
+      let timer: NodeJS.Timeout | undefined;
+      let off = () => {};
       const end = () => {
         off();
         clearTimeout(timer);
-        reply.raw.end();
+        if (!reply.raw.writableEnded) reply.raw.end();
       };
-      const timer = until === undefined ? undefined : setTimeout(end, Math.min(until - Date.now(), 2 ** 31 - 1));
+      // Replayed and subscribed in one tick: no event falls between the two.
+      if (since !== undefined) engine.eventLog.replay({ sinceMs: since, untilMs: until }).forEach(send);
+      if (until !== undefined && until <= Date.now()) return end();
+      off = engine.eventLog.subscribe(send);
+      // setTimeout takes at most about 24 days: a later until is reached in steps.
+      const arm = () => {
+        const left = until! - Date.now();
+        if (left <= 0) return end();
+        timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+      };
+      if (until !== undefined) arm();
       req.raw.on('close', end);
     });
   };
+
+/** Bytes of events a stream may have queued for a client that does not read them; past it the stream ends. */
+const MAX_BACKLOG = 8 * 1024 * 1024;
 
 /** docker's since/until: unix seconds (with a fraction), or an RFC 3339 time. Milliseconds out. */
 function eventTime(v: string | undefined, what: string): number | undefined {

@@ -29,7 +29,7 @@ interface VmSummary {
   createdAt: string;
 }
 
-const VM_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Status}}\t{{.RunningFor}}';
+const VM_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.State}}\t{{.RunningFor}}';
 
 /**
  * The VM a name or id (or a unique id prefix) means, as the daemon finds

@@ -97,27 +97,28 @@ class Exec {
 
   private range(dot: unknown, n: Control): Signal | undefined {
     const v = this.pipeline(dot, n.pipe);
-    const items = this.iterate(v, n.pipe);
-    for (const [key, elem] of items) {
+    let any = false;
+    for (const [key, elem] of this.iterate(v, n.pipe)) {
+      any = true;
       const sig = this.scoped(() => {
         this.setRangeVars(n.pipe, key, elem);
         return this.walk(elem, n.list);
       });
       if (sig?.kind === 'break') break;
     }
-    if (!items.length && n.elseList) return this.walk(dot, n.elseList);
+    if (!any && n.elseList) return this.walk(dot, n.elseList);
     return undefined;
   }
 
-  private iterate(v: unknown, pipe: Pipe): Array<[unknown, unknown]> {
-    if (v === undefined || v === null) return [];
-    if (Array.isArray(v)) return v.map((x, i) => [i, x]);
-    if (v instanceof Map) return sortedKeys(v).map((k) => [k, v.get(k)]);
-    if (typeof v === 'number' && Number.isInteger(v)) {
+  /** What range walks: a slice (index, element), a map (key, value; keys sorted), an integer n (0…n-1). */
+  private *iterate(v: unknown, pipe: Pipe): Generator<[unknown, unknown]> {
+    if (v === undefined || v === null) return;
+    if (Array.isArray(v)) yield* v.map((x, i): [unknown, unknown] => [i, x]);
+    else if (v instanceof Map) yield* sortedKeys(v).map((k): [unknown, unknown] => [k, v.get(k)]);
+    else if (typeof v === 'number' && Number.isInteger(v)) {
       if (pipe.decl.length > 1) this.fail(pipe.cmds[0], `can't use ${v} to iterate over more than one variable`);
-      return Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
-    }
-    return this.fail(pipe.cmds[0], `range can't iterate over ${printValue(v)}`);
+      for (let i = 0; i < v; i++) yield [i, i];
+    } else this.fail(pipe.cmds[0], `range can't iterate over ${printValue(v)}`);
   }
 
   /** `$e := range` takes the element; `$i, $e := range` the index (or key) and the element. */
