@@ -34,6 +34,13 @@ const DIFFERENT: Record<string, { why: string; hull: Partial<Case['want']> }> = 
   },
   '{{.Config.Entrypoint}}': { why: "a JSON null prints <nil>: Hull's data does not carry the Go type that makes docker print a nil slice as []", hull: { stdout: '<nil>\n', code: 0 } },
   '{{json .State}}': { why: "docker's Go type leaves out a nil Health (omitempty); Hull's data keeps the null it was given", hull: { code: 0 } },
+  '{{json .}}': {
+    why: "Hull adds its Type, sorts networks, says N/A for the size it does not measure (docker 0B), and does not escape > as \\u003e (docker's row goes through json.Marshal)",
+    hull: {
+      stdout: `{"Command":"\\"sh -c 'while true; …\\"","CreatedAt":"2023-11-14 22:13:20 +0000 UTC","ID":"4c01db0b339c","Image":"busybox","Labels":"a=1,b=2","LocalVolumes":"0","Mounts":"","Names":"web","Networks":"backend,bridge","Platform":null,"Ports":"443/tcp, 0.0.0.0:9000-9001->9000-9001/udp, 0.0.0.0:8080->80/tcp","RunningFor":"3 years ago","Size":"N/A","State":"running","Status":"Up 2 minutes","Type":"container"}\n{"Command":"\\"docker-entrypoint.s…\\"","CreatedAt":"2023-11-14 19:26:40 +0000 UTC","ID":"9f2d0c1b2a3e","Image":"postgres:16","Labels":"","LocalVolumes":"0","Mounts":"","Names":"db","Networks":"","Platform":null,"Ports":"","RunningFor":"3 years ago","Size":"N/A","State":"exited","Status":"Exited (0) About a minute ago","Type":"container"}\n`,
+      code: 0,
+    },
+  },
   '{{upper .State.Pid}}': { why: 'docker names the type of a JSON number json.Number; Hull int', hull: { stderr: 'template parsing error: template: :1:14: executing "" at <.State.Pid>: wrong type for value; expected string; got int\n', code: 1 } },
   '{{.Name.Foo}}': { why: "docker's message comes from its untyped fallback (interface {}); Hull names the type (string)", hull: { stderr: 'template parsing error: template: :1:7: executing "" at <.Name.Foo>: can\'t evaluate field Foo in type string\n', code: 1 } },
   '{{.Status}}|{{.State}}|{{.Ports}}|{{.Labels}}|{{.Label "a"}}|{{.Label "nope"}}|{{.Networks}}': {
