@@ -42,15 +42,15 @@ const CREATE: VerbParity = {
     '--health-cmd and the other --health-*': 'no health checks yet',
     '--log-driver, --log-opt': 'one log format (k8s-file, as podman)',
     '--platform': "an image's platform is chosen at pull",
-    '--cidfile, --group-add, --sig-proxy, --attach': 'not yet',
+    '--cidfile, --group-add, --attach': 'not yet',
   },
 };
 
 export const PARITY: Record<string, VerbParity> = {
-  daemon: { docker: 'dockerd', differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are' } },
-  run: { ...CREATE, docker: 'docker run', same: [...CREATE.same!, '--detach'], note: 'exit codes 125, 126, 127 as docker' },
+  daemon: { docker: 'dockerd', same: ['--host'], differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are' } },
+  run: { ...CREATE, docker: 'docker run', same: [...CREATE.same!, '--detach', '--detach-keys'], note: 'exit codes 125, 126, 127 as docker' },
   create: CREATE,
-  start: { docker: 'docker start', same: ['--attach', '--interactive'], dockerOnly: { '--detach-keys, --checkpoint': 'not yet' } },
+  start: { docker: 'docker start', same: ['--attach', '--interactive', '--detach-keys'], dockerOnly: { '--checkpoint, --checkpoint-dir': 'not yet' } },
   stop: { docker: 'docker stop', same: ['--time'], dockerOnly: { '--signal': 'SIGTERM, then SIGKILL' } },
   restart: { docker: 'docker restart', same: ['--time'], dockerOnly: { '--signal': 'SIGTERM, then SIGKILL' } },
   kill: { docker: 'docker kill', same: ['--signal'] },
@@ -82,9 +82,9 @@ export const PARITY: Record<string, VerbParity> = {
     differs: { '--since': 'an RFC 3339 time (docker takes durations and unix times too)' },
     dockerOnly: { '--details': 'not yet' },
   },
-  exec: { docker: 'docker exec', same: ['--interactive', '--tty', '--env', '--workdir', '--user'], dockerOnly: { '--detach, --privileged, --env-file, --detach-keys': 'not yet' } },
-  attach: { docker: 'docker attach', same: ['--no-stdin'], dockerOnly: { '--detach-keys, --sig-proxy': 'not yet' } },
-  cp: { docker: 'docker cp', note: 'not into or out of a VM-isolated container', dockerOnly: { '--archive, --follow-link, --quiet': 'not yet' } },
+  exec: { docker: 'docker exec', same: ['--interactive', '--tty', '--env', '--workdir', '--user', '--detach-keys'], dockerOnly: { '--detach, --privileged, --env-file': 'not yet' } },
+  attach: { docker: 'docker attach', same: ['--no-stdin', '--detach-keys'], dockerOnly: { '--sig-proxy': 'signals are passed on (as docker by default)' } },
+  cp: { docker: 'docker cp', same: ['--follow-link'], note: 'not into or out of a VM-isolated container', dockerOnly: { '--archive, --quiet': 'not yet' } },
   stats: {
     docker: 'docker stats',
     note: "network and block I/O are not counted (--); for a VM or a VM-isolated container MEM USAGE is QEMU's resident memory, against the guest's RAM, and says so",
