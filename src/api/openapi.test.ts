@@ -1,7 +1,7 @@
 import type { FastifyInstance, HTTPMethods } from 'fastify';
-import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
+import { EventLog } from '../core/events.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
@@ -82,14 +82,14 @@ function parseRouteTree(text: string): Array<{ method: string; url: string }> {
   return routes;
 }
 
-/** Deps whose every method throws (the engine's events aside): the contract only needs the route table. */
+/** Deps whose every method throws (the engine's event log aside): the contract only needs the route table. */
 function stubDeps(): ApiDeps {
-  const events = new EventEmitter();
+  const eventLog = new EventLog();
   const stub = () =>
     new Proxy(
       {},
       {
-        get: (_t, key) => (key === 'then' ? undefined : key === 'events' ? events : () => Promise.reject(new HullError('unavailable', `stub: ${String(key)}`))),
+        get: (_t, key) => (key === 'then' ? undefined : key === 'eventLog' ? eventLog : () => Promise.reject(new HullError('unavailable', `stub: ${String(key)}`))),
       },
     );
   return { engine: stub() as ApiDeps['engine'], images: stub() as ApiDeps['images'], log: pino({ level: 'silent' }), version: 'test' };

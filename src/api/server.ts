@@ -68,7 +68,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   const sessions = new ExecSessions();
   // A removed container's exec sessions go with it.
-  deps.engine.events.on('event', (ev: { type: string; id: string }) => ev.type === 'destroy' && sessions.dropContainer(ev.id));
+  deps.engine.eventLog.subscribe((ev) => (ev.Type === 'container' || ev.Type === 'vm') && ev.Action === 'destroy' && sessions.dropContainer(ev.Actor.ID));
   const upgrades = new UpgradeRouter(apiLog);
   await app.register(systemRoutes(deps));
   await app.register(containerRoutes(deps));
