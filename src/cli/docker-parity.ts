@@ -25,8 +25,9 @@ const NO_VOLUMES = 'Hull has no volumes yet';
 
 const CREATE: VerbParity = {
   docker: 'docker create',
-  same: ['--name', '--env', '--workdir', '--user', '--tty', '--interactive', '--entrypoint', '--rm', '--memory', '--pids-limit', '--restart', '--runtime', '--hostname', '--label', '--network', '--network-alias', '--ip', '--publish', '--publish-all', '--pull'],
+  same: ['--name', '--env', '--workdir', '--user', '--tty', '--interactive', '--entrypoint', '--rm', '--memory', '--pids-limit', '--restart', '--runtime', '--hostname', '--label', '--network', '--network-alias', '--ip', '--publish', '--publish-all', '--pull', '--cap-add', '--cap-drop', '--device', '--privileged'],
   differs: {
+    '--storage-opt': 'only size=, on xfs with project quotas or btrfs under the root (hull info says)',
     '--cpus': "refused above the host's CPUs, as docker; a fraction of a CPU is a CFS quota",
     '--isolation': "docker's values are Windows' (process, hyperv); Hull's vm runs the program in a small VM of its own",
     '--security-opt': 'only no-new-privileges',
@@ -35,7 +36,7 @@ const CREATE: VerbParity = {
   dockerOnly: {
     '--volume, --mount, --volumes-from, --tmpfs': NO_VOLUMES,
     '--env-file': 'not yet',
-    '--cap-add, --cap-drop, --privileged, --device, --gpus': "Hull keeps docker's default capabilities and devices",
+    '--gpus, --device-cgroup-rule': 'not yet',
     '--read-only, --shm-size, --ulimit, --init, --stop-signal, --stop-timeout': 'not yet',
     '--dns, --add-host, --link, --expose, --mac-address': "Hull's networks name their members; no per-container resolver settings yet",
     '--cpu-shares, --cpuset-cpus, --memory-swap, --memory-reservation, --blkio-weight': 'only --memory, --cpus and --pids-limit',
@@ -47,7 +48,7 @@ const CREATE: VerbParity = {
 };
 
 export const PARITY: Record<string, VerbParity> = {
-  daemon: { docker: 'dockerd', same: ['--host'], differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are' } },
+  daemon: { docker: 'dockerd', same: ['--host'], differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are', '--storage-opt': 'size= only: the default writable-layer size' } },
   run: { ...CREATE, docker: 'docker run', same: [...CREATE.same!, '--detach', '--detach-keys'], note: 'exit codes 125, 126, 127 as docker' },
   create: CREATE,
   start: { docker: 'docker start', same: ['--attach', '--interactive', '--detach-keys'], dockerOnly: { '--checkpoint, --checkpoint-dir': 'not yet' } },
