@@ -1,8 +1,9 @@
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { followLog, parseLogLine, readLog, type LogRecord } from './logs.js';
+import { parseRfc3339 } from '../../core/timestamps.js';
+import { parseLogLine, readRecords, type LogQuery, type LogRecord } from './logs.js';
 
 const T1 = '2024-01-01T00:00:01.000000000+00:00';
 const T2 = '2024-01-01T00:00:02.000000000+00:00';
@@ -29,10 +30,16 @@ describe('parseLogLine', () => {
   });
 });
 
-describe('readLog and followLog', () => {
+describe('readRecords', () => {
   let dir: string;
   let path: string;
   const line = (t: string, stream: string, text: string, tag = 'F') => `${t} ${stream} ${tag} ${text}\n`;
+  const all = async (q: LogQuery = {}) => {
+    const out: LogRecord[] = [];
+    for await (const batch of readRecords(path, q)) out.push(...batch);
+    return out;
+  };
+  const data = async (q: LogQuery = {}) => (await all(q)).map((r) => r.data.trim());
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hull-logs-'));
@@ -43,30 +50,81 @@ describe('readLog and followLog', () => {
   });
 
   it('reads nothing from a log that does not exist yet', async () => {
-    expect(await readLog(path)).toEqual({ records: [], offset: 0 });
+    expect(await all()).toEqual([]);
+    expect(await all({ tail: 3 })).toEqual([]);
   });
 
-  it('reads every complete record, and an offset in bytes past the last one', async () => {
+  it('reads every complete record; one still being written is left for a follower', async () => {
     const complete = line(T1, 'stdout', 'héllo') + line(T2, 'stderr', 'oops') + line(T3, 'stdout', 'part', 'P');
     await writeFile(path, `${complete}${T4} stdout F being writ`);
-    const { records, offset } = await readLog(path);
-    expect(records.map((r) => r.data)).toEqual(['héllo\n', 'oops\n', 'part']);
-    expect(records.map((r) => r.stream)).toEqual(['stdout', 'stderr', 'stdout']);
-    expect(offset).toBe(Buffer.byteLength(complete));
+    const rs = await all();
+    expect(rs.map((r) => r.data)).toEqual(['héllo\n', 'oops\n', 'part']);
+    expect(rs.map((r) => r.stream)).toEqual(['stdout', 'stderr', 'stdout']);
+    expect((await all({ tail: 1 })).map((r) => r.data)).toEqual(['part']);
   });
 
-  it('takes the last N records with tail, and records at or after a time with since', async () => {
+  it('counts lines for the tail: a line conmon split into partial records is one, its parts all shown', async () => {
+    await writeFile(path, line(T1, 'stdout', 'one') + line(T1, 'stdout', 'tw', 'P') + line(T1, 'stdout', 'o', 'P') + line(T2, 'stdout', '!') + line(T3, 'stdout', 'thr', 'P'));
+    expect((await all({ tail: 1 })).map((r) => r.data)).toEqual(['thr']); // the last line, not finished yet
+    expect((await all({ tail: 2 })).map((r) => r.data)).toEqual(['tw', 'o', '!\n', 'thr']);
+    expect((await all({ tail: 3 })).map((r) => r.data)).toEqual(['one\n', 'tw', 'o', '!\n', 'thr']);
+  });
+
+  it('takes the last N records with tail, records at or after since, at or before until', async () => {
     await writeFile(path, [T1, T2, T3, T4].map((t, i) => line(t, 'stdout', `r${i + 1}`)).join(''));
-    const data = async (o: { tail?: number; since?: string }) => (await readLog(path, o)).records.map((r) => r.data.trim());
+    const t = (s: string) => parseRfc3339(s)!;
     expect(await data({ tail: 2 })).toEqual(['r3', 'r4']);
     expect(await data({ tail: 0 })).toEqual([]);
     expect(await data({ tail: 10 })).toEqual(['r1', 'r2', 'r3', 'r4']);
-    expect(await data({ tail: -1 })).toEqual(['r1', 'r2', 'r3', 'r4']);
-    expect(await data({ since: T2 })).toEqual(['r2', 'r3', 'r4']);
-    expect(await data({ since: T2, tail: 1 })).toEqual(['r4']);
-    expect(await data({ since: '2025-01-01T00:00:00.000000000+00:00' })).toEqual([]);
-    // The offset still points past everything read, whatever was filtered out.
-    expect((await readLog(path, { tail: 1 })).offset).toBe((await readFile(path)).length);
+    expect(await data({ since: t(T2) })).toEqual(['r2', 'r3', 'r4']);
+    expect(await data({ since: t(T2), tail: 1 })).toEqual(['r4']);
+    expect(await data({ since: t(T3), tail: 5 })).toEqual(['r3', 'r4']);
+    expect(await data({ until: t(T2) })).toEqual(['r1', 'r2']);
+    // The tail counts what since/until let through.
+    expect(await data({ until: t(T3), tail: 1 })).toEqual(['r3']);
+    expect(await data({ since: t(T2), until: t(T3) })).toEqual(['r2', 'r3']);
+    expect(await data({ since: t('2025-01-01T00:00:00Z') })).toEqual([]);
+    expect(await data({ since: t(T2) + 1n })).toEqual(['r3', 'r4']); // nanosecond precision
+  });
+
+  it('reads across rotated files, oldest first, and finds a tail in older files reading backwards', async () => {
+    await writeFile(`${path}.7`, line(T1, 'stdout', 'a') + line(T1, 'stdout', 'b'));
+    await writeFile(`${path}.12`, line(T2, 'stdout', 'c'));
+    await writeFile(path, line(T3, 'stdout', 'd') + line(T4, 'stderr', 'e'));
+    await writeFile(`${path}.tmp`, line(T1, 'stdout', 'not a rotated file'));
+    expect(await data()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(await data({ tail: 4 })).toEqual(['b', 'c', 'd', 'e']);
+    expect(await data({ since: parseRfc3339(T2) })).toEqual(['c', 'd', 'e']);
+  });
+
+  it('says when the log cannot be read, instead of reading nothing', async () => {
+    await mkdir(path);
+    await expect(all()).rejects.toThrow(/not a regular file/);
+  });
+
+  it('reads a log larger than a string can hold, a piece at a time', async () => {
+    // 1.2 GiB would be the real case (readFile fails past 512 MiB); what matters is that no read takes it whole.
+    const rec = line(T1, 'stdout', 'x'.repeat(200));
+    await writeFile(path, rec.repeat(20_000) + line(T2, 'stdout', 'last'));
+    let batches = 0;
+    let count = 0;
+    for await (const b of readRecords(path)) {
+      batches++;
+      count += b.length;
+    }
+    expect(count).toBe(20_001);
+    expect(batches).toBeGreaterThan(3); // 4.6 MB in chunks of at most 1 MiB
+    expect(await data({ tail: 1 })).toEqual(['last']);
+  });
+
+  it('without follow, reads the log as far as it was written when the read began, however fast it grows', async () => {
+    await writeFile(path, line(T1, 'stdout', 'x').repeat(1000));
+    let n = 0;
+    for await (const b of readRecords(path)) {
+      n += b.length;
+      await appendFile(path, line(T2, 'stdout', 'y').repeat(50_000)); // faster than the reader
+    }
+    expect(n).toBe(1000);
   });
 
   const until = async (cond: () => boolean, ms = 5000) => {
@@ -77,37 +135,56 @@ describe('readLog and followLog', () => {
     }
   };
 
-  it('follows appended records from an offset, whole lines only, until stopped', async () => {
+  it('follows appended records, whole lines only, until aborted, then reads what is left', async () => {
     await writeFile(path, line(T1, 'stdout', 'old'));
-    const { offset } = await readLog(path);
     const seen: LogRecord[] = [];
-    const f = followLog(path, offset, (r) => seen.push(r));
+    const ac = new AbortController();
+    let placed = false; // the first batch (empty) says the reader has opened the log and found its start
+    const done = (async () => {
+      for await (const b of readRecords(path, { tail: 0, follow: ac.signal })) {
+        placed = true;
+        seen.push(...b);
+      }
+    })();
+    await until(() => placed);
     await appendFile(path, line(T2, 'stdout', 'new'));
     await until(() => seen.length === 1);
     expect(seen[0]).toEqual({ time: T2, stream: 'stdout', data: 'new\n' });
-
     // A line written in two pieces is one record.
     await appendFile(path, `${T3} stderr F hal`);
     await new Promise((r) => setTimeout(r, 50));
     await appendFile(path, 'ves\n');
     await until(() => seen.length === 2);
     expect(seen[1]).toEqual({ time: T3, stream: 'stderr', data: 'halves\n' });
-
-    // stop() reads what was written before it, then nothing more.
     await appendFile(path, line(T4, 'stdout', 'last'));
-    await f.stop();
+    ac.abort();
+    await done;
     expect(seen.map((r) => r.data)).toEqual(['new\n', 'halves\n', 'last\n']);
-    await appendFile(path, line(T4, 'stdout', 'after stop'));
-    await new Promise((r) => setTimeout(r, 600));
-    expect(seen).toHaveLength(3);
   });
 
   it('follows a log that does not exist yet once it appears', async () => {
     const seen: LogRecord[] = [];
-    const f = followLog(path, 0, (r) => seen.push(r));
+    const ac = new AbortController();
+    const done = (async () => {
+      for await (const b of readRecords(path, { follow: ac.signal })) seen.push(...b);
+    })();
+    await new Promise((r) => setTimeout(r, 50));
     await writeFile(path, line(T1, 'stdout', 'first'));
     await until(() => seen.length === 1, 3000);
-    await f.stop();
+    ac.abort();
+    await done;
     expect(seen[0].data).toBe('first\n');
+  });
+
+  it('ends a follow at the first record after until', async () => {
+    await writeFile(path, line(T1, 'stdout', 'a'));
+    const seen: string[] = [];
+    const ac = new AbortController();
+    const done = (async () => {
+      for await (const b of readRecords(path, { until: parseRfc3339(T2), follow: ac.signal })) seen.push(...b.map((r) => r.data.trim()));
+    })();
+    await appendFile(path, line(T2, 'stdout', 'b') + line(T3, 'stdout', 'c') + line(T1, 'stdout', 'never'));
+    await done; // ends by itself
+    expect(seen).toEqual(['a', 'b']);
   });
 });

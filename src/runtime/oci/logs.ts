@@ -1,12 +1,12 @@
-import { invalid } from '../../core/errors.js';
-import { createReadStream } from 'node:fs';
-import { stat, readFile } from 'node:fs/promises';
-import { watch } from 'node:fs';
+import { parseRfc3339 } from '../../core/timestamps.js';
+import { FILE_END, readLog, type LogChunk } from '../logs/reader.js';
+import type { Judgement } from '../logs/scan.js';
 
 /**
  * conmon's k8s-file log: one line per record,
  *   2024-01-01T00:00:00.000000000+00:00 stdout F hello
- * where F is a full line and P a partial one (no newline at its end).
+ * where F is a full line and P a partial one (no newline at its end). The
+ * daemon writes VM-isolated containers' logs in the same format.
  */
 export interface LogRecord {
   time: string;
@@ -26,88 +26,100 @@ export function parseLogLine(line: string): LogRecord | undefined {
   return { time: line.slice(0, a), stream, data: tag === 'P' ? text : `${text}\n` };
 }
 
-export interface ReadLogOptions {
-  tail?: number; // last N records; undefined = all
-  since?: string; // RFC 3339: records at or after
-}
-
-/** `--since`: RFC 3339 or Unix seconds (docker accepts both). */
-export function parseSince(s: string): number {
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw invalid(`invalid since "${s}": use an RFC 3339 time or Unix seconds`);
-  return t;
-}
-
-export async function readLog(path: string, opts: ReadLogOptions = {}): Promise<{ records: LogRecord[]; offset: number }> {
-  let text = '';
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return { records: [], offset: 0 };
-  }
-  // Only complete lines; a line being written stays for the follower.
-  const end = text.lastIndexOf('\n') + 1;
-  let records = text
-    .slice(0, end)
-    .split('\n')
-    .map(parseLogLine)
-    .filter((r): r is LogRecord => !!r);
-  if (opts.since) {
-    const since = parseSince(opts.since);
-    records = records.filter((r) => Date.parse(r.time) >= since);
-  }
-  if (opts.tail !== undefined && opts.tail >= 0) records = records.slice(Math.max(0, records.length - opts.tail));
-  return { records, offset: Buffer.byteLength(text.slice(0, end)) };
+/** Which records, from where; times in nanoseconds (core/timestamps.ts). */
+export interface LogQuery {
+  /** The last N lines (after since/until; a line conmon split into partial records is one); absent: all. */
+  tail?: number;
+  /** Records at or after. */
+  since?: bigint;
+  /** Records at or before; the read (and a follow) ends at the first record after. */
+  until?: bigint;
+  /** Go on with new records until this aborts (or `until` is reached). */
+  follow?: AbortSignal;
 }
 
 /**
- * Follow a log from a byte offset: calls onRecord for each new record until
- * stop() is called. Uses inotify (fs.watch) with a slow poll as a safety net.
+ * A container's log records, oldest first, in batches as they are read:
+ * the tail is found reading backwards from the end, the rest streams (never
+ * the whole log in memory), and a follow goes on across rotations.
  */
-export function followLog(path: string, offset: number, onRecord: (r: LogRecord) => void): { stop: () => Promise<void> } {
-  let pos = offset;
-  let pending = Buffer.alloc(0);
-  let reading: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const readMore = () => {
-    reading = reading.then(async () => {
-      const st = await stat(path).catch(() => undefined);
-      if (!st || st.size <= pos) return;
-      await new Promise<void>((resolve) => {
-        const s = createReadStream(path, { start: pos, end: st.size - 1 });
-        s.on('data', (b: Buffer | string) => {
-          const buf = typeof b === 'string' ? Buffer.from(b) : b;
-          pos += buf.length;
-          // Split on bytes, decode whole lines: a UTF-8 character may straddle two reads.
-          pending = Buffer.concat([pending, buf]);
-          let nl: number;
-          while ((nl = pending.indexOf(0x0a)) >= 0) {
-            const r = parseLogLine(pending.subarray(0, nl).toString());
-            pending = pending.subarray(nl + 1);
-            if (r) onRecord(r);
-          }
-        });
-        s.on('close', () => resolve());
-        s.on('error', () => resolve());
-      });
-    });
-  };
-  let watcher: ReturnType<typeof watch> | undefined;
+export async function* readRecords(path: string, q: LogQuery = {}): AsyncGenerator<LogRecord[]> {
+  const until = untilTimer(q);
+  const judge = recordJudge(q);
+  const chunks = readLog(path, { rotation: 'rename', tail: q.tail, judge, since: q.since !== undefined, follow: until.signal });
   try {
-    watcher = watch(path, () => !stopped && readMore());
-  } catch {
-    /* the poll below still works */
+    yield* recordsOf(chunks, q);
+  } finally {
+    until.clear();
+    await chunks.return(undefined);
   }
-  const poll = setInterval(readMore, 500);
-  readMore();
+}
+
+async function* recordsOf(chunks: AsyncGenerator<LogChunk>, q: LogQuery): AsyncGenerator<LogRecord[]> {
+  let carry = Buffer.alloc(0);
+  for await (const c of chunks) {
+    // A record cut at a file's end is not continued in the next file.
+    if (c === FILE_END) {
+      carry = Buffer.alloc(0);
+      continue;
+    }
+    if (!c.length) {
+      yield [];
+      continue;
+    }
+    const buf = carry.length ? Buffer.concat([carry, c]) : c;
+    const end = buf.lastIndexOf(0x0a) + 1;
+    carry = Buffer.from(buf.subarray(end));
+    // Whole lines only: a newline never sits inside a UTF-8 character, so the text decodes whole.
+    const out: LogRecord[] = [];
+    for (const line of buf.toString('utf8', 0, end).split('\n')) {
+      const r = line ? parseLogLine(line) : undefined;
+      if (!r) continue;
+      const t = q.since !== undefined || q.until !== undefined ? parseRfc3339(r.time) : undefined;
+      if (t !== undefined && q.since !== undefined && t < q.since) continue;
+      if (t !== undefined && q.until !== undefined && t > q.until) {
+        if (out.length) yield out;
+        return;
+      }
+      out.push(r);
+    }
+    if (out.length) yield out;
+  }
+}
+
+/**
+ * For the tail, which counts lines: a full record (F) is one, a partial one
+ * (P: conmon splits a long or unfinished line) goes with the line it begins;
+ * a record after `until` is passed over, one before `since` ends the search.
+ */
+function recordJudge(q: LogQuery): (line: Buffer) => Judgement {
+  return (line) => {
+    const r = parseLogLine(line.toString());
+    if (!r) return 'skip';
+    const whole = r.data.endsWith('\n') ? 'count' : 'part';
+    if (q.since === undefined && q.until === undefined) return whole;
+    const t = parseRfc3339(r.time);
+    if (t === undefined) return 'skip';
+    if (q.until !== undefined && t > q.until) return 'skip';
+    return q.since !== undefined && t < q.since ? 'stop' : whole;
+  };
+}
+
+/** A follow with `until` ends when that time comes, records or not. */
+function untilTimer(q: LogQuery): { signal?: AbortSignal; clear: () => void } {
+  if (!q.follow || q.until === undefined) return { signal: q.follow, clear: () => undefined };
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  q.follow.addEventListener('abort', onAbort);
+  if (q.follow.aborted) ac.abort();
+  const ms = Number(q.until / 1_000_000n) - Date.now();
+  // Past what a timer holds (24 days), the follow ends with the container or the client.
+  const timer = ms < 2 ** 31 ? setTimeout(onAbort, Math.max(0, ms)) : undefined;
   return {
-    stop: async () => {
-      stopped = true;
-      watcher?.close();
-      clearInterval(poll);
-      readMore(); // flush what was written before the stop
-      await reading;
+    signal: ac.signal,
+    clear: () => {
+      clearTimeout(timer);
+      q.follow!.removeEventListener('abort', onAbort);
     },
   };
 }

@@ -1,0 +1,154 @@
+import { closeSync, linkSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { LogFiles } from './files.js';
+import { isHeld, seqsIn } from './files.js';
+
+/**
+ * Keeping a container's log as docker's `local` driver does, with conmon
+ * 2.1's --log-size-max, which on its own only truncates: when a record would
+ * take PATH past the limit, conmon opens PATH.tmp (O_CREAT|O_TRUNC) and
+ * renames it over PATH. The daemon makes that a rotation with hard links,
+ * made ahead of time, so conmon's rename does the rest without waiting for it:
+ *
+ *   PATH is also linked as the newest PATH.N, so the file conmon replaces
+ *   lives on as an older file;
+ *   PATH.tmp is armed ahead of the next rotation: linked to a new empty
+ *   PATH.N (so the next PATH is linked from its first byte), or, once
+ *   maxFile - 1 older files exist, to the oldest, so conmon's own O_TRUNC
+ *   frees it the moment it begins the new file: never more than maxFile
+ *   files, with no race against the daemon.
+ *
+ * After a rotation that took up the oldest file, PATH is that file under its
+ * old number: the name moves to the top. A daemon that misses a rotation
+ * (busy, or down) leaves conmon to make a fresh PATH.tmp at the next one: one
+ * file more until it catches up; missing two in a row loses the file between.
+ * PATH.tmp is only ever created (link fails if conmon's is there), never
+ * removed while conmon runs: conmon exits when its rename finds no PATH.tmp.
+ *
+ * All of it synchronous: a few metadata calls, done in one turn of the event
+ * loop however busy the daemon is with readers.
+ */
+export function keepConmonLog(files: LogFiles, maxFile: number): void {
+  const st = scan(files);
+  if (maxFile < 2) return pruneOld(st, 0);
+  if (st.current !== undefined) linkCurrentOnTop(files, st);
+  pruneOld(st, maxFile - 1);
+  if (st.tmp === undefined) arm(files, st, maxFile);
+}
+
+/**
+ * Before conmon starts (nothing else writes): a log with something in it
+ * becomes an older file, and conmon begins a new one (it counts from zero),
+ * already linked as the newest PATH.N; PATH.tmp is made anew.
+ */
+export function rotateForStart(files: LogFiles, maxFile: number): void {
+  unlinkQuietly(tmpOf(files));
+  const size = lstatSync(files.path, { throwIfNoEntry: false })?.size;
+  if (size && maxFile > 1) linkCurrentOnTop(files, scan(files));
+  if (size !== undefined) unlinkSync(files.path);
+  if (maxFile > 1) {
+    const st = scan(files);
+    pruneOld(st, maxFile - 1);
+    const first = files.gen(st.top + 1);
+    closeSync(openSync(first, 'wx', 0o600));
+    linkSync(first, files.path);
+  }
+  keepConmonLog(files, maxFile);
+}
+
+interface Gen {
+  seq: number;
+  path: string;
+  ino: number;
+  mtimeNs: bigint;
+}
+
+interface State {
+  current?: number; // PATH's inode
+  tmp?: number; // PATH.tmp's inode
+  /** Older files (not PATH, not an armed empty one), oldest first. */
+  old: Gen[];
+  /** PATH under its PATH.N name, when linked. */
+  linked?: Gen;
+  top: number;
+}
+
+const tmpOf = (files: LogFiles) => `${files.path}.tmp`;
+
+function scan(files: LogFiles): State {
+  const ino = (p: string) => lstatSync(p, { bigint: true, throwIfNoEntry: false });
+  const cur = ino(files.path);
+  const tmp = ino(tmpOf(files));
+  const st: State = { current: cur && Number(cur.ino), tmp: tmp && Number(tmp.ino), old: [], top: 0 };
+  for (const seq of seqsIn(readdirSync(files.dir), basename(files.path))) {
+    const path = files.gen(seq);
+    const s = ino(path);
+    if (!s) continue;
+    st.top = Math.max(st.top, seq);
+    const g = { seq, path, ino: Number(s.ino), mtimeNs: s.mtimeNs };
+    if (g.ino === st.current) st.linked = g;
+    else if (s.size === 0n && g.ino !== st.tmp) unlinkQuietly(path); // armed once, never used (a daemon stopped meanwhile)
+    else if (s.size > 0n || g.ino !== st.tmp) st.old.push(g); // an armed empty one is the next PATH, not an older file
+  }
+  // In the order written: a name conmon took up while no daemon watched sits out of place.
+  st.old.sort((a, b) => (a.mtimeNs === b.mtimeNs ? a.seq - b.seq : a.mtimeNs < b.mtimeNs ? -1 : 1));
+  renumber(files, st);
+  return st;
+}
+
+/** Older files whose numbers are out of their order (see scan) get new, higher ones. */
+function renumber(files: LogFiles, st: State): void {
+  for (let i = 1; i < st.old.length; i++) {
+    if (st.old[i].seq > st.old[i - 1].seq) continue;
+    const path = files.gen(++st.top);
+    renameSync(st.old[i].path, path);
+    Object.assign(st.old[i], { seq: st.top, path });
+  }
+}
+
+/** PATH linked as the highest PATH.N: linked anew, or its name (the oldest one, taken up) moved up. */
+function linkCurrentOnTop(files: LogFiles, st: State): void {
+  const oldTop = Math.max(0, ...st.old.map((g) => g.seq));
+  if (st.linked && st.linked.seq > oldTop) return;
+  const to = files.gen(++st.top);
+  try {
+    if (st.linked) renameSync(st.linked.path, to);
+    else linkSync(files.path, to);
+  } catch (e) {
+    // Replaced meanwhile: the next check links the new one.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+/** PATH.tmp for conmon's next rotation: the oldest file once there are enough, else a new empty one. */
+function arm(files: LogFiles, st: State, maxFile: number): void {
+  if (st.old.length >= maxFile - 1) {
+    // Not a file a reader is still reading: conmon would rewrite it under the reader (then one file more, for a while).
+    if (!isHeld(st.old[0].ino)) linkQuietly(st.old[0].path, tmpOf(files));
+    return;
+  }
+  const next = files.gen(++st.top);
+  closeSync(openSync(next, 'wx', 0o600));
+  if (!linkQuietly(next, tmpOf(files))) unlinkQuietly(next);
+}
+
+function pruneOld(st: State, keep: number): void {
+  while (st.old.length > keep) unlinkQuietly(st.old.shift()!.path);
+}
+
+function linkQuietly(from: string, to: string): boolean {
+  try {
+    linkSync(from, to);
+    return true;
+  } catch {
+    return false; // conmon's own PATH.tmp is there (a rotation under way), or the file went
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}
