@@ -101,3 +101,14 @@ function readAll(res: http.IncomingMessage): Promise<string> {
     res.on('error', reject);
   });
 }
+
+/** A streamed response's end; one cut off before its end (the daemon failed mid-way) is an error. */
+export function streamEnd(res: http.IncomingMessage, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const broken = () => reject(new Error(`${what} stream broke off before its end: the daemon could not read further (its log says why)`));
+    res.on('end', resolve);
+    res.on('aborted', broken);
+    res.on('error', broken);
+    res.on('close', () => (res.complete ? resolve() : broken()));
+  });
+}

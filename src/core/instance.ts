@@ -7,6 +7,7 @@
  *             `creating` only exists while a create is in progress; a record
  *             found in that status at daemon start is a half-made leftover.
  */
+import type { LogConfig } from './log-config.js';
 import type { NetworkAttachment, NetworkMode, PortMapping } from './network.js';
 import type { SecurityConfig } from './security.js';
 
@@ -84,6 +85,8 @@ export interface InstanceConfig {
   isolation?: Isolation;
   /** VMs only: disk size, first-boot script, kernel arguments. */
   vm?: VmOptions;
+  /** How its log is kept (--log-opt, else the daemon's default when it was created); absent in older records: the built-in default. */
+  logConfig?: LogConfig;
 }
 
 export interface InstanceState {

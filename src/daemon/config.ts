@@ -1,5 +1,6 @@
 import { HullError } from '../core/errors.js';
 import { parseSize } from '../core/units.js';
+import { parseLogOpts, withLogDefaults, type LogConfig } from '../core/log-config.js';
 
 /** Where the daemon listens and keeps its state: flags, then environment, then defaults. */
 export interface DaemonConfig {
@@ -9,6 +10,8 @@ export interface DaemonConfig {
   insecureRegistries?: string[];
   /** The writable-layer size of a container that gives none (`--storage-opt size=`); no limit when absent. */
   defaultStorageBytes?: number;
+  /** How containers' and VMs' logs are kept unless their create says (`--log-opt max-size=20m --log-opt max-file=5`). */
+  logDefaults: LogConfig;
 }
 
 export const DEFAULT_HOST = 'unix:///run/hull/hull.sock';
@@ -36,11 +39,12 @@ export function parseDaemonStorageOpts(opts: string[] = []): number | undefined 
   return size;
 }
 
-export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[] }): DaemonConfig {
+export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[]; logOpts?: string[] }): DaemonConfig {
   const root = flags.root ?? process.env.HULL_ROOT ?? DEFAULT_ROOT;
   // conmon's attach socket lives at <root>/containers/<64-hex id>/attach and a
   // unix socket path must fit in 108 bytes.
   if (root.length > 24) throw new HullError('invalid', `--root "${root}" is too long (${root.length} characters; at most 24, as unix socket paths are limited)`);
   const defaultStorageBytes = parseDaemonStorageOpts(flags.storageOpts);
-  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}) };
+  const logDefaults = withLogDefaults(parseLogOpts(flags.logOpts ?? []));
+  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}), logDefaults };
 }

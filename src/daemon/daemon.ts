@@ -72,7 +72,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const vms = await startVms(cfg.root, driver.exitDir, log);
   tapOwner = vms.tapOwner;
   const idRanges = new IdRanges(store, await readPool());
-  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes, events });
+  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes, events, logDefaults: cfg.logDefaults });
   await engine.recover();
   await engine.watchExits();
   const app = await buildServer({ engine, images, log, version: VERSION });

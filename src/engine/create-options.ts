@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HOSTNAME_RULE, isValidHostname } from '../core/ids.js';
+import { MAX_LOG_FILES, MIN_LOG_SIZE } from '../core/log-config.js';
 
 /** One published port; hostPort 0 picks a free one, hostIp '' means every host address. */
 export const PortSchema = z
@@ -67,6 +68,11 @@ export const CreateOptionsSchema = z
     privileged: z.boolean().default(false),
     /** The most the container's writable layer may hold, bytes (--storage-opt size=); the daemon's default when absent. */
     storageBytes: z.number().int().positive().optional(),
+    /** --log-opt max-size (bytes) and max-file; what is absent comes from the daemon's default. */
+    logConfig: z
+      .object({ maxSize: z.number().int().min(MIN_LOG_SIZE).optional(), maxFile: z.number().int().min(1).max(MAX_LOG_FILES).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 

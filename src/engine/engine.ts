@@ -23,6 +23,7 @@ import { IdRanges } from './id-ranges.js';
 import { psRows } from './ps-rows.js';
 import { EventLog } from '../core/events.js';
 import type { Logger } from './logger.js';
+import type { LogConfig } from '../core/log-config.js';
 
 const MIN_MEMORY = 6 * 1024 * 1024; // docker's floor: below this nothing starts reliably
 
@@ -43,6 +44,8 @@ export interface EngineDeps {
   defaultStorageBytes?: number;
   /** Where events go (shared with the image service and the network manager); a fresh log if not given. */
   events?: EventLog;
+  /** How logs are kept when a create does not say (`hull daemon --log-opt`). */
+  logDefaults?: LogConfig;
 }
 
 /**
@@ -184,7 +187,7 @@ export class Engine {
     if (!isolated && !this.d.host.runtimes[runtime]) throw new HullError('unavailable', `OCI runtime "${runtime}" is not installed (installed: ${Object.keys(this.d.host.runtimes).join(', ') || 'none'})`);
     const name = await this.newName(o.name);
     const image = await this.d.images.resolve(o.image);
-    const inst = containerRecord(o, image, newId(), name, runtime);
+    const inst = containerRecord(o, image, newId(), name, runtime, this.d.logDefaults);
     if (inst.config.entrypoint.length + inst.config.cmd.length === 0) throw invalid('no command given and the image has none');
     if (o.autoRemove && o.restartPolicy !== 'no') throw invalid('--rm and --restart cannot be used together');
     const ports = withExposed(o.ports, o.publishAll ? image.config.ExposedPorts : undefined);
@@ -239,7 +242,7 @@ export class Engine {
     if (o.networks?.includes('host')) throw invalid('a VM cannot use --network host: give it a bridge network, or none');
     const name = await this.newName(o.name);
     const image = await this.vmImages().get(o.image);
-    const inst = vmRecord(o, image, newId(), name);
+    const inst = vmRecord(o, image, newId(), name, this.d.logDefaults);
     // Addresses on its networks (default: the default network; `none`: no NIC), as for containers.
     return this.admit(inst, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports: [] }, drv, async () => ({ layerDirs: [] }));
   }

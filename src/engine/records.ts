@@ -4,6 +4,7 @@ import { mergeEnv } from '../core/env.js';
 import { shortId } from '../core/ids.js';
 import type { Image } from '../core/image.js';
 import { newState, type Instance } from '../core/instance.js';
+import { withLogDefaults, type LogConfig } from '../core/log-config.js';
 import type { PortMapping } from '../core/network.js';
 import { parseExposed } from '../core/port-spec.js';
 import type { SecurityConfig } from '../core/security.js';
@@ -27,7 +28,7 @@ export function parse<S extends z.ZodType>(schema: S, input: unknown, what: stri
 }
 
 /** A container: the image's config under the request's overrides, as docker merges them. */
-export function containerRecord(o: ParsedCreateOptions, image: Image, id: string, name: string, runtime: string): Instance {
+export function containerRecord(o: ParsedCreateOptions, image: Image, id: string, name: string, runtime: string, logDefaults?: LogConfig): Instance {
   const ic = image.config;
   return {
     id,
@@ -54,6 +55,7 @@ export function containerRecord(o: ParsedCreateOptions, image: Image, id: string
       hostname: o.hostname ?? shortId(id),
       ...(o.isolation === 'vm' ? { isolation: 'vm' as const } : {}),
       ...securityRecord(o),
+      logConfig: withLogDefaults(o.logConfig, logDefaults),
     },
     state: newState(),
   };
@@ -77,7 +79,7 @@ export function securityRecord(o: ParsedCreateOptions): { security?: SecurityCon
 }
 
 /** A VM: its console is one raw stream (tty), its first-boot configuration in `config.vm`. */
-export function vmRecord(o: z.output<typeof VmCreateSchema>, image: VmImage, id: string, name: string): Instance {
+export function vmRecord(o: z.output<typeof VmCreateSchema>, image: VmImage, id: string, name: string, logDefaults?: LogConfig): Instance {
   return {
     id,
     name,
@@ -102,6 +104,7 @@ export function vmRecord(o: z.output<typeof VmCreateSchema>, image: VmImage, id:
       labels: o.labels,
       hostname: o.hostname ?? name,
       vm: vmConfig(o),
+      logConfig: withLogDefaults(undefined, logDefaults),
     },
     state: newState(),
   };

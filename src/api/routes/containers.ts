@@ -1,14 +1,14 @@
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { parseSignal } from '../../core/units.js';
 import type { Instance } from '../../core/instance.js';
-import { followLog, readLog, type LogRecord } from '../../runtime/oci/logs.js';
+import { parseTimeArg } from '../../core/timestamps.js';
+import { readRecords } from '../../runtime/oci/logs.js';
 import { CreateOptionsSchema } from '../../engine/create-options.js';
 import { parsedBy, q, RefParams } from '../parse.js';
 import type { ApiDeps } from '../server.js';
-import { muxFrame } from '../streams.js';
 import type { Routes } from '../validation.js';
 import { SizeQuery } from './exec.js';
+import { followUntilExit, recordEncoder, startedStream } from './log-stream.js';
 import { vmConsoleLog } from './vm-logs.js';
 import { containerFilter, CONTAINER_FILTERS } from '../container-filter.js';
 import { parseFilters } from '../filters.js';
@@ -54,7 +54,9 @@ const LogsQuery = z.object({
     .union([z.literal('all'), z.string().regex(/^\d{1,9}$/, 'expected all or a number of lines')])
     .optional()
     .transform((v) => (v === undefined || v === 'all' ? undefined : Number(v))),
-  since: q.str(),
+  /** RFC 3339, Unix seconds, or a Go duration before now (core/timestamps.ts). */
+  since: parsedBy((v) => parseTimeArg(v, 'since')).optional(),
+  until: parsedBy((v) => parseTimeArg(v, 'until')).optional(),
 });
 const ArchiveQuery = z.object({ path: q.required() });
 /** Reading out of a container may follow a symlink at `path` (cp -L). */
@@ -131,44 +133,16 @@ export const containerRoutes =
     app.get('/v1/containers/:ref/logs', { schema: { ...byRef, querystring: LogsQuery } }, async (req, reply) => {
       const q = req.query;
       const inst = await engine.get(req.params.ref);
+      const { tail, since, until } = q;
+      const follow = q.follow ? (await followUntilExit(engine, inst, (f) => reply.raw.on('close', f))).signal : undefined;
       if (inst.type === 'vm') {
         // A VM's log is its serial console: raw text, not records.
         reply.header('Content-Type', 'application/vnd.docker.raw-stream');
-        return reply.send(vmConsoleLog(engine, inst, q.follow, (f) => req.raw.on('close', f)));
+        return reply.send(await vmConsoleLog(engine.logPath(inst), { tail, since, until, follow }));
       }
-      const tail = q.tail;
-      const wantOut = q.stdout;
-      const wantErr = q.stderr;
-      const ts = q.timestamps;
       const tty = inst.config.tty;
-      const encode = (r: LogRecord): Buffer | undefined => {
-        if ((r.stream === 'stdout' && !wantOut) || (r.stream === 'stderr' && !wantErr)) return undefined;
-        const data = Buffer.from(ts ? `${r.time} ${r.data}` : r.data);
-        return tty ? data : muxFrame(r.stream === 'stderr' ? 2 : 1, data);
-      };
-      const path = engine.logPath(inst);
-      const { records, offset } = await readLog(path, { tail, since: q.since });
-      const out = new Readable({ read() {} });
-      for (const r of records) {
-        const b = encode(r);
-        if (b) out.push(b);
-      }
-      const live = inst.state.status === 'running' || inst.state.status === 'paused' || inst.state.status === 'created';
-      if (!q.follow || !live) {
-        out.push(null);
-      } else {
-        const f = followLog(path, offset, (r) => {
-          const b = encode(r);
-          if (b) out.push(b);
-        });
-        const end = async () => {
-          engine.events.off(`exit:${inst.id}`, end);
-          await f.stop();
-          out.push(null);
-        };
-        engine.events.once(`exit:${inst.id}`, end);
-        req.raw.on('close', () => void end());
-      }
+      const encode = recordEncoder({ tty, timestamps: q.timestamps, stdout: q.stdout, stderr: q.stderr });
+      const out = await startedStream(readRecords(engine.logPath(inst), { tail, since, until, follow }), encode);
       reply.header('Content-Type', tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
       return reply.send(out);
     });

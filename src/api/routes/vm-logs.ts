@@ -1,48 +1,16 @@
-import { open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import type { Instance } from '../../core/instance.js';
-import type { Engine } from '../../engine/engine.js';
+import type { Readable } from 'node:stream';
+import { invalid } from '../../core/errors.js';
+import { FILE_END, readLog } from '../../runtime/logs/reader.js';
+import { startedStream } from './log-stream.js';
 
 /**
- * A VM's `logs`: its serial console log, raw text. With `follow`, new bytes
- * are read every 200 ms until the VM exits or the client goes.
+ * A VM's `logs`: its serial console log, raw text, across its rotated files
+ * (QEMU's log is rotated by copy: runtime/logs/copy-rotation.ts). `tail`
+ * counts lines; the console has no timestamps, so since/until are refused.
+ * With `follow`, new bytes as they come until the VM exits or the client goes.
  */
-export function vmConsoleLog(engine: Engine, inst: Instance, follow: boolean, onClientGone: (f: () => void) => void): Readable {
-  const path = engine.logPath(inst);
-  let pos = 0;
-  let done = false;
-  const out = new Readable({ read() {} });
-  const readMore = async () => {
-    const fh = await open(path, 'r').catch(() => undefined);
-    if (!fh) return;
-    try {
-      for (;;) {
-        const buf = Buffer.alloc(64 * 1024);
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        if (!bytesRead) break;
-        pos += bytesRead;
-        out.push(buf.subarray(0, bytesRead));
-      }
-    } finally {
-      await fh.close();
-    }
-  };
-  const end = async () => {
-    if (done) return;
-    done = true;
-    clearInterval(timer);
-    engine.events.off(`exit:${inst.id}`, onExit);
-    await readMore().catch(() => undefined);
-    out.push(null);
-  };
-  const onExit = () => void end();
-  let timer: NodeJS.Timeout | undefined;
-  void readMore().then(() => {
-    const live = inst.state.status === 'running' || inst.state.status === 'paused' || inst.state.status === 'created';
-    if (!follow || !live) return void end();
-    engine.events.once(`exit:${inst.id}`, onExit);
-    onClientGone(() => void end());
-    timer = setInterval(() => void readMore().catch(() => undefined), 200);
-  });
-  return out;
+export async function vmConsoleLog(path: string, o: { tail?: number; since?: bigint; until?: bigint; follow?: AbortSignal }): Promise<Readable> {
+  if (o.since !== undefined || o.until !== undefined) throw invalid("a VM's console log has no timestamps: --since and --until work on containers only");
+  const chunks = readLog(path, { rotation: 'copy', tail: o.tail, partialLines: true, follow: o.follow });
+  return startedStream(chunks, (c) => (c === FILE_END || !c.length ? undefined : c));
 }

@@ -4,6 +4,7 @@ import { collect, enc, exitWith, getCtx } from '../context.js';
 import { checkTty, relay, reportDetach } from '../stdio.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
 import { proxySignals } from './container-run.js';
+import { streamEnd } from '../client.js';
 
 /** logs, exec, attach: the streams. */
 export function register(program: Command): void {
@@ -14,11 +15,13 @@ export function register(program: Command): void {
     .option('-f, --follow', 'keep printing new output until the container stops')
     .option('-n, --tail <n>', 'only the last n lines', 'all')
     .option('-t, --timestamps', 'show timestamps')
-    .option('--since <time>', 'only lines at or after this RFC 3339 time')
-    .action(async (ref: string, opts: { follow?: boolean; tail: string; timestamps?: boolean; since?: string }) => {
+    .option('--since <time>', 'only lines at or after this time: RFC 3339, Unix seconds, or a duration before now (10m, 1h30m)')
+    .option('--until <time>', 'only lines at or before this time (same forms as --since)')
+    .action(async (ref: string, opts: { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string }) => {
       const ctx = getCtx(program.opts().host);
       const q = new URLSearchParams({ tail: opts.tail, follow: opts.follow ? '1' : '0', timestamps: opts.timestamps ? '1' : '0' });
       if (opts.since) q.set('since', opts.since);
+      if (opts.until) q.set('until', opts.until);
       const res = await ctx.client.stream('GET', `/v1/containers/${enc(ref)}/logs?${q}`);
       const raw = (res.headers['content-type'] ?? '').includes('raw-stream');
       // Keep the reader's pace: a slow pipe must not make the CLI hold the whole log.
@@ -30,7 +33,7 @@ export function register(program: Command): void {
       };
       const dec = new MuxDecoder((s, d) => write(s === 2 ? process.stderr : process.stdout, d));
       res.on('data', (b: Buffer) => (raw ? write(process.stdout, b) : dec.push(b)));
-      await new Promise((r) => res.on('end', r));
+      await streamEnd(res, 'the log');
     });
 
   program

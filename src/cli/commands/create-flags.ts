@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { parseLogOpts } from '../../core/log-config.js';
 import { parsePublish } from '../../core/port-spec.js';
 import { parseCpus, parseSize } from '../../core/units.js';
 import type { CreateOptions } from '../../engine/create-options.js';
@@ -45,6 +46,8 @@ export const CREATE_FLAGS: Flag[] = [
   { flags: '--ip <address>', help: 'IPv4 address on the first network', apply: (o, v: string) => (o.ip = v) },
   { flags: '-p, --publish <spec>', help: 'publish a port: [hostIP:][hostPort:]containerPort[/tcp|udp], ranges as 8000-8001:80-81 (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.ports = v.flatMap(parsePublish)) },
   { flags: '-P, --publish-all', help: 'publish every port the image exposes on a free host port', apply: (o, v: boolean) => (o.publishAll = v) },
+  // Logs: how the container's log is kept.
+  { flags: '--log-opt <k=v>', help: "log option (repeatable): max-size=SIZE (a file's size before rotation), max-file=N (files kept); default: the daemon's, 20m and 5", repeatable: true, apply: (o, v: string[]) => (o.logConfig = parseLogOpts(v)) },
 ];
 
 export function addCreateFlags(cmd: Command): Command {

@@ -29,6 +29,8 @@ export interface ConmonSpec {
   conmonPidFile: string;
   exitDir: string;
   logPath: string; // k8s-file log
+  /** conmon replaces the log with a new empty file when a record would take it past this (files.ts keeps the old one). */
+  logSizeMax: number;
   terminal: boolean;
   stdin: boolean;
   exec?: { processSpec: string };
@@ -61,6 +63,7 @@ export function conmonArgs(s: ConmonSpec): string[] {
     '--exit-dir', s.exitDir,
     '-0', s.bundle, // persist dir: conmon writes its `oom` marker here
     '-l', `k8s-file:${s.logPath}`,
+    '--log-size-max', String(s.logSizeMax),
     '--log-level', 'error',
     '--full-attach',
   ];

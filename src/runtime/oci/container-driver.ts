@@ -24,9 +24,18 @@ import { resolveCapabilities } from './capabilities.js';
 import { resolveUser } from './user.js';
 import { topProcesses } from './top.js';
 import { BPF_ANNOTATION, SeccompCache, binaryIdentity } from './seccomp-cache.js';
+import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../core/log-config.js';
+import { rotateForStart } from '../logs/conmon-rotation.js';
+import { LogFiles } from '../logs/files.js';
+import { LogKeeper } from '../logs/keeper.js';
 import type { OciSpec } from './spec-types.js';
 
 const userns = (m: ReturnType<typeof idMapOf>) => (m ? { hostId: m.hostUid, hostGid: m.hostGid, size: m.size } : undefined);
+
+/** An exec's log: conmon writes one, nobody reads it. */
+const EXEC_LOG_MAX = 1024 * 1024;
+
+const logPolicy = (inst: Instance): LogConfig => inst.config.logConfig ?? DEFAULT_LOG_CONFIG;
 
 export interface ContainerDriverOptions {
   root: string;
@@ -49,6 +58,8 @@ export class ContainerDriver implements Driver {
 
   private seccomp: SeccompCache;
   private limits: RootfsLimits;
+  /** The log keepers of the containers running under this daemon (logs/keeper.ts). */
+  private keepers = new Map<string, LogKeeper>();
 
   constructor(private o: ContainerDriverOptions) {
     this.exitDir = join(o.root, 'exits');
@@ -114,6 +125,7 @@ export class ContainerDriver implements Driver {
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
       await rm(join(this.exitDir, inst.id), { force: true });
       await rm(join(dir, 'oom'), { force: true });
+      rotateForStart(new LogFiles(this.logPath(inst)), logPolicy(inst).maxFile);
       r.add(() => rt.delete(inst.id, true));
       const handle = spawnConmon({
         conmonPath,
@@ -126,6 +138,7 @@ export class ContainerDriver implements Driver {
         conmonPidFile: join(dir, 'conmon.pid'),
         exitDir: this.exitDir,
         logPath: this.logPath(inst),
+        logSizeMax: logPolicy(inst).maxSize,
         terminal: inst.config.tty,
         stdin: inst.config.openStdin,
       });
@@ -133,6 +146,7 @@ export class ContainerDriver implements Driver {
       await this.denyRuncTun(rt, inst, spec);
       if (bpf.key && !bpf.used) await this.seccomp.learn(bpf.key, join(rt.stateRoot, inst.id));
       const monitorPid = (await readInt(join(dir, 'conmon.pid'))) ?? 0;
+      this.keepLog(inst);
       r.success();
       return { pid, monitorPid };
     } finally {
@@ -278,11 +292,13 @@ export class ContainerDriver implements Driver {
   }
 
   async release(inst: Instance): Promise<void> {
+    this.dropLog(inst.id);
     // Independent: the processes are gone, so the rootfs can go while the runtime forgets it.
     await Promise.all([this.runtime(inst.config.runtime).delete(inst.id, true), overlay.unmount(this.rootfsDir(inst))]);
   }
 
   async remove(inst: Instance): Promise<void> {
+    this.dropLog(inst.id);
     const rt = this.o.runtimes.get(inst.config.runtime);
     if (rt) await rt.delete(inst.id, true);
     await overlay.unmount(this.rootfsDir(inst));
@@ -338,6 +354,8 @@ export class ContainerDriver implements Driver {
         conmonPidFile: join(dir, 'conmon.pid'),
         exitDir: dir,
         logPath: join(dir, 'exec.log'),
+        // Nobody reads an exec's log (its output goes to the client): it only must not grow.
+        logSizeMax: EXEC_LOG_MAX,
         terminal: opts.tty,
         stdin: opts.stdin,
         exec: { processSpec: join(dir, 'process.json') },
@@ -370,8 +388,20 @@ export class ContainerDriver implements Driver {
     return topProcesses(this.o.host.cgroupMode, this.cgroupsPath(inst));
   }
 
+  /** Adopting a running container (daemon start) also takes up keeping its log. */
   async monitorAlive(inst: Instance): Promise<boolean> {
     const pid = await readInt(join(this.dir(inst), 'conmon.pid'));
-    return pid !== undefined && pidAlive(pid);
+    const alive = pid !== undefined && pidAlive(pid);
+    if (alive) this.keepLog(inst);
+    return alive;
+  }
+
+  private keepLog(inst: Instance): void {
+    if (!this.keepers.has(inst.id)) this.keepers.set(inst.id, LogKeeper.start(this.logPath(inst), logPolicy(inst), 'conmon'));
+  }
+
+  private dropLog(id: string): void {
+    this.keepers.get(id)?.stop();
+    this.keepers.delete(id);
   }
 }

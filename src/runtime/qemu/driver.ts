@@ -90,7 +90,7 @@ export class QemuDriver implements Driver {
   }
 
   private ref(inst: Instance): VmRef {
-    return { id: inst.id, name: inst.name, files: this.files(inst) };
+    return { id: inst.id, name: inst.name, files: this.files(inst), log: inst.config.logConfig };
   }
 
   private qmp(inst: Instance): Promise<QmpClient> {
@@ -244,7 +244,7 @@ export class QemuDriver implements Driver {
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
       const argv = vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm, taps, spareSlots: inst.config.networkMode === 'bridge' });
-      const pid = await launch(argv, files, { user: confined.user, prepare: confined.prepare, sockets: files.sockets }).catch(async (e: unknown) => {
+      const pid = await launch(argv, files, { user: confined.user, prepare: confined.prepare, sockets: files.sockets, log: inst.config.logConfig }).catch(async (e: unknown) => {
         if (!loadvm || !(e instanceof HullError)) throw e;
         // A snapshot's memory that cannot be loaded (another accelerator, CPU model, QEMU): boot the disk next time.
         await rm(files.loadvm, { force: true });

@@ -130,7 +130,7 @@ export class IsolatedDriver implements Driver {
   }
 
   private ref(inst: Instance): VmRef {
-    return { id: inst.id, name: inst.name, files: this.files(inst) };
+    return { id: inst.id, name: inst.name, files: this.files(inst), log: inst.config.logConfig };
   }
 
   private qmp(inst: Instance): Promise<QmpClient> {
@@ -244,7 +244,8 @@ export class IsolatedDriver implements Driver {
       ...dev.socketChardev('ctl', files.bindPath(files.ctl), { server: true }), ...dev.serialPort('ctl', PORTS.ctl, 3),
       ...(c.openStdin || c.tty ? [...dev.socketChardev('in', files.bindPath(files.in), { server: true }), ...dev.serialPort('in', PORTS.stdin, 4)] : []),
       ...dev.socketChardev('agent0', files.bindPath(files.agent), { server: true }), ...dev.serialPort('agent0', AGENT_PORT, 5),
-      '-chardev', `file,id=ser0,path=${dev.optValue(files.consoleLog)}`, '-serial', 'chardev:ser0',
+      // Appended (a truncation by the log's rotation must not leave QEMU writing past a hole).
+      '-chardev', `file,id=ser0,path=${dev.optValue(files.consoleLog)},append=on`, '-serial', 'chardev:ser0',
       ...taps.flatMap((t, i) => dev.tapNic(`n${i}`, t.name, t.mac)),
       ...dev.fwCfg(CONFIG_FW_CFG, files.config),
       ...dev.qmp(files),
@@ -256,7 +257,7 @@ export class IsolatedDriver implements Driver {
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
       const sockets = [files.out, files.err, files.ctl, ...(c.openStdin || c.tty ? [files.in] : []), files.agent, files.qmp];
-      const pid = await launch(argv, files, { user: confined.user, prepare: confined.prepare, sockets });
+      const pid = await launch(argv, files, { user: confined.user, prepare: confined.prepare, sockets, log: inst.config.logConfig });
       r.add(() =>
         this.links.quietly(inst.id, async () => {
           await this.dropIo(inst.id);
@@ -287,7 +288,7 @@ export class IsolatedDriver implements Driver {
     const files = this.files(inst);
     const p = IsolatedIo.open(
       { stdout: files.out, stderr: files.err, ctl: files.ctl, stdin: inst.config.openStdin || inst.config.tty ? files.in : undefined },
-      { log: files.log, counts: files.counts, tty: inst.config.tty, onExit: async (code) => void (await recordExit(files, this.o.exitDir, inst.id, code, 'exited')) },
+      { log: files.log, logPolicy: inst.config.logConfig, counts: files.counts, tty: inst.config.tty, onExit: async (code) => void (await recordExit(files, this.o.exitDir, inst.id, code, 'exited')) },
     );
     this.ios.set(inst.id, p);
     p.catch(() => this.ios.get(inst.id) === p && this.ios.delete(inst.id));

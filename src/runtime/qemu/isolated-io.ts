@@ -1,8 +1,10 @@
-import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
+import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../core/log-config.js';
 import type { StdioStream } from '../driver.js';
+import { RotatingLogWriter } from '../logs/writer.js';
 import { naws, TelnetDecoder, telnetEscape } from './exec.js';
 
 /**
@@ -12,7 +14,8 @@ import { naws, TelnetDecoder, telnetEscape } from './exec.js';
  *
  *   stdout/stderr  appends each chunk to the container's log in conmon's
  *                  k8s-file format (so `hull logs` reads it like any
- *                  container's) and hands it to attached clients
+ *                  container's), rotated by the log policy (logs/writer.ts),
+ *                  and hands it to attached clients
  *   stdin          carries what an attached client types (`-i`)
  *   ctl            reads "exit CODE OUT ERR": waits until OUT and ERR bytes
  *                  have arrived, calls onExit (which records the code), then
@@ -39,6 +42,8 @@ export interface IsolatedIoPaths {
 export interface IsolatedIoOptions {
   /** The k8s-file log. */
   log: string;
+  /** How it is rotated (default: the built-in policy). */
+  logPolicy?: LogConfig;
   /** Where the byte counts are kept across daemon restarts. */
   counts: string;
   /** The program ended with `code` and all of its output is in the log; resolve once it is recorded. */
@@ -60,7 +65,7 @@ export class IsolatedIo {
   private received = { stdout: 0, stderr: 0 };
   private subs = new Set<Subscriber>();
   private closeCbs = new Set<() => void>();
-  private log: WriteStream;
+  private log: RotatingLogWriter;
   private countsTimer?: NodeJS.Timeout;
   private progress?: () => void;
   private closed = false;
@@ -76,8 +81,7 @@ export class IsolatedIo {
   ) {
     this.received = counts;
     if (o.tty) this.telnet = new TelnetDecoder();
-    this.log = createWriteStream(o.log, { flags: 'a' });
-    this.log.on('error', () => undefined);
+    this.log = new RotatingLogWriter(o.log, o.logPolicy ?? DEFAULT_LOG_CONFIG);
     for (const name of ['stdout', 'stderr'] as const) {
       socks[name].on('data', (b: Buffer) => this.onOutput(name, b));
       socks[name].on('close', () => this.onPortClosed());
@@ -158,7 +162,6 @@ export class IsolatedIo {
       this.progress();
     });
     this.progress = undefined;
-    await new Promise<void>((resolve) => this.log.write('', () => resolve()));
     this.saveCounts();
     await this.o.onExit(code);
     this.ended = true;
@@ -218,7 +221,7 @@ export class IsolatedIo {
     this.saveCounts();
     this.endSubscribers();
     for (const s of Object.values(this.socks)) s?.destroy();
-    await new Promise<void>((resolve) => this.log.end(() => resolve()));
+    this.log.close();
   }
 }
 

@@ -7,19 +7,24 @@ import { exists, exitCodeFor, recordExit } from './exit.js';
 import type { VmFiles } from './files.js';
 import { livePid, waitGone } from './process.js';
 import { QmpClient, type QmpEvent } from './qmp/client.js';
+import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../core/log-config.js';
+import { LogKeeper } from '../logs/keeper.js';
 
 /** A VM as the links see it. */
 export interface VmRef {
   id: string;
   name: string;
   files: VmFiles;
+  /** How its console log is kept (default: the built-in policy). */
+  log?: LogConfig;
 }
 
 /**
  * VmLinks: Hull's connections to its running VMs, one QMP and one guest-agent
  * connection each, made on first use and remade after QEMU restarts, and the
- * serial console's hub while anyone is attached (console.ts). The QMP
- * connection is also the VM's exit watch:
+ * serial console's hub while anyone is attached (console.ts). While the QMP
+ * connection is up, the console log is kept within its policy (logs/keeper.ts).
+ * The QMP connection is also the VM's exit watch:
  *
  *   SHUTDOWN from the guest    record the exit (0; 1 for a panic), then `quit` (QEMU has -no-shutdown)
  *   SHUTDOWN from the host     record it (137 quit, 143 signal); QEMU exits by itself
@@ -53,8 +58,10 @@ export class VmLinks {
 
   private async connectQmp(vm: VmRef, forget: () => void): Promise<QmpClient> {
     const q = await QmpClient.connect(vm.files.qmp, { timeoutMs: 10_000 });
+    const keeper = LogKeeper.start(vm.files.consoleLog, vm.log ?? DEFAULT_LOG_CONFIG, 'copy');
     q.onEvent((ev) => void this.onEvent(vm, q, ev));
     q.onClose(() => {
+      keeper.stop();
       forget();
       void this.onGone(vm);
     });

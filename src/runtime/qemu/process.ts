@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { lstat, open, readFile, rm, stat, rename, writeFile } from 'node:fs/promises';
+import { lstat, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { HullError, isHullError } from '../../core/errors.js';
+import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../core/log-config.js';
+import { copyRotations } from '../logs/copy-rotation.js';
+import { LogFiles } from '../logs/files.js';
 import { readInt } from '../../sys/fs.js';
 import { pidAlive } from '../../sys/run.js';
 import { asUser, type QemuUser } from './confine.js';
@@ -25,8 +28,6 @@ import { QmpClient } from './qmp/client.js';
  */
 export const QEMU = process.env.HULL_QEMU ?? 'qemu-system-x86_64';
 
-/** Past this, console.log moves to console.log.1 at the next start (one old log kept). */
-const CONSOLE_LOG_MAX = 8 * 1024 * 1024;
 const START_TIMEOUT_MS = 60_000;
 
 export interface LaunchOptions {
@@ -36,10 +37,12 @@ export interface LaunchOptions {
   sockets: string[];
   /** Called between rotating the console log and starting QEMU: ownership and modes (confine.ts). */
   prepare?: () => Promise<void>;
+  /** How the console log is kept: QEMU appends to it; at maxSize it is rotated (logs/copy-rotation.ts), here and while it runs (VmLinks' keeper). */
+  log?: LogConfig;
 }
 
 export async function launch(argv: string[], files: VmFiles, o: LaunchOptions): Promise<number> {
-  await rotateConsoleLog(files);
+  await copyRotations.rotateIfFull(new LogFiles(files.consoleLog), o.log ?? DEFAULT_LOG_CONFIG);
   await Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true })));
   await o.prepare?.();
   const log = await open(files.qemuLog, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
@@ -111,11 +114,6 @@ function startError(stderr: string): HullError {
   const why = stderr.trim();
   const code = /Cannot allocate memory|cannot set up guest memory/i.test(why) ? 'resource' : 'internal';
   return new HullError(code, `${QEMU} failed to start: ${why}`, { stderr: why });
-}
-
-async function rotateConsoleLog(files: VmFiles): Promise<void> {
-  const st = await stat(files.consoleLog).catch(() => undefined);
-  if (st && st.size > CONSOLE_LOG_MAX) await rename(files.consoleLog, `${files.consoleLog}.1`);
 }
 
 /** The VM's QEMU pid while it runs, else undefined. */

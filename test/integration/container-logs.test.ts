@@ -1,0 +1,148 @@
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestDaemon, waitFor } from '../helpers/hull.js';
+
+/**
+ * Container logs that cannot fill the disk and are read efficiently, through
+ * the real CLI, daemon and conmon: rotation by --log-opt (and the daemon's
+ * default), tails read from the end, follows across rotations, since/until
+ * with relative times, read errors reported.
+ */
+let d: TestDaemon;
+beforeAll(async () => {
+  // The daemon's default for containers created without --log-opt.
+  d = await TestDaemon.start(['--log-opt', 'max-size=1m', '--log-opt', 'max-file=4']);
+});
+afterAll(async () => {
+  await d?.destroy();
+});
+
+const MiB = 1024 * 1024;
+const id = async (name: string) => (await d.ok(['inspect', '-f', '{{.id}}', name])).trim();
+const logDir = async (name: string) => join(d.root, 'containers', await id(name));
+
+/** Bytes in the log's files, each inode once (the daemon keeps hard links), and how many files (an empty one made ready for conmon's next rotation is none). */
+async function logUsage(dir: string): Promise<{ bytes: number; files: number }> {
+  const inodes = new Map<number, number>();
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    if (!n.startsWith('ctr.log')) continue;
+    const st = await lstat(join(dir, n)).catch(() => undefined);
+    if (st?.size) inodes.set(st.ino, st.size);
+  }
+  return { bytes: [...inodes.values()].reduce((a, b) => a + b, 0), files: inodes.size };
+}
+
+const numbers = (out: string) => out.split('\n').filter(Boolean).map(Number);
+
+describe('container logs', () => {
+  it('a container writing as fast as it can keeps max-size x max-file on disk, the daemon answering all along', async () => {
+    await d.ok(['run', '-d', '--name', 'flood', '--log-opt', 'max-size=2m', '--log-opt', 'max-file=3', 'busybox', 'yes', 'a chatty container fills the disk']);
+    const dir = await logDir('flood');
+    let most = { bytes: 0, files: 0 };
+    let slowest = 0;
+    const end = Date.now() + 4000;
+    while (Date.now() < end) {
+      const u = await logUsage(dir);
+      most = { bytes: Math.max(most.bytes, u.bytes), files: Math.max(most.files, u.files) };
+      if (Math.random() < 0.05) {
+        const t = Date.now();
+        // The last line, or as much of it as conmon has written yet.
+        const last = await d.ok(['logs', '--tail', '1', 'flood']);
+        expect(last.length).toBeGreaterThan(0);
+        expect('a chatty container fills the disk\n'.startsWith(last)).toBe(true);
+        slowest = Math.max(slowest, Date.now() - t);
+      }
+    }
+    const [inspect] = JSON.parse(await d.ok(['inspect', 'flood']));
+    await d.ok(['rm', '-f', 'flood']);
+    // conmon bounds each file; the daemon's links keep three; under load it may lag one file behind.
+    expect(most.bytes).toBeGreaterThan(2 * MiB); // it did rotate, and kept more than one file
+    expect(most.bytes).toBeLessThanOrEqual(4 * 2 * MiB + 16 * 1024);
+    expect(most.files).toBeLessThanOrEqual(4);
+    expect(slowest).toBeLessThan(10_000);
+    expect(inspect.config.logConfig).toEqual({ type: 'k8s-file', maxSize: 2 * MiB, maxFile: 3 });
+  });
+
+  it('rotates rather than truncates: the newest records, across files, none missing or twice; --tail reaches into older files', async () => {
+    // ~9 MB of log through 1 MiB files, four kept (the daemon's default here).
+    await d.ok(['run', '--name', 'counter', 'busybox', 'seq', '1', '200000']);
+    const kept = numbers(await d.ok(['logs', 'counter']));
+    expect(kept.at(-1)).toBe(200000);
+    expect(kept.length).toBeGreaterThan(60_000); // more than one file's worth (about 24000 records per MiB)
+    expect(kept.length).toBeLessThan(110_000); // and not the whole log
+    expect(kept).toEqual(kept.map((_, i) => kept[0] + i));
+    const last = numbers(await d.ok(['logs', '--tail', '50000', 'counter']));
+    expect(last).toEqual(Array.from({ length: 50000 }, (_, i) => 150001 + i));
+    const usage = await logUsage(await logDir('counter'));
+    expect(usage.files).toBe(4);
+    expect(usage.bytes).toBeLessThanOrEqual(4 * MiB);
+    expect(JSON.parse(await d.ok(['inspect', 'counter']))[0].config.logConfig).toEqual({ type: 'k8s-file', maxSize: MiB, maxFile: 4 });
+  });
+
+  it('logs -f follows across rotations: every line once, in order', async () => {
+    // About 3 MB of log in 256 KiB files, all kept: a follower that falls further behind than max-file files loses what is pruned.
+    await d.ok(['create', '--name', 'followed', '--log-opt', 'max-size=256k', '--log-opt', 'max-file=20', 'busybox', 'seq', '1', '60000']);
+    const follow = d.hull(['logs', '-f', 'followed'], { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 500)); // the follower is waiting for the first record
+    await d.ok(['start', 'followed']);
+    const r = await follow;
+    expect(r.code).toBe(0);
+    const seen = numbers(r.stdout);
+    expect(seen.length).toBe(60000);
+    expect(seen).toEqual(Array.from({ length: 60000 }, (_, i) => i + 1));
+    expect((await logUsage(await logDir('followed'))).files).toBeGreaterThan(8);
+  });
+
+  it('--since and --until take RFC 3339 times, Unix seconds and durations before now', async () => {
+    await d.ok(['run', '--name', 'timed', 'busybox', 'sh', '-c', 'echo early; sleep 1.2; echo late']);
+    const stamped = (await d.ok(['logs', '-t', 'timed'])).trim().split('\n');
+    const lateAt = stamped[1].split(' ')[0];
+    expect(await d.ok(['logs', '--since', lateAt, 'timed'])).toBe('late\n');
+    expect(await d.ok(['logs', '--until', lateAt, 'timed'])).toBe('early\nlate\n');
+    const unix = (Date.parse(lateAt) / 1000 - 0.5).toFixed(3);
+    expect(await d.ok(['logs', '--since', unix, 'timed'])).toBe('late\n');
+    expect(await d.ok(['logs', '--until', unix, 'timed'])).toBe('early\n');
+    expect(await d.ok(['logs', '--since', '10m', 'timed'])).toBe('early\nlate\n');
+    expect(await d.ok(['logs', '--since', '1h30m', '--tail', '1', 'timed'])).toBe('late\n');
+    expect(await d.ok(['logs', '--until', '10m', 'timed'])).toBe('');
+    const bad = await d.hull(['logs', '--since', 'yesterday', 'timed']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/invalid since "yesterday": use an RFC 3339 time .* or a duration before now \(10m, 1h30m\)/);
+  });
+
+  it('says when a log cannot be read (non-zero exit and why), never prints nothing', async () => {
+    await d.ok(['run', '--name', 'unreadable', 'busybox', 'echo', 'hi']);
+    const log = join(await logDir('unreadable'), 'ctr.log');
+    await rm(log);
+    await mkdir(log);
+    const r = await d.hull(['logs', 'unreadable']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Error: .*ctr\.log is not a regular file/);
+    const t = await d.hull(['logs', '--tail', '1', 'unreadable']);
+    expect(t.code).toBe(1);
+  });
+
+  it('refuses bad --log-opt values with a message, and creates nothing', async () => {
+    for (const [opt, msg] of [
+      ['max-size=1k', /max-size=1k is too small: the minimum is 16k/],
+      ['max-file=0', /invalid --log-opt max-file=0/],
+      ['mode=non-blocking', /unknown --log-opt "mode=non-blocking"/],
+    ] as const) {
+      const r = await d.hull(['create', '--name', 'badopt', '--log-opt', opt, 'busybox', 'true']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(msg);
+    }
+    expect(await d.ok(['ps', '-a', '--format', '{{.Names}}'])).not.toMatch(/badopt/);
+  });
+
+  it('a restarted container begins a new file and its earlier runs stay readable', async () => {
+    await d.ok(['run', '--name', 'again', 'busybox', 'echo', 'run']);
+    await d.ok(['start', 'again']);
+    await waitFor(async () => (await d.state('again', 'Status')) === 'exited');
+    await d.ok(['start', 'again']);
+    await waitFor(async () => (await d.state('again', 'Status')) === 'exited');
+    expect(await d.ok(['logs', 'again'])).toBe('run\nrun\nrun\n');
+    expect((await logUsage(await logDir('again'))).files).toBe(3);
+  });
+});
