@@ -39,6 +39,7 @@ describe('container logs', () => {
   it('a container writing as fast as it can keeps max-size x max-file on disk, the daemon answering all along', async () => {
     await d.ok(['run', '-d', '--name', 'flood', '--log-opt', 'max-size=2m', '--log-opt', 'max-file=3', 'busybox', 'yes', 'a chatty container fills the disk']);
     const dir = await logDir('flood');
+    await waitFor(async () => (await d.ok(['logs', '--tail', '1', 'flood'])).length > 0);
     let most = { bytes: 0, files: 0 };
     let slowest = 0;
     const end = Date.now() + 4000;
@@ -144,5 +145,56 @@ describe('container logs', () => {
     await waitFor(async () => (await d.state('again', 'Status')) === 'exited');
     expect(await d.ok(['logs', 'again'])).toBe('run\nrun\nrun\n');
     expect((await logUsage(await logDir('again'))).files).toBe(3);
+  });
+});
+
+/**
+ * The same bounds where QEMU is in the way: a VM-isolated container's output
+ * (written by the daemon) and a VM's serial console (written by QEMU, copied
+ * and emptied by the daemon), with the guest under TCG here.
+ */
+describe('VM logs', () => {
+  let v: TestDaemon;
+  beforeAll(async () => {
+    v = await TestDaemon.start(['--log-opt', 'max-size=16k', '--log-opt', 'max-file=3']);
+  });
+  afterAll(async () => {
+    await v?.destroy();
+  });
+
+  it('a VM-isolated container: rotated by the daemon, the newest lines all kept', { timeout: 120_000 }, async () => {
+    const out = await v.ok(['run', '--name', 'iso', '--isolation', 'vm', 'busybox', 'seq', '1', '20000'], { timeoutMs: 110_000 });
+    expect(numbers(out).at(-1)).toBe(20000);
+    const kept = numbers(await v.ok(['logs', 'iso']));
+    expect(kept.at(-1)).toBe(20000);
+    expect(kept).toEqual(kept.map((_, i) => kept[0] + i));
+    expect(kept.length).toBeGreaterThan(500); // more than one 16 KiB file (about 390 records)
+    const usage = await logUsage(join(v.root, 'ivm', (await v.ok(['inspect', '-f', '{{.id}}', 'iso'])).trim()));
+    expect(usage.files).toBe(3);
+    expect(usage.bytes).toBeLessThanOrEqual(3 * 16 * 1024);
+  });
+
+  it('a guest printing on its console forever: the console log stays within the bound, logs --tail reads it', { timeout: 120_000 }, async () => {
+    const script = 'i=0; while :; do echo "console spam $i"; i=$((i+1)); done >/dev/console 2>&1 &';
+    await v.ok(['vm', 'create', '--name', 'spam', '--network', 'none', '--user-script', script]);
+    await v.ok(['vm', 'start', 'spam']);
+    const dir = join(v.root, 'vms', (await v.ok(['inspect', '-f', '{{.id}}', 'spam'])).trim());
+    let most = 0;
+    const consoleFiles = async () => {
+      let bytes = 0;
+      for (const n of await readdir(dir)) if (n.startsWith('console.log')) bytes += (await lstat(join(dir, n)).catch(() => undefined))?.size ?? 0;
+      most = Math.max(most, bytes);
+      return (await readdir(dir)).filter((n) => /^console\.log\.\d+$/.test(n)).map((n) => Number(n.split('.').pop()));
+    };
+    // Rotated a few times over: the oldest numbers are gone.
+    await waitFor(async () => Math.max(0, ...(await consoleFiles())) >= 6, 100_000, 50);
+    expect((await consoleFiles()).length).toBeLessThanOrEqual(2);
+    // Three files of 16 KiB; a rotation copies a file before emptying it, and checks at most every 50 ms.
+    expect(most).toBeLessThanOrEqual(4 * 16 * 1024 + 16 * 1024);
+    // The last two lines: a whole one, then the one being printed.
+    expect((await v.ok(['logs', '--tail', '2', 'spam'])).split('\n')[0]).toMatch(/^console spam \d+\r?$/); // the serial line ends lines with CR LF
+    const bad = await v.hull(['logs', '--since', '1m', 'spam']);
+    expect(bad.stderr).toMatch(/a VM's console log has no timestamps/);
+    await v.ok(['rm', '-f', 'spam']);
   });
 });

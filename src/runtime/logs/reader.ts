@@ -37,10 +37,11 @@ export async function* readLog(path: string, o: ReadLogOptions): AsyncGenerator<
   const files = new LogFiles(path);
   const copy = o.rotation === 'copy';
   // With copy rotation, which rotations a reader has seen must match the files it opened.
-  const { segs, seen, limit } = copy ? await copyRotations.run(path, () => snapshot(files)) : await snapshot(files);
+  const { segs, seen } = copy ? await copyRotations.run(path, () => snapshot(files)) : await snapshot(files);
   let cur: Current | undefined;
   try {
     const start = await startOf(segs, o);
+    const limit = await endOf(files, segs, seen, copy);
     yield Buffer.alloc(0); // opened and placed: what could not be read has thrown by now
     const hasPath = segs.at(-1)?.path === path;
     const older = hasPath ? segs.length - 1 : segs.length;
@@ -63,14 +64,19 @@ interface Snapshot {
   segs: OpenSegment[];
   /** Copy rotations seen when the files were opened. */
   seen: number;
-  /** PATH's size then. */
-  limit: number;
 }
 
 async function snapshot(files: LogFiles): Promise<Snapshot> {
-  const segs = await files.open();
+  return { segs: await files.open(), seen: copyRotations.count(files.path) };
+}
+
+/** How far PATH is written once the start is found (the tail looked at all of it): a read without follow ends there. */
+async function endOf(files: LogFiles, segs: OpenSegment[], seen: number, copy: boolean): Promise<number> {
   const last = segs.at(-1)?.path === files.path ? segs.at(-1) : undefined;
-  return { segs, seen: copyRotations.count(files.path), limit: last ? (await last.fh.stat()).size : 0 };
+  if (!last) return 0;
+  const size = async () => (await last.fh.stat()).size;
+  // A copy rotation since the files were opened: PATH's size now is another file's; the rest is found through the rotation.
+  return copy ? copyRotations.run(files.path, async () => (copyRotations.count(files.path) === seen ? size() : Infinity)) : size();
 }
 
 async function startOf(segs: OpenSegment[], o: ReadLogOptions): Promise<Position> {
