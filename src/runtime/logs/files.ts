@@ -1,4 +1,4 @@
-import { lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
 /**
@@ -78,11 +78,6 @@ export class LogFiles {
     const old = segs.filter((s) => s.path !== this.path);
     const keep = maxFile - (segs.at(-1)?.path === this.path ? 1 : 0);
     for (const s of old.slice(0, Math.max(0, old.length - keep))) await unlink(s.path).catch(() => undefined);
-  }
-
-  /** Move PATH aside as the next PATH.N (the daemon's own writer, after closing it). */
-  async renameCurrent(): Promise<void> {
-    await rename(this.path, this.gen(await this.nextSeq()));
   }
 }
 

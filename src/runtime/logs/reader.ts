@@ -1,12 +1,11 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { copyRotations } from './copy-rotation.js';
 import { closeAll, closeSegment, LogFiles, type OpenSegment } from './files.js';
+import { copyCursor, copyUpTo, renameCursor, type Current } from './follow.js';
+import { FILE_END, readRange, readSome, type LogChunk } from './read-bytes.js';
 import { firstSegment, tailStart, type Judgement, type Position } from './scan.js';
 
-/** Between two files: a line cut at a file's end does not go on in the next one. */
-export const FILE_END = Symbol('file end');
-export type LogChunk = Buffer | typeof FILE_END;
+export { FILE_END, type LogChunk };
 
 export interface ReadLogOptions {
   /** How PATH is rotated (files.ts): replaced by a new file (conmon, the daemon's writer) or copied and emptied (QEMU). */
@@ -22,8 +21,6 @@ export interface ReadLogOptions {
   /** Go on reading what is written until this aborts, then read what is left and end. */
   follow?: AbortSignal;
 }
-
-const READ_MAX = 1024 * 1024;
 
 /**
  * A rotated log's bytes, oldest file first, from where the options say, in
@@ -85,16 +82,6 @@ async function startOf(segs: OpenSegment[], o: ReadLogOptions): Promise<Position
   return { seg: 0, offset: 0 };
 }
 
-/** The file being written, as far as this reader has read it. */
-interface Current {
-  seg?: OpenSegment;
-  pos: number;
-  /** Copy rotations: how many this reader has accounted for. */
-  seen: number;
-  /** An older file, not PATH, reached by a reader behind the writer. */
-  older?: boolean;
-}
-
 /** An older file to its end, unless conmon takes it up as the new PATH meanwhile (conmon-rotation.ts): then it is gone. */
 async function* readOlder(path: string, seg: OpenSegment, from: number): AsyncGenerator<Buffer> {
   for (let pos = from; ; ) {
@@ -105,200 +92,3 @@ async function* readOlder(path: string, seg: OpenSegment, from: number): AsyncGe
   }
 }
 
-async function* readRange(fh: FileHandle | undefined, from: number, to: number): AsyncGenerator<Buffer> {
-  for (let pos = from; fh && pos < to; ) {
-    const b = await readSome(fh, pos, to);
-    if (!b.length) return;
-    pos += b.length;
-    yield b;
-  }
-}
-
-async function readSome(fh: FileHandle, pos: number, end = Infinity): Promise<Buffer> {
-  const size = Math.min(end, (await fh.stat()).size);
-  if (size <= pos) return Buffer.alloc(0);
-  const buf = Buffer.allocUnsafe(Math.min(READ_MAX, size - pos));
-  const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-  return buf.subarray(0, bytesRead);
-}
-
-/**
- * PATH replaced by a new file: once PATH names another inode, the old one is
- * complete (conmon closes it before the rename); read it to its end, then the
- * file after it (a PATH.N when several rotations passed meanwhile), then PATH.
- */
-async function* renameCursor(files: LogFiles, cur: Current, follow?: AbortSignal): AsyncGenerator<LogChunk> {
-  yield* untilIdle(follow, files.dir, async function* () {
-    if (!cur.seg) {
-      cur.seg = await openPath(files);
-      cur.pos = 0;
-      if (!cur.seg) return false;
-    }
-    // An older file (a reader far behind) that conmon took up as its new PATH: what it held is gone.
-    const taken = cur.older && (await stat(files.path).catch(() => undefined))?.ino === cur.seg.ino;
-    if (!taken) {
-      const b = await readSome(cur.seg.fh, cur.pos);
-      if (b.length) {
-        cur.pos += b.length;
-        yield b;
-        return true;
-      }
-      const st = await stat(files.path).catch(() => undefined);
-      if (!st || st.ino === cur.seg.ino) return false;
-      // Replaced: what was written before the replacement (after the read above) is there now.
-      const rest = await readSome(cur.seg.fh, cur.pos);
-      if (rest.length) {
-        cur.pos += rest.length;
-        yield rest;
-        return true;
-      }
-    }
-    const next = await nextAfter(files, cur.seg, taken);
-    if (!next) return false;
-    await closeSegment(cur.seg);
-    Object.assign(cur, { seg: next, pos: 0, older: next.path !== files.path });
-    yield FILE_END;
-    return true;
-  });
-}
-
-/**
- * The file that follows `seg`: the next one in order, or PATH when `seg` is
- * no longer among them; after a file taken up as PATH (it was the oldest),
- * the oldest there is.
- */
-async function nextAfter(files: LogFiles, seg: OpenSegment, taken = false): Promise<OpenSegment | undefined> {
-  const segs = await files.open();
-  const i = segs.findIndex((s) => s.ino === seg.ino);
-  let next: OpenSegment | undefined;
-  if (taken) next = segs[0];
-  else if (i >= 0) next = segs[i + 1];
-  else if (seg.seq !== undefined) next = segs.find((s) => s.seq !== undefined && s.seq > seg.seq!) ?? segs.at(-1);
-  else next = segs.at(-1);
-  await closeAll(segs.filter((s) => s !== next));
-  return next;
-}
-
-/** PATH, opened, when it is there. */
-async function openPath(files: LogFiles): Promise<OpenSegment | undefined> {
-  const segs = await files.open();
-  const cur = segs.at(-1)?.path === files.path ? segs.at(-1) : undefined;
-  await closeAll(segs.filter((s) => s !== cur));
-  return cur;
-}
-
-/**
- * PATH copied and emptied in place (QEMU's console): each read of PATH holds
- * the rotation lock, so a rotation between two reads is seen; the rest of
- * what this reader had not read is then in PATH.N, from its offset there.
- */
-async function* copyCursor(files: LogFiles, cur: Current, follow?: AbortSignal): AsyncGenerator<LogChunk> {
-  yield* untilIdle(follow, files.dir, async function* () {
-    const step = await copyRotations.run(files.path, async () => {
-      const moved = copyRotations.count(files.path) !== cur.seen ? copyRotations.after(files.path, cur.seen) : [];
-      if (moved.length) {
-        const from = Math.max(0, cur.pos - moved[0].base);
-        Object.assign(cur, { pos: 0, seen: copyRotations.count(files.path) });
-        return { moved: moved.map((r, i) => ({ path: files.gen(r.seq), from: i ? 0 : from })) };
-      }
-      cur.seg ??= await openPath(files);
-      if (!cur.seg) return { data: Buffer.alloc(0) };
-      const data = await readSome(cur.seg.fh, cur.pos);
-      cur.pos += data.length;
-      return { data };
-    });
-    if ('moved' in step) {
-      for (const m of step.moved!) yield* readFileFrom(m.path, m.from);
-      return true;
-    }
-    if (!step.data.length) return false;
-    yield step.data;
-    return true;
-  });
-}
-
-/** Without follow: PATH up to `limit`, or, if it is rotated meanwhile, the rest of that from the PATH.N it went to. */
-async function* copyUpTo(files: LogFiles, cur: Current, limit: number): AsyncGenerator<Buffer> {
-  while (cur.seg && cur.pos < limit) {
-    const step = await copyRotations.run(files.path, async () => {
-      if (copyRotations.count(files.path) === cur.seen) return { data: await readSome(cur.seg!.fh, cur.pos, limit) };
-      const r = copyRotations.after(files.path, cur.seen)[0];
-      return { moved: { path: files.gen(r.seq), from: Math.max(0, cur.pos - r.base), to: limit - r.base } };
-    });
-    if (step.moved) return yield* readFileFrom(step.moved.path, step.moved.from, step.moved.to);
-    if (!step.data.length) return;
-    cur.pos += step.data.length;
-    yield step.data;
-  }
-}
-
-async function* readFileFrom(path: string, from: number, to = Infinity): AsyncGenerator<Buffer> {
-  const fh = await open(path, 'r').catch(() => undefined); // pruned meanwhile: gone
-  if (!fh) return;
-  try {
-    yield* readRange(fh, from, to);
-  } finally {
-    await fh.close();
-  }
-}
-
-/**
- * Run `step` (which yields what it read and says whether it did anything)
- * until it is idle; when following, then wait for a change in `dir` (or a
- * quarter second) and go on, until `follow` aborts: then once more until idle.
- */
-async function* untilIdle(follow: AbortSignal | undefined, dir: string, step: () => AsyncGenerator<LogChunk, boolean>): AsyncGenerator<LogChunk> {
-  const drain = async function* () {
-    for (;;) if (!(yield* step())) return;
-  };
-  yield* drain();
-  if (!follow) return;
-  const waiter = new Waiter(dir, follow);
-  try {
-    while (!follow.aborted) {
-      await waiter.next();
-      yield* drain();
-    }
-    yield* drain();
-  } finally {
-    waiter.close();
-  }
-}
-
-/** Wakes a follower on any change in the log's directory, every 250 ms anyway, and on abort. */
-class Waiter {
-  private watcher?: FSWatcher;
-  private wake?: () => void;
-  private timer?: NodeJS.Timeout;
-
-  constructor(dir: string, private signal: AbortSignal) {
-    try {
-      this.watcher = watch(dir, () => this.wake?.());
-      this.watcher.on('error', () => undefined);
-    } catch {
-      // polling alone still works
-    }
-    signal.addEventListener('abort', this.onAbort);
-  }
-
-  private onAbort = () => this.wake?.();
-
-  next(): Promise<void> {
-    if (this.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.wake = () => {
-        this.wake = undefined;
-        clearTimeout(this.timer);
-        resolve();
-      };
-      this.timer = setTimeout(this.wake, 250);
-    });
-  }
-
-  close(): void {
-    this.watcher?.close();
-    clearTimeout(this.timer);
-    this.wake?.();
-    this.signal.removeEventListener('abort', this.onAbort);
-  }
-}

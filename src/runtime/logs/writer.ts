@@ -58,7 +58,11 @@ export class RotatingLogWriter {
   private rotate(): void {
     this.closeFd();
     const seqs = seqsIn(readdirSync(this.files.dir), basename(this.path));
-    renameSync(this.path, this.files.gen((seqs.at(-1) ?? 0) + 1));
+    try {
+      renameSync(this.path, this.files.gen((seqs.at(-1) ?? 0) + 1));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // gone (removed by hand): a new one begins
+    }
     const old = seqsIn(readdirSync(this.files.dir), basename(this.path));
     for (const seq of old.slice(0, Math.max(0, old.length - (this.policy.maxFile - 1)))) unlinkSync(this.files.gen(seq));
     this.size = 0;
