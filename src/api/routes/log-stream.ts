@@ -1,22 +1,8 @@
 import { Readable } from 'node:stream';
 import type { Instance } from '../../core/instance.js';
-import { parseTimeArg } from '../../core/timestamps.js';
-import { invalid } from '../../core/errors.js';
 import type { Engine } from '../../engine/engine.js';
 import type { LogRecord } from '../../runtime/oci/logs.js';
 import { muxFrame } from '../streams.js';
-
-/** `tail`, `since`, `until` as the logs routes take them. */
-export function logQuery(q: Record<string, string | undefined>): { tail?: number; since?: bigint; until?: bigint } {
-  let tail: number | undefined;
-  if (q.tail !== undefined && q.tail !== 'all' && q.tail !== '') {
-    if (!/^-?\d+$/.test(q.tail)) throw invalid(`invalid tail "${q.tail}": a number of lines, or all`);
-    tail = Number(q.tail) < 0 ? undefined : Number(q.tail);
-  }
-  const since = q.since ? parseTimeArg(q.since, 'since') : undefined;
-  const until = q.until ? parseTimeArg(q.until, 'until') : undefined;
-  return { tail, since, until };
-}
 
 /**
  * A follow's end: the instance exits, or the client goes. The exit is

@@ -23,8 +23,6 @@ export function register(program: Command): void {
       if (opts.since) q.set('since', opts.since);
       if (opts.until) q.set('until', opts.until);
       const res = await ctx.client.stream('GET', `/v1/containers/${enc(ref)}/logs?${q}`);
-      // `hull logs web | head`: the reader went away, which is not an error.
-      for (const out of [process.stdout, process.stderr]) out.on('error', (e: NodeJS.ErrnoException) => e.code === 'EPIPE' && process.exit(0));
       const raw = (res.headers['content-type'] ?? '').includes('raw-stream');
       // Keep the reader's pace: a slow pipe must not make the CLI hold the whole log.
       const write = (out: NodeJS.WriteStream, d: Buffer) => {
