@@ -37,10 +37,11 @@ export async function* readLog(path: string, o: ReadLogOptions): AsyncGenerator<
   const { segs, seen } = copy ? await copyRotations.run(path, () => snapshot(files)) : await snapshot(files);
   let cur: Current | undefined;
   try {
-    const start = await startOf(segs, o);
+    // How far PATH goes for this read: the tail is looked for, and a read without follow ends, there.
     const limit = await endOf(files, segs, seen, copy);
-    yield Buffer.alloc(0); // opened and placed: what could not be read has thrown by now
     const hasPath = segs.at(-1)?.path === path;
+    const start = await startOf(segs, o, hasPath && Number.isFinite(limit) ? limit : undefined);
+    yield Buffer.alloc(0); // opened and placed: what could not be read has thrown by now
     const older = hasPath ? segs.length - 1 : segs.length;
     for (let i = start.seg; i < older; i++) {
       yield* readOlder(path, segs[i], i === start.seg ? start.offset : 0);
@@ -67,7 +68,7 @@ async function snapshot(files: LogFiles): Promise<Snapshot> {
   return { segs: await files.open(), seen: copyRotations.count(files.path) };
 }
 
-/** How far PATH is written once the start is found (the tail looked at all of it): a read without follow ends there. */
+/** How far PATH is written when the read begins (0 when there is none). */
 async function endOf(files: LogFiles, segs: OpenSegment[], seen: number, copy: boolean): Promise<number> {
   const last = segs.at(-1)?.path === files.path ? segs.at(-1) : undefined;
   if (!last) return 0;
@@ -76,8 +77,8 @@ async function endOf(files: LogFiles, segs: OpenSegment[], seen: number, copy: b
   return copy ? copyRotations.run(files.path, async () => (copyRotations.count(files.path) === seen ? size() : Infinity)) : size();
 }
 
-async function startOf(segs: OpenSegment[], o: ReadLogOptions): Promise<Position> {
-  if (o.tail !== undefined && o.tail >= 0) return tailStart(segs, o.tail, o.judge ?? (() => 'count'), o.partialLines);
+async function startOf(segs: OpenSegment[], o: ReadLogOptions, lastSize?: number): Promise<Position> {
+  if (o.tail !== undefined && o.tail >= 0) return tailStart(segs, o.tail, o.judge ?? (() => 'count'), o.partialLines, lastSize);
   if (o.since && o.judge) return firstSegment(segs, (line) => o.judge!(line) === 'stop');
   return { seg: 0, offset: 0 };
 }

@@ -24,14 +24,16 @@ const MAX_LINE = 1024 * 1024;
  * needed. A last line without its newline is a record still being written
  * and left out, unless `partialLines` (raw text, where it is a prompt).
  */
-export async function tailStart(segs: OpenSegment[], n: number, judge: (line: Buffer) => Judgement, partialLines = false): Promise<Position> {
-  if (n <= 0) return endOf(segs, partialLines);
+export async function tailStart(segs: OpenSegment[], n: number, judge: (line: Buffer) => Judgement, partialLines = false, lastSize?: number): Promise<Position> {
+  // The newest file as far as the read goes (it may be growing): older ones are whole.
+  const sizeOf = async (i: number) => (i === segs.length - 1 && lastSize !== undefined ? lastSize : (await segs[i].fh.stat()).size);
+  if (n <= 0) return endOf(segs, partialLines, sizeOf);
   let left = n;
   let after: Judgement | undefined; // what the line after this one was (scanning backwards)
   for (let i = segs.length - 1; i >= 0; i--) {
     let found: number | undefined;
     let done = false;
-    await scanBack(segs[i].fh, partialLines, (line, start) => {
+    await scanBack(segs[i].fh, await sizeOf(i), partialLines, (line, start) => {
       const j = judge(line);
       if (found !== undefined) {
         // The counted line's first parts come with it.
@@ -53,12 +55,12 @@ export async function tailStart(segs: OpenSegment[], n: number, judge: (line: Bu
 }
 
 /** After the last whole line (after everything, for raw text): what `--tail 0` starts from. */
-async function endOf(segs: OpenSegment[], partialLines: boolean): Promise<Position> {
+async function endOf(segs: OpenSegment[], partialLines: boolean, sizeOf: (i: number) => Promise<number>): Promise<Position> {
   const seg = segs.length - 1;
   if (seg < 0) return { seg: 0, offset: 0 };
-  if (partialLines) return { seg, offset: (await segs[seg].fh.stat()).size };
+  if (partialLines) return { seg, offset: await sizeOf(seg) };
   let offset = 0;
-  await scanBack(segs[seg].fh, false, (line, start) => {
+  await scanBack(segs[seg].fh, await sizeOf(seg), false, (line, start) => {
     offset = start + line.length + 1;
     return true;
   });
@@ -85,8 +87,7 @@ async function firstLine(fh: FileHandle): Promise<Buffer | undefined> {
  * Visit a file's lines from the last to the first, each without its newline
  * and with the offset it starts at, until `visit` says stop (true).
  */
-export async function scanBack(fh: FileHandle, partialLines: boolean, visit: (line: Buffer, start: number) => boolean): Promise<boolean> {
-  const size = (await fh.stat()).size;
+export async function scanBack(fh: FileHandle, size: number, partialLines: boolean, visit: (line: Buffer, start: number) => boolean): Promise<boolean> {
   let buf = Buffer.alloc(0);
   let bufStart = size; // buf holds the bytes [bufStart, lineEnd)
   let lineEnd = size;
