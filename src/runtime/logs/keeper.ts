@@ -103,3 +103,17 @@ export class LogKeeper {
     clearTimeout(this.later);
   }
 }
+
+/** The keepers of the logs written under this daemon, one per instance id. */
+export class LogKeepers {
+  private keepers = new Map<string, LogKeeper>();
+
+  keep(id: string, path: string, policy: LogConfig, mode: 'conmon' | 'copy'): void {
+    if (!this.keepers.has(id)) this.keepers.set(id, LogKeeper.start(path, policy, mode));
+  }
+
+  drop(id: string): void {
+    this.keepers.get(id)?.stop();
+    this.keepers.delete(id);
+  }
+}

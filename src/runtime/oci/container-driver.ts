@@ -27,7 +27,7 @@ import { BPF_ANNOTATION, SeccompCache, binaryIdentity } from './seccomp-cache.js
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../core/log-config.js';
 import { rotateForStart } from '../logs/conmon-rotation.js';
 import { LogFiles } from '../logs/files.js';
-import { LogKeeper } from '../logs/keeper.js';
+import { LogKeepers } from '../logs/keeper.js';
 import type { OciSpec } from './spec-types.js';
 
 const userns = (m: ReturnType<typeof idMapOf>) => (m ? { hostId: m.hostUid, hostGid: m.hostGid, size: m.size } : undefined);
@@ -59,7 +59,7 @@ export class ContainerDriver implements Driver {
   private seccomp: SeccompCache;
   private limits: RootfsLimits;
   /** The log keepers of the containers running under this daemon (logs/keeper.ts). */
-  private keepers = new Map<string, LogKeeper>();
+  private logs = new LogKeepers();
 
   constructor(private o: ContainerDriverOptions) {
     this.exitDir = join(o.root, 'exits');
@@ -146,7 +146,7 @@ export class ContainerDriver implements Driver {
       await this.denyRuncTun(rt, inst, spec);
       if (bpf.key && !bpf.used) await this.seccomp.learn(bpf.key, join(rt.stateRoot, inst.id));
       const monitorPid = (await readInt(join(dir, 'conmon.pid'))) ?? 0;
-      this.keepLog(inst);
+      this.logs.keep(inst.id, this.logPath(inst), logPolicy(inst), 'conmon');
       r.success();
       return { pid, monitorPid };
     } finally {
@@ -292,13 +292,13 @@ export class ContainerDriver implements Driver {
   }
 
   async release(inst: Instance): Promise<void> {
-    this.dropLog(inst.id);
+    this.logs.drop(inst.id);
     // Independent: the processes are gone, so the rootfs can go while the runtime forgets it.
     await Promise.all([this.runtime(inst.config.runtime).delete(inst.id, true), overlay.unmount(this.rootfsDir(inst))]);
   }
 
   async remove(inst: Instance): Promise<void> {
-    this.dropLog(inst.id);
+    this.logs.drop(inst.id);
     const rt = this.o.runtimes.get(inst.config.runtime);
     if (rt) await rt.delete(inst.id, true);
     await overlay.unmount(this.rootfsDir(inst));
@@ -392,16 +392,7 @@ export class ContainerDriver implements Driver {
   async monitorAlive(inst: Instance): Promise<boolean> {
     const pid = await readInt(join(this.dir(inst), 'conmon.pid'));
     const alive = pid !== undefined && pidAlive(pid);
-    if (alive) this.keepLog(inst);
+    if (alive) this.logs.keep(inst.id, this.logPath(inst), logPolicy(inst), 'conmon');
     return alive;
-  }
-
-  private keepLog(inst: Instance): void {
-    if (!this.keepers.has(inst.id)) this.keepers.set(inst.id, LogKeeper.start(this.logPath(inst), logPolicy(inst), 'conmon'));
-  }
-
-  private dropLog(id: string): void {
-    this.keepers.get(id)?.stop();
-    this.keepers.delete(id);
   }
 }
