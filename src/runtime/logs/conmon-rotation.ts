@@ -1,7 +1,8 @@
 import { closeSync, linkSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { LogFiles } from './files.js';
-import { isHeld, seqsIn } from './files.js';
+import { seqsIn } from './files.js';
+import { isHeld } from './held.js';
 
 /**
  * Keeping a container's log as docker's `local` driver does, with conmon
@@ -44,10 +45,10 @@ export function keepConmonLog(files: LogFiles, maxFile: number): void {
 export function rotateForStart(files: LogFiles, maxFile: number): void {
   unlinkQuietly(tmpOf(files));
   const size = lstatSync(files.path, { throwIfNoEntry: false })?.size;
-  if (size && maxFile > 1) linkCurrentOnTop(files, scan(files));
+  if (size && maxFile > 1) linkCurrentOnTop(files, scan(files, true));
   if (size !== undefined) unlinkSync(files.path);
   if (maxFile > 1) {
-    const st = scan(files);
+    const st = scan(files, true);
     pruneOld(st, maxFile - 1);
     const first = files.gen(st.top + 1);
     closeSync(openSync(first, 'wx', 0o600));
@@ -75,26 +76,41 @@ interface State {
 
 const tmpOf = (files: LogFiles) => `${files.path}.tmp`;
 
-function scan(files: LogFiles): State {
-  const ino = (p: string) => lstatSync(p, { bigint: true, throwIfNoEntry: false });
-  const cur = ino(files.path);
-  const tmp = ino(tmpOf(files));
-  const st: State = { current: cur && Number(cur.ino), tmp: tmp && Number(tmp.ino), old: [], top: 0 };
+/**
+ * The files as they are, read again if conmon rotated meanwhile (PATH or
+ * PATH.tmp another inode at the end than at the start): a file taken for
+ * older that is PATH by then must not be pruned. `idle` (conmon not running):
+ * an empty PATH.N nobody uses, left by a daemon stopped after arming, goes.
+ */
+function scan(files: LogFiles, idle = false): State {
+  const ino = (p: string) => num(lstatSync(p, { bigint: true, throwIfNoEntry: false })?.ino);
+  for (let tries = 0; ; tries++) {
+    const st = scanOnce(files, ino(files.path), ino(tmpOf(files)), idle);
+    if ((st.current === ino(files.path) && st.tmp === ino(tmpOf(files))) || tries === 4) {
+      renumber(files, st);
+      return st;
+    }
+  }
+}
+
+function scanOnce(files: LogFiles, current: number | undefined, tmp: number | undefined, idle: boolean): State {
+  const st: State = { current, tmp, old: [], top: 0 };
   for (const seq of seqsIn(readdirSync(files.dir), basename(files.path))) {
     const path = files.gen(seq);
-    const s = ino(path);
+    const s = lstatSync(path, { bigint: true, throwIfNoEntry: false });
     if (!s) continue;
     st.top = Math.max(st.top, seq);
     const g = { seq, path, ino: Number(s.ino), mtimeNs: s.mtimeNs };
     if (g.ino === st.current) st.linked = g;
-    else if (s.size === 0n && g.ino !== st.tmp) unlinkQuietly(path); // armed once, never used (a daemon stopped meanwhile)
+    else if (s.size === 0n && g.ino !== st.tmp && idle) unlinkQuietly(path);
     else if (s.size > 0n || g.ino !== st.tmp) st.old.push(g); // an armed empty one is the next PATH, not an older file
   }
   // In the order written: a name conmon took up while no daemon watched sits out of place.
   st.old.sort((a, b) => (a.mtimeNs === b.mtimeNs ? a.seq - b.seq : a.mtimeNs < b.mtimeNs ? -1 : 1));
-  renumber(files, st);
   return st;
 }
+
+const num = (v: bigint | undefined) => (v === undefined ? undefined : Number(v));
 
 /** Older files whose numbers are out of their order (see scan) get new, higher ones. */
 function renumber(files: LogFiles, st: State): void {

@@ -1,5 +1,6 @@
 import { lstat, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { hold } from './held.js';
 
 /**
  * The files of one rotated log: PATH is the newest, the one being written;
@@ -46,20 +47,20 @@ export class LogFiles {
    * next PATH (conmon-rotation.ts), which is not an older file.
    */
   async open(): Promise<OpenSegment[]> {
-    // A rotation while listing would put the files out of order: list again (a rotation takes a file's worth of writing).
+    // A rotation (or the next file made ready) while listing would put the files out of order: list again.
+    const ino = async (p: string) => (await lstat(p).catch(() => undefined))?.ino;
     for (let tries = 0; ; tries++) {
-      const segs = await this.list();
-      const now = (await lstat(this.path).catch(() => undefined))?.ino;
+      const next = await ino(`${this.path}.tmp`);
+      const segs = await this.list(next);
       const cur = segs.at(-1)?.path === this.path ? segs.at(-1)!.ino : undefined;
-      if (now === cur || tries === 4) return segs;
+      if ((cur === (await ino(this.path)) && next === (await ino(`${this.path}.tmp`))) || tries === 4) return segs;
       await closeAll(segs);
     }
   }
 
-  private async list(): Promise<OpenSegment[]> {
+  private async list(next: number | undefined): Promise<OpenSegment[]> {
     const out: OpenSegment[] = [];
     const cur = await openSegment(this.path);
-    const next = (await lstat(`${this.path}.tmp`).catch(() => undefined))?.ino;
     for (const seq of await this.seqs()) {
       const s = await openSegment(this.gen(seq), seq);
       if (!s) continue; // pruned meanwhile: it was the oldest
@@ -100,7 +101,7 @@ async function openSegment(path: string, seq?: number): Promise<OpenSegment | un
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EINVAL' });
-    held.set(st.ino, (held.get(st.ino) ?? 0) + 1);
+    hold(st.ino, 1);
     return { path, fh, ino: st.ino, seq };
   } catch (e) {
     await fh.close();
@@ -108,19 +109,8 @@ async function openSegment(path: string, seq?: number): Promise<OpenSegment | un
   }
 }
 
-/**
- * The inodes this daemon's readers hold open. conmon's rotation may take up
- * the oldest file as its new one (conmon-rotation.ts); a file a reader is
- * still reading is not offered, so no reader finds its file rewritten.
- */
-const held = new Map<number, number>();
-
-export const isHeld = (ino: number): boolean => held.has(ino);
-
 export async function closeSegment(s: OpenSegment): Promise<void> {
-  const n = (held.get(s.ino) ?? 1) - 1;
-  if (n > 0) held.set(s.ino, n);
-  else held.delete(s.ino);
+  hold(s.ino, -1);
   await s.fh.close().catch(() => undefined);
 }
 

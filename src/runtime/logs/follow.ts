@@ -33,7 +33,9 @@ export async function* renameCursor(files: LogFiles, cur: Current, follow?: Abor
       if (!cur.seg) return false;
     }
     // An older file (a reader far behind) that conmon took up as its new PATH: what it held is gone.
-    const taken = cur.older && (await stat(files.path).catch(() => undefined))?.ino === cur.seg.ino;
+    // (One this reader found empty was the next PATH made ready: it reads on in it as PATH.)
+    let taken = cur.older && (await stat(files.path).catch(() => undefined))?.ino === cur.seg.ino;
+    if (taken && cur.pos === 0) taken = cur.older = false;
     if (!taken) {
       const b = await readSome(cur.seg.fh, cur.pos);
       if (b.length) {

@@ -1,9 +1,12 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { LogConfig } from '../../core/log-config.js';
 import { keepConmonLog } from './conmon-rotation.js';
 import { copyRotations } from './copy-rotation.js';
 import { LogFiles } from './files.js';
+import { watchHeld } from './held.js';
 
 /**
  * LogKeeper: the daemon's half of keeping a log within its policy while its
@@ -104,16 +107,66 @@ export class LogKeeper {
   }
 }
 
-/** The keepers of the logs written under this daemon, one per instance id. */
+/**
+ * The keepers of the logs written under this daemon, one per instance id.
+ * conmon's keepers run on a worker thread (keeper-worker.ts): they must act
+ * within one of conmon's rotations, which a main thread busy with readers
+ * and requests can miss (measured: 70 ms late while it served a follow on a
+ * loaded machine, with a rotation every 25 ms). QEMU's copy rotations stay
+ * here: they share a lock with this thread's readers (copy-rotation.ts).
+ * Where the compiled worker is absent (the tests run the TypeScript sources)
+ * all keepers run in-process.
+ */
 export class LogKeepers {
-  private keepers = new Map<string, LogKeeper>();
+  private local = new Map<string, LogKeeper>();
+  private remote = new Map<string, KeepMessage>();
+
+  constructor() {
+    keeperWorker(() => this.rehome()); // started now: a worker takes a while to come up, conmon does not wait
+  }
 
   keep(id: string, path: string, policy: LogConfig, mode: 'conmon' | 'copy'): void {
-    if (!this.keepers.has(id)) this.keepers.set(id, LogKeeper.start(path, policy, mode));
+    if (this.local.has(id) || this.remote.has(id)) return;
+    const w = mode === 'conmon' ? keeperWorker() : undefined;
+    if (!w) return void this.local.set(id, LogKeeper.start(path, policy, mode));
+    const m: KeepMessage = { op: 'keep', id, path, policy };
+    this.remote.set(id, m);
+    w.postMessage(m);
   }
 
   drop(id: string): void {
-    this.keepers.get(id)?.stop();
-    this.keepers.delete(id);
+    this.local.get(id)?.stop();
+    this.local.delete(id);
+    if (this.remote.delete(id)) keeperWorker()?.postMessage({ op: 'drop', id });
   }
+
+  /** The worker is gone: its keepers go on here. */
+  private rehome(): void {
+    for (const m of this.remote.values()) this.local.set(m.id, LogKeeper.start(m.path, m.policy, 'conmon'));
+    this.remote.clear();
+  }
+}
+
+export type KeepMessage = { op: 'keep'; id: string; path: string; policy: LogConfig };
+export type KeeperMessage = KeepMessage | { op: 'drop'; id: string } | { op: 'held'; ino: number; count: number };
+
+const WORKER = new URL('./keeper-worker.js', import.meta.url);
+let worker: Worker | null | undefined;
+const onGone = new Set<() => void>();
+
+/** The one keeper worker of this process, started on first use; undefined where it cannot run. */
+function keeperWorker(gone?: () => void): Worker | undefined {
+  if (gone) onGone.add(gone);
+  if (worker !== undefined) return worker ?? undefined;
+  if (!existsSync(fileURLToPath(WORKER))) return (worker = null) ?? undefined;
+  const w = new Worker(WORKER);
+  worker = w;
+  w.unref();
+  w.on('error', () => undefined);
+  w.on('exit', () => {
+    worker = null;
+    for (const f of onGone) f();
+  });
+  watchHeld((ino, count) => worker?.postMessage({ op: 'held', ino, count } satisfies KeeperMessage));
+  return w;
 }

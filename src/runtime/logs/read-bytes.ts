@@ -5,7 +5,7 @@ export const FILE_END = Symbol('file end');
 export type LogChunk = Buffer | typeof FILE_END;
 
 /** The most one read takes: what a slow client makes the daemon hold. */
-const READ_MAX = 1024 * 1024;
+const READ_MAX = 256 * 1024;
 
 export async function* readRange(fh: FileHandle | undefined, from: number, to: number): AsyncGenerator<Buffer> {
   for (let pos = from; fh && pos < to; ) {
