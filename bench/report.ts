@@ -11,6 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { printDensity, type DensityResult } from './density.js';
+import { printLogs, type LogsResult } from './logs.js';
 import { REPO } from './lib.js';
 import { printNetwork, type NetworkResult } from './network.js';
 import { printProfile, type ProfileResult } from './profile.js';
@@ -39,6 +40,7 @@ export const SECTIONS: Section[] = [
   { name: 'network', title: 'Networks', source: 'bench/network.ts', print: (r: NetworkResult) => printNetwork(r) },
   { name: 'vm', title: 'VMs through the driver', source: 'bench/vm.ts', print: (r: VmBenchResult) => printVmBench(r) },
   { name: 'vm-cli', title: 'VMs through the CLI', source: 'bench/vm-cli.ts', print: (r: VmCliResult) => printVmCli(r) },
+  { name: 'logs', title: 'Logs', source: 'bench/logs.ts', print: (r: LogsResult) => printLogs(r) },
 ];
 
 const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;

@@ -24,7 +24,7 @@ export interface ReadLogOptions {
 
 /**
  * A rotated log's bytes, oldest file first, from where the options say, in
- * chunks of at most 1 MiB pulled by the caller (a slow client holds nothing
+ * chunks of at most 256 KiB pulled by the caller (a slow client holds nothing
  * more than that); with `follow`, then what is written after, across
  * rotations: a file replaced under the reader is read to its end before the
  * next one is begun, so nothing is lost or read twice. Errors (a file that is

@@ -113,7 +113,7 @@ describe('readRecords', () => {
       count += b.length;
     }
     expect(count).toBe(20_001);
-    expect(batches).toBeGreaterThan(3); // 4.6 MB in chunks of at most 1 MiB
+    expect(batches).toBeGreaterThan(3); // 4.6 MB in chunks of at most 256 KiB
     expect(await data({ tail: 1 })).toEqual(['last']);
   });
 
