@@ -26,8 +26,8 @@ import { isHeld } from './held.js';
  * PATH.tmp is only ever created (link fails if conmon's is there), never
  * removed while conmon runs: conmon exits when its rename finds no PATH.tmp.
  *
- * All of it synchronous: a few metadata calls, done in one turn of the event
- * loop however busy the daemon is with readers.
+ * All of it synchronous, a few metadata calls, run on the keepers' own thread
+ * (keeper.ts), so a daemon busy with readers and requests is not late.
  */
 export function keepConmonLog(files: LogFiles, maxFile: number): void {
   const st = scan(files);
@@ -50,9 +50,7 @@ export function rotateForStart(files: LogFiles, maxFile: number): void {
   if (maxFile > 1) {
     const st = scan(files, true);
     pruneOld(st, maxFile - 1);
-    const first = files.gen(st.top + 1);
-    closeSync(openSync(first, 'wx', 0o600));
-    linkSync(first, files.path);
+    linkSync(newEmpty(files, st), files.path);
   }
   keepConmonLog(files, maxFile);
 }
@@ -143,9 +141,21 @@ function arm(files: LogFiles, st: State, maxFile: number): void {
     if (!isHeld(st.old[0].ino)) linkQuietly(st.old[0].path, tmpOf(files));
     return;
   }
-  const next = files.gen(++st.top);
-  closeSync(openSync(next, 'wx', 0o600));
+  const next = newEmpty(files, st);
   if (!linkQuietly(next, tmpOf(files))) unlinkQuietly(next);
+}
+
+/** A new empty PATH.N above the others (one a keeper still finishing made meanwhile is stepped over). */
+function newEmpty(files: LogFiles, st: State): string {
+  for (;;) {
+    const path = files.gen(++st.top);
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+      return path;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
 }
 
 function pruneOld(st: State, keep: number): void {
