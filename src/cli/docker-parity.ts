@@ -31,6 +31,7 @@ const CREATE: VerbParity = {
     '--cpus': "refused above the host's CPUs, as docker; a fraction of a CPU is a CFS quota",
     '--isolation': "docker's values are Windows' (process, hyperv); Hull's vm runs the program in a small VM of its own",
     '--security-opt': 'only no-new-privileges',
+    '--log-opt': "max-size and max-file, as the local driver's (default 20m and 5, the daemon's --log-opt); files kept uncompressed",
   },
   hull: { '--userns': "a user namespace for this container alone (docker's --userns=host undoes a daemon-wide remap)" },
   dockerOnly: {
@@ -41,14 +42,14 @@ const CREATE: VerbParity = {
     '--dns, --add-host, --link, --expose, --mac-address': "Hull's networks name their members; no per-container resolver settings yet",
     '--cpu-shares, --cpuset-cpus, --memory-swap, --memory-reservation, --blkio-weight': 'only --memory, --cpus and --pids-limit',
     '--health-cmd and the other --health-*': 'no health checks yet',
-    '--log-driver, --log-opt': 'one log format (k8s-file, as podman)',
+    '--log-driver': 'one log driver: rotated k8s-file files (as podman writes them)',
     '--platform': "an image's platform is chosen at pull",
     '--cidfile, --group-add, --attach': 'not yet',
   },
 };
 
 export const PARITY: Record<string, VerbParity> = {
-  daemon: { docker: 'dockerd', same: ['--host'], differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are', '--storage-opt': 'size= only: the default writable-layer size' } },
+  daemon: { docker: 'dockerd', same: ['--host'], differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are', '--storage-opt': 'size= only: the default writable-layer size', '--log-opt': 'max-size and max-file only: the default of containers and VMs created without one' } },
   run: { ...CREATE, docker: 'docker run', same: [...CREATE.same!, '--detach', '--detach-keys'], note: 'exit codes 125, 126, 127 as docker' },
   create: CREATE,
   start: { docker: 'docker start', same: ['--attach', '--interactive', '--detach-keys'], dockerOnly: { '--checkpoint, --checkpoint-dir': 'not yet' } },
@@ -78,9 +79,9 @@ export const PARITY: Record<string, VerbParity> = {
   },
   logs: {
     docker: 'docker logs',
-    note: "a VM's log is its serial console",
-    same: ['--follow', '--tail', '--timestamps'],
-    differs: { '--since': 'an RFC 3339 time (docker takes durations and unix times too)' },
+    note: "a VM's log is its serial console (no timestamps: --since and --until are refused there)",
+    same: ['--follow', '--since', '--until', '--timestamps'],
+    differs: { '--tail': 'counts lines: a line conmon split into partial records is one (docker counts its log entries)' },
     dockerOnly: { '--details': 'not yet' },
   },
   exec: { docker: 'docker exec', same: ['--interactive', '--tty', '--env', '--workdir', '--user', '--detach-keys'], dockerOnly: { '--detach, --privileged, --env-file': 'not yet' } },
