@@ -13,6 +13,7 @@ import { imageRegistryRoutes } from './routes/image-registry.js';
 import { buildRoutes } from './routes/build.js';
 import { networkRoutes } from './routes/networks.js';
 import { vmRoutes } from './routes/vms.js';
+import { volumeRoutes } from './routes/volumes.js';
 import { systemRoutes } from './routes/system.js';
 import { UpgradeRouter } from './upgrade.js';
 import { containerUpgrades } from './routes/container-streams.js';
@@ -78,6 +79,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(execRoutes(deps, sessions));
   await app.register(networkRoutes(deps));
   await app.register(vmRoutes(deps));
+  await app.register(volumeRoutes(deps));
   containerUpgrades(upgrades, deps, sessions);
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Bytes a client sent right behind its request (stdin, before the 101) are the stream's first.

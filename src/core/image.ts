@@ -8,6 +8,8 @@ export interface ImageConfig {
   ExposedPorts?: Record<string, object>;
   Labels?: Record<string, string>;
   StopSignal?: string;
+  /** VOLUME paths: an anonymous volume each for a new container. */
+  Volumes?: Record<string, object>;
 }
 
 export interface Image {

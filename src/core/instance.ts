@@ -10,6 +10,7 @@
 import type { LogConfig } from './log-config.js';
 import type { NetworkAttachment, NetworkMode, PortMapping } from './network.js';
 import type { SecurityConfig } from './security.js';
+import type { InstanceMount, VmDiskAttachment } from './volume.js';
 
 export type InstanceType = 'container' | 'vm';
 export type Isolation = 'container' | 'vm';
@@ -87,6 +88,10 @@ export interface InstanceConfig {
   vm?: VmOptions;
   /** How its log is kept (--log-opt, else the daemon's default when it was created); absent in older records: the built-in default. */
   logConfig?: LogConfig;
+  /** Containers: volumes, binds and tmpfs mounts, resolved at create (storage/volumes). */
+  mounts?: InstanceMount[];
+  /** VMs: block volumes attached as disks, in the order attached. */
+  disks?: VmDiskAttachment[];
 }
 
 export interface InstanceState {

@@ -19,6 +19,8 @@ import { guardCrunStdin, releaseCrunStdinGuard } from '../runtime/oci/stdin-guar
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { IdRanges, readPool } from '../engine/id-ranges.js';
 import { clearStale, detectQuota } from '../storage/quota.js';
+import { InstanceVolumes } from '../storage/volumes/instance-volumes.js';
+import { Volumes } from '../storage/volumes/volumes.js';
 import { pidAlive } from '../sys/run.js';
 import { DEFAULT_ROOT, type DaemonConfig } from './config.js';
 
@@ -40,6 +42,8 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   for (const d of ['containers', 'exits', 'exec', 'runtime']) await mkdir(join(cfg.root, d), { recursive: true, mode: 0o700 });
   await chmod(cfg.root, 0o711);
   await chmod(join(cfg.root, 'containers'), 0o711);
+  // Volumes and pinned bind sources are mounted by a --userns container's runtime too: searchable, not listable.
+  for (const d of ['volumes', 'binds']) await mkdir(join(cfg.root, d), { recursive: true, mode: 0o711 }).then(() => chmod(join(cfg.root, d), 0o711));
   const pidFile = join(cfg.root, 'hull.pid');
   const other = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
   if (other && other !== process.pid && pidAlive(other) && (await isHullDaemon(other))) {
@@ -72,7 +76,9 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const vms = await startVms(cfg.root, driver.exitDir, log);
   tapOwner = vms.tapOwner;
   const idRanges = new IdRanges(store, await readPool());
-  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes, events, logDefaults: cfg.logDefaults });
+  const volumes = new Volumes(cfg.root, store);
+  const storage = new InstanceVolumes(volumes);
+  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes, events, logDefaults: cfg.logDefaults , volumes, storage });
   await engine.recover();
   await engine.watchExits();
   const app = await buildServer({ engine, images, log, version: VERSION });

@@ -22,6 +22,26 @@ export const DeviceSchema = z
   .strict();
 
 /**
+ * One mount, docker-like (`-v`, `--mount`, `--tmpfs`, Compose's `volumes:`):
+ * a named volume (made on first use; an empty source makes an anonymous one),
+ * a host path, or a tmpfs. See core/mount-spec.ts for the flags' parsing.
+ */
+export const MountSchema = z
+  .object({
+    type: z.enum(['volume', 'bind', 'tmpfs']),
+    source: z.string().default(''),
+    target: z.string().min(1),
+    readOnly: z.boolean().default(false),
+    noCopy: z.boolean().optional(),
+    createHostPath: z.boolean().optional(),
+    propagation: z.enum(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']).optional(),
+    tmpfsSize: z.number().int().positive().optional(),
+    tmpfsMode: z.number().int().min(0).max(0o7777).optional(),
+    volumeOptions: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+/**
  * What a client sends to create a container: strict, unknown fields refused.
  * Sizes arrive already parsed to bytes (the CLI parses `-m 64m`; the API
  * accepts numbers only), so every client gets the same validation here.
@@ -73,6 +93,11 @@ export const CreateOptionsSchema = z
       .object({ maxSize: z.number().int().min(MIN_LOG_SIZE).optional(), maxFile: z.number().int().min(1).max(MAX_LOG_FILES).optional() })
       .strict()
       .optional(),
+    // ---- storage (storage/volumes) ----
+    /** Volumes, binds and tmpfs mounts. */
+    mounts: z.array(MountSchema).default([]),
+    /** `CONTAINER[:ro|:rw]`: that container's volumes and binds, at the same targets. */
+    volumesFrom: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*(:(ro|rw))?$/, 'use CONTAINER[:ro|:rw]')).default([]),
   })
   .strict();
 

@@ -24,6 +24,9 @@ import { psRows } from './ps-rows.js';
 import { EventLog } from '../core/events.js';
 import type { Logger } from './logger.js';
 import type { LogConfig } from '../core/log-config.js';
+import { VolumeOps } from './volume-ops.js';
+import type { InstanceVolumes } from '../storage/volumes/instance-volumes.js';
+import type { Volumes } from '../storage/volumes/volumes.js';
 
 const MIN_MEMORY = 6 * 1024 * 1024; // docker's floor: below this nothing starts reliably
 
@@ -46,6 +49,9 @@ export interface EngineDeps {
   events?: EventLog;
   /** How logs are kept when a create does not say (`hull daemon --log-opt`). */
   logDefaults?: LogConfig;
+  /** Volumes (storage/volumes): the records, and each instance's mounts and disks. */
+  volumes: Volumes;
+  storage: InstanceVolumes;
 }
 
 /**
@@ -105,6 +111,17 @@ export class Engine {
   get networks(): NetworkManager {
     return this.d.net;
   }
+
+  /** `hull volume …` and `hull vm disk …` (volume-ops.ts). */
+  readonly volumes = new VolumeOps({
+    get: (ref) => this.get(ref),
+    locked: (id, fn) => this.lock.run(id, fn),
+    mustGet: (id) => this.mustGet(id),
+    vm: () => this.vmDriver(),
+    volumes: () => this.d.volumes,
+    storage: () => this.d.storage,
+    save: (id, mutate) => this.d.store.update<Instance>('instance', id, mutate),
+  });
 
   private driver(inst: Instance): Driver {
     if (inst.type === 'vm') return this.vmDriver();
@@ -193,11 +210,35 @@ export class Engine {
     const ports = withExposed(o.ports, o.publishAll ? image.config.ExposedPorts : undefined);
     if (!isolated && !inst.config.resources.storageBytes && this.d.defaultStorageBytes) inst.config.resources.storageBytes = this.d.defaultStorageBytes;
     if (inst.config.userns && !isolated && this.d.idRanges) inst.config.idMap = await this.d.idRanges.allocate(inst.id);
+    const volumes = new Reverter(); // volumes made for this container go if it is not made
     try {
-      return await this.admit(inst, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports }, this.driver(inst), async () => this.context(inst));
+      inst.config.mounts = await this.volumes.plan(o, image, isolated, volumes);
+      const done = await this.admit(inst, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports }, this.driver(inst), async () => this.context(inst));
+      await this.seedVolumes(done);
+      volumes.success();
+      return done;
     } catch (e) {
       await this.d.idRanges?.release(inst.id, inst.config.idMap);
       throw e;
+    } finally {
+      await volumes.revert();
+    }
+  }
+
+  /** docker's copy-up into the container's empty volumes, from its root filesystem; the container goes if it fails. */
+  private async seedVolumes(inst: Instance): Promise<void> {
+    // A VM-isolated container's volumes are block volumes (no copy-up: its files are on a VM disk).
+    if (inst.config.isolation === 'vm' || !inst.config.mounts?.some((m) => m.type === 'volume')) return;
+    try {
+      const view = await this.driver(inst).rootfs(inst, await this.context(inst));
+      try {
+        await this.d.storage.seed(inst, view.path);
+      } finally {
+        await view.release();
+      }
+    } catch (e) {
+      await this.lock.run(inst.id, () => this.removeLocked(inst.id, true)).catch(() => undefined);
+      throw e instanceof HullError ? e.wrap(`cannot fill the volumes of ${inst.name} from its image`) : e;
     }
   }
 
@@ -243,6 +284,7 @@ export class Engine {
     const name = await this.newName(o.name);
     const image = await this.vmImages().get(o.image);
     const inst = vmRecord(o, image, newId(), name, this.d.logDefaults);
+    inst.config.disks = await this.volumes.diskAttachments(o.diskVolumes);
     // Addresses on its networks (default: the default network; `none`: no NIC), as for containers.
     return this.admit(inst, { networks: o.networks, aliases: o.networkAliases, ip: o.ip, ports: [] }, drv, async () => ({ layerDirs: [] }));
   }
@@ -368,7 +410,8 @@ export class Engine {
     if (inst.state.status === 'removing') throw wrongState(`${noun(inst)} ${inst.name} is being removed`);
     try {
       const ctx = await this.context(inst);
-      const { pid, monitorPid } = await this.driver(inst).start(inst, { ...ctx, network: await this.netUp(inst) });
+      const network = await this.netUp(inst);
+      const { pid, monitorPid } = await this.driver(inst).start(inst, { ...ctx, network, storage: await this.d.storage.up(inst) });
       const next = await this.save(id, (s) => ({
         status: 'running',
         pid,
@@ -388,6 +431,7 @@ export class Engine {
     } catch (e) {
       const err = e instanceof HullError ? e : new HullError('internal', String(e));
       await this.netDown(inst).catch(() => undefined);
+      await this.d.storage.down(inst).catch(() => undefined);
       const exitCode = err.code === 'command_not_found' ? 127 : err.code === 'command_not_executable' ? 126 : 128;
       const failed = await this.save(id, () => ({ status: inst.state.status === 'created' ? 'created' : 'exited', error: err.message, exitCode }));
       // A waiter (docker run's wait, `hull wait` on a created container) learns the failure's code.
@@ -461,13 +505,14 @@ export class Engine {
     });
   }
 
-  async remove(ref: string, force = false): Promise<void> {
+  /** `rm [-f] [-v]`: `volumes` also removes the container's anonymous volumes (never named ones). */
+  async remove(ref: string, force = false, volumes = false): Promise<void> {
     const inst = await this.get(ref);
     this.cancelRestart(inst.id);
-    await this.lock.run(inst.id, () => this.removeLocked(inst.id, force));
+    await this.lock.run(inst.id, () => this.removeLocked(inst.id, force, volumes));
   }
 
-  private async removeLocked(id: string, force: boolean): Promise<void> {
+  private async removeLocked(id: string, force: boolean, volumes = false): Promise<void> {
     const inst = await this.d.store.get<Instance>('instance', id);
     if (!inst) return;
     const live = inst.state.status === 'running' || inst.state.status === 'paused';
@@ -480,9 +525,11 @@ export class Engine {
     }
     await drv.remove(inst);
     await this.netDown(inst);
+    await this.d.storage.down(inst);
     await this.d.net.release(inst);
     await this.d.store.delete('instance', id);
     await this.d.idRanges?.release(id, inst.config.idMap);
+    await this.d.storage.forget(inst, volumes || inst.config.autoRemove);
     this.events.emit(`exit:${id}`, { ...inst.state, status: 'exited' });
     this.events.emit(`removed:${id}`, inst.state);
     this.emit('destroy', inst);
@@ -517,6 +564,8 @@ export class Engine {
     this.events.emit(`exit:${id}`, done.state);
     // Unplugging the network (removing its namespace) overlaps the runtime's release.
     await Promise.all([drv.release(inst), this.netDown(inst)]);
+    // After the runtime let go: a VM's QEMU is gone before another may take its disks.
+    await this.d.storage.down(inst);
     return done;
   }
 
@@ -601,8 +650,10 @@ export class Engine {
         const st = await drv.status(cur);
         if (st.status === 'absent') {
           const ctx = await this.context(cur);
-          await drv.init(cur, { ...ctx, network: await this.netUp(cur) }).catch(async (e) => {
+          const network = await this.netUp(cur);
+          await drv.init(cur, { ...ctx, network, storage: await this.d.storage.up(cur) }).catch(async (e) => {
             await this.netDown(cur).catch(() => undefined);
+            await this.d.storage.down(cur).catch(() => undefined);
             throw e;
           });
         }
@@ -664,7 +715,11 @@ export class Engine {
     return {
       what: `${noun(inst)} ${inst.name}`,
       hold: (fn) => this.lock.run(inst.id, fn),
-      view: async () => this.driver(inst).rootfs(inst, await this.context(inst)),
+      view: async () => {
+        const view = await this.driver(inst).rootfs(inst, await this.context(inst));
+        // Volumes and binds too, also while the container is stopped (docker mounts them for a copy).
+        return { ...view, mounts: [...(view.mounts ?? []), ...(await this.d.storage.copyMounts(inst))] };
+      },
     };
   }
 
@@ -690,6 +745,9 @@ export class Engine {
       }
     }
     await this.recoverIdRanges();
+    // Volumes: half-made ones go, claims of what no longer runs are dropped, VMs' disks match their records.
+    await this.d.volumes.recover((msg, o) => this.d.log.info(o, msg));
+    await this.volumes.recoverDisks(await this.list(), (msg, o) => this.d.log.warn(o, msg));
     // Networks last: what still runs keeps its network, orphans go, rules are rebuilt from the records.
     await this.d.net.recover(await this.d.store.list<Instance>('instance'));
   }
@@ -716,9 +774,11 @@ export class Engine {
       this.d.log.info({ id: inst.id, name: inst.name, status: s }, 'removing a half-made or half-removed container');
       await drv.remove(inst);
       await this.netDown(inst);
+      await this.d.storage.down(inst);
       await this.d.net.release(inst);
       await this.d.store.delete('instance', inst.id);
       await this.d.idRanges?.release(inst.id, inst.config.idMap);
+      await this.d.storage.forget(inst, inst.state.status === 'creating' || inst.config.autoRemove);
       return;
     }
     if (s === 'created') return this.recoverCreated(inst);
@@ -735,6 +795,7 @@ export class Engine {
       await drv.stop(inst, 0, 'SIGKILL').catch(() => undefined);
       await drv.release(inst).catch(() => undefined);
       await this.netDown(inst).catch(() => undefined);
+      await this.d.storage.down(inst).catch(() => undefined);
       await this.save(inst.id, () => ({ status: 'exited', exitCode: 255, error: 'container monitor (conmon) died', finishedAt: new Date().toISOString() }));
       return;
     }

@@ -27,6 +27,8 @@ export const VmCreateSchema = z
     networks: z.array(z.string()).optional(),
     networkAliases: z.array(z.string()).default([]),
     ip: z.string().optional(),
+    /** Block volumes attached as disks (by name or id), in this order after the VM's own disk. */
+    diskVolumes: z.array(z.string().min(1)).default([]),
   })
   .strict()
   .superRefine((o, ctx) => {

@@ -54,5 +54,6 @@ function pickConfig(c: OciImageConfig): ImageConfig {
   if (src.ExposedPorts) out.ExposedPorts = src.ExposedPorts;
   if (src.Labels) out.Labels = src.Labels;
   if (src.StopSignal) out.StopSignal = src.StopSignal;
+  if (src.Volumes) out.Volumes = src.Volumes;
   return out;
 }

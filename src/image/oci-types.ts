@@ -69,6 +69,7 @@ export const imageConfigSchema = z.object({
       ExposedPorts: z.record(z.string(), z.object({})).nullish(),
       Labels: z.record(z.string(), z.string()).nullish(),
       StopSignal: z.string().optional(),
+      Volumes: z.record(z.string(), z.object({})).nullish(),
     })
     .nullish(),
   rootfs: z.object({ type: z.literal('layers'), diff_ids: z.array(digest) }),

@@ -1,5 +1,6 @@
 import type { Instance, InstanceType } from '../core/instance.js';
 import type { IdMap, RootMount } from '../storage/root-dir.js';
+import type { StorageContext } from '../storage/volumes/instance-volumes.js';
 
 /**
  * Driver: one kind of instance (an OCI container, a QEMU virtual machine)
@@ -80,6 +81,8 @@ export interface CreateContext {
   layerDirs: string[];
   /** Where the instance's network comes from (set by the engine's network layer when it starts). */
   network?: NetworkContext;
+  /** Its volumes (storage/volumes): a container's bind and tmpfs mounts, a VM's block-volume disks. */
+  storage?: StorageContext;
 }
 
 /**

@@ -12,7 +12,7 @@
  *   await store.update('instance', id, (cur) => ({ ...cur, state }));
  *   await store.delete('instance', id);
  */
-export type Kind = 'instance' | 'image' | 'tag' | 'meta' | 'network' | 'buildcache' | 'idrange';
+export type Kind = 'instance' | 'image' | 'tag' | 'meta' | 'network' | 'buildcache' | 'idrange' | 'volume';
 
 export type WriteOp =
   | { op: 'put'; kind: Kind; id: string; name?: string | null; doc: unknown }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { HullError, type ErrorCode } from '../core/errors.js';
 
 /**
@@ -15,6 +15,8 @@ export interface RunOptions {
   allowFailure?: boolean;
   /** Code for the HullError thrown on failure (default 'internal'). */
   errorCode?: ErrorCode;
+  /** Descriptors the child inherits as 3, 4, …: `/proc/self/fd/3` there is the object this process holds open. */
+  fds?: number[];
 }
 
 export interface RunResult {
@@ -27,7 +29,7 @@ export interface RunResult {
 export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const [file, ...args] = argv;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe', ...(opts.fds ?? [])] }) as ChildProcessWithoutNullStreams;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -42,7 +42,7 @@ const TopQuery = z.object({ ps_args: q.str() });
 const RenameQuery = z.object({ name: q.required() });
 const StopQuery = z.object({ t: q.int(10, 0, MAX_WAIT_S) });
 const KillQuery = z.object({ signal: parsedBy(parseSignal).default('SIGKILL') });
-const RemoveQuery = z.object({ force: q.bool() });
+const RemoveQuery = z.object({ force: q.bool(), v: q.bool() });
 const WaitQuery = z.object({ condition: q.oneOf(['not-running', 'next-exit', 'removed'], 'not-running') });
 const LogsQuery = z.object({
   follow: q.bool(),
@@ -99,7 +99,7 @@ export const containerRoutes =
     app.post('/v1/containers/:ref/unpause', { schema: byRef }, async (req) => summary(await engine.unpause(req.params.ref)));
 
     app.delete('/v1/containers/:ref', { schema: { ...byRef, querystring: RemoveQuery } }, async (req, reply) => {
-      await engine.remove(req.params.ref, req.query.force);
+      await engine.remove(req.params.ref, req.query.force, req.query.v);
       return reply.status(204).send();
     });
 

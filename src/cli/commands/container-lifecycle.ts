@@ -23,8 +23,8 @@ export function register(program: Command): void {
   );
   each('pause', 'pause all processes in containers', (r) => ['POST', `/v1/containers/${enc(r)}/pause`]);
   each('unpause', 'unpause containers', (r) => ['POST', `/v1/containers/${enc(r)}/unpause`]);
-  each('rm', 'remove containers', (r, o) => ['DELETE', `/v1/containers/${enc(r)}${o.force ? '?force=1' : ''}`], (c) =>
-    c.option('-f, --force', 'kill and remove a running container'),
+  each('rm', 'remove containers', (r, o) => ['DELETE', `/v1/containers/${enc(r)}?force=${o.force ? 1 : 0}&v=${o.volumes ? 1 : 0}`], (c) =>
+    c.option('-f, --force', 'kill and remove a running container').option('-v, --volumes', 'also remove its anonymous volumes (named ones stay)'),
   );
 
   program

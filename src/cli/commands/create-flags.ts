@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parseLogOpts } from '../../core/log-config.js';
 import { parsePublish } from '../../core/port-spec.js';
+import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, parseVolumesFrom } from '../../core/mount-spec.js';
 import { parseCpus, parseSize } from '../../core/units.js';
 import type { CreateOptions } from '../../engine/create-options.js';
 import { collect } from '../context.js';
@@ -48,6 +49,11 @@ export const CREATE_FLAGS: Flag[] = [
   { flags: '-P, --publish-all', help: 'publish every port the image exposes on a free host port', apply: (o, v: boolean) => (o.publishAll = v) },
   // Logs: how the container's log is kept.
   { flags: '--log-opt <k=v>', help: "log option (repeatable): max-size=SIZE (a file's size before rotation), max-file=N (files kept); default: the daemon's, 20m and 5", repeatable: true, apply: (o, v: string[]) => (o.logConfig = parseLogOpts(v)) },
+  // ---- storage ----
+  { flags: '-v, --volume <spec>', help: 'NAME:/path[:ro] a named volume (made on first use), /host:/path[:ro] a bind mount, /path an anonymous volume (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.mounts = [...(o.mounts ?? []), ...v.map((s) => parseVolumeFlag(s, process.cwd()))]) },
+  { flags: '--mount <spec>', help: "type=volume|bind|tmpfs,source=…,target=…[,readonly] with docker's keys (repeatable)", repeatable: true, apply: (o, v: string[]) => (o.mounts = [...(o.mounts ?? []), ...v.map(parseMountFlag)]) },
+  { flags: '--tmpfs <spec>', help: 'a tmpfs: /path[:size=64m,mode=1777] (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.mounts = [...(o.mounts ?? []), ...v.map(parseTmpfsFlag)]) },
+  { flags: '--volumes-from <container>', help: "another container's volumes and binds: CONTAINER[:ro|:rw] (repeatable)", repeatable: true, apply: (o, v: string[]) => (o.volumesFrom = v.map((s) => (parseVolumesFrom(s), s))) },
 ];
 
 export function addCreateFlags(cmd: Command): Command {

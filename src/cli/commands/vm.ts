@@ -16,6 +16,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { Transform } from 'node:stream';
 import { ProgressView } from '../progress-view.js';
+import { registerDisk } from './vm-disk.js';
 
 interface VmSummary {
   id: string;
@@ -89,6 +90,7 @@ export function register(program: Command): void {
     .option('--network <name>', 'join a network (repeatable; default hull0); none: no network card', collect)
     .option('--network-alias <alias>', 'another name the VM answers to on its networks (repeatable)', collect)
     .option('--ip <address>', 'IPv4 address on the first network')
+    .option('--disk-volume <volume>', 'attach a block volume as a disk (repeatable; hull volume create --driver block)', collect)
     .action(async (o: VmCreateFlags) => {
       const body = {
         name: o.name,
@@ -102,6 +104,7 @@ export function register(program: Command): void {
         networks: o.network,
         networkAliases: o.networkAlias ?? [],
         ip: o.ip,
+        diskVolumes: o.diskVolume ?? [],
       };
       const { id } = await client().call<{ id: string }>('POST', '/v1/vms', body);
       process.stdout.write(`${id}\n`);
@@ -196,6 +199,8 @@ export function register(program: Command): void {
       const r = await c.call<{ exitCode: number | null }>('GET', `/v1/exec/${id}`);
       exitWith(r.exitCode ?? 125);
     });
+
+  registerDisk(vm, client);
 
   const snap = vm.command('snapshot').description("manage a VM's snapshots (running: memory + disk; stopped: disk only)");
   snap
@@ -301,6 +306,7 @@ interface VmCreateFlags {
   network?: string[];
   networkAlias?: string[];
   ip?: string;
+  diskVolume?: string[];
 }
 
 /** cloud-init's part of `vm create`: files are read here, on the client's side; the daemon checks what they hold. */

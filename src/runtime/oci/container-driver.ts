@@ -15,6 +15,7 @@ import { oomKills, readStats } from './cgroups.js';
 import { spawnConmon } from './conmon.js';
 import { boundMounts } from './bound-mounts.js';
 import { ensureMountTargets } from './mount-targets.js';
+import { checkMountTargets } from '../../storage/volumes/mount-targets.js';
 import type { OciRuntime } from './runtime-cli.js';
 import { allowsTun, buildSpec, hostNofileLimit } from './spec.js';
 import { securitySpec } from './security-spec.js';
@@ -120,6 +121,7 @@ export class ContainerDriver implements Driver {
       const merged = await this.mountRootfs(inst, ctx);
       r.add(() => overlay.unmount(this.rootfsDir(inst)));
       await ensureMountTargets(merged, ctx.network?.mounts ?? []);
+      await checkMountTargets(merged, ctx.storage?.mounts ?? []);
       const spec = await this.spec(inst, merged, ctx);
       const bpf = await this.precompiledSeccomp(rt, spec);
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
@@ -204,7 +206,7 @@ export class ContainerDriver implements Driver {
       netnsPath: ctx.network?.netnsPath,
       usernsPath: ctx.network?.usernsPath,
       hostNetwork: ctx.network?.hostNetwork,
-      mounts: ctx.network?.mounts.map((m) => ({ ...m, source: rtPath(m.source) })),
+      mounts: [...(ctx.network?.mounts ?? []), ...(ctx.storage?.mounts ?? [])].map((m) => ({ ...m, source: m.type === 'bind' ? rtPath(m.source) : m.source })),
       ...(await securitySpec(c, this.o.host)),
     });
   }

@@ -12,6 +12,8 @@ import { placeVm, type VmCgroup } from './cgroup.js';
 import { configTar } from './config-tar.js';
 import { agentExec, agentTop } from './exec.js';
 import { addNic, configureNic, removeNic } from './hotplug.js';
+import { addDisk, diskNode, diskNodes, grantLaunchDisks, removeDisk } from './disk-hotplug.js';
+import type { VmDisk } from '../../storage/volumes/instance-volumes.js';
 import { clearExit, readExit } from './exit.js';
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
@@ -187,7 +189,7 @@ export class QemuDriver implements Driver {
   async init(inst: Instance, ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
     const pid = await livePid(this.files(inst));
     if (pid) return { pid, monitorPid: pid };
-    return this.launchVm(inst, true, ctx?.network?.taps ?? []);
+    return this.launchVm(inst, true, ctx?.network?.taps ?? [], ctx?.storage?.disks ?? []);
   }
 
   async start(inst: Instance, ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
@@ -203,7 +205,7 @@ export class QemuDriver implements Driver {
       }
       await this.release(inst); // a QEMU that ended or is in an error state: start afresh
     }
-    return this.launchVm(inst, false, ctx?.network?.taps ?? []);
+    return this.launchVm(inst, false, ctx?.network?.taps ?? [], ctx?.storage?.disks ?? []);
   }
 
   /** The uid the VM's QEMU runs as (its taps are made owned by it): claimed at the first ask. Undefined when Hull is not root. */
@@ -229,7 +231,7 @@ export class QemuDriver implements Driver {
     return { user, prepare, files: fit };
   }
 
-  private async launchVm(inst: Instance, paused: boolean, taps: TapDevice[]): Promise<{ pid: number; monitorPid: number }> {
+  private async launchVm(inst: Instance, paused: boolean, taps: TapDevice[], disks: VmDisk[]): Promise<{ pid: number; monitorPid: number }> {
     const files = this.files(inst);
     const spec = await this.spec(inst);
     await checkHostResources(spec.memoryBytes, spec.cpus);
@@ -243,7 +245,10 @@ export class QemuDriver implements Driver {
     const r = new Reverter();
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
-      const argv = vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm, taps, spareSlots: inst.config.networkMode === 'bridge' });
+      // Attached volumes' disks are opened by QEMU itself: its uid's while it has them (disk-access.ts).
+      await grantLaunchDisks(disks, confined.user?.uid);
+      // Every VM gets spare root ports: a disk can be attached to any of them, a card to those on bridges.
+      const argv = vmArgv(spec, files, { accel: accel.accel, guest, paused, loadvm, taps, spareSlots: true, disks });
       const pid = await launch(argv, files, { user: confined.user, prepare: confined.prepare, sockets: files.sockets, log: inst.config.logConfig }).catch(async (e: unknown) => {
         if (!loadvm || !(e instanceof HullError)) throw e;
         // A snapshot's memory that cannot be loaded (another accelerator, CPU model, QEMU): boot the disk next time.
@@ -364,6 +369,41 @@ export class QemuDriver implements Driver {
       await removeNic(qmp, tap).catch(() => undefined);
       throw e instanceof HullError ? e.wrap(`VM ${inst.name} (card ${dev})`) : e;
     });
+  }
+
+  /** `vm disk attach` on a running VM: the volume's disk plugged in; the guest sees a new /dev/vdX. */
+  async diskAdd(inst: Instance, disk: VmDisk): Promise<void> {
+    const qmp = await this.runningQmp(inst);
+    if ((await this.qmpStatus(inst)) !== 'running') throw wrongState(`VM ${inst.name} is paused: resume it before attaching a disk`);
+    await addDisk(qmp, disk, await this.tapOwner(inst));
+  }
+
+  /** `vm disk detach` on a running VM: unplugged once the guest lets go. */
+  async diskRemove(inst: Instance, disk: VmDisk): Promise<void> {
+    if (!(await livePid(this.files(inst)))) return;
+    if ((await this.qmpStatus(inst)) !== 'running') throw wrongState(`VM ${inst.name} is paused: resume it before detaching a disk`);
+    await removeDisk(await this.qmp(inst), disk);
+  }
+
+  /** A snapshot inside an attached qcow2 volume, taken or deleted by the running QEMU that holds it. */
+  async diskSnapshot(inst: Instance, volumeId: string, name: string, op: 'create' | 'delete'): Promise<void> {
+    const qmp = await this.runningQmp(inst);
+    const cmd = op === 'create' ? 'blockdev-snapshot-internal-sync' : 'blockdev-snapshot-delete-internal-sync';
+    await qmp.execute(cmd, { device: diskNode(volumeId), name });
+  }
+
+  /**
+   * After a daemon restart: a running VM's disks made to match its record (an
+   * attach or detach the last daemon was killed in the middle of is finished
+   * or undone).
+   */
+  async diskReconcile(inst: Instance, disks: VmDisk[]): Promise<void> {
+    if (!(await livePid(this.files(inst)))) return;
+    const qmp = await this.qmp(inst);
+    const have = await diskNodes(qmp);
+    const want = new Set(disks.map((d) => d.volumeId.slice(0, 12)));
+    for (const short of have) if (!want.has(short)) await removeDisk(qmp, { volumeId: short, path: '' });
+    for (const d of disks) if (!have.has(d.volumeId.slice(0, 12))) await addDisk(qmp, d, await this.tapOwner(inst));
   }
 
   /** `network disconnect` on a running VM: the card goes (or, one from launch, is cut off) before the tap does. */

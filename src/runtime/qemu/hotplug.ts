@@ -32,10 +32,11 @@ interface PciDevice {
   pci_bridge?: { devices?: PciDevice[] };
 }
 
-async function freePort(qmp: QmpClient): Promise<string> {
+/** An empty spare root port (shared by hot-added cards and disks). */
+export async function freePort(qmp: QmpClient, what = 'network card', atLaunch = 'its networks then get cards at launch'): Promise<string> {
   const buses = await qmp.execute<Array<{ devices: PciDevice[] }>>('query-pci');
   const port = buses.flatMap((b) => b.devices).find((d) => PORT_ID.test(d.qdev_id) && !d.pci_bridge?.devices?.length);
-  if (!port) throw new HullError('resource', `no free PCIe slot for another network card (${HOTPLUG_PORTS} per start): stop and start the VM, its networks then get cards at launch`);
+  if (!port) throw new HullError('resource', `no free PCIe slot for another ${what} (${HOTPLUG_PORTS} per start): stop and start the VM, ${atLaunch}`);
   return port.qdev_id;
 }
 

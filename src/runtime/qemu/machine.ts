@@ -5,6 +5,8 @@ import { formatSize } from '../../core/units.js';
 import { accelArgs, type Accel } from './accel.js';
 import * as dev from './devices.js';
 import { hotplugPorts } from './hotplug.js';
+import { launchDiskArgs } from './disk-hotplug.js';
+import type { VmDisk } from '../../storage/volumes/instance-volumes.js';
 import { seedPath } from './cloud-init.js';
 import type { VmFiles } from './files.js';
 import type { GuestArtifacts } from './guest.js';
@@ -60,8 +62,10 @@ export interface LaunchOptions {
   loadvm?: string;
   /** Tap devices on the networks' bridges, one virtio-net card each (in order: eth0, eth1, …). */
   taps?: TapDevice[];
-  /** Spare PCIe root ports for cards hot-added later (`network connect`): only VMs on bridge networks need them (about 2–4% of a TCG boot). */
+  /** Spare PCIe root ports for cards and disks hot-added later (`network connect`, `vm disk attach`; about 2–4% of a TCG boot). */
   spareSlots?: boolean;
+  /** Block volumes attached as disks, each on a root port of its own (disk-hotplug.ts). */
+  disks?: VmDisk[];
 }
 
 export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[] {
@@ -81,7 +85,9 @@ export function vmArgv(spec: VmSpec, files: VmFiles, o: LaunchOptions): string[]
   argv.push(...dev.balloon(), ...dev.qmp(files));
   // Guests that boot their own disk get the cloud-init NoCloud seed (cloud-init.ts), after the devices above so they keep their addresses.
   if (spec.image.boot !== 'hull') argv.push(...seedDisk(seedPath(files)));
-  // Spare PCIe root ports, last so the cards above keep their addresses: `network connect` hot-adds cards there.
+  // Attached volumes, then spare PCIe root ports, last so the cards above keep their addresses:
+  // `network connect` and `vm disk attach` hot-add there.
+  argv.push(...launchDiskArgs(o.disks ?? []));
   if (o.spareSlots) argv.push(...hotplugPorts());
   // A guest poweroff leaves QEMU up, stopped, until Hull has recorded the exit and says quit:
   // a daemon that was down meanwhile still learns how the VM ended.
