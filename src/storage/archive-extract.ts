@@ -139,7 +139,8 @@ class Extraction {
     const walk = this.root.walk(this.into);
     try {
       const loc = walk.resolve(key, { followLast: true, mkdirs: true, mkdirOwner: this.o.keepOwners && this.o.ids ? { uid: this.o.ids.hostId, gid: this.o.ids.hostId } : undefined });
-      if (loc.missing || loc.mount || !loc.stat?.isDirectory() || loc.fd !== walk.top.fd) throw notADirectory(loc.logical);
+      // A mounted directory (a volume) is a directory like any other; a mounted file has no descriptor here.
+      if (loc.missing || !loc.stat?.isDirectory() || loc.fd !== walk.top.fd) throw notADirectory(loc.logical);
     } catch (e) {
       walk.close();
       throw e;
