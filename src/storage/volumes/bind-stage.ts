@@ -26,6 +26,15 @@ export async function stage(source: string, at: string, o: { create: boolean }):
   if (o.create) await mkdir(source, { recursive: true, mode: 0o755 }).catch((e: unknown) => (errno(e) === 'EEXIST' ? undefined : Promise.reject(e)));
   const fd = openSource(source);
   try {
+    return await stageFd(fd, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Mount what `fd` (O_PATH) is, whatever its path names now, at `at`. */
+export async function stageFd(fd: number, at: string): Promise<string> {
+  {
     const isDir = fstatSync(fd).isDirectory();
     await unstage(at);
     if (isDir) await mkdir(at, { recursive: true, mode: 0o700 });
@@ -36,8 +45,6 @@ export async function stage(source: string, at: string, o: { create: boolean }):
     // -c: no canonicalizing, so mount(2) gets the descriptor's magic link, not a path walked again.
     await run(['mount', '-c', '--rbind', '/proc/self/fd/3', at], { fds: [fd], timeoutMs: 30_000 });
     return at;
-  } finally {
-    closeSync(fd);
   }
 }
 
