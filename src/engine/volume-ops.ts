@@ -40,10 +40,7 @@ export class VolumeOps {
   /** A new container's mounts, resolved (volumes it makes are undone through `r` if the container is not made). */
   async plan(o: ParsedCreateOptions, image: Image, isolated: boolean, r: Reverter): Promise<InstanceMount[]> {
     const imageVolumes = Object.keys(image.config.Volumes ?? {});
-    if (isolated && (o.mounts.length || o.volumesFrom.length || imageVolumes.length)) {
-      throw invalid('--isolation vm does not take volumes, binds or tmpfs mounts yet (nor an image with VOLUME): see docs/vm.md');
-    }
-    return this.d.storage().plan({ mounts: o.mounts, volumesFrom: o.volumesFrom, imageVolumes }, (ref) => this.d.get(ref), r);
+    return this.d.storage().plan({ mounts: o.mounts, volumesFrom: o.volumesFrom, imageVolumes }, (ref) => this.d.get(ref), r, isolated);
   }
 
   /** `vm create --disk-volume NAME`: block volumes only, each once. */

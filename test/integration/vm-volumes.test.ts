@@ -90,4 +90,19 @@ describe.skipIf(!guestBuilt)('block volumes and VMs (TCG)', () => {
     expect(await readFile('/proc/self/mountinfo', 'utf8')).not.toContain(d.root + '/volumes');
     await d.ok(['volume', 'rm', 'data2']);
   }, 600_000);
+
+  it('a VM-isolated container gets block volumes as disks of its VM and tmpfs in its guest; local volumes and binds are refused', async () => {
+    await d.ok(['volume', 'create', '--driver', 'block', '--size', '32m', 'iv']);
+    expect(await d.ok(['run', '--rm', '--isolation', 'vm', '-v', 'iv:/data', '--tmpfs', '/t:size=1m', 'busybox', 'sh', '-c', 'echo in-vm > /data/f; df -k /t | tail -1'], { timeoutMs: 120_000 })).toMatch(/\s1024\s/);
+    expect(await run('-v', 'iv:/data', 'busybox', 'cat', '/data/f')).toBe('in-vm\n');
+    await d.ok(['run', '-d', '--name', 'iso', '--isolation', 'vm', '-v', 'iv:/data', 'busybox', 'sleep', '300'], { timeoutMs: 120_000 });
+    expect((await d.hull(['run', '--rm', '-v', 'iv:/data', 'busybox', 'true'])).stderr).toMatch(/in use by running VM-isolated container iso/);
+    await d.ok(['rm', '-f', 'iso'], { timeoutMs: 60_000 });
+    expect((await inspect('iv')).holder).toBeUndefined();
+    expect((await d.hull(['run', '--rm', '--isolation', 'vm', '-v', 'loc:/x', 'busybox', 'true'])).stderr).toMatch(/local volume loc at \/x: a VM-isolated container takes block volumes and tmpfs only/);
+    expect((await d.hull(['run', '--rm', '--isolation', 'vm', '-v', '/tmp:/x', 'busybox', 'true'])).stderr).toMatch(/bind \/tmp at \/x/);
+    await d.ok(['volume', 'rm', 'iv']);
+    // `loc` was made for the refused container and went with it.
+    expect(await d.ok(['volume', 'ls', '-q'])).toBe('');
+  }, 300_000);
 });

@@ -2,6 +2,7 @@ import { HullError } from '../../core/errors.js';
 import { grantDisk, revokeDisk } from '../../storage/volumes/disk-access.js';
 import type { VmDisk } from '../../storage/volumes/instance-volumes.js';
 import { freePort } from './hotplug.js';
+import { shQuote } from './config-tar.js';
 import type { QmpClient } from './qmp/client.js';
 
 /**
@@ -33,6 +34,33 @@ export function launchDiskArgs(disks: VmDisk[]): string[] {
     '-blockdev', JSON.stringify(blockdev(d)),
     '-device', `virtio-blk-pci,drive=${diskNode(d.volumeId)},id=${diskDevice(d.volumeId)},bus=hd${i},serial=${serial(d.name)}`,
   ]);
+}
+
+/**
+ * For a VM-isolated container's guest (run.sh, before the program): each
+ * block volume found by its serial and mounted (ext4) at its target under
+ * /newroot (synchronous writes: the guest is powered off without an unmount
+ * once the program ends), each tmpfs mounted there; a disk that does not show
+ * up in 10 s ends the run with an error, as a missing mount source does for crun.
+ */
+export function guestMountScript(disks: Array<VmDisk & { target?: string; readOnly?: boolean }>, tmpfs: Array<{ destination: string; type: string; options: string[] }>): string {
+  const lines: string[] = [];
+  for (const d of disks) {
+    if (!d.target) continue;
+    const t = shQuote(`/newroot${d.target}`);
+    lines.push(
+      `d=; n=0; while [ -z "$d" ] && [ $n -lt 100 ]; do for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = ${shQuote(serial(d.name))} ] && d=\${b##*/}; done; [ -n "$d" ] || usleep 100000; n=$((n+1)); done`,
+      `[ -n "$d" ] || { echo "hull: volume ${d.name.replace(/[^\w.-]/g, '')}: no disk" >&2; exit 125; }`,
+      // sync: the guest powers off as soon as the program has ended (guest/run), with no unmount, so no write may wait in its cache.
+      `mkdir -p ${t} && mount -t ext4 -o nosuid,nodev,sync${d.readOnly ? ',ro' : ''} /dev/$d ${t} || exit 125`,
+    );
+  }
+  for (const m of tmpfs) {
+    if (m.type !== 'tmpfs') continue;
+    const t = shQuote(`/newroot${m.destination}`);
+    lines.push(`mkdir -p ${t} && mount -t tmpfs -o ${shQuote(m.options.join(','))} tmpfs ${t} || exit 125`);
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
 export async function grantLaunchDisks(disks: VmDisk[], qemuUid?: number): Promise<void> {

@@ -26,6 +26,8 @@ import { launch, livePid, processStats, terminate } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { RootfsCache } from './rootfs-cache.js';
 import { withMergedLayers } from './rootfs-image.js';
+import { guestMountScript, launchDiskArgs } from './disk-hotplug.js';
+import type { StorageContext } from '../../storage/volumes/instance-volumes.js';
 
 /** A VM-isolated container's memory unless -m says otherwise; below the floor the guest kernel does not boot. */
 export const DEFAULT_ISOLATED_MEMORY = 256 * 1024 * 1024;
@@ -174,7 +176,7 @@ export class IsolatedDriver implements Driver {
       await this.io(inst);
       return { pid, monitorPid: pid };
     }
-    return this.launchPaused(inst, ctx?.network?.taps ?? []);
+    return this.launchPaused(inst, ctx?.network?.taps ?? [], ctx?.storage);
   }
 
   async start(inst: Instance, ctx?: CreateContext): Promise<{ pid: number; monitorPid: number }> {
@@ -188,7 +190,7 @@ export class IsolatedDriver implements Driver {
         pid = undefined;
       }
     }
-    if (!pid) pid = (await this.launchPaused(inst, ctx?.network?.taps ?? [])).pid;
+    if (!pid) pid = (await this.launchPaused(inst, ctx?.network?.taps ?? [], ctx?.storage)).pid;
     await this.io(inst);
     await (await this.qmp(inst)).execute('cont');
     return { pid, monitorPid: pid };
@@ -217,7 +219,7 @@ export class IsolatedDriver implements Driver {
   }
 
   /** QEMU up and stopped before the guest's first instruction, its ports connected. */
-  private async launchPaused(inst: Instance, taps: TapDevice[]): Promise<{ pid: number; monitorPid: number }> {
+  private async launchPaused(inst: Instance, taps: TapDevice[], storage?: StorageContext): Promise<{ pid: number; monitorPid: number }> {
     const files = this.files(inst);
     const c = inst.config;
     const memoryBytes = memoryOf(inst);
@@ -229,7 +231,9 @@ export class IsolatedDriver implements Driver {
     await clearExit(files, this.o.exitDir, inst.id);
     await this.dropIo(inst.id);
     await rm(files.counts, { force: true });
-    const config: Record<string, string> = { 'run.sh': await readFile(files.runScript, 'utf8'), hostname: c.hostname || inst.name };
+    // The container's block volumes and tmpfs mounts are mounted in the guest before its program runs.
+    const mounts = guestMountScript(storage?.disks ?? [], storage?.mounts ?? []);
+    const config: Record<string, string> = { 'run.sh': mounts + (await readFile(files.runScript, 'utf8')), hostname: c.hostname || inst.name };
     if (c.tty) config.tty = '';
     if (taps.length) config.network = networkConfig(taps);
     await writeFile(files.config, await configTar(config));
@@ -238,6 +242,7 @@ export class IsolatedDriver implements Driver {
       '-kernel', guest.kernel, '-initrd', guest.initrd,
       '-append', 'console=ttyS0 quiet panic=-1 hull.run=1',
       ...dev.disk(files.disk, { format: 'qcow2' }),
+      ...launchDiskArgs(storage?.disks ?? []),
       ...dev.virtioSerial(),
       ...dev.socketChardev('out', files.bindPath(files.out), { server: true }), ...dev.serialPort('out', PORTS.stdout, 1),
       ...dev.socketChardev('err', files.bindPath(files.err), { server: true }), ...dev.serialPort('err', PORTS.stderr, 2),

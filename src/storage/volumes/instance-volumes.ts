@@ -9,6 +9,7 @@ import { extractTo, packPath } from '../archive.js';
 import { RootDir, type RootMount } from '../root-dir.js';
 import { stage, unstage } from './bind-stage.js';
 import * as local from './local.js';
+import * as block from './block.js';
 import { statSync } from 'node:fs';
 import type { Volumes } from './volumes.js';
 
@@ -20,12 +21,14 @@ export interface OciMountSpec {
   options: string[];
 }
 
-/** A block volume a VM opens as a disk. */
+/** A block volume a VM opens as a disk; for a VM-isolated container, where its guest mounts it. */
 export interface VmDisk {
   volumeId: string;
   name: string;
   path: string;
   format: 'qcow2' | 'raw';
+  target?: string;
+  readOnly?: boolean;
 }
 
 /** What an instance's start gets from its volumes: the container's mounts, or the VM's disks. */
@@ -59,7 +62,24 @@ export class InstanceVolumes {
     return this.volumes.root;
   }
 
-  async plan(input: PlanInput, lookup: (ref: string) => Promise<Instance>, r: Reverter): Promise<InstanceMount[]> {
+  async plan(input: PlanInput, lookup: (ref: string) => Promise<Instance>, r: Reverter, isolated = false): Promise<InstanceMount[]> {
+    const out = await this.planAll(input, lookup, r, isolated);
+    if (isolated) await this.checkIsolated(out);
+    return out;
+  }
+
+  /** What a VM-isolated container's guest can mount: block volumes and tmpfs (its anonymous volumes are made block). */
+  private async checkIsolated(mounts: InstanceMount[]): Promise<void> {
+    for (const m of mounts) {
+      if (m.type === 'tmpfs') continue;
+      const v = m.type === 'volume' ? await this.volumes.getById(m.volumeId ?? '') : undefined;
+      if (!v || v.driver !== 'block') {
+        throw invalid(`${m.type === 'bind' ? `bind ${m.source}` : `local volume ${m.source}`} at ${m.target}: a VM-isolated container takes block volumes and tmpfs only (its guest has no shared-filesystem driver yet; docs/vm.md)`);
+      }
+    }
+  }
+
+  private async planAll(input: PlanInput, lookup: (ref: string) => Promise<Instance>, r: Reverter, isolated: boolean): Promise<InstanceMount[]> {
     const out: InstanceMount[] = [];
     const targets = new Set<string>();
     const add = (m: InstanceMount) => {
@@ -67,7 +87,8 @@ export class InstanceVolumes {
       targets.add(m.target);
       out.push(m);
     };
-    for (const req of input.mounts) add(await this.resolve({ ...req, target: checkTarget(req.target) }, r));
+    const anonymous = isolated ? { driver: 'block' } : undefined;
+    for (const req of input.mounts) add(await this.resolve({ ...req, target: checkTarget(req.target), ...(isolated && req.type === 'volume' && !req.source ? { volumeOptions: { ...anonymous, ...req.volumeOptions } } : {}) }, r));
     for (const spec of input.volumesFrom) {
       const [ref, mode] = spec.split(':');
       const from = await lookup(ref);
@@ -78,7 +99,7 @@ export class InstanceVolumes {
     }
     for (const path of input.imageVolumes) {
       const target = checkTarget(path);
-      if (!targets.has(target)) add(await this.resolve({ type: 'volume', source: '', target, readOnly: false }, r));
+      if (!targets.has(target)) add(await this.resolve({ type: 'volume', source: '', target, readOnly: false, ...(anonymous ? { volumeOptions: anonymous } : {}) }, r));
     }
     return out;
   }
@@ -119,7 +140,8 @@ export class InstanceVolumes {
   async up(inst: Instance): Promise<StorageContext> {
     const r = new Reverter();
     try {
-      const ctx: StorageContext = inst.type === 'vm' ? { mounts: [], disks: await this.disksUp(inst, r) } : { mounts: await this.mountsUp(inst, r), disks: [] };
+      const ctx: StorageContext =
+        inst.type === 'vm' ? { mounts: [], disks: await this.disksUp(inst, r) } : inst.config.isolation === 'vm' ? await this.isolatedUp(inst, r) : { mounts: await this.mountsUp(inst, r), disks: [] };
       r.success();
       return ctx;
     } finally {
@@ -156,6 +178,30 @@ export class InstanceVolumes {
     return (await this.volumes.claimHost(v.id, inst.id)).hostDir;
   }
 
+  /**
+   * A VM-isolated container: its block volumes are disks of its VM (claimed
+   * as a VM claims them, made ext4 first when blank), its tmpfs mounts are
+   * the guest's. Local volumes and binds would need a shared filesystem the
+   * guest kernel has no driver for yet (plan() refuses them).
+   */
+  private async isolatedUp(inst: Instance, r: Reverter): Promise<StorageContext> {
+    const out: StorageContext = { mounts: [], disks: [] };
+    for (const m of inst.config.mounts ?? []) {
+      if (m.type === 'tmpfs') {
+        out.mounts.push({ destination: m.target, source: 'tmpfs', type: 'tmpfs', options: tmpfsOptions(m) });
+        continue;
+      }
+      const v = m.type === 'volume' ? await this.volumes.getById(m.volumeId ?? '') : undefined;
+      if (!v || v.driver !== 'block') throw new HullError('invalid', `mount ${m.target}: a VM-isolated container takes block volumes and tmpfs only`);
+      r.add(() => this.volumes.releaseVm(v.id, inst.id));
+      const p = await this.volumes.claimVm(v.id, inst);
+      // Only when it was not this guest's already (an attach set the VM up before its start).
+      if (p.fresh) await block.format(p, v.name);
+      out.disks.push({ volumeId: v.id, name: v.name, path: p.disk, format: p.format, target: m.target, readOnly: m.readOnly });
+    }
+    return out;
+  }
+
   private async disksUp(inst: Instance, r: Reverter): Promise<VmDisk[]> {
     const out: VmDisk[] = [];
     for (const d of inst.config.disks ?? []) {
@@ -169,6 +215,10 @@ export class InstanceVolumes {
   /** After an exit (or a failed start): host mounts and disks let go, pinned binds unmounted. */
   async down(inst: Instance): Promise<void> {
     for (const d of inst.config.disks ?? []) await this.volumes.releaseVm(d.volumeId, inst.id);
+    if (inst.config.isolation === 'vm') {
+      for (const m of inst.config.mounts ?? []) if (m.volumeId) await this.volumes.releaseVm(m.volumeId, inst.id);
+      return;
+    }
     for (const [i, m] of (inst.config.mounts ?? []).entries()) {
       if (m.type === 'bind') await unstage(join(this.root, 'binds', inst.id, String(i)));
       else if (m.type === 'volume' && m.volumeId) await this.volumes.releaseHost(m.volumeId, inst.id);

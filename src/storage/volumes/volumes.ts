@@ -268,7 +268,11 @@ export class Volumes {
       const v = await this.store.update<Volume>('volume', volumeId, (cur) => {
         const h = cur.holder;
         const holders = (h?.ids ?? []).filter((id) => running.has(id) || id === instId);
-        if (h?.kind === 'vm' && holders.length) throw new HullError('conflict', `block volume ${cur.name} is attached to running VM ${running.get(holders[0])?.name ?? holders[0]}: detach it or stop the VM first (two kernels never mount one ext4)`);
+        if (h?.kind === 'vm' && holders.length) {
+          const vm = running.get(holders[0]);
+          const who = vm?.type === 'container' ? `is in use by running VM-isolated container ${vm.name}: stop it first` : `is attached to running VM ${vm?.name ?? holders[0]}: detach it or stop the VM first`;
+          throw new HullError('conflict', `block volume ${cur.name} ${who} (two kernels never mount one ext4)`);
+        }
         return { ...cur, holder: { kind: 'host', ids: [...new Set([...(h?.kind === 'host' ? holders : []), instId])] } };
       });
       const p = this.paths(v);
@@ -294,10 +298,12 @@ export class Volumes {
     });
   }
 
-  /** A VM starts with, or is hot-attached, a block volume: nobody else may have it. */
-  async claimVm(volumeId: string, vm: Instance): Promise<VolumePaths> {
+  /** A VM starts with, or is hot-attached, a block volume: nobody else may have it. `fresh`: it did not hold it already. */
+  async claimVm(volumeId: string, vm: Instance): Promise<VolumePaths & { fresh?: boolean }> {
     return this.lock.run(volumeId, async () => {
       const running = await this.liveIds();
+      const before = await this.store.get<Volume>('volume', volumeId);
+      const fresh = !(before?.holder?.kind === 'vm' && before.holder.ids.includes(vm.id));
       const v = await this.store.update<Volume>('volume', volumeId, (cur) => {
         if (cur.driver !== 'block') throw invalid(`volume ${cur.name} is a local volume: a VM takes block volumes (hull volume create --driver block)`);
         const others = (cur.holder?.ids ?? []).filter((id) => id !== vm.id && running.has(id));
@@ -309,8 +315,8 @@ export class Volumes {
       });
       const p = this.paths(v);
       // Left mounted by containers that are gone (a daemon killed meanwhile): the host lets go first.
-      await block.hostUnmount(p);
-      return p;
+      if (fresh) await block.hostUnmount(p);
+      return Object.assign(p, { fresh });
     });
   }
 
