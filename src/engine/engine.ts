@@ -232,7 +232,7 @@ export class Engine {
     try {
       const view = await this.driver(inst).rootfs(inst, await this.context(inst));
       try {
-        await this.d.storage.seed(inst, view.path);
+        await this.d.storage.seed(inst, view.path, view.ids);
       } finally {
         await view.release();
       }

@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFile as execFileCb } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/hull.js';
 
@@ -11,6 +13,7 @@ import { TestDaemon } from '../helpers/hull.js';
  * tmpfs and anonymous mounts, block volumes, snapshots, export/import, the
  * one-owner rule, a killed daemon, and the hostile cases of docs/storage.md.
  */
+const execFile = promisify(execFileCb);
 let d: TestDaemon;
 let tmp: string;
 beforeAll(async () => {
@@ -119,6 +122,24 @@ describe('bind and tmpfs mounts', () => {
     // Nothing of the pinned sources is left mounted.
     expect(await mounts()).not.toContain(join(d.root, 'binds'));
   }, 60_000);
+
+  it('a host directory mounted after the daemon started reaches the container (crun\'s own namespace on hybrid hosts too)', async () => {
+    const late = join(tmp, 'late');
+    await mkdir(late);
+    await execFile('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'late', late]);
+    try {
+      await writeFile(join(late, 'f'), 'mounted later');
+      expect(await run('-v', `${late}:/l:ro`, 'busybox', 'cat', '/l/f')).toBe('mounted later');
+    } finally {
+      await execFile('umount', [late]);
+    }
+  }, 30_000);
+
+  it('a --userns container writes in its volume (the volume root is its root user)', async () => {
+    expect(await run('--userns', '-v', 'uns:/d', 'busybox', 'sh', '-c', 'echo mine > /d/f && stat -c %u /d/f')).toBe('0\n');
+    expect((await stat(join((await inspect('uns')).mountpoint, 'f'))).uid).toBe(100000);
+    await d.ok(['volume', 'rm', 'uns']);
+  }, 30_000);
 
   it('a tmpfs has the size asked for, and a write beyond it gets ENOSPC', async () => {
     const out = await run('--mount', 'type=tmpfs,target=/scratch,tmpfs-size=1m', 'busybox', 'sh', '-c', 'df -k /scratch | tail -1; dd if=/dev/zero of=/scratch/big bs=64k count=64 2>&1; true');

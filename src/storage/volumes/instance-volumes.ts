@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { chown, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HullError, invalid } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
@@ -6,7 +6,7 @@ import type { MountRequest } from '../../core/mount-spec.js';
 import { Reverter } from '../../core/reverter.js';
 import { checkTarget, type InstanceMount } from '../../core/volume.js';
 import { extractTo, packPath } from '../archive.js';
-import { RootDir, type RootMount } from '../root-dir.js';
+import { RootDir, type IdMap, type RootMount } from '../root-dir.js';
 import { stage, unstage } from './bind-stage.js';
 import * as local from './local.js';
 import * as block from './block.js';
@@ -125,15 +125,19 @@ export class InstanceVolumes {
    * docker's copy-up: a local volume that is empty gets what the image has at
    * its target (owners, modes, times, links), read and written through
    * directory handles (root-dir.ts). `rootfs` is the container's root, mounted.
+   * With a user namespace (`ids`) the files go to the container's ids, and an
+   * empty volume's root to its root user (docker does the same), so the
+   * container can write in it.
    */
-  async seed(inst: Instance, rootfs: string): Promise<void> {
+  async seed(inst: Instance, rootfs: string, ids?: IdMap): Promise<void> {
     for (const m of inst.config.mounts ?? []) {
-      if (m.type !== 'volume' || m.noCopy || !m.volumeId) continue;
+      if (m.type !== 'volume' || !m.volumeId) continue;
       const v = await this.volumes.getById(m.volumeId);
       if (!v || v.driver !== 'local' || local.mounted(v.options)) continue;
       const data = this.volumes.paths(v).data;
       if ((await readdir(data)).length) continue;
-      await copyTree(rootfs, m.target, data);
+      if (!m.noCopy) await copyTree(rootfs, m.target, data, ids);
+      if (ids && (await stat(data)).uid === 0) await chown(data, ids.hostId, ids.hostId);
     }
   }
 
@@ -273,7 +277,7 @@ function exists(path: string): boolean {
 }
 
 /** The contents of `target` in the rootfs (when it is a directory) into `dest`, with the directory's own owner and mode. */
-async function copyTree(rootfs: string, target: string, dest: string): Promise<void> {
+async function copyTree(rootfs: string, target: string, dest: string, ids?: IdMap): Promise<void> {
   const from = RootDir.open(rootfs);
   const to = RootDir.open(dest);
   try {
@@ -288,9 +292,9 @@ async function copyTree(rootfs: string, target: string, dest: string): Promise<v
       w.close();
     }
     if (!isDir) return;
-    const packed = await packPath(from, `${target}/.`);
+    const packed = await packPath(from, `${target}/.`, { ids });
     try {
-      await extractTo(to, packed.stream, { dest: '/.', keepOwners: true });
+      await extractTo(to, packed.stream, { dest: '/.', keepOwners: true, ids });
     } finally {
       packed.stream.destroy();
       await packed.done;

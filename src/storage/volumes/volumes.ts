@@ -144,7 +144,11 @@ export class Volumes {
     const v = await this.get(ref);
     await this.lock.run(v.id, async () => {
       const users = await this.users(v);
-      if (users.length) throw conflict(`volume ${v.name} is in use by ${users.map((u) => `${u.type === 'vm' ? 'VM' : 'container'} ${u.name}`).join(', ')}: remove ${users.length > 1 ? 'them' : 'it'} first`);
+      if (users.length) {
+        const who = users.map((u) => `${u.type === 'vm' ? 'VM' : 'container'} ${u.name}`).join(', ');
+        const vms = users.some((u) => u.type === 'vm');
+        throw conflict(`volume ${v.name} is in use by ${who}: remove ${users.length > 1 ? 'them' : 'it'} first${vms ? ' (or hull vm disk detach)' : ''}`);
+      }
       await this.store.update<Volume>('volume', v.id, (cur) => ({ ...cur, status: 'removing' }));
       await this.destroy(v);
     });
