@@ -26,7 +26,7 @@ import { launch, livePid, processStats, terminate } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { RootfsCache } from './rootfs-cache.js';
 import { withMergedLayers } from './rootfs-image.js';
-import { guestMountScript, launchDiskArgs } from './disk-hotplug.js';
+import { grantLaunchDisks, guestMountScript, launchDiskArgs } from './disk-hotplug.js';
 import type { StorageContext } from '../../storage/volumes/instance-volumes.js';
 
 /** A VM-isolated container's memory unless -m says otherwise; below the floor the guest kernel does not boot. */
@@ -262,6 +262,8 @@ export class IsolatedDriver implements Driver {
     try {
       r.add(() => Promise.all(files.runtimeFiles.map((f) => rm(f, { force: true }))));
       const sockets = [files.out, files.err, files.ctl, ...(c.openStdin || c.tty ? [files.in] : []), files.agent, files.qmp];
+      // Its block volumes' disks are opened by its QEMU: that uid's while it runs (disk-access.ts).
+      await grantLaunchDisks(storage?.disks ?? [], confined.user?.uid);
       const pid = await launch(argv, files, { user: confined.user, prepare: confined.prepare, sockets, log: inst.config.logConfig });
       r.add(() =>
         this.links.quietly(inst.id, async () => {
