@@ -21,7 +21,6 @@ export interface VerbParity {
 
 const FORMAT_LIST = "json is Hull's own JSON (an array), not docker's one object per line; templates see docker's fields";
 const FORMAT_INSPECT = "templates see docker's document plus Hull's record (camelCase fields); json prints Hull's record";
-const NO_VOLUMES = 'Hull has no volumes yet';
 
 const CREATE: VerbParity = {
   docker: 'docker create',
@@ -32,10 +31,13 @@ const CREATE: VerbParity = {
     '--isolation': "docker's values are Windows' (process, hyperv); Hull's vm runs the program in a small VM of its own",
     '--security-opt': 'only no-new-privileges',
     '--log-opt': "max-size and max-file, as the local driver's (default 20m and 5, the daemon's --log-opt); files kept uncompressed",
+    '--volume': 'as docker\'s (a missing host directory is made; a relative ./path is resolved by the CLI); z/Z are accepted and do nothing (no SELinux here)',
+    '--mount': "docker's keys for volume, bind and tmpfs; volume-driver is local or block (a disk); bind-nonrecursive and consistency are accepted and ignored",
+    '--tmpfs': 'size=, mode=, ro; always nosuid, nodev, noexec',
+    '--volumes-from': 'volumes and binds of the other container, as docker',
   },
   hull: { '--userns': "a user namespace for this container alone (docker's --userns=host undoes a daemon-wide remap)" },
   dockerOnly: {
-    '--volume, --mount, --volumes-from, --tmpfs': NO_VOLUMES,
     '--env-file': 'not yet',
     '--gpus, --device-cgroup-rule': 'not yet',
     '--read-only, --shm-size, --ulimit, --init, --stop-signal, --stop-timeout': 'not yet',
@@ -58,7 +60,7 @@ export const PARITY: Record<string, VerbParity> = {
   kill: { docker: 'docker kill', same: ['--signal'] },
   pause: { docker: 'docker pause' },
   unpause: { docker: 'docker unpause' },
-  rm: { docker: 'docker rm', same: ['--force'], dockerOnly: { '--volumes': NO_VOLUMES, '--link': 'no links' } },
+  rm: { docker: 'docker rm', same: ['--force', '--volumes'], dockerOnly: { '--link': 'no links' } },
   rename: { docker: 'docker rename', note: 'VMs too; their networks answer to the new name at once' },
   wait: { docker: 'docker wait', dockerOnly: { '--condition': 'the API takes it (next-exit, removed); the CLI waits for not-running' } },
   ps: {
@@ -127,6 +129,25 @@ export const PARITY: Record<string, VerbParity> = {
   'network prune': { docker: 'docker network prune', same: ['--force'] },
   'network connect': { docker: 'docker network connect', same: ['--ip'], differs: { '--alias': 'repeatable, as docker' }, dockerOnly: { '--link, --ip6, --link-local-ip, --driver-opt': 'not yet' } },
   'network disconnect': { docker: 'docker network disconnect', dockerOnly: { '--force': 'not yet' } },
+  volume: { docker: 'docker volume' },
+  'volume create': {
+    docker: 'docker volume create',
+    same: ['--opt', '--label'],
+    differs: { '--driver': 'local (docker\'s local: a directory, tmpfs, or a bind of a host directory) or block (a disk for VMs and containers)' },
+    hull: { '--type': 'the same as --driver', '--size': "a block volume's size (default 1g)" },
+    dockerOnly: { '--availability, --group, --limit-bytes, --required-bytes, --scope, --secret, --sharing, --topology-*': 'cluster volumes: no cluster yet' },
+  },
+  'volume ls': { docker: 'docker volume ls', same: ['--quiet'], differs: { '--format': FORMAT_LIST }, dockerOnly: { '--filter, --cluster': 'not yet' } },
+  'volume inspect': { docker: 'docker volume inspect', differs: { '--format': FORMAT_INSPECT } },
+  'volume rm': { docker: 'docker volume rm', same: ['--force'], note: 'a volume in use is refused, naming its users (also with --force, as docker)' },
+  'volume prune': { docker: 'docker volume prune', same: ['--all', '--force'], note: 'anonymous volumes only unless --all, as docker 23', dockerOnly: { '--filter': 'not yet' } },
+  'volume export': { docker: null, note: 'a tar stream: a local volume\'s files, a block volume\'s disk' },
+  'volume import': { docker: null },
+  'volume snapshot': { docker: null },
+  'volume snapshot create': { docker: null },
+  'volume snapshot ls': { docker: null },
+  'volume snapshot restore': { docker: null },
+  'volume snapshot rm': { docker: null },
   vm: { docker: null, note: 'virtual machines under QEMU' },
   'vm create': { docker: null },
   'vm start': { docker: null },
@@ -140,6 +161,10 @@ export const PARITY: Record<string, VerbParity> = {
   'vm inspect': { docker: null, note: "templates see docker's container document plus Hull's record, as inspect" },
   'vm console': { docker: null },
   'vm exec': { docker: null },
+  'vm disk': { docker: null },
+  'vm disk attach': { docker: null },
+  'vm disk detach': { docker: null },
+  'vm disk ls': { docker: null },
   'vm snapshot': { docker: null },
   'vm snapshot create': { docker: null },
   'vm snapshot ls': { docker: null },
