@@ -718,6 +718,7 @@ export class Engine {
       view: async () => {
         const view = await this.driver(inst).rootfs(inst, await this.context(inst));
         // Volumes and binds too, also while the container is stopped (docker mounts them for a copy).
+        if (!inst.config.mounts?.length) return view;
         return { ...view, mounts: [...(view.mounts ?? []), ...(await this.d.storage.copyMounts(inst))] };
       },
     };
