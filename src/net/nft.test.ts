@@ -54,5 +54,41 @@ describe('renderRouterGuard', () => {
       const chain = guard.slice(guard.indexOf(`chain ${hook} {`));
       expect(chain).toMatch(/^chain \w+ \{ type filter hook \w+ priority filter; policy accept;\n {4}iifname "hv\*" icmpv6 type \{ nd-router-advert, nd-redirect \} drop\n {4}iifname "ht\*"/);
     }
+describe('renderRules: services', () => {
+  const rules = renderRules({
+    table: 'hull',
+    networks: [{ bridge: 'hb-a', subnet: '10.89.0.0/24', gateway: '10.89.0.1', internal: false }],
+    ports: [],
+    vips: [
+      { ip: '10.89.0.250', endpoints: ['10.89.0.3', '10.89.0.4', '10.89.0.5'] },
+      { ip: '10.89.0.251', endpoints: ['10.89.0.6'] },
+      { ip: '10.89.0.252', endpoints: [] },
+    ],
+    ingress: [
+      { hostIp: '', hostPort: 8080, protocol: 'tcp', targets: [{ ip: '10.89.0.3', port: 80 }, { ip: '10.89.0.4', port: 80 }] },
+      { hostIp: '', hostPort: 8081, protocol: 'tcp', targets: [] },
+    ],
+  });
+
+  it('balances a service address over its ready replicas, any port, per connection', () => {
+    expect(rules).toContain('set vips { type ipv4_addr; elements = { 10.89.0.250, 10.89.0.251, 10.89.0.252 }; }');
+    expect(rules).toMatch(/prerouting[^}]*ip daddr @vips jump services/);
+    expect(rules).toMatch(/output[^}]*ip daddr @vips jump services/);
+    expect(rules).toContain('ip daddr 10.89.0.250 dnat ip to numgen random mod 3 map { 0 : 10.89.0.3, 1 : 10.89.0.4, 2 : 10.89.0.5 }');
+    expect(rules).toContain('ip daddr 10.89.0.251 dnat ip to 10.89.0.6');
+    expect(rules).not.toMatch(/ip daddr 10\.89\.0\.252 dnat/);
+  });
+
+  it('balances a published ingress port, and refuses what reached an address with no replica', () => {
+    expect(rules).toContain('meta nfproto ipv4 tcp dport 8080 dnat ip to numgen random mod 2 map { 0 : 10.89.0.3 . 80, 1 : 10.89.0.4 . 80 }');
+    expect(rules).not.toContain('dport 8081');
+    expect(rules).toMatch(/chain input[^}]*ip daddr @vips meta l4proto tcp reject with tcp reset\n\s*ip daddr @vips reject/);
+  });
+
+  it('loads in the kernel as rendered', async () => {
+    const { run } = await import('../sys/run.js');
+    const r = await run(['nft', '-c', '-f', '-'], { input: rules.replace(/inet hull\b/g, 'inet hullrendercheck'), timeoutMs: 10_000, allowFailure: true });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 });

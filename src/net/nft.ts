@@ -1,4 +1,5 @@
 import { run } from '../sys/run.js';
+import type { RuleIngress, RuleVip } from './service-lb.js';
 
 /**
  * Hull's nftables rules: one table of its own (`inet hull` for the default
@@ -29,6 +30,9 @@ export interface RuleModel {
   table: string;
   networks: RuleNetwork[];
   ports: RulePort[];
+  /** Services' virtual addresses and ingress ports, balanced over their ready replicas (service-lb.ts). */
+  vips?: RuleVip[];
+  ingress?: RuleIngress[];
 }
 
 const q = (s: string) => `"${s}"`;
@@ -39,6 +43,8 @@ export function renderRules(m: RuleModel): string {
   const lines: string[] = [`table inet ${m.table} {}`, `delete table inet ${m.table}`, `table inet ${m.table} {`];
   const add = (indent: number, s: string) => lines.push(`${'  '.repeat(indent)}${s}`);
   add(1, `set bridges { type ifname;${nets.length ? ` elements = { ${nets.map((n) => q(n.bridge)).join(', ')} };` : ''} }`);
+  const vips = m.vips ?? [];
+  add(1, `set vips { type ipv4_addr;${vips.length ? ` elements = { ${vips.map((v) => v.ip).join(', ')} };` : ''} }`);
 
   // Hull sets route_localnet on its bridges (for 127.0.0.1 → published port), which would also let an
   // instance's hand-made packets to or from 127.0.0.0/8 in to the host's loopback services (CVE-2020-8558).
@@ -53,14 +59,34 @@ export function renderRules(m: RuleModel): string {
     if (!n.dnsPort) continue;
     for (const proto of ['udp', 'tcp']) add(2, `iifname ${q(n.bridge)} ip daddr ${n.gateway} ${proto} dport 53 dnat ip to ${n.gateway}:${n.dnsPort}`);
   }
+  add(2, 'ip daddr @vips jump services');
   add(2, 'fib daddr type local jump published');
   add(1, '}');
-  // The host's own connections to a published port, 127.0.0.1 included.
+  // The host's own connections to a published port, 127.0.0.1 included, and to services' addresses.
   add(1, 'chain output { type nat hook output priority -100; policy accept;');
+  add(2, 'ip daddr @vips jump services');
   add(2, 'fib daddr type local jump published');
   add(1, '}');
   add(1, 'chain published {');
   for (const p of m.ports) add(2, `${p.hostIp ? `ip daddr ${p.hostIp} ` : 'meta nfproto ipv4 '}${p.protocol} dport ${p.hostPort} dnat ip to ${p.ip}:${p.containerPort}`);
+  for (const p of m.ingress ?? []) {
+    if (!p.targets.length) continue; // no ready replica: the held port refuses the connection
+    const to = p.targets.length === 1 ? `${p.targets[0].ip}:${p.targets[0].port}` : `numgen random mod ${p.targets.length} map { ${p.targets.map((t, i) => `${i} : ${t.ip} . ${t.port}`).join(', ')} }`;
+    add(2, `${p.hostIp ? `ip daddr ${p.hostIp} ` : 'meta nfproto ipv4 '}${p.protocol} dport ${p.hostPort} dnat ip to ${to}`);
+  }
+  add(1, '}');
+  // A service's address, any port: one ready replica per new connection (the port kept).
+  add(1, 'chain services {');
+  for (const v of vips) {
+    if (!v.endpoints.length) continue;
+    const to = v.endpoints.length === 1 ? v.endpoints[0] : `numgen random mod ${v.endpoints.length} map { ${v.endpoints.map((e, i) => `${i} : ${e}`).join(', ')} }`;
+    add(2, `ip daddr ${v.ip} dnat ip to ${to}`);
+  }
+  add(1, '}');
+  // What reached a service's address without a replica to go to is refused, never delivered to the host's own programs.
+  add(1, 'chain input { type filter hook input priority filter; policy accept;');
+  add(2, 'ip daddr @vips meta l4proto tcp reject with tcp reset');
+  add(2, 'ip daddr @vips reject');
   add(1, '}');
 
   add(1, 'chain postrouting { type nat hook postrouting priority srcnat; policy accept;');
