@@ -14,6 +14,7 @@
  *   a rev-2 replica never becomes ready         rollback to rev 1 (failure_action)
  *   scale web=5                                 replicas = 5, same revision
  */
+import type { HealthCheck } from './health.js';
 import type { PortProtocol } from './network.js';
 
 export type EndpointMode = 'vip' | 'dnsrr';
@@ -47,17 +48,6 @@ export interface RestartConfig {
   windowMs: number;
 }
 
-/** exec inside the replica, or http/tcp from the host side to the replica's address. */
-export type HealthProbe = { exec: string[] } | { http: { port: number; path: string } } | { tcp: { port: number } };
-
-export interface HealthCheck {
-  probe: HealthProbe;
-  intervalMs: number;
-  timeoutMs: number;
-  retries: number;
-  startPeriodMs: number;
-  startIntervalMs: number;
-}
 
 export interface ServicePort {
   /** The port inside each replica. */
