@@ -262,5 +262,40 @@ export function storeSuite(name: string, factory: () => Promise<StoreFixture>, o
       expect(await s.getByName('instance', 'gone')).toBeUndefined();
       await rejection(s.create<Doc>('instance', 'c', 'web', { id: 'c', n: 0 }), 'conflict');
     });
+
+    test('tells watchers each committed change once it can be read, and nothing of a failed write', async () => {
+      const seen: Array<{ c: string; visible: boolean }> = [];
+      const stop = s.watch((c) => {
+        seen.push({ c: `${c.op} ${c.kind} ${c.id}`, visible: true });
+      });
+      const visibleAt: string[] = [];
+      const stop2 = s.watch((c) => {
+        void s.get(c.kind, c.id).then((d) => visibleAt.push(`${c.op} ${d === undefined ? 'absent' : 'present'}`));
+      });
+      await s.create<Doc>('service', 'w1', 'web', { id: 'w1', n: 1 });
+      await s.update<Doc>('service', 'w1', (d) => ({ ...d, n: 2 }));
+      await rejection(s.create<Doc>('service', 'w2', 'web', { id: 'w2', n: 1 }), 'conflict');
+      await rejection(s.update<Doc>('service', 'ghost', (d) => d), 'not_found');
+      await s.batch([
+        { op: 'put', kind: 'service', id: 'w3', name: 'api', doc: { id: 'w3', n: 1 } },
+        { op: 'delete', kind: 'service', id: 'w1' },
+      ]);
+      await s.delete('service', 'w1');
+      stop();
+      await s.delete('service', 'w3');
+      stop2();
+      expect(seen.map((x) => x.c)).toEqual(['put service w1', 'put service w1', 'put service w3', 'delete service w1']);
+      await new Promise((r) => setTimeout(r, 10));
+      expect(visibleAt.slice(0, 5)).toEqual(['put present', 'put present', 'put present', 'delete absent', 'delete absent']);
+    });
+
+    test('keeps writing when a watcher throws', async () => {
+      const stop = s.watch(() => {
+        throw new Error('a broken watcher');
+      });
+      await s.create<Doc>('service', 'x', null, { id: 'x', n: 1 });
+      expect(await s.get('service', 'x')).toEqual({ id: 'x', n: 1 });
+      stop();
+    });
   });
 }

@@ -12,7 +12,14 @@
  *   await store.update('instance', id, (cur) => ({ ...cur, state }));
  *   await store.delete('instance', id);
  */
-export type Kind = 'instance' | 'image' | 'tag' | 'meta' | 'network' | 'buildcache' | 'idrange' | 'volume';
+export type Kind = 'instance' | 'image' | 'tag' | 'meta' | 'network' | 'buildcache' | 'idrange' | 'volume' | 'service' | 'app';
+
+/** A committed write, as watchers hear it (etcd's watch events; SQLite: the writes of this process). */
+export interface Change {
+  kind: Kind;
+  id: string;
+  op: 'put' | 'delete';
+}
 
 export type WriteOp =
   | { op: 'put'; kind: Kind; id: string; name?: string | null; doc: unknown }
@@ -30,5 +37,12 @@ export interface Store {
   delete(kind: Kind, id: string): Promise<void>;
   /** Apply all writes or none. A name clash throws 'conflict'. */
   batch(ops: WriteOp[]): Promise<void>;
+  /**
+   * Hear every change once it is committed and visible to reads (a failed
+   * write tells nothing). Controllers use it to react to each other's writes;
+   * they still resync now and then, as a watch may be cut (etcd compaction).
+   * Returns the way to stop listening.
+   */
+  watch(listener: (c: Change) => void): () => void;
   close(): Promise<void>;
 }

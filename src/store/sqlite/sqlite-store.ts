@@ -1,16 +1,18 @@
 import Database from 'better-sqlite3';
 import { conflict, notFound } from '../../core/errors.js';
-import type { Kind, Store, WriteOp } from '../store.js';
+import type { Change, Kind, Store, WriteOp } from '../store.js';
 
 /**
  * SQLite backend: one table of JSON documents. WAL mode, synchronous=NORMAL:
  * a commit survives a killed daemon (the WAL is fsync'd at checkpoints and
  * SQLite recovers it on open); only a host power loss may drop the last
- * transactions.
+ * transactions. Watchers hear this process's writes (the daemon is the only
+ * writer of its root).
  */
 export class SqliteStore implements Store {
   private db: Database.Database;
   private stmts: ReturnType<SqliteStore['prepare']>;
+  private listeners = new Set<(c: Change) => void>();
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -58,20 +60,23 @@ export class SqliteStore implements Store {
     } catch (e) {
       throw mapConstraint(e, kind, id, name);
     }
+    this.tell([{ kind, id, op: 'put' }]);
   }
 
   async update<T>(kind: Kind, id: string, mutate: (cur: T) => T): Promise<T> {
-    return this.db.transaction(() => {
+    const out = this.db.transaction(() => {
       const row = this.stmts.get.get(kind, id);
       if (!row) throw notFound(`${kind} ${id}`);
       const next = mutate(JSON.parse(row.doc) as T);
       this.stmts.setDoc.run(JSON.stringify(next), kind, id);
       return next;
     }).immediate();
+    this.tell([{ kind, id, op: 'put' }]);
+    return out;
   }
 
   async delete(kind: Kind, id: string): Promise<void> {
-    this.stmts.del.run(kind, id);
+    if (this.stmts.del.run(kind, id).changes) this.tell([{ kind, id, op: 'delete' }]);
   }
 
   async batch(ops: WriteOp[]): Promise<void> {
@@ -87,9 +92,29 @@ export class SqliteStore implements Store {
         }
       }
     }).immediate();
+    this.tell(ops.map((o) => ({ kind: o.kind, id: o.id, op: o.op })));
+  }
+
+  watch(listener: (c: Change) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** After the commit: a listener that throws is its own problem, never the writer's. */
+  private tell(changes: Change[]): void {
+    for (const c of changes) {
+      for (const l of this.listeners) {
+        try {
+          l(c);
+        } catch {
+          // ignored
+        }
+      }
+    }
   }
 
   async close(): Promise<void> {
+    this.listeners.clear();
     this.db.close();
   }
 }
