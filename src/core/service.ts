@@ -128,12 +128,19 @@ export interface ServiceRevision {
   createdAt: string;
   /** apply, rollback (automatic), undo (by hand). */
   cause: string;
+  /** The replica template's hash: replicas made from an equal template count as this revision's. */
+  hash: string;
+  /** The image the tag named when the revision was made (a moved tag is a new revision). */
+  imageId: string;
 }
 
 export type RolloutState = 'none' | 'progressing' | 'complete' | 'rolling-back' | 'rolled-back' | 'paused';
 
 export interface ServiceStatus {
-  rollout: { state: RolloutState; from: number; to: number; message: string; updatedAt: string };
+  /** `from`: the revision a failed update goes back to; `lastBatchAt`: when the last batch began (for `delay`). */
+  rollout: { state: RolloutState; from: number; to: number; message: string; updatedAt: string; lastBatchAt?: string };
+  /** The last revision whose rollout completed. */
+  stableRevision?: number;
   /** The stable address of the service on each of its networks (endpoint_mode vip). */
   vips: Record<string, string>;
   /** Host ports given to the service's ingress ports, target/protocol → host port. */
