@@ -8,6 +8,7 @@
  *             found in that status at daemon start is a half-made leftover.
  */
 import type { LogConfig } from './log-config.js';
+import type { HealthCheck, HealthState } from './health.js';
 import type { NetworkAttachment, NetworkMode, PortMapping } from './network.js';
 import type { SecurityConfig } from './security.js';
 import type { InstanceMount, VmDiskAttachment } from './volume.js';
@@ -54,6 +55,20 @@ export interface VmOptions {
   userData?: string;
 }
 
+/**
+ * When an exited instance is started again, and how long it waits first: the
+ * back-off starts at `delayMs` and doubles per consecutive failed run up to
+ * `maxDelayMs`; a run of `windowMs` or more starts the count over. Defaults
+ * (plain containers): docker's 100 ms doubling to 1 min, reset after 10 s.
+ */
+export interface RestartPolicySpec {
+  name: RestartPolicy;
+  maxRetries?: number;
+  delayMs?: number;
+  maxDelayMs?: number;
+  windowMs?: number;
+}
+
 export interface InstanceConfig {
   image: string; // the reference the user gave
   imageId: string; // sha256:... of the image config
@@ -73,7 +88,7 @@ export interface InstanceConfig {
   /** Capabilities, devices, seccomp and --privileged, when not the defaults. */
   security?: SecurityConfig;
   resources: Resources;
-  restartPolicy: { name: RestartPolicy; maxRetries?: number };
+  restartPolicy: RestartPolicySpec;
   labels: Record<string, string>;
   hostname: string;
   /** Absent in records made before networks existed: those have loopback only ('none'). */
@@ -92,6 +107,8 @@ export interface InstanceConfig {
   mounts?: InstanceMount[];
   /** VMs: block volumes attached as disks, in the order attached. */
   disks?: VmDiskAttachment[];
+  /** Docker's health check (the image's HEALTHCHECK, --health-*, a service's healthcheck); absent: none. */
+  healthcheck?: HealthCheck;
 }
 
 export interface InstanceState {
@@ -106,8 +123,26 @@ export interface InstanceState {
   restartCount: number;
   /** Set when a user stopped the instance, so a restart policy leaves it be. */
   stoppedByUser: boolean;
+  /** Failed runs in a row (a long enough run resets it): the restart back-off's exponent. */
+  restartStreak?: number;
+  /** When a restart policy will start it again (set while it waits out its back-off). */
+  nextRestartAt?: string;
+  /** Its health, while it runs with a health check. */
+  health?: HealthState;
 }
 
+/** What owns an instance: a service's replicas name their service; instances made by hand have none. */
+export interface OwnerRef {
+  kind: 'service';
+  id: string;
+  name: string;
+}
+
+/**
+ * `config` is the desired spec, shared by every node that reads the store;
+ * `state` is what the node running it observed (pids, exits, health) and
+ * belongs to that node (`node`).
+ */
 export interface Instance {
   id: string;
   name: string;
@@ -115,6 +150,9 @@ export interface Instance {
   createdAt: string;
   config: InstanceConfig;
   state: InstanceState;
+  owner?: OwnerRef;
+  /** The node it was placed on ("local" on one host). */
+  node?: string;
 }
 
 export function newState(): InstanceState {
