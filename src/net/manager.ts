@@ -19,6 +19,8 @@ import { DEFAULT_NETWORK, NetworkCreateSchema, findNetwork, planNetwork, type Ne
 import { applyRouterGuard, deleteTable } from './nft.js';
 import { PORTS_DOC_ID, holdHostPort, hostPortFree, reserve, unreserve, type PortsDoc } from './ports.js';
 import { RuleSync } from './rule-sync.js';
+import { lookupService, serviceRules } from './service-lb.js';
+import { ServiceNet } from './service-net.js';
 import { sweepHost } from './sweep.js';
 
 export interface NetLogger {
@@ -86,9 +88,14 @@ export class NetworkManager {
   private unavailable?: HullError;
   private upstreams: Upstream[] = [];
   private rules: RuleSync;
+  /** Services: their addresses, ingress ports and balancer view (service-net.ts). */
+  readonly services: ServiceNet;
+  /** Rotates dnsrr answers. */
+  private turn = 0;
 
   constructor(private o: NetworkManagerOptions) {
     this.rules = new RuleSync(() => this.ruleModel());
+    this.services = new ServiceNet({ store: o.store, networks: () => this.networks(), sync: () => this.rules.sync(), log: o.log });
   }
 
   get table(): string {
@@ -137,7 +144,8 @@ export class NetworkManager {
    */
   async recover(instances: Instance[]): Promise<void> {
     if (this.unavailable) return;
-    const ids = new Set(instances.map((i) => i.id));
+    // Services hold addresses (their VIPs) and ports too.
+    const ids = new Set([...instances.map((i) => i.id), ...(await this.o.store.list<{ id: string }>('service')).map((s) => s.id)]);
     for (const inst of instances) {
       const s = inst.state.status;
       if ((s === 'running' || s === 'paused') && inst.config.networkMode === 'bridge' && (netKind(inst) === 'vm' || existsSync(link.netnsPath(this.nsName(inst.id))))) {
@@ -169,6 +177,7 @@ export class NetworkManager {
   async shutdown(): Promise<void> {
     for (const s of this.dns.values()) s.close();
     this.dns.clear();
+    await this.services.close();
     await Promise.all([...this.holds.keys()].map((id) => this.releasePorts(id)));
     await this.rules.idle();
     if (this.live.size) return;
@@ -280,7 +289,8 @@ export class NetworkManager {
     const { prefix } = parseCidr(n.subnet);
     await link.ensureBridge(n.bridge, `${n.gateway}/${prefix}`, macForIp(parseIp(n.gateway)));
     if (!this.dns.has(n.id)) {
-      const dns = await DnsServer.start({ address: n.gateway, clients: n.subnet, lookup: (name, client) => lookupName([...this.live.values()], n.id, name, client), upstreams: n.internal ? [] : this.upstreams });
+      const lookup = (name: string, client: string) => lookupName([...this.live.values()], n.id, name, client) ?? lookupService([...this.services.lbs.values()], n.id, name, this.turn++);
+      const dns = await DnsServer.start({ address: n.gateway, clients: n.subnet, lookup, upstreams: n.internal ? [] : this.upstreams });
       this.dns.set(n.id, dns);
     }
   }
@@ -565,10 +575,13 @@ export class NetworkManager {
   private async ruleModel() {
     const nets = (await this.networks()).filter((n) => !n.removing);
     const ports = portRules([...this.live.values()], nets);
+    const { vips, ingress } = serviceRules([...this.services.lbs.values()], new Set(nets.filter((n) => n.internal).map((n) => n.id)));
     return {
       table: this.o.table,
       networks: nets.map((n) => ({ bridge: n.bridge, subnet: n.subnet, gateway: n.gateway, internal: n.internal, dnsPort: this.dns.get(n.id)?.port })),
       ports,
+      vips,
+      ingress,
     };
   }
 }
