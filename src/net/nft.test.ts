@@ -54,6 +54,9 @@ describe('renderRouterGuard', () => {
       const chain = guard.slice(guard.indexOf(`chain ${hook} {`));
       expect(chain).toMatch(/^chain \w+ \{ type filter hook \w+ priority filter; policy accept;\n {4}iifname "hv\*" icmpv6 type \{ nd-router-advert, nd-redirect \} drop\n {4}iifname "ht\*"/);
     }
+  });
+});
+
 describe('renderRules: services', () => {
   const rules = renderRules({
     table: 'hull',
