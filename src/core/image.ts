@@ -10,6 +10,8 @@ export interface ImageConfig {
   StopSignal?: string;
   /** VOLUME paths: an anonymous volume each for a new container. */
   Volumes?: Record<string, object>;
+  /** The image's HEALTHCHECK, as docker's image config keeps it (times in nanoseconds). */
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number; StartInterval?: number };
 }
 
 export interface Image {

@@ -17,10 +17,11 @@ import { hybridNamespace, releaseHybridNamespace } from '../runtime/oci/hybrid-n
 import { aliasInNamespace, runtimeRoot } from '../runtime/oci/runtime-root.js';
 import { guardCrunStdin, releaseCrunStdinGuard } from '../runtime/oci/stdin-guard.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { IdRanges, readPool } from '../engine/id-ranges.js';
+import { IdRanges, readPool } from '../orchestrator/instances/id-ranges.js';
 import { clearStale, detectQuota } from '../storage/quota.js';
 import { InstanceVolumes } from '../storage/volumes/instance-volumes.js';
 import { Volumes } from '../storage/volumes/volumes.js';
+import { DriverRegistry } from '../runtime/registry.js';
 import { pidAlive } from '../sys/run.js';
 import { DEFAULT_ROOT, type DaemonConfig } from './config.js';
 
@@ -78,7 +79,9 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const idRanges = new IdRanges(store, await readPool());
   const volumes = new Volumes(cfg.root, store);
   const storage = new InstanceVolumes(volumes);
-  const engine = new Engine({ root: cfg.root, store, images, drivers: { container: driver, vm: vms.driver, isolated: vms.isolated }, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes, events, logDefaults: cfg.logDefaults , volumes, storage });
+  const why = vms.unavailable ? { vm: vms.unavailable, 'container-vm': vms.unavailable } : {};
+  const drivers = new DriverRegistry({ container: driver, vm: vms.driver, 'container-vm': vms.isolated }, why);
+  const engine = new Engine({ root: cfg.root, store, images, drivers, exitDir: driver.exitDir, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes, events, logDefaults: cfg.logDefaults, volumes, storage });
   await engine.recover();
   await engine.watchExits();
   const app = await buildServer({ engine, images, log, version: VERSION });

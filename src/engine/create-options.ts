@@ -2,6 +2,22 @@ import { z } from 'zod';
 import { HOSTNAME_RULE, isValidHostname } from '../core/ids.js';
 import { MAX_LOG_FILES, MIN_LOG_SIZE } from '../core/log-config.js';
 
+/** A health check (core/health.ts), as the API takes it: times in milliseconds. */
+export const HealthCheckSchema = z
+  .object({
+    probe: z.union([
+      z.object({ exec: z.array(z.string()).min(1) }).strict(),
+      z.object({ http: z.object({ port: z.number().int().min(1).max(65535), path: z.string().startsWith('/') }).strict() }).strict(),
+      z.object({ tcp: z.object({ port: z.number().int().min(1).max(65535) }).strict() }).strict(),
+    ]),
+    intervalMs: z.number().int().min(100).default(30_000),
+    timeoutMs: z.number().int().min(100).default(30_000),
+    retries: z.number().int().min(1).max(1000).default(3),
+    startPeriodMs: z.number().int().min(0).default(0),
+    startIntervalMs: z.number().int().min(100).default(5000),
+  })
+  .strict();
+
 /** One published port; hostPort 0 picks a free one, hostIp '' means every host address. */
 export const PortSchema = z
   .object({
@@ -98,6 +114,8 @@ export const CreateOptionsSchema = z
     mounts: z.array(MountSchema).default([]),
     /** `CONTAINER[:ro|:rw]`: that container's volumes and binds, at the same targets. */
     volumesFrom: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*(:(ro|rw))?$/, 'use CONTAINER[:ro|:rw]')).default([]),
+    /** Docker's health check (--health-*); `none` turns off the image's HEALTHCHECK. */
+    healthcheck: z.union([HealthCheckSchema, z.literal('none')]).optional(),
   })
   .strict();
 

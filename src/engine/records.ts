@@ -3,6 +3,7 @@ import { invalid } from '../core/errors.js';
 import { mergeEnv } from '../core/env.js';
 import { shortId } from '../core/ids.js';
 import type { Image } from '../core/image.js';
+import type { HealthCheck } from '../core/health.js';
 import { newState, type Instance } from '../core/instance.js';
 import { withLogDefaults, type LogConfig } from '../core/log-config.js';
 import type { PortMapping } from '../core/network.js';
@@ -56,6 +57,7 @@ export function containerRecord(o: ParsedCreateOptions, image: Image, id: string
       ...(o.isolation === 'vm' ? { isolation: 'vm' as const } : {}),
       ...securityRecord(o),
       logConfig: withLogDefaults(o.logConfig, logDefaults),
+      ...healthOf(o.healthcheck, ic.Healthcheck),
     },
     state: newState(),
   };
@@ -76,6 +78,27 @@ export function securityRecord(o: ParsedCreateOptions): { security?: SecurityCon
   if (o.seccompProfile !== undefined) sec.seccomp = o.seccompProfile === 'unconfined' ? 'unconfined' : parseSeccompProfile(o.seccompProfile);
   if (o.privileged) sec.privileged = true;
   return Object.keys(sec).length ? { security: sec } : {};
+}
+
+/** The request's health check, else the image's HEALTHCHECK (docker's CMD / CMD-SHELL; NONE or `none`: no check). */
+function healthOf(asked: ParsedCreateOptions['healthcheck'], image: NonNullable<Image['config']['Healthcheck']> | undefined): { healthcheck?: HealthCheck } {
+  if (asked === 'none') return {};
+  if (asked) return { healthcheck: asked };
+  const t = image?.Test;
+  if (!t?.length || t[0] === 'NONE') return {};
+  const exec = t[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', t.slice(1).join(' ')] : t[0] === 'CMD' ? t.slice(1) : undefined;
+  if (!exec?.length) return {};
+  const ms = (ns: number | undefined, dflt: number) => (ns && ns > 0 ? Math.round(ns / 1e6) : dflt);
+  return {
+    healthcheck: {
+      probe: { exec },
+      intervalMs: ms(image!.Interval, 30_000),
+      timeoutMs: ms(image!.Timeout, 30_000),
+      retries: image!.Retries && image!.Retries > 0 ? image!.Retries : 3,
+      startPeriodMs: ms(image!.StartPeriod, 0),
+      startIntervalMs: ms(image!.StartInterval, 5000),
+    },
+  };
 }
 
 /** A VM: its console is one raw stream (tty), its first-boot configuration in `config.vm`. */

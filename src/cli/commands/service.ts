@@ -2,7 +2,15 @@ import type { Command } from 'commander';
 import type { ReplicaRow, ServiceDetail, ServiceSummary } from '../../api/contract/services.js';
 import { shortId } from '../../core/ids.js';
 import { enc, exitWith, forEachRef, getCtx } from '../context.js';
-import { ago, goTemplate, printJson, table } from '../format.js';
+import { ago, printJson, printList, table } from '../format.js';
+import { inspectRefs } from '../inspect-refs.js';
+import { serviceJson } from '../../api/docker-view/service.js';
+
+/** Template fields of `service ls` and `service ps` rows, as docker's `service ls`/`service ps` name theirs, with their column titles. */
+const SERVICE_HEADERS: Record<string, string> = { ID: 'ID', Name: 'NAME', App: 'APP', Mode: 'MODE', Kind: 'KIND', Replicas: 'REPLICAS', Image: 'IMAGE', Revision: 'REVISION', Rollout: 'ROLLOUT', Ports: 'PORTS', Address: 'ADDRESS' };
+const SERVICE_TABLE = 'table {{.Name}}\t{{.App}}\t{{.Kind}}\t{{.Replicas}}\t{{.Image}}\t{{.Revision}}\t{{.Rollout}}\t{{.Ports}}\t{{.Address}}';
+const REPLICA_HEADERS: Record<string, string> = { ID: 'ID', Name: 'NAME', Slot: 'SLOT', Revision: 'REVISION', CurrentState: 'STATE', Health: 'HEALTH', Ready: 'READY', Node: 'NODE', Address: 'ADDRESS', Restarts: 'RESTARTS', Error: 'NOTE' };
+const REPLICA_TABLE = 'table {{.Name}}\t{{.Slot}}\t{{.Revision}}\t{{.CurrentState}}\t{{.Health}}\t{{.Ready}}\t{{.Node}}\t{{.Address}}\t{{.Restarts}}\t{{.Error}}';
 
 /** `hull service ls|inspect|ps|scale|rm` and `hull rollout status|history|undo`. */
 export function register(program: Command): void {
@@ -18,10 +26,9 @@ export function register(program: Command): void {
     .action(async (o: { quiet?: boolean; format?: string }) => {
       const xs = await ctx().client.call<ServiceSummary[]>('GET', '/v1/services');
       if (o.quiet) return void process.stdout.write(xs.map((x) => `${x.name}\n`).join(''));
-      if (o.format === 'json') return printJson(xs);
-      if (o.format && o.format !== 'table') return void process.stdout.write(xs.map((x) => `${goTemplate(o.format!, x)}\n`).join(''));
-      const rows = xs.map((x) => [x.name, x.app, kindOf(x), `${x.ready}/${x.replicas}`, x.image, String(x.revision), x.rollout, x.ports.join(', '), Object.values(x.vips).join(', ')]);
-      process.stdout.write(`${table(['NAME', 'APP', 'KIND', 'READY', 'IMAGE', 'REVISION', 'ROLLOUT', 'PORTS', 'ADDRESS'], rows)}\n`);
+      const rows = () =>
+        xs.map((x) => ({ ID: shortId(x.id), Name: x.name, App: x.app, Mode: x.mode, Kind: kindOf(x), Replicas: `${x.ready}/${x.replicas}`, Image: x.image, Revision: String(x.revision), Rollout: x.rollout, Ports: x.ports.join(', '), Address: Object.values(x.vips).join(', ') }));
+      printList({ format: o.format, items: xs, rows, headers: SERVICE_HEADERS, table: SERVICE_TABLE });
     });
 
   svc
@@ -30,10 +37,10 @@ export function register(program: Command): void {
     .argument('<service...>')
     .option('-f, --format <format>', 'json (default) or a Go template like {{.Rollout}}')
     .action(async (refs: string[], o: { format?: string }) => {
-      const out: unknown[] = [];
-      await forEachRef(refs, async (ref) => void out.push(await ctx().client.call<ServiceDetail>('GET', `/v1/services/${enc(ref)}`)));
-      if (o.format && o.format !== 'json') process.stdout.write(out.map((x) => `${goTemplate(o.format!, x)}\n`).join(''));
-      else printJson(out);
+      await inspectRefs(refs, o.format, async (ref) => {
+        const s = await ctx().client.call<ServiceDetail>('GET', `/v1/services/${enc(ref)}`);
+        return { hull: s, docker: serviceJson(s) };
+      });
     });
 
   svc
@@ -45,9 +52,7 @@ export function register(program: Command): void {
     .action(async (ref: string, o: { quiet?: boolean; format?: string }) => {
       const xs = await ctx().client.call<ReplicaRow[]>('GET', `/v1/services/${enc(ref)}/replicas`);
       if (o.quiet) return void process.stdout.write(xs.map((x) => `${shortId(x.id)}\n`).join(''));
-      if (o.format === 'json') return printJson(xs);
-      if (o.format && o.format !== 'table') return void process.stdout.write(xs.map((x) => `${goTemplate(o.format!, x)}\n`).join(''));
-      process.stdout.write(`${table(['NAME', 'SLOT', 'REVISION', 'STATE', 'HEALTH', 'READY', 'NODE', 'ADDRESS', 'RESTARTS', 'NOTE'], xs.map(replicaRow))}\n`);
+      printList({ format: o.format, items: xs, rows: () => xs.map(replicaRow), headers: REPLICA_HEADERS, table: REPLICA_TABLE });
     });
 
   svc
@@ -129,9 +134,9 @@ export function register(program: Command): void {
 
 const kindOf = (x: ServiceSummary) => (x.kind === 'vm' ? 'vm' : x.isolation === 'vm' ? 'container(vm)' : 'container');
 
-function replicaRow(r: ReplicaRow): string[] {
+function replicaRow(r: ReplicaRow) {
   const note = r.draining ? 'draining' : r.nextRestartAt ? `restarting ${inWords(r.nextRestartAt)} (exit ${r.exitCode})` : r.error ? r.error : r.state === 'exited' ? `exit ${r.exitCode}` : '';
-  return [r.name, String(r.slot), String(r.revision), r.state, r.health, r.ready ? 'yes' : 'no', r.node, Object.values(r.addresses).join(', '), String(r.restarts), note];
+  return { ID: shortId(r.id), Name: r.name, Slot: String(r.slot), Revision: String(r.revision), CurrentState: r.state, Health: r.health, Ready: r.ready ? 'yes' : 'no', Node: r.node, Address: Object.values(r.addresses).join(', '), Restarts: String(r.restarts), Error: note };
 }
 
 function inWords(iso: string): string {

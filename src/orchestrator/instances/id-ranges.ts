@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { HullError, isHullError } from '../core/errors.js';
-import { LEGACY_ID_MAP, type IdMap } from '../core/instance.js';
-import type { Store } from '../store/store.js';
+import { HullError, isHullError } from '../../core/errors.js';
+import { LEGACY_ID_MAP, type IdMap } from '../../core/instance.js';
+import type { Store } from '../../store/store.js';
 
 /**
  * Host id ranges for user namespaces (--userns): each container gets 65536

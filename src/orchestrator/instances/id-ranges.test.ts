@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isHullError } from '../core/errors.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { isHullError } from '../../core/errors.js';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { IdRanges, RANGE_SIZE, parseSubid, poolFrom } from './id-ranges.js';
 
 describe('poolFrom', () => {
