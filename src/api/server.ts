@@ -4,6 +4,8 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.js';
+import type { Services } from '../engine/services.js';
+import { serviceRoutes } from './routes/services.js';
 import type { Logger } from '../engine/logger.js';
 import type { ImageService } from '../image/image-service.js';
 import { httpError } from './errors.js';
@@ -24,6 +26,7 @@ import { strictEdge } from './validation.js';
 
 export interface ApiDeps {
   engine: Engine;
+  services: Services;
   images: ImageService;
   log: Logger;
   version: string;
@@ -80,6 +83,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(networkRoutes(deps));
   await app.register(vmRoutes(deps));
   await app.register(volumeRoutes(deps));
+  await app.register(serviceRoutes(deps));
   containerUpgrades(upgrades, deps, sessions);
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Bytes a client sent right behind its request (stdin, before the 101) are the stream's first.

@@ -5,6 +5,7 @@ import { buildServer, listenUnix } from '../api/server.js';
 import { HullError } from '../core/errors.js';
 import { EventLog } from '../core/events.js';
 import { Engine } from '../engine/engine.js';
+import { Services } from '../engine/services.js';
 import { startVms, type VmSetup } from './vms.js';
 import { createLogger, type Logger } from '../engine/logger.js';
 import { ImageService } from '../image/image-service.js';
@@ -84,12 +85,15 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const engine = new Engine({ root: cfg.root, store, images, drivers, exitDir: driver.exitDir, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes, events, logDefaults: cfg.logDefaults, volumes, storage });
   await engine.recover();
   await engine.watchExits();
-  const app = await buildServer({ engine, images, log, version: VERSION });
+  const services = new Services({ engine, store, images, net, log });
+  await services.start();
+  const app = await buildServer({ engine, services, images, log, version: VERSION });
   await listenUnix(app, cfg.socketPath);
   log.info({ socket: cfg.socketPath, root: cfg.root, cgroupMode: host.cgroupMode, runtime: host.defaultRuntime, pid: process.pid }, 'hull daemon ready');
 
   const close = async () => {
     await app.close();
+    await services.close();
     await engine.close();
     await vms.driver?.close();
     await vms.isolated?.close();
