@@ -157,9 +157,10 @@ function rows(s: Service, owned: Instance[], ctl: ServiceController): ReplicaRow
         id: i.id,
         name: i.name,
         slot: Number(i.config.labels[SLOT_LABEL]) || 0,
-        revision: Number(i.config.labels[REVISION_LABEL]) || 0,
+        // The revision whose template it runs (a rollback's replicas are an earlier revision's).
+        revision: v && v.revision > 0 ? v.revision : Number(i.config.labels[REVISION_LABEL]) || 0,
         state: i.state.status,
-        health: i.state.health?.status ?? (i.config.healthcheck ? 'starting' : 'none'),
+        health: i.state.status === 'running' ? (i.state.health?.status ?? (i.config.healthcheck ? 'starting' : 'none')) : 'none',
         ready: !!v && inRotation(v, draining ? new Set([i.id]) : new Set()),
         draining,
         node: i.node ?? 'local',

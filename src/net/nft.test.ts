@@ -85,7 +85,7 @@ describe('renderRules: services', () => {
   it('balances a published ingress port, and refuses what reached an address with no replica', () => {
     expect(rules).toContain('meta nfproto ipv4 tcp dport 8080 dnat ip to numgen random mod 2 map { 0 : 10.89.0.3 . 80, 1 : 10.89.0.4 . 80 }');
     expect(rules).not.toContain('dport 8081');
-    expect(rules).toMatch(/chain input[^}]*ip daddr @vips meta l4proto tcp reject with tcp reset\n\s*ip daddr @vips reject/);
+    expect(rules).toMatch(/chain input[^}]*ip daddr @vips ct state new meta l4proto tcp reject with tcp reset\n\s*ip daddr @vips ct state new reject/);
   });
 
   it('loads in the kernel as rendered', async () => {

@@ -85,8 +85,9 @@ export function renderRules(m: RuleModel): string {
   add(1, '}');
   // What reached a service's address without a replica to go to is refused, never delivered to the host's own programs.
   add(1, 'chain input { type filter hook input priority filter; policy accept;');
-  add(2, 'ip daddr @vips meta l4proto tcp reject with tcp reset');
-  add(2, 'ip daddr @vips reject');
+  // Only new connections: replies to the host's own connections to a VIP come back to it (the VIP is their source).
+  add(2, 'ip daddr @vips ct state new meta l4proto tcp reject with tcp reset');
+  add(2, 'ip daddr @vips ct state new reject');
   add(1, '}');
 
   add(1, 'chain postrouting { type nat hook postrouting priority srcnat; policy accept;');

@@ -13,7 +13,7 @@ export const ApplyBody = z
     /** The file's name as the user gave it, for messages. */
     file: z.string().min(1).max(4096),
     content: z.string().max(4 * 1024 * 1024),
-    /** `-p NAME`: the app's name (default: the file's `name:`, else its base name). */
+    /** `-p NAME`: the app's name (default: the file's `name:`, else its directory's name). */
     project: z.string().min(1).max(63).optional(),
     /** Where relative paths in the file point (the file's directory). */
     dir: z.string().min(1).max(4096),

@@ -17,7 +17,7 @@ export function register(program: Command): void {
   const fileOpts = (c: Command) =>
     c
       .requiredOption('-f, --file <file>', 'the Compose file (- for standard input)')
-      .option('-p, --project-name <name>', "the app's name (default: the file's name: key, else the file's base name)")
+      .option('-p, --project-name <name>', "the app's name (default: the file's name: key, else its directory's name, as Compose)")
       .option('--format <format>', 'text (default) or json');
 
   fileOpts(program.command('apply').description('create or update every service of a Compose file; applying it again changes nothing'))

@@ -112,6 +112,7 @@ describe('readCompose', () => {
 
   it('makes the app default network and names non-external resources after the app', () => {
     const { app } = read('services:\n  web:\n    image: busybox\n    volumes: [data:/data, ./site:/www:ro]\nvolumes:\n  data: {}\n');
+    expect(app.name).toBe('shop'); // the directory's name, as Compose
     expect(app.networks).toEqual([{ key: 'default', name: 'shop_default', external: false, internal: false, labels: {} }]);
     expect(app.volumes.map((v) => v.name)).toEqual(['shop_data']);
     expect(app.services[0].spec.mounts).toEqual([

@@ -1,4 +1,4 @@
-import { basename, extname } from 'node:path';
+import { basename } from 'node:path';
 import { HullError } from '../../core/errors.js';
 import type { AppSpec } from './app.js';
 import { interpolate } from './interpolate.js';
@@ -11,7 +11,7 @@ export interface ComposeInput {
   /** The file's name as the user gave it (for messages). */
   file: string;
   content: string;
-  /** The app's name (`-p`); default: the file's `name:`, else the file's base name. */
+  /** The app's name (`-p`); default: the file's `name:`, else its directory's name (as Compose). */
   project?: string;
   /** The directory relative paths in the file are resolved against. */
   dir: string;
@@ -37,7 +37,8 @@ export function readCompose(input: ComposeInput): { app: AppSpec; warnings: stri
   if (ignored.length) warnings.push(`Ignoring unsupported options: ${[...new Set(ignored)].sort().join(', ')}`);
   const parsed = fileSchema.safeParse(cleaned);
   if (!parsed.success) throw zodFailure(parsed.error, src);
-  const project = input.project ?? parsed.data.name ?? basename(input.file, extname(input.file)).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  // As Compose: -p, else the file's `name:`, else the name of the directory it is in.
+  const project = input.project ?? parsed.data.name ?? basename(input.dir).toLowerCase().replace(/[^a-z0-9_-]/g, '');
   if (!APP_NAME_RE.test(project)) throw new HullError('invalid', `app name "${project}": use lowercase letters, digits, - and _ (give one with -p NAME)`);
   if (!Object.keys(parsed.data.services).length) throw fail(['services'], 'no services');
   const app = normalize(parsed.data, ext, { app: project, dir: input.dir, env: input.env ?? {}, envFiles: input.envFiles ?? {}, fail, warn: (m) => warnings.push(m) });

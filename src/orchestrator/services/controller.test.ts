@@ -162,7 +162,7 @@ describe('ServiceController with a simulated instance layer', () => {
     await until('rolled back', async () => (await service()).status.rollout.state === 'rolled-back', 8000);
     const s = await service();
     expect(s.revision).toBe(4);
-    expect(s.history.find((h) => h.revision === 4)?.cause).toMatch(/^rollback to revision 2: web\.1\.\w+ did not become ready within 1s/);
+    expect(s.history.find((h) => h.revision === 4)?.cause).toMatch(/^back to revision 2's template: web\.1\.\w+ did not become ready within 1s/);
     await until('v2 replicas only', async () => (await replicas()).every((r) => r.config.labels[HASH_LABEL] === s.history[1].hash) && (await replicas()).length === 3);
     expect(events.map((e) => e.action)).toContain('rollback');
   });

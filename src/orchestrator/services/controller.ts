@@ -258,8 +258,9 @@ export class ServiceController {
       await this.saveStatus(svc, rolloutStatus(svc.status, { kind: 'rollout', state: 'paused', from: to, to: svc.revision, message: `update paused: ${reason} (revision ${to} is no longer kept)` }, this.now()));
       return;
     }
-    const next = newRevision(svc, target.spec, target.imageId, `rollback to revision ${to}: ${reason}`, new Date(this.now()), svc.replicas, true);
-    await this.d.store.update<Service>('service', svc.id, (cur) => (cur.revision === svc.revision ? { ...next, replicas: cur.replicas } : cur));
+    const next = newRevision(svc, target.spec, target.imageId, `back to revision ${to}'s template: ${reason}`, new Date(this.now()), svc.replicas, true);
+    const message = `revision ${svc.revision} failed (${reason}): rolled back to revision ${to}'s template, as revision ${next.revision}`;
+    await this.d.store.update<Service>('service', svc.id, (cur) => (cur.revision === svc.revision ? { ...next, replicas: cur.replicas, status: { ...next.status, message } } : cur));
     this.emit(svc, 'rollback', `revision ${svc.revision} failed: ${reason}; back to the template of revision ${to}`);
   }
 

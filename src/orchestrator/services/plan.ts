@@ -167,7 +167,7 @@ export function plan(input: PlanInput): Plan {
     const done = !old.length && fresh.length >= want && fresh.every((r) => available(r) || r.phase === 'completed');
     if (done) {
       const state: RolloutState = rollingBack ? 'rolled-back' : 'complete';
-      actions.push({ kind: 'rollout', state, from: ro.from, to: revision, message: rollingBack ? `rolled back to revision ${revision}` : `revision ${revision} is out` });
+      actions.push({ kind: 'rollout', state, from: ro.from, to: revision, message: rollingBack ? `rolled back (revision ${ro.from} failed)` : `revision ${revision} is out` });
     }
   }
 

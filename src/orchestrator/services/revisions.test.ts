@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readCompose } from '../compose/index.js';
 import { applyService, newRevision, templateHash } from './revisions.js';
 
-const app = (yaml: string) => readCompose({ file: 'a.yaml', content: yaml, dir: '/' }).app.services[0];
+const app = (yaml: string) => readCompose({ file: 'a.yaml', content: yaml, dir: '/srv/a' }).app.services[0];
 const base = `services:
   web:
     image: busybox

@@ -93,7 +93,7 @@ export function newRevision(cur: Service, spec: ServiceSpec, imageId: string, ca
   const stable = cur.status.stableRevision ?? (cur.status.rollout.state === 'complete' ? cur.revision : 0);
   const from = rollingBack ? cur.revision : stable;
   const state = rollingBack ? 'rolling-back' : 'progressing';
-  const message = rollingBack ? `rolling back to revision ${revision} (the template of an earlier one): ${cause}` : `rolling out revision ${revision}`;
+  const message = rollingBack ? `revision ${cur.revision} failed, rolling back: ${cause}` : `rolling out revision ${revision}`;
   return { ...cur, spec, replicas, revision, history, updatedAt: at, status: { ...cur.status, rollout: { state, from, to: revision, message, updatedAt: at }, message: '' } };
 }
 
