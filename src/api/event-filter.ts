@@ -4,9 +4,10 @@ import { anyOf, labelMatches, type Filters } from './filters.js';
 /**
  * `events --filter`, as docker's daemon matches them: type, event (the
  * action; `exec_create` also matches `exec_create: sh -c …`), container (a
- * container's or a VM's name or id), image, network, label, and Hull's vm.
+ * container's or a VM's name or id), image, network, label, and Hull's vm
+ * and service (a service's own events, and its replicas', by the service's name or id).
  */
-export const EVENT_FILTERS = ['type', 'event', 'container', 'vm', 'image', 'network', 'label', 'scope'] as const;
+export const EVENT_FILTERS = ['type', 'event', 'container', 'vm', 'image', 'network', 'label', 'scope', 'service'] as const;
 
 const isInstance = (ev: EventMessage) => ev.Type === 'container' || ev.Type === 'vm';
 const idOrName = (v: string, ev: EventMessage) => ev.Actor.ID === v || ev.Actor.Attributes.name === v || (v.length >= 3 && ev.Actor.ID.startsWith(v));
@@ -20,7 +21,8 @@ export function eventFilter(f: Filters): (ev: EventMessage) => boolean {
     anyOf(f, 'vm', (v) => ev.Type === 'vm' && idOrName(v, ev)) &&
     anyOf(f, 'network', (v) => ev.Type === 'network' && idOrName(v, ev)) &&
     anyOf(f, 'image', (v) => imageMatches(v, ev)) &&
-    anyOf(f, 'label', (v) => labelMatches(v, ev.Actor.Attributes));
+    anyOf(f, 'label', (v) => labelMatches(v, ev.Actor.Attributes)) &&
+    anyOf(f, 'service', (v) => (ev.Type === 'service' && idOrName(v, ev)) || (isInstance(ev) && ev.Actor.Attributes['hull.service'] === v));
 }
 
 /** An image's own events by name or id; a container's by the image it runs. */

@@ -180,8 +180,27 @@ export const PARITY: Record<string, VerbParity> = {
     docker: 'docker events',
     note: 'VMs are their own type (vm); the daemon keeps its last 1024 events for --since (docker 256)',
     same: ['--since', '--until'],
-    differs: { '--filter': 'type, event, container, image, network, label, scope; Hull adds vm; no daemon, plugin, volume, service yet', '--format': "json is docker's message per line; templates see docker's Go fields" },
+    differs: { '--filter': 'type, event, container, image, network, label, scope, service (a service and its replicas); Hull adds vm; no daemon, plugin, volume yet', '--format': "json is docker's message per line; templates see docker's Go fields" },
   },
+  apply: {
+    docker: 'docker stack deploy',
+    note: 'the Compose file read as docker stack deploy reads it (deploy: section, swarm meanings), strictly: file:line:field errors; x-hull for autoscaling, VM services, isolation auto',
+    same: ['--prune'],
+    differs: { '--file': 'one file (-f -: standard input); docker stack deploy takes -c, several merged', '--project-name': "the app's name; docker stack deploy takes it as its argument" },
+    hull: { '--format': 'json: what changed' },
+  },
+  diff: { docker: null, note: 'as kubectl diff: what apply would change, exit 1 when something would', hull: { '--file': 'the Compose file', '--project-name': "the app's name", '--prune': 'show removals apply --prune would make', '--format': 'json' } },
+  delete: { docker: 'docker stack rm', differs: { '--file': 'the app is named by its file (or -p)' }, hull: { '--project-name': "the app's name", '--format': 'json' } },
+  service: { docker: 'docker service', note: "services of containers and VMs; swarm's verbs where they exist" },
+  'service ls': { docker: 'docker service ls', same: ['--quiet'], differs: { '--format': `${FORMAT_LIST}; Hull adds .App, .Kind, .Revision, .Rollout, .Address` }, dockerOnly: { '--filter': 'not yet' } },
+  'service inspect': { docker: 'docker service inspect', differs: { '--format': "templates see swarm's .Spec, .Endpoint, .UpdateStatus plus Hull's record; json prints Hull's" }, dockerOnly: { '--pretty': 'not yet' } },
+  'service ps': { docker: 'docker service ps', same: ['--quiet'], differs: { '--format': `${FORMAT_LIST}; rows are replicas (slot, revision, health, next restart)` }, dockerOnly: { '--filter, --no-trunc, --no-resolve': 'not yet' } },
+  'service scale': { docker: 'docker service scale', dockerOnly: { '--detach': 'always detached' } },
+  'service rm': { docker: 'docker service rm' },
+  rollout: { docker: null, note: "as kubectl rollout: a service's rolling updates" },
+  'rollout status': { docker: null, hull: { '--timeout': 'give up after this long', '--watch': 'false: print the state once' } },
+  'rollout history': { docker: null, hull: { '--format': 'json' } },
+  'rollout undo': { docker: 'docker service rollback', note: 'docker rolls back to the previous spec only', hull: { '--to-revision': 'any kept revision' } },
 };
 
 export type FlagStatus = { status: 'same' | 'differs' | 'hull'; note?: string };

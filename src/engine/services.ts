@@ -41,7 +41,8 @@ export class Services {
 
   constructor(private d: { engine: Engine; store: Store; images: ImageService; net: NetworkManager; log: Logger }) {
     const replicas = replicaOps(d.engine, d.store, d.images);
-    const emit = (e: ServiceEvent) => d.engine.events.emit('event', { type: 'service', action: e.action, id: e.service.id, name: e.service.name, app: e.service.app, ...(e.replica ? { replica: e.replica } : {}), reason: e.reason, time: new Date().toISOString() });
+    // Every action the orchestrator takes, with its reason (`hull events --filter service=web`).
+    const emit = (e: ServiceEvent) => void d.engine.eventLog.publish('service', e.action, e.service.id, { name: e.service.name, app: e.service.app, ...(e.replica ? { replica: e.replica } : {}), reason: e.reason });
     this.controller = new ServiceController({ store: d.store, replicas, net: d.net.services, nodes: async () => [await localNode(d.store)], emit, log: d.log });
     this.apps = new Apps({
       store: d.store,
