@@ -137,7 +137,7 @@ export class Apps {
 
   async removeService(s: Service): Promise<void> {
     await this.d.store.delete('service', s.id);
-    await this.d.controller.teardown(s.id);
+    await this.d.controller.teardown(s.id, s.spec);
     this.d.emit({ action: 'remove', service: { id: s.id, name: s.name, app: s.app }, reason: 'deleted' });
   }
 

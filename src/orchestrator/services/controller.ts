@@ -269,11 +269,11 @@ export class ServiceController {
     await this.d.store.update<Service>('service', svc.id, (cur) => (cur.revision === svc.revision ? { ...cur, status: { ...status, ...(status.rollout.state === 'complete' ? { stableRevision: cur.revision } : {}) } } : cur));
   }
 
-  /** A deleted service: every replica goes, then its addresses and ports. */
-  async teardown(id: string): Promise<void> {
+  /** A deleted service: every replica goes (with the service's stop signal and grace, when known), then its addresses and ports. */
+  async teardown(id: string, stop: Pick<Service['spec'], 'stopSignal' | 'stopGracePeriodMs'> = { stopSignal: 'SIGTERM', stopGracePeriodMs: 10_000 }): Promise<void> {
     const owned = await this.d.replicas.owned(id);
     await this.d.net.publish(id, undefined);
-    await Promise.all(owned.map((i) => this.d.replicas.remove(i.id, { stopSignal: 'SIGTERM', stopGracePeriodMs: 10_000 }).catch((e) => this.d.log.warn({ id: i.id, err: String(e) }, 'replica removal failed'))));
+    await Promise.all(owned.map((i) => this.d.replicas.remove(i.id, stop).catch((e) => this.d.log.warn({ id: i.id, err: String(e) }, 'replica removal failed'))));
     await this.d.net.release(id);
     this.failures.delete(id);
     const t = this.timers.get(id);
