@@ -5,6 +5,7 @@ import { psRows } from './ps-rows.js';
 import { copyIn, copyOut, type CopyTarget } from './copy.js';
 import { HullError, invalid, notFound, wrongState } from '../core/errors.js';
 import { checkName, newId, randomName } from '../core/ids.js';
+import type { HealthCheck } from '../core/health.js';
 import type { Instance, OwnerRef, RestartPolicySpec } from '../core/instance.js';
 import type { ImageService } from '../image/image-service.js';
 import type { NetworkAttachment } from '../core/network.js';
@@ -66,6 +67,8 @@ export interface Placement {
   owner?: OwnerRef;
   node?: string;
   restart?: RestartPolicySpec;
+  /** A VM replica's health check (a container's comes through its create options). */
+  healthcheck?: HealthCheck;
 }
 
 /**
@@ -497,6 +500,6 @@ function withPlacement(inst: Instance, p: Placement): Instance {
     ...inst,
     ...(p.owner ? { owner: p.owner } : {}),
     ...(p.node ? { node: p.node } : {}),
-    ...(p.restart ? { config: { ...inst.config, restartPolicy: p.restart } } : {}),
+    config: { ...inst.config, ...(p.restart ? { restartPolicy: p.restart } : {}), ...(p.healthcheck ? { healthcheck: p.healthcheck } : {}) },
   };
 }

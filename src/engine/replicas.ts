@@ -33,7 +33,7 @@ export function replicaOps(engine: Engine, store: Store, images: ImageService): 
         const v = spec.vm!;
         inst = await engine.createVm(
           { name: r.name, image: v.image, labels, networks, cpus: spec.resources.cpus, memoryBytes: spec.resources.memoryBytes, diskBytes: v.diskBytes, userScript: v.userScript },
-          placed,
+          { ...placed, ...(spec.healthcheck ? { healthcheck: spec.healthcheck } : {}) },
         );
       } else {
         await pullIfMissing(images, spec.image);
