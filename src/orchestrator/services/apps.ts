@@ -35,6 +35,8 @@ export interface AppDeps {
   /** A VM image's id, or why it cannot be used. */
   vmImageId(ref: string): Promise<string | undefined>;
   emit(e: ServiceEvent): void;
+  /** Whether replicas can have mounts (volumes, binds, tmpfs). */
+  mounts?: boolean;
 }
 
 export interface ApplyRequest extends ComposeInput {
@@ -81,6 +83,7 @@ export class Apps {
         throw invalid(`${req.file}: services.${s.name}.deploy.placement.constraints: ${(e as Error).message}`);
       }
       if (s.spec.kind === 'vm' && !(await this.d.vmImageId(s.spec.vm!.image))) throw notFound(`VM image "${s.spec.vm!.image}" of service ${s.name}`);
+      if (s.spec.mounts.length && !this.d.mounts) throw invalid(`${req.file}: services.${s.name}.volumes: this daemon has no volumes yet: remove them (or use a Hull with volumes)`);
     }
     const netChanges = await this.networkPlan(app.name, app.networks, app.services);
     changes.push(...netChanges.map((n) => ({ kind: 'network' as const, name: n.name, change: n.change, diff: [] })));

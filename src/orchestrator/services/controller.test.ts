@@ -174,6 +174,12 @@ describe('ServiceController with a simulated instance layer', () => {
     expect((await service()).status.rollout.message).toMatch(/^not ready: replica 1 could not be created/);
   });
 
+  it('refuses a service with volumes on a daemon without them, changing nothing', async () => {
+    const f = FILE('v1').replace('    networks: [appnet]\n', '    networks: [appnet]\n    volumes: ["data:/data"]\n') + 'volumes:\n  data: {}\n';
+    await expect(apps.apply({ file: 'a.yaml', content: f, dir: '/', project: 'a' })).rejects.toThrow(/services\.web\.volumes: this daemon has no volumes yet/);
+    expect(await store.list('service')).toEqual([]);
+  });
+
   it('scales, and removes every replica when the app is deleted', async () => {
     await apply('v1');
     await until('3', async () => (await replicas()).length === 3);
