@@ -56,6 +56,8 @@ export function replicaOps(engine: Engine, store: Store, images: ImageService): 
             networks,
             ports: spec.ports.filter((p) => p.mode === 'host').map((p) => ({ hostIp: p.hostIp, hostPort: p.published, containerPort: p.target, protocol: p.protocol })),
             isolation: spec.isolation,
+            // Named volumes are made on first use and outlive the replica (and the app); a replica's anonymous ones go with it.
+            mounts: spec.mounts.map((m) => ({ type: m.type, source: m.source, target: m.target, readOnly: m.readOnly })),
             ...(spec.healthcheck === null ? { healthcheck: 'none' as const } : spec.healthcheck ? { healthcheck: spec.healthcheck } : {}),
           },
           `replica of ${r.service.name}`,
@@ -78,7 +80,7 @@ export function replicaOps(engine: Engine, store: Store, images: ImageService): 
           if (!isHullError(e, 'not_found')) throw e;
         });
       }
-      await engine.instances.remove(id, true);
+      await engine.instances.remove(id, true, true);
     },
 
     async restart(id: string): Promise<void> {

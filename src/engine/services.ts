@@ -63,6 +63,7 @@ export class Services {
         }
       },
       emit,
+      mounts: true,
     });
     this.autoscaler = new Autoscaler({ store: d.store, replicas, emit, log: d.log });
   }

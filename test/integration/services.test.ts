@@ -80,6 +80,7 @@ describe('services', () => {
   const apply = (yaml: string) => write(yaml).then(() => d.ok(['apply', '-f', file()]));
   const svc = async () => JSON.parse(await d.ok(['service', 'inspect', 'web']))[0] as ServiceDetail;
   const ps = async () => JSON.parse(await d.ok(['service', 'ps', 'web', '--format', 'json'])) as ReplicaRow[];
+  const ps2 = async (name: string) => JSON.parse(await d.ok(['service', 'ps', name, '--format', 'json'])) as ReplicaRow[];
   const readyAt = (n: number, revision?: number) =>
     waitFor(async () => {
       const s = await svc();
@@ -208,6 +209,21 @@ describe('services', () => {
     expect((await svc()).ready).toBe(3);
   });
 
+  it('keeps a named volume\'s data across replacements and rollouts; delete leaves the volume', async () => {
+    const more = (v: string) => `  keeper:\n    image: busybox\n    command: ["sh", "-c", "echo ${v} >> /data/runs; exec sleep 3600"]\n    stop_grace_period: 0s\n    volumes: ["data:/data"]\n    networks: [appnet]\n`;
+    const withVol = (v: string) => WEB({ version: 'v6', update: ', delay: 1s', more: more(v) }).replace('networks:\n  appnet:', 'volumes:\n  data: {}\nnetworks:\n  appnet:');
+    await apply(withVol('a'));
+    const runs = async () => (await d.ok(['exec', (JSON.parse(await d.ok(['service', 'ps', 'keeper', '--format', 'json'])) as ReplicaRow[])[0].name, 'cat', '/data/runs'])).trim().split('\n');
+    await waitFor(async () => (await ps2('keeper')).some((r) => r.ready), 30_000);
+    await d.ok(['rm', '-f', (await ps2('keeper'))[0].name]);
+    await waitFor(async () => (await ps2('keeper')).some((r) => r.ready), 30_000);
+    expect(await runs()).toEqual(['a', 'a']);
+    await apply(withVol('b'));
+    await waitFor(async () => (await ps2('keeper')).some((r) => r.ready && r.revision === 2), 30_000);
+    expect(await runs()).toEqual(['a', 'a', 'b']);
+    expect(await d.ok(['volume', 'ls', '-q'])).toContain('shop_data');
+  });
+
   it('delete removes the services, their replicas, addresses, ports and networks', async () => {
     const vip = (await svc()).vips.svcnet;
     await d.ok(['delete', '-f', file()]);
@@ -217,6 +233,8 @@ describe('services', () => {
     const rules = execFileSync('nft', ['list', 'table', 'inet', tableOf(d)], { encoding: 'utf8' });
     expect(rules).not.toContain(vip);
     expect((await get(`http://127.0.0.1:${PORT}/`)).ok).toBe(false);
+    // Named volumes outlive the app, as docker compose down without -v.
+    expect(await d.ok(['volume', 'ls', '-q'])).toContain('shop_data');
   });
 });
 
