@@ -20,6 +20,7 @@ import { describeCommit, readResults, type ResultEntry } from './results.js';
 import { printStartLatency, type StartLatencyResult } from './start-latency.js';
 import { printVmCli, type VmCliResult } from './vm-cli.js';
 import { printVmBench, type VmBenchResult } from './vm.js';
+import { printServices, type ServicesResult } from './services.js';
 
 export const BEGIN = '<!-- bench-results:begin (written by node dist/bench/report.js from bench/results/; do not edit by hand) -->';
 export const END = '<!-- bench-results:end -->';
@@ -41,6 +42,7 @@ export const SECTIONS: Section[] = [
   { name: 'vm', title: 'VMs through the driver', source: 'bench/vm.ts', print: (r: VmBenchResult) => printVmBench(r) },
   { name: 'vm-cli', title: 'VMs through the CLI', source: 'bench/vm-cli.ts', print: (r: VmCliResult) => printVmCli(r) },
   { name: 'logs', title: 'Logs', source: 'bench/logs.ts', print: (r: LogsResult) => printLogs(r) },
+  { name: 'services', title: 'Services', source: 'bench/services.ts', print: (r: ServicesResult) => printServices(r) },
 ];
 
 const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
