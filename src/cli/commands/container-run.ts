@@ -5,7 +5,7 @@ import { ApiError } from '../client.js';
 import { enc, exitWith, forEachRef, getCtx, type Ctx } from '../context.js';
 import { checkTty, relay, reportDetach, settled, type RelayEnd } from '../stdio.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
-import type { CreateOptions } from '../../engine/create-options.js';
+import type { CreateOptions } from '../../api/contract/instances.js';
 import { addCreateFlags, toCreateOptions } from './create-flags.js';
 
 /** `hull run`, `hull create`, `hull start`: docker's verbs and flags. */

@@ -4,7 +4,7 @@ import { parseLogOpts } from '../../core/log-config.js';
 import { parsePublish } from '../../core/port-spec.js';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, parseVolumesFrom } from '../../core/mount-spec.js';
 import { parseCpus, parseSize } from '../../core/units.js';
-import type { CreateOptions } from '../../engine/create-options.js';
+import type { CreateOptions } from '../../api/contract/instances.js';
 import { collect } from '../context.js';
 
 /**

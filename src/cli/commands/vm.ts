@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { basename, resolve } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
-import type { CreateOptions } from '../../engine/create-options.js';
+import type { CreateOptions } from '../../api/contract/instances.js';
 import { formatSize, parseCpus, parseSize } from '../../core/units.js';
 import { containerJson, statusText } from '../../api/docker-view/container.js';
 import type { Instance } from '../../core/instance.js';
