@@ -300,7 +300,8 @@ describe('hull cp', () => {
     expect(killed.code).toBe(137);
     const cut = await sh(`tar -c -C '${REPO}' src | head -c 30000 | hull cp - big:/up`);
     expect(cut.code).toBe(1);
-    expect(cut.err).toMatch(/Unexpected end of data/);
+    // Which side notices first depends on timing: the tar parser (the archive ends mid-entry) or the stream (its client closed).
+    expect(cut.err).toMatch(/Unexpected end of data|Stream was destroyed/);
     await d.ok(['stop', '-t', '0', 'big']);
     await sh('hull cp big:/big - | head -c 1000 >/dev/null; true');
     const id = (await d.ok(['inspect', '-f', '{{.Id}}', 'big'])).trim();
