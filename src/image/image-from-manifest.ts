@@ -55,5 +55,6 @@ function pickConfig(c: OciImageConfig): ImageConfig {
   if (src.Labels) out.Labels = src.Labels;
   if (src.StopSignal) out.StopSignal = src.StopSignal;
   if (src.Volumes) out.Volumes = src.Volumes;
+  if (src.Healthcheck?.Test?.length) out.Healthcheck = { ...src.Healthcheck, Test: src.Healthcheck.Test };
   return out;
 }

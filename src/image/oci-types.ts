@@ -70,6 +70,9 @@ export const imageConfigSchema = z.object({
       Labels: z.record(z.string(), z.string()).nullish(),
       StopSignal: z.string().optional(),
       Volumes: z.record(z.string(), z.object({})).nullish(),
+      Healthcheck: z
+        .object({ Test: stringList, Interval: z.number().optional(), Timeout: z.number().optional(), Retries: z.number().optional(), StartPeriod: z.number().optional(), StartInterval: z.number().optional() })
+        .nullish(),
     })
     .nullish(),
   rootfs: z.object({ type: z.literal('layers'), diff_ids: z.array(digest) }),

@@ -65,6 +65,24 @@ describe('hull build', () => {
     expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
   });
 
+  it('HEALTHCHECK in a Dockerfile is the default check of its containers: starting, unhealthy, healthy', async () => {
+    const c = await context('health', { Dockerfile: 'FROM busybox\nHEALTHCHECK --interval=300ms --timeout=2s --retries=2 CMD test -e /tmp/ok\nCMD ["sleep", "300"]\n' });
+    const r = await build(['-t', 'health:1', c]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const img = JSON.parse(await d.ok(['image', 'inspect', 'health:1']))[0];
+    expect(JSON.stringify(img)).toContain('"Test":["CMD-SHELL","test -e /tmp/ok"]');
+    await d.ok(['run', '-d', '--name', 'hc', 'health:1']);
+    await waitFor(async () => (await d.state('hc', 'Health.Status')) === 'unhealthy', 20_000);
+    await d.ok(['exec', 'hc', 'touch', '/tmp/ok']);
+    await waitFor(async () => (await d.state('hc', 'Health.Status')) === 'healthy', 20_000);
+    await d.ok(['rm', '-f', 'hc']);
+    const none = await context('nohealth', { Dockerfile: 'FROM health:1\nHEALTHCHECK NONE\n' });
+    expect((await build(['-t', 'health:none', none])).code).toBe(0);
+    await d.ok(['run', '-d', '--name', 'hc2', 'health:none']);
+    expect((await d.ok(['inspect', '-f', '{{json .State.Health}}', 'hc2'])).trim()).toBe('null');
+    await d.ok(['rm', '-f', 'hc2']);
+  });
+
   it('uses the cache for every step of an identical build, and is faster', async () => {
     const tFirst = Date.now();
     expect((await build(['--no-cache', '-t', 'app:dev', ctx])).code).toBe(0);

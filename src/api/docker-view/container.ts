@@ -20,11 +20,12 @@ export function dockerStatus(s: InstanceStatus): string {
 }
 
 /** `Up 2 minutes`, `Exited (0) About a minute ago`, `Created`: docker's Status column, at `now`. */
-export function statusText(s: { status: string; exitCode: number; startedAt: string; finishedAt: string }, now = Date.now()): string {
+export function statusText(s: { status: string; exitCode: number; startedAt: string; finishedAt: string; health?: string }, now = Date.now()): string {
   const since = (iso: string) => humanDuration(Math.max(0, now - Date.parse(iso)));
   switch (s.status) {
     case 'running':
-      return `Up ${since(s.startedAt)}`;
+      // As docker's: `Up 2 minutes (healthy)`, `(unhealthy)`, `(health: starting)`.
+      return `Up ${since(s.startedAt)}${s.health ? (s.health === 'starting' ? ' (health: starting)' : ` (${s.health})`) : ''}`;
     case 'paused':
       return `Up ${since(s.startedAt)} (Paused)`;
     case 'exited':
@@ -45,7 +46,8 @@ function stateJson(inst: Instance) {
     Status: dockerStatus(s.status),
     Running: s.status === 'running' || s.status === 'paused',
     Paused: s.status === 'paused',
-    Restarting: false,
+    // docker: restarting while its restart policy waits out a back-off.
+    Restarting: s.status === 'exited' && !!s.nextRestartAt,
     OOMKilled: s.oomKilled,
     Dead: false,
     Pid: s.pid,
@@ -55,6 +57,8 @@ function stateJson(inst: Instance) {
     FinishedAt: s.finishedAt || ZERO_TIME,
     // Hull's: docker has it at the top level only (it is there too).
     RestartCount: s.restartCount,
+    // docker's Health: null for a container without a health check (a nil pointer in docker's struct).
+    Health: s.health ? { Status: s.health.status, FailingStreak: s.health.failingStreak, Log: s.health.log.map((r) => ({ Start: r.start, End: r.end, ExitCode: r.exitCode, Output: r.output })) } : null,
   };
 }
 
@@ -168,6 +172,8 @@ export interface SummaryLike {
   exitCode: number;
   startedAt: string;
   finishedAt: string;
+  /** The health check's status, when the container has one and runs. */
+  health?: string;
   ports?: PortMapping[];
   labels?: Record<string, string>;
   networks?: Array<Pick<NetworkAttachment, 'network' | 'networkId' | 'ipAddress' | 'gateway' | 'macAddress' | 'prefixLen' | 'aliases'>>;

@@ -27,6 +27,7 @@ export function summary(i: Instance) {
     exitCode: i.state.exitCode,
     startedAt: i.state.startedAt,
     finishedAt: i.state.finishedAt,
+    ...(i.state.status === 'running' && i.state.health ? { health: i.state.health.status } : {}),
     ports: i.config.ports ?? [],
     labels: i.config.labels,
     networks: (i.config.networks ?? []).map((a) => ({ network: a.network, networkId: a.networkId, ipAddress: a.ipAddress, gateway: a.gateway, macAddress: a.macAddress, prefixLen: a.prefixLen, aliases: a.aliases })),

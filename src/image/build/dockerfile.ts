@@ -41,9 +41,14 @@ export interface Dockerfile {
 }
 
 const KEYWORDS = new Set(['FROM', 'RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'WORKDIR', 'USER', 'EXPOSE', 'LABEL', 'ENTRYPOINT', 'CMD', 'SHELL', 'STOPSIGNAL', 'VOLUME', 'MAINTAINER', 'HEALTHCHECK', 'ONBUILD']);
-const FLAGS: Record<string, string[]> = { FROM: ['platform'], COPY: ['from', 'chown', 'chmod', 'link'], ADD: ['chown', 'chmod', 'link', 'checksum', 'keep-git-dir'] };
+const FLAGS: Record<string, string[]> = {
+  FROM: ['platform'],
+  COPY: ['from', 'chown', 'chmod', 'link'],
+  ADD: ['chown', 'chmod', 'link', 'checksum', 'keep-git-dir'],
+  HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
+};
 const JSON_FORMS = new Set(['RUN', 'CMD', 'ENTRYPOINT', 'COPY', 'ADD', 'SHELL', 'VOLUME']);
-const NEEDS_ARGS = new Set(['RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'WORKDIR', 'USER', 'EXPOSE', 'LABEL', 'ENTRYPOINT', 'CMD', 'SHELL', 'STOPSIGNAL', 'VOLUME', 'MAINTAINER']);
+const NEEDS_ARGS = new Set(['RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'WORKDIR', 'USER', 'EXPOSE', 'LABEL', 'ENTRYPOINT', 'CMD', 'SHELL', 'STOPSIGNAL', 'VOLUME', 'MAINTAINER', 'HEALTHCHECK']);
 
 export function parseDockerfile(text: string): Dockerfile {
   const { escape, lines } = directives(text.replace(/^\uFEFF/, '').split(/\r?\n/));
@@ -133,7 +138,7 @@ function parseInstruction(text: string, line: number, escape: string): Instructi
   }
   if (NEEDS_ARGS.has(keyword) && rest === '') throw new Error(`${keyword} needs arguments`);
   if (keyword === 'FROM' && rest === '') throw new Error('FROM needs an image');
-  if (keyword === 'ONBUILD' || keyword === 'HEALTHCHECK') throw new Error(`${keyword} is not supported`);
+  if (keyword === 'ONBUILD') throw new Error(`${keyword} is not supported`);
   const ins: Instruction = { keyword, args: rest, flags, line, text: `${keyword} ${text.trim().slice(m[1].length).trim()}`.trim() };
   if (JSON_FORMS.has(keyword)) ins.json = jsonForm(rest);
   if ((keyword === 'COPY' || keyword === 'ADD') && (ins.json ?? splitPlain(rest, escape)).length < 2) throw new Error(`${keyword} needs at least one source and a destination`);

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { parseDuration } from '../../core/duration.js';
 import { invalid } from '../../core/errors.js';
 import type { Instruction } from './dockerfile.js';
 import type { RunConfig } from './state.js';
@@ -75,7 +76,44 @@ export function metaStep(ins: Instruction, o: MetaInput): MetaStep {
       const vols = ins.json ?? words(ins.args);
       return { text: `VOLUME ${JSON.stringify(vols)}`, change: (c) => void (c.Volumes = { ...(c.Volumes ?? {}), ...Object.fromEntries(vols.map((v) => [v, {}])) }) };
     }
+    case 'HEALTHCHECK':
+      return healthcheckStep(ins, word);
     default:
       throw invalid(`${ins.keyword} is not supported`);
   }
+}
+
+/**
+ * `HEALTHCHECK [--interval --timeout --start-period --start-interval --retries] CMD …`
+ * or `HEALTHCHECK NONE`, as docker keeps it in the image config (times in
+ * nanoseconds; the exec and shell forms as CMD / CMD-SHELL). A container made
+ * from the image runs it unless it asks for another check (records.ts).
+ */
+function healthcheckStep(ins: Instruction, word: (t: string) => string): MetaStep {
+  const rest = ins.args.trim();
+  if (/^NONE$/i.test(rest)) {
+    if (Object.keys(ins.flags).length) throw invalid('HEALTHCHECK NONE takes no options');
+    return { text: 'HEALTHCHECK NONE', change: (c) => void (c.Healthcheck = { Test: ['NONE'] }) };
+  }
+  const m = /^CMD\s+([\s\S]+)$/i.exec(rest);
+  if (!m) throw invalid('HEALTHCHECK needs CMD and a command, or NONE');
+  let test: string[];
+  try {
+    const j: unknown = JSON.parse(m[1]);
+    test = Array.isArray(j) && j.every((x) => typeof x === 'string') ? ['CMD', ...j] : ['CMD-SHELL', m[1]];
+  } catch {
+    test = ['CMD-SHELL', m[1]];
+  }
+  const ns = (flag: string) => {
+    const v = ins.flags[flag];
+    if (v === undefined) return undefined;
+    const ms = parseDuration(word(v), `--${flag}`);
+    if (ms < 1 && ms !== 0) throw invalid(`--${flag} must be at least 1ms`);
+    return ms * 1e6;
+  };
+  const retries = ins.flags.retries === undefined ? undefined : Number(word(ins.flags.retries));
+  if (retries !== undefined && (!Number.isInteger(retries) || retries < 0)) throw invalid(`--retries "${ins.flags.retries}" is not a whole number`);
+  const hc = { Test: test, Interval: ns('interval'), Timeout: ns('timeout'), StartPeriod: ns('start-period'), StartInterval: ns('start-interval'), Retries: retries };
+  const clean = Object.fromEntries(Object.entries(hc).filter(([, v]) => v !== undefined));
+  return { text: `HEALTHCHECK ${JSON.stringify(clean)}`, change: (c) => void (c.Healthcheck = clean) };
 }
