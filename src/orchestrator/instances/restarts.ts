@@ -21,7 +21,9 @@ export function restartDecision(inst: Instance): RestartDecision {
   const windowMs = p.windowMs ?? DOCKER_BACKOFF.windowMs;
   const ran = Date.parse(s.finishedAt) - Date.parse(s.startedAt);
   const streak = Number.isFinite(ran) && ran >= windowMs ? 1 : (s.restartStreak ?? 0) + 1;
-  return { restart: true, delayMs: Math.min(maxDelayMs, delayMs * 2 ** Math.min(streak - 1, 30)), streak };
+  // A zero first delay restarts at once the first time; a crash loop still backs off (from 1 s) after that.
+  const base = streak === 1 ? delayMs : (delayMs || 1000) * 2 ** Math.min(streak - 1, 30);
+  return { restart: true, delayMs: Math.min(maxDelayMs, base), streak };
 }
 
 /**
