@@ -51,6 +51,8 @@ export class ServiceController {
   private dirty = new Set<string>();
   private timers = new Map<string, { at: number; t: NodeJS.Timeout }>();
   private owners = new Map<string, string>();
+  /** What the planner last could have seen of each replica (instanceChanged). */
+  private seen = new Map<string, string>();
   private draining = new Set<string>();
   private failures = new Map<string, CreateFailures>();
   private unwatch?: () => void;
@@ -110,13 +112,26 @@ export class ServiceController {
     for (const inst of await this.d.replicas.allOwned()) if (inst.owner && !ids.has(inst.owner.id)) this.trigger(inst.owner.id);
   }
 
+  /**
+   * A replica's record changed: look at its service again, but only when
+   * something the planner reads moved (its status, health, pending restart,
+   * networks), not at each health probe's log line.
+   */
   private async instanceChanged(id: string, op: 'put' | 'delete'): Promise<void> {
     let owner = this.owners.get(id);
     if (op === 'put') {
       const inst = await this.d.store.get<Instance>('instance', id).catch(() => undefined);
       owner = inst?.owner?.id ?? owner;
-      if (inst?.owner) this.owners.set(id, inst.owner.id);
-    } else this.owners.delete(id);
+      if (!inst?.owner) return;
+      this.owners.set(id, inst.owner.id);
+      const s = inst.state;
+      const fp = `${s.status}|${s.health?.status ?? ''}|${s.nextRestartAt ?? ''}|${s.startedAt}|${(inst.config.networks ?? []).map((a) => a.ipAddress).join(',')}`;
+      if (this.seen.get(id) === fp) return;
+      this.seen.set(id, fp);
+    } else {
+      this.owners.delete(id);
+      this.seen.delete(id);
+    }
     if (owner) this.trigger(owner);
   }
 
