@@ -26,7 +26,7 @@ const BUSYBOX = '/bin/busybox';
 const RESIZE2FS = '/sbin/resize2fs';
 const BASE_DISK_SIZE = '256M';
 /** Modules the guest needs; their dependencies come along. */
-const MODULES = ['virtio_pci', 'virtio_blk', 'virtio_console', 'virtio_net', 'virtio_balloon', 'qemu_fw_cfg', 'button', 'evdev'];
+const MODULES = ['virtio_pci', 'virtio_blk', 'virtio_console', 'virtio_net', 'virtio_balloon', 'qemu_fw_cfg', 'button', 'evdev', 'virtiofs'];
 /** Guest scripts, from guest/ to /hull/ (inittab to /etc/). */
 const SCRIPTS = ['init', 'rc', 'agent', 'json.awk', 'run', 'ports', 'halt', 'power-button', 'inittab'];
 
@@ -83,7 +83,8 @@ async function kernelPackage(out: string): Promise<string> {
 }
 
 async function inputsHash(repo: string, pkg: string): Promise<string> {
-  const h = createHash('sha256').update(`${BUILDER_VERSION}\n${pkg}\n`);
+  // The module list is an input too: a guest built before a module was added is rebuilt.
+  const h = createHash('sha256').update(`${BUILDER_VERSION}\n${pkg}\n${MODULES.join(',')}\n`);
   h.update(await readFile(BUSYBOX));
   h.update(await readFile(RESIZE2FS).catch(() => Buffer.alloc(0)));
   for (const s of SCRIPTS) h.update(`${s}\n`).update(await readFile(join(repo, 'guest', s)));

@@ -64,3 +64,12 @@ export function fwCfg(name: string, path: string): string[] {
 export function tapNic(id: string, ifname: string, mac: string): string[] {
   return ['-netdev', `tap,id=${id},ifname=${optValue(ifname)},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=${id},mac=${mac},id=${id}-dev`];
 }
+
+/**
+ * A shared directory (virtiofs): QEMU connects to the virtiofsd listening on
+ * `socket` (vhost-user) and the guest mounts `tag`. Needs the guest's RAM
+ * shared with virtiofsd (machine.ts, `sharedMemory`).
+ */
+export function sharedDir(id: string, socket: string, tag: string): string[] {
+  return ['-chardev', `socket,id=${id},path=${optValue(socket)}`, '-device', `vhost-user-fs-pci,chardev=${id},tag=${tag}`];
+}

@@ -28,6 +28,7 @@ import { RootfsCache } from './rootfs-cache.js';
 import { withMergedLayers } from './rootfs-image.js';
 import { grantLaunchDisks, guestMountScript, launchDiskArgs } from './disk-hotplug.js';
 import type { StorageContext } from '../../storage/volumes/instance-volumes.js';
+import { checkVirtiofsd, guestShareScript, shareArgs, shareTag, startShares, stopShares } from './virtiofs.js';
 
 /** A VM-isolated container's memory unless -m says otherwise; below the floor the guest kernel does not boot. */
 export const DEFAULT_ISOLATED_MEMORY = 256 * 1024 * 1024;
@@ -151,6 +152,7 @@ export class IsolatedDriver implements Driver {
     if (memoryBytes < MIN_ISOLATED_MEMORY) throw new HullError('resource', `memory limit ${memoryBytes} bytes is too small for a VM-isolated container: the minimum is 64MiB`);
     await checkHostResources(memoryBytes, inst.config.resources.cpus ?? 1);
     await this.guest(); // "the guest is not built: run npm run setup" before any work
+    if ((inst.config.mounts ?? []).some((m) => m.type === 'bind')) checkVirtiofsd();
     const r = new Reverter();
     try {
       await mkdir(files.dir, { recursive: true, mode: 0o700 });
@@ -231,18 +233,20 @@ export class IsolatedDriver implements Driver {
     await clearExit(files, this.o.exitDir, inst.id);
     await this.dropIo(inst.id);
     await rm(files.counts, { force: true });
-    // The container's block volumes and tmpfs mounts are mounted in the guest before its program runs.
-    const mounts = guestMountScript(storage?.disks ?? [], storage?.mounts ?? []);
+    const shares = storage?.shares ?? [];
+    // The container's block volumes, tmpfs mounts and shared directories are mounted in the guest before its program runs.
+    const mounts = guestMounts(storage);
     const config: Record<string, string> = { 'run.sh': mounts + (await readFile(files.runScript, 'utf8')), hostname: c.hostname || inst.name };
     if (c.tty) config.tty = '';
     if (taps.length) config.network = networkConfig(taps);
     await writeFile(files.config, await configTar(config));
     const argv = [
-      ...machineArgs({ accel: accel.accel, memoryBytes, cpus, name: inst.name }),
+      ...machineArgs({ accel: accel.accel, memoryBytes, cpus, name: inst.name, sharedMemory: shares.length > 0 }),
       '-kernel', guest.kernel, '-initrd', guest.initrd,
       '-append', 'console=ttyS0 quiet panic=-1 hull.run=1',
       ...dev.disk(files.disk, { format: 'qcow2' }),
       ...launchDiskArgs(storage?.disks ?? []),
+      ...shareArgs(files.dir, shares),
       ...dev.virtioSerial(),
       ...dev.socketChardev('out', files.bindPath(files.out), { server: true }), ...dev.serialPort('out', PORTS.stdout, 1),
       ...dev.socketChardev('err', files.bindPath(files.err), { server: true }), ...dev.serialPort('err', PORTS.stderr, 2),
@@ -264,6 +268,9 @@ export class IsolatedDriver implements Driver {
       const sockets = [files.out, files.err, files.ctl, ...(c.openStdin || c.tty ? [files.in] : []), files.agent, files.qmp];
       // Its block volumes' disks are opened by its QEMU: that uid's while it runs (disk-access.ts).
       await grantLaunchDisks(storage?.disks ?? [], confined.user?.uid);
+      // Each shared directory's virtiofsd, listening before QEMU connects to it; in the instance's cgroup.
+      r.add(() => stopShares(files.dir));
+      await startShares(files.dir, shares, confined.user, (vfsPid) => placeVm(inst.id, vfsPid, memoryBytes, cpus));
       const pid = await launch(argv, files, { user: confined.user, prepare: confined.prepare, sockets, log: inst.config.logConfig });
       r.add(() =>
         this.links.quietly(inst.id, async () => {
@@ -341,12 +348,18 @@ export class IsolatedDriver implements Driver {
 
   /** After an exit: QEMU gone, ports and connections closed, sockets removed; the disk and log stay. */
   release(inst: Instance): Promise<void> {
-    return this.runs.release(this.ref(inst), () => this.dropIo(inst.id));
+    return this.runs.release(this.ref(inst), () => this.dropAll(inst));
+  }
+
+  /** The ports' connection and the shared directories' virtiofsds (which end with QEMU anyway). */
+  private async dropAll(inst: Instance): Promise<void> {
+    await this.dropIo(inst.id);
+    await stopShares(this.files(inst).dir);
   }
 
   /** Everything of the instance; its image's base too when no other container uses it. */
   async remove(inst: Instance): Promise<void> {
-    await this.runs.remove(this.ref(inst), () => this.dropIo(inst.id));
+    await this.runs.remove(this.ref(inst), () => this.dropAll(inst));
     await this.cache.prune();
   }
 
@@ -411,6 +424,21 @@ export class IsolatedDriver implements Driver {
 }
 
 const memoryOf = (inst: Instance): number => inst.config.resources.memoryBytes ?? DEFAULT_ISOLATED_MEMORY;
+
+/**
+ * The guest's mounts under /newroot, for run.sh: block volumes (disks), tmpfs
+ * and shared directories (virtiofs), a parent before what is mounted inside
+ * it (fewest path components first, as docker orders them).
+ */
+export function guestMounts(storage?: StorageContext): string {
+  const all: Array<{ target: string; script: string }> = [
+    ...(storage?.disks ?? []).filter((d) => d.target).map((d) => ({ target: d.target!, script: guestMountScript([d], []) })),
+    ...(storage?.mounts ?? []).map((m) => ({ target: m.destination, script: guestMountScript([], [m]) })),
+    ...(storage?.shares ?? []).map((s, i) => ({ target: s.target, script: guestShareScript(s, shareTag(i)) })),
+  ];
+  const depth = (t: string) => t.split('/').filter(Boolean).length;
+  return all.sort((a, b) => depth(a.target) - depth(b.target)).map((m) => m.script).join('');
+}
 
 
 /** SIGTERM, TERM or 15 → 15. */

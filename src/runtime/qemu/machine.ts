@@ -25,6 +25,8 @@ export interface MachineOptions {
   memoryBytes: number;
   cpus: number;
   name: string;
+  /** The guest's RAM in a shared memfd, which a vhost-user device's server (virtiofsd) maps: needed for shared directories. */
+  sharedMemory?: boolean;
 }
 
 export const AGENT_PORT = 'org.hull.agent';
@@ -33,9 +35,10 @@ export const CONFIG_FW_CFG = 'opt/org.hull.config';
 export function machineArgs(m: MachineOptions): string[] {
   return [
     '-name', `guest=${dev.optValue(m.name)},debug-threads=on`,
-    '-machine', 'q35,vmport=off',
+    '-machine', m.sharedMemory ? 'q35,vmport=off,memory-backend=mem' : 'q35,vmport=off',
     ...accelArgs(m.accel),
     '-m', `${memoryMiB(m.memoryBytes)}M`,
+    ...(m.sharedMemory ? ['-object', `memory-backend-memfd,id=mem,size=${memoryMiB(m.memoryBytes)}M,share=on`] : []),
     '-smp', String(vcpus(m.cpus)),
     '-nodefaults', '-no-user-config', '-display', 'none',
     '-rtc', 'base=utc',

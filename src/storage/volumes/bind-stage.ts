@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { mkdir, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { HullError, notFound } from '../../core/errors.js';
 import { run } from '../../sys/run.js';
 import { O_PATH, errno } from '../root-dir.js';
@@ -32,8 +33,8 @@ export async function stage(source: string, at: string, o: { create: boolean }):
   }
 }
 
-/** Mount what `fd` (O_PATH) is, whatever its path names now, at `at`. */
-export async function stageFd(fd: number, at: string): Promise<string> {
+/** Mount what `fd` (O_PATH) is, whatever its path names now, at `at` (with the mounts under it unless `recursive` is false). */
+export async function stageFd(fd: number, at: string, recursive = true): Promise<string> {
   {
     const isDir = fstatSync(fd).isDirectory();
     await unstage(at);
@@ -43,10 +44,51 @@ export async function stageFd(fd: number, at: string): Promise<string> {
       await writeFile(at, '', { mode: 0o600 });
     }
     // -c: no canonicalizing, so mount(2) gets the descriptor's magic link, not a path walked again.
-    await run(['mount', '-c', '--rbind', '/proc/self/fd/3', at], { fds: [fd], timeoutMs: 30_000 });
+    await run(['mount', '-c', recursive ? '--rbind' : '--bind', '/proc/self/fd/3', at], { fds: [fd], timeoutMs: 30_000 });
     return at;
   }
 }
+
+/**
+ * A source shared into a VM (virtiofs, which shares directories): pinned as
+ * `stage` does, a directory at `at`; a file as `at/f`, the only entry of a
+ * small read-only tmpfs at `at` (a mount, so that staging again, as a start
+ * after an attach does, leaves the one a running server took intact).
+ * Read-only: a plain bind (the mounts under the source are not carried:
+ * util-linux cannot make a tree of them read-only, and walking it by path
+ * would follow what the source's owner can change), made read-only, so
+ * whatever serves it from that mount cannot write. A socket or device cannot
+ * be served through a shared directory: refused.
+ */
+export async function stageShare(source: string, at: string, o: { create: boolean; readOnly: boolean }): Promise<{ file: boolean }> {
+  if (o.create) await mkdir(source, { recursive: true, mode: 0o755 }).catch((e: unknown) => (errno(e) === 'EEXIST' ? undefined : Promise.reject(e)));
+  const fd = openSource(source);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isDirectory() && !st.isFile()) throw new HullError('invalid', `${source} is neither a directory nor a regular file: it cannot be shared into a VM`);
+    const file = !st.isDirectory();
+    await unstage(at);
+    if (file) {
+      await mkdir(at, { recursive: true, mode: 0o700 });
+      await mountC(['-t', 'tmpfs', '-o', 'size=4k,nr_inodes=4,mode=0700,nosuid,nodev,noexec', 'tmpfs', at]);
+    }
+    const path = file ? join(at, 'f') : at;
+    await stageFd(fd, path, !o.readOnly);
+    // Private: the server's mount namespace copies it, and a later unmount here (the next staging, the
+    // container's exit) must not reach into that copy (the host's mounts are usually shared).
+    await mountC(['--make-rprivate', at]);
+    if (file) await mountC(['-o', 'remount,bind,ro', at]);
+    if (o.readOnly) await mountC(['-o', 'remount,bind,ro', path]);
+    return { file };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Undo `stageShare` (`at` is a mount either way: its tree goes with it). */
+export const unstageShare = (at: string): Promise<void> => unstage(at);
+
+const mountC = (args: string[]) => run(['mount', '-c', ...args], { timeoutMs: 30_000 }).then(() => undefined);
 
 function openSource(source: string): number {
   try {

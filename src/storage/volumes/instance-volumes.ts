@@ -7,10 +7,10 @@ import { Reverter } from '../../core/reverter.js';
 import { checkTarget, type InstanceMount } from '../../core/volume.js';
 import { extractTo, packPath } from '../archive.js';
 import { RootDir, type IdMap, type RootMount } from '../root-dir.js';
-import { stage, unstage } from './bind-stage.js';
+import { stage, stageShare, unstage, unstageShare } from './bind-stage.js';
 import * as local from './local.js';
 import * as block from './block.js';
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import type { Volumes } from './volumes.js';
 
 /** A mount as the OCI runtime takes it (config.json's `mounts`). */
@@ -31,10 +31,24 @@ export interface VmDisk {
   readOnly?: boolean;
 }
 
-/** What an instance's start gets from its volumes: the container's mounts, or the VM's disks. */
+/**
+ * A host directory a VM-isolated container's guest mounts over virtiofs (a
+ * local volume or a bind): `source` is Hull's pinned mount of it
+ * (<root>/binds/<id>/<n>, read-only there when the mount is), `file` when the
+ * bind is of a single file, staged as `source`/f.
+ */
+export interface VmShare {
+  source: string;
+  target: string;
+  readOnly: boolean;
+  file: boolean;
+}
+
+/** What an instance's start gets from its volumes: the container's mounts, or the VM's disks (and a VM-isolated container's shares). */
 export interface StorageContext {
   mounts: OciMountSpec[];
   disks: VmDisk[];
+  shares?: VmShare[];
 }
 
 export interface PlanInput {
@@ -68,14 +82,16 @@ export class InstanceVolumes {
     return out;
   }
 
-  /** What a VM-isolated container's guest can mount: block volumes and tmpfs (its anonymous volumes are made block). */
+  /**
+   * What a VM-isolated container's guest can mount: block volumes (disks),
+   * tmpfs, and directories or files shared over virtiofs (local volumes,
+   * binds); a bind of a socket or device cannot cross into a VM.
+   */
   private async checkIsolated(mounts: InstanceMount[]): Promise<void> {
     for (const m of mounts) {
-      if (m.type === 'tmpfs') continue;
-      const v = m.type === 'volume' ? await this.volumes.getById(m.volumeId ?? '') : undefined;
-      if (!v || v.driver !== 'block') {
-        throw invalid(`${m.type === 'bind' ? `bind ${m.source}` : `local volume ${m.source}`} at ${m.target}: a VM-isolated container takes block volumes and tmpfs only (its guest has no shared-filesystem driver yet; docs/vm.md)`);
-      }
+      if (m.type !== 'bind') continue;
+      const st = statOf(m.source);
+      if (st && !st.isDirectory() && !st.isFile()) throw invalid(`bind ${m.source} at ${m.target}: a VM-isolated container takes directories and regular files only (a socket or device cannot be shared into its VM)`);
     }
   }
 
@@ -185,18 +201,23 @@ export class InstanceVolumes {
   /**
    * A VM-isolated container: its block volumes are disks of its VM (claimed
    * as a VM claims them, made ext4 first when blank), its tmpfs mounts are
-   * the guest's. Local volumes and binds would need a shared filesystem the
-   * guest kernel has no driver for yet (plan() refuses them).
+   * the guest's, its local volumes and binds are shared directories
+   * (virtiofs): each pinned as a plain container's bind is, then served to
+   * the guest by a virtiofsd of its own (runtime/qemu/virtiofs.ts).
    */
   private async isolatedUp(inst: Instance, r: Reverter): Promise<StorageContext> {
-    const out: StorageContext = { mounts: [], disks: [] };
-    for (const m of inst.config.mounts ?? []) {
+    const out: StorageContext = { mounts: [], disks: [], shares: [] };
+    for (const [i, m] of (inst.config.mounts ?? []).entries()) {
       if (m.type === 'tmpfs') {
         out.mounts.push({ destination: m.target, source: 'tmpfs', type: 'tmpfs', options: tmpfsOptions(m) });
         continue;
       }
       const v = m.type === 'volume' ? await this.volumes.getById(m.volumeId ?? '') : undefined;
-      if (!v || v.driver !== 'block') throw new HullError('invalid', `mount ${m.target}: a VM-isolated container takes block volumes and tmpfs only`);
+      if (m.type === 'volume' && !v) throw new HullError('not_found', `volume ${m.source} (for ${m.target}) no longer exists`);
+      if (!v || v.driver !== 'block') {
+        out.shares!.push(await this.shareUp(inst, i, m, r));
+        continue;
+      }
       r.add(() => this.volumes.releaseVm(v.id, inst.id));
       const p = await this.volumes.claimVm(v.id, inst);
       // Only when it was not this guest's already (an attach set the VM up before its start).
@@ -204,6 +225,16 @@ export class InstanceVolumes {
       out.disks.push({ volumeId: v.id, name: v.name, path: p.disk, format: p.format, target: m.target, readOnly: m.readOnly });
     }
     return out;
+  }
+
+  private async shareUp(inst: Instance, i: number, m: InstanceMount, r: Reverter): Promise<VmShare> {
+    const source = m.type === 'bind' ? m.source : await this.volumeUp(inst, m, r);
+    const at = join(this.root, 'binds', inst.id, String(i));
+    r.add(() => unstageShare(at));
+    const { file } = await stageShare(source, at, { create: m.type === 'bind' && !!m.createHostPath, readOnly: m.readOnly }).catch((e: unknown) => {
+      throw e instanceof HullError ? e.wrap(`mount ${m.target}`) : e;
+    });
+    return { source: at, target: m.target, readOnly: m.readOnly, file };
   }
 
   private async disksUp(inst: Instance, r: Reverter): Promise<VmDisk[]> {
@@ -220,7 +251,14 @@ export class InstanceVolumes {
   async down(inst: Instance): Promise<void> {
     for (const d of inst.config.disks ?? []) await this.volumes.releaseVm(d.volumeId, inst.id);
     if (inst.config.isolation === 'vm') {
-      for (const m of inst.config.mounts ?? []) if (m.volumeId) await this.volumes.releaseVm(m.volumeId, inst.id);
+      for (const [i, m] of (inst.config.mounts ?? []).entries()) {
+        if (m.type === 'tmpfs') continue;
+        const v = m.volumeId ? await this.volumes.getById(m.volumeId) : undefined;
+        if (v?.driver === 'block') await this.volumes.releaseVm(v.id, inst.id);
+        else await unstageShare(join(this.root, 'binds', inst.id, String(i)));
+        if (v?.driver === 'local') await this.volumes.releaseHost(v.id, inst.id);
+      }
+      await unstage(join(this.root, 'binds', inst.id));
       return;
     }
     for (const [i, m] of (inst.config.mounts ?? []).entries()) {
@@ -268,11 +306,14 @@ function tmpfsOptions(m: InstanceMount): string[] {
 }
 
 function exists(path: string): boolean {
+  return statOf(path) !== undefined;
+}
+
+function statOf(path: string): Stats | undefined {
   try {
-    statSync(path);
-    return true;
+    return statSync(path);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
