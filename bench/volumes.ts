@@ -8,6 +8,7 @@
  *   block-ctr      a block volume in a container (qcow2 → qemu-storage-daemon's FUSE export → loop → ext4)
  *   block-raw-ctr  a raw block volume in a container (loop → ext4, no FUSE)
  *   block-vm       a block volume attached to a VM, ext4 in the guest (TCG here: emulated CPU)
+ *   local-isolated a local volume in a VM-isolated container (--isolation vm): virtiofs, served by virtiofsd
  *
  * all in the same run, rounds interleaved. BENCH_VOL_MIB sets the file size
  * (default 256), BENCH_VOL_RUNS the rounds (default 3).
@@ -32,6 +33,7 @@ const LABELS: Record<string, string> = {
   'block-ctr': 'block volume (qcow2), container',
   'block-raw-ctr': 'block volume (raw), container',
   'block-vm': 'block volume (qcow2), VM (TCG)',
+  'local-isolated': 'local volume, VM-isolated container (virtiofs, TCG)',
 };
 
 /** One pass with busybox's dd and time everywhere (host, container, guest): write then read, seconds each. */
@@ -77,6 +79,8 @@ export async function volumeBenchmark(): Promise<{ result: VolumeBenchResult; te
       'block-ctr': () => cli(['run', '--rm', '--network', 'none', '-v', 'bv:/d', 'busybox', 'sh', '-c', ddScript('/d/f', mib)]),
       'block-raw-ctr': () => cli(['run', '--rm', '--network', 'none', '-v', 'rv:/d', 'busybox', 'sh', '-c', ddScript('/d/f', mib)]),
       'block-vm': () => cli(['vm', 'exec', 'bvm', '--', 'sh', '-c', ddScript('/v/f', mib)]),
+      // dd is timed inside the guest: the VM's boot is not counted.
+      'local-isolated': () => cli(['run', '--rm', '--isolation', 'vm', '--network', 'none', '-v', 'lv:/d', 'busybox', 'sh', '-c', ddScript('/d/f', mib)]),
     };
     for (let round = 0; round < runs; round++) {
       const order = Object.keys(variants);
