@@ -6,13 +6,13 @@
  *   1. the kernel: the package `linux-image-cloud-amd64` depends on, fetched with
  *      `apt-get download` (cached under <outDir>/cache), unpacked with dpkg-deb;
  *   2. initrd.gz: busybox-static, the virtio modules the cloud kernel builds as
- *      modules (in dependency order, read from each .ko's depends=), and the
+ *      modules, virtiofs among them (in dependency order, read from each .ko's depends=), and the
  *      guest scripts from guest/ (init, rc, agent, run, …);
  *   3. debian-min.qcow2: an ext4 disk (`mke2fs -d`) with busybox, the same
  *      scripts and resize2fs, converted to qcow2 so VM disks can be linked clones.
  *
  * Idempotent: when every input (kernel package, busybox, resize2fs, guest/*,
- * this builder) hashes as the last build did, it writes nothing.
+ * the module list, this builder's version) hashes as the last build did, it writes nothing.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
