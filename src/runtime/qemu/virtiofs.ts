@@ -69,6 +69,8 @@ export function virtiofsdArgv(socket: string, source: string, nofile: number): s
     '-o', 'cache=auto',
     '-o', 'no_xattr',
     '-o', 'modcaps=-mknod:-setfcap',
+    // Warnings and errors only: nothing a guest does fills the log (vfsN.log) with lines.
+    '-o', 'log_level=warn',
     // Its default raises the limit past what root may here (no CAP_SYS_RESOURCE) and fails: the hard limit is what it gets.
     `--rlimit-nofile=${nofile}`,
   ];
