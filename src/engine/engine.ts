@@ -196,7 +196,7 @@ export class Engine {
 
   /** docker's copy-up into the container's empty volumes, from its root filesystem; the container goes if it fails. */
   private async seedVolumes(inst: Instance): Promise<void> {
-    // A VM-isolated container's volumes are block volumes (no copy-up: its files are on a VM disk).
+    // A VM-isolated container's files are on a VM disk: its volumes are not filled from the image (docs/vm.md).
     if (inst.config.isolation === 'vm' || !inst.config.mounts?.some((m) => m.type === 'volume')) return;
     try {
       const view = await this.d.drivers.for(inst).rootfs(inst, await this.instances.context(inst));
