@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { MuxDecoder } from '../api/streams.js';
-import { DetachScanner } from './detach-keys.js';
+import { DetachScanner } from '../core/detach-keys.js';
 
 export interface RelayOptions {
   tty: boolean;

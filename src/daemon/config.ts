@@ -12,6 +12,8 @@ export interface DaemonConfig {
   defaultStorageBytes?: number;
   /** How containers' and VMs' logs are kept unless their create says (`--log-opt max-size=20m --log-opt max-file=5`). */
   logDefaults: LogConfig;
+  /** Where to serve the Docker Engine API (`--docker-socket PATH`); absent: not served. */
+  dockerSocket?: string;
 }
 
 export const DEFAULT_HOST = 'unix:///run/hull/hull.sock';
@@ -39,12 +41,13 @@ export function parseDaemonStorageOpts(opts: string[] = []): number | undefined 
   return size;
 }
 
-export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[]; logOpts?: string[] }): DaemonConfig {
+export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[]; logOpts?: string[]; dockerSocket?: string }): DaemonConfig {
   const root = flags.root ?? process.env.HULL_ROOT ?? DEFAULT_ROOT;
   // conmon's attach socket lives at <root>/containers/<64-hex id>/attach and a
   // unix socket path must fit in 108 bytes.
   if (root.length > 24) throw new HullError('invalid', `--root "${root}" is too long (${root.length} characters; at most 24, as unix socket paths are limited)`);
   const defaultStorageBytes = parseDaemonStorageOpts(flags.storageOpts);
   const logDefaults = withLogDefaults(parseLogOpts(flags.logOpts ?? []));
-  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}), logDefaults };
+  const dockerSocket = flags.dockerSocket ? socketPathFromHost(flags.dockerSocket) : undefined;
+  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}), logDefaults, ...(dockerSocket ? { dockerSocket } : {}) };
 }

@@ -2,6 +2,7 @@ import { chmod, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promise
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildServer, listenUnix } from '../api/server.js';
+import { listenDocker } from '../api/docker/server.js';
 import { HullError } from '../core/errors.js';
 import { EventLog } from '../core/events.js';
 import { Engine } from '../engine/engine.js';
@@ -89,9 +90,12 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   await services.start();
   const app = await buildServer({ engine, services, images, log, version: VERSION });
   await listenUnix(app, cfg.socketPath);
-  log.info({ socket: cfg.socketPath, root: cfg.root, cgroupMode: host.cgroupMode, runtime: host.defaultRuntime, pid: process.pid }, 'hull daemon ready');
+  // The Docker Engine API, off unless asked for (`--docker-socket`): root only, as Hull's own socket.
+  const docker = cfg.dockerSocket ? await listenDocker({ engine, images, log, version: VERSION }, cfg.dockerSocket) : undefined;
+  log.info({ socket: cfg.socketPath, dockerSocket: cfg.dockerSocket, root: cfg.root, cgroupMode: host.cgroupMode, runtime: host.defaultRuntime, pid: process.pid }, 'hull daemon ready');
 
   const close = async () => {
+    await docker?.close();
     await app.close();
     await services.close();
     await engine.close();

@@ -61,7 +61,7 @@ export const buildRoutes =
   };
 
 /** Unpack the context with the layer unpacker: nothing in it can land outside `dir`. */
-async function extractContext(body: NodeJS.ReadableStream, dir: string): Promise<void> {
+export async function extractContext(body: NodeJS.ReadableStream, dir: string): Promise<void> {
   await mkdir(dir, { mode: 0o755 });
   await applyTar([body], dir, (e) => (isHullError(e) ? e.wrap('build context') : invalid(`build context: ${(e as Error).message}`)));
 }

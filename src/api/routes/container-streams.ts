@@ -60,7 +60,7 @@ export function containerUpgrades(router: UpgradeRouter, { engine, log }: ApiDep
  * last byte; a stream that falls silent for `idleMs` without closing must
  * not hold the client.
  */
-function outputSettled(piping: Promise<void>, stdio: StdioStream, idleMs = 2000): Promise<void> {
+export function outputSettled(piping: Promise<void>, stdio: StdioStream, idleMs = 2000): Promise<void> {
   return new Promise((resolve) => {
     let settled = false;
     let t = setTimeout(done, idleMs);

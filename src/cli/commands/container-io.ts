@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { MuxDecoder } from '../../api/streams.js';
 import { collect, enc, exitWith, getCtx } from '../context.js';
 import { checkTty, relay, reportDetach } from '../stdio.js';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../core/detach-keys.js';
 import { proxySignals } from './container-run.js';
 import { streamEnd } from '../client.js';
 

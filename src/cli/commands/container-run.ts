@@ -4,7 +4,7 @@ import { ProgressView, readEvents } from '../progress-view.js';
 import { ApiError } from '../client.js';
 import { enc, exitWith, forEachRef, getCtx, type Ctx } from '../context.js';
 import { checkTty, relay, reportDetach, settled, type RelayEnd } from '../stdio.js';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../core/detach-keys.js';
 import type { CreateOptions } from '../../api/contract/instances.js';
 import { addCreateFlags, toCreateOptions } from './create-flags.js';
 

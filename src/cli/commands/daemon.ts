@@ -20,10 +20,11 @@ export function register(program: Command): void {
     .option('--insecure-registry <host:port>', 'a registry to reach over plain HTTP or unverified TLS (repeatable; loopback registries always are)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--storage-opt <opt>', "size=SIZE: the writable-layer size of a container that gives none (needs xfs with prjquota or btrfs under the root; see hull info)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--log-opt <k=v>', "default log option for instances created without one (repeatable): max-size=SIZE, max-file=N (default 20m and 5)", (v: string, prev: string[] = []) => [...prev, v])
-    .action(async (opts: { host?: string; root?: string; insecureRegistry?: string[]; storageOpt?: string[]; logOpt?: string[] }) => {
+    .option('--docker-socket <path>', 'also serve the Docker Engine API on this unix socket (root only, mode 0660; off unless given), for the docker CLI, compose and Docker SDKs')
+    .action(async (opts: { host?: string; root?: string; insecureRegistry?: string[]; storageOpt?: string[]; logOpt?: string[]; dockerSocket?: string }) => {
       const { runDaemon } = (await import(daemonEntry())) as typeof import('../../daemon/main.js');
       try {
-        await runDaemon({ host: opts.host ?? program.opts().host, root: opts.root, insecureRegistries: opts.insecureRegistry, storageOpts: opts.storageOpt, logOpts: opts.logOpt });
+        await runDaemon({ host: opts.host ?? program.opts().host, root: opts.root, insecureRegistries: opts.insecureRegistry, storageOpts: opts.storageOpt, logOpts: opts.logOpt, dockerSocket: opts.dockerSocket });
       } catch (e) {
         // A daemon that failed to start must not linger with half its handles open.
         process.stderr.write(`hull daemon: ${(e as Error).message}\n`);

@@ -1,0 +1,209 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
+import { Readable } from 'node:stream';
+import type { Instance } from '../../../core/instance.js';
+import { followLog, readLog, type LogRecord } from '../../../runtime/oci/logs.js';
+import { muxFrame } from '../../streams.js';
+import { attachContainer } from '../attach.js';
+import { DockerError, dockerErrorResponse } from '../errors.js';
+import { plainAnswer, runStream } from '../hijack.js';
+import { container, isLive } from '../lookup.js';
+import { peekStat, statHeader } from '../path-stat.js';
+import { qBool, qInt, qStr, type RawQuery } from '../query.js';
+import type { DockerCtx } from '../server.js';
+
+type P = { id: string };
+
+/** A container's streams and views: logs, attach (hijacked), resize, top, stats, archive. */
+export const containerIoRoutes =
+  (ctx: DockerCtx): FastifyPluginAsync =>
+  async (app) => {
+    const { engine } = ctx;
+
+    app.get('/containers/:id/logs', async (req, reply) => {
+      const inst = await container(engine, (req.params as P).id);
+      const out = await logStream(ctx, inst, req.query as RawQuery, (f) => req.raw.on('close', f));
+      reply.header('Content-Type', inst.config.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+      return reply.send(out);
+    });
+
+    /** Without `Upgrade: tcp`: the stream is the hijacked response. */
+    app.post('/containers/:id/attach', async (req, reply) => {
+      const id = (req.params as P).id;
+      await container(engine, id);
+      reply.hijack();
+      const socket = req.raw.socket;
+      await runStream(socket, plainAnswer(socket), (a) => attachContainer(ctx, id, req.query as RawQuery, socket, a), dockerErrorResponse);
+    });
+
+    app.post('/containers/:id/resize', async (req, reply) => {
+      const q = req.query as RawQuery;
+      const inst = await container(engine, (req.params as P).id);
+      await engine.resize(inst.id, qInt(q, 'h', 24), qInt(q, 'w', 80));
+      return reply.status(200).send();
+    });
+
+    app.get('/containers/:id/top', async (req) => {
+      const inst = await container(engine, (req.params as P).id);
+      if (!isLive(inst)) throw new DockerError(409, `container ${inst.id} is not running`);
+      const ps = await engine.top(inst.id);
+      return { Titles: ['UID', 'PID', 'TIME', 'CMD'], Processes: ps.map((p) => [p.user, String(p.pid), p.cpuTime, p.command]) };
+    });
+
+    app.get('/containers/:id/stats', async (req, reply) => {
+      const q = req.query as RawQuery;
+      const inst = await container(engine, (req.params as P).id);
+      const stream = qBool(q, 'stream', true);
+      if (!stream) return statsPair(ctx, inst, qBool(q, 'one-shot') ? 0 : 500);
+      reply.hijack();
+      reply.raw.writeHead(200, { 'Content-Type': 'application/json' });
+      let prev = await sample(ctx, inst);
+      const timer = setInterval(() => {
+        void sample(ctx, inst).then((cur) => {
+          if (!reply.raw.writableEnded) reply.raw.write(`${JSON.stringify(statsJson(inst, cur, prev))}\n`);
+          prev = cur;
+        });
+      }, 1000);
+      req.raw.on('close', () => {
+        clearInterval(timer);
+        reply.raw.end();
+      });
+    });
+
+    app.head('/containers/:id/archive', async (req, reply) => {
+      const { stat, stream } = await archiveOf(ctx, (req.params as P).id, req.query as RawQuery);
+      stream.destroy();
+      return reply.header('X-Docker-Container-Path-Stat', statHeader(stat)).status(200).send();
+    });
+
+    app.get('/containers/:id/archive', async (req, reply) => {
+      const { stat, stream } = await archiveOf(ctx, (req.params as P).id, req.query as RawQuery);
+      req.raw.on('close', () => stream.destroy());
+      return reply.header('X-Docker-Container-Path-Stat', statHeader(stat)).header('Content-Type', 'application/x-tar').send(stream);
+    });
+
+    app.put('/containers/:id/archive', async (req, reply) => {
+      const path = qStr(req.query as RawQuery, 'path');
+      if (!path) throw new DockerError(400, 'path is required');
+      const inst = await container(engine, (req.params as P).id);
+      if (!req.body || typeof (req.body as NodeJS.ReadableStream).pipe !== 'function') throw new DockerError(400, 'send the archive as the body (application/x-tar)');
+      await engine.copyTo(inst.id, path, req.body as NodeJS.ReadableStream);
+      return reply.status(200).send();
+    });
+
+    for (const what of ['export', 'changes'] as const) {
+      app.get(`/containers/:id/${what}`, async () => {
+        throw new DockerError(501, `docker ${what === 'export' ? 'export' : 'diff'} is not supported by Hull`);
+      });
+    }
+  };
+
+async function archiveOf(ctx: DockerCtx, ref: string, q: RawQuery) {
+  const path = qStr(q, 'path');
+  if (!path) throw new DockerError(400, 'path is required');
+  const inst = await container(ctx.engine, ref);
+  return peekStat(await ctx.engine.copyFrom(inst.id, path));
+}
+
+/** docker's since/until: unix seconds with an optional fraction. */
+function unixMs(v: string | undefined): number | undefined {
+  if (v === undefined || v === '' || v === '0') return undefined;
+  const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  if (!Number.isFinite(ms)) throw new DockerError(400, `invalid time "${v.slice(0, 64)}"`);
+  return ms;
+}
+
+/** conmon writes `+00:00`; docker's clients print what they get, and docker writes RFC 3339 with Z. */
+const dockerTime = (t: string) => t.replace(/\+00:00$/, 'Z');
+
+async function logStream(ctx: DockerCtx, inst: Instance, q: RawQuery, onClose: (f: () => void) => void): Promise<Readable> {
+  const both = q.stdout === undefined && q.stderr === undefined;
+  const want = { stdout: both || qBool(q, 'stdout'), stderr: both || qBool(q, 'stderr') };
+  const since = unixMs(qStr(q, 'since'));
+  const until = unixMs(qStr(q, 'until'));
+  const tailText = qStr(q, 'tail');
+  const tail = tailText === undefined || tailText === 'all' || tailText === '' ? undefined : qInt(q, 'tail', -1);
+  const ts = qBool(q, 'timestamps');
+  const tty = inst.config.tty;
+  const keep = (r: LogRecord) => (r.stream === 'stdout' ? want.stdout : want.stderr) && (since === undefined || Date.parse(r.time) >= since) && (until === undefined || Date.parse(r.time) <= until);
+  const encode = (r: LogRecord) => {
+    const data = Buffer.from(ts ? `${dockerTime(r.time)} ${r.data}` : r.data);
+    return tty ? data : muxFrame(r.stream === 'stderr' ? 2 : 1, data);
+  };
+  const path = ctx.engine.logPath(inst);
+  const { records, offset } = await readLog(path);
+  const kept = records.filter(keep);
+  const out = new Readable({ read() {} });
+  for (const r of tail !== undefined && tail >= 0 ? kept.slice(Math.max(0, kept.length - tail)) : kept) out.push(encode(r));
+  if (!qBool(q, 'follow') || (!isLive(inst) && inst.state.status !== 'created') || (until !== undefined && until <= Date.now())) {
+    out.push(null);
+    return out;
+  }
+  const f = followLog(path, offset, (r) => keep(r) && out.push(encode(r)));
+  let ended = false;
+  const end = async () => {
+    if (ended) return;
+    ended = true;
+    ctx.engine.events.off(`exit:${inst.id}`, end);
+    await f.stop();
+    out.push(null);
+  };
+  ctx.engine.events.once(`exit:${inst.id}`, end);
+  onClose(() => void end());
+  return out;
+}
+
+interface Sample {
+  at: Date;
+  cpuNs: number;
+  systemNs: number;
+  mem: number;
+  memLimit: number;
+  pids: number;
+  pidsLimit: number;
+}
+
+/** The host's CPU time (all CPUs, all modes) from /proc/stat, in nanoseconds: docker's system_cpu_usage. */
+async function systemCpuNs(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0];
+  const jiffies = line.split(/\s+/).slice(1, 8).reduce((n, v) => n + Number(v || 0), 0);
+  return jiffies * 10_000_000; // USER_HZ is 100
+}
+
+async function sample(ctx: DockerCtx, inst: Instance): Promise<Sample> {
+  const [s, systemNs] = await Promise.all([ctx.engine.stats(inst.id).catch(() => ({ memoryUsage: 0, memoryLimit: 0, cpuUsageNs: 0, pids: 0, pidsLimit: 0 })), systemCpuNs()]);
+  return { at: new Date(), cpuNs: s.cpuUsageNs, systemNs, mem: s.memoryUsage, memLimit: s.memoryLimit, pids: s.pids, pidsLimit: s.pidsLimit };
+}
+
+async function statsPair(ctx: DockerCtx, inst: Instance, gapMs: number) {
+  const first = await sample(ctx, inst);
+  if (!gapMs) return statsJson(inst, first, undefined);
+  await new Promise((r) => setTimeout(r, gapMs));
+  return statsJson(inst, await sample(ctx, inst), first);
+}
+
+const cpuStats = (s: Sample | undefined) => ({
+  cpu_usage: { total_usage: s?.cpuNs ?? 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
+  system_cpu_usage: s?.systemNs ?? 0,
+  online_cpus: s ? availableParallelism() : 0,
+  throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+});
+
+/** docker's stats document; the CLI works out CPU % from the two samples and memory from usage and limit. */
+function statsJson(inst: Instance, cur: Sample, prev: Sample | undefined) {
+  return {
+    read: cur.at.toISOString(),
+    preread: prev?.at.toISOString() ?? '0001-01-01T00:00:00Z',
+    pids_stats: { current: cur.pids, ...(cur.pidsLimit > 0 ? { limit: cur.pidsLimit } : {}) },
+    blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
+    num_procs: 0,
+    storage_stats: {},
+    cpu_stats: cpuStats(cur),
+    precpu_stats: cpuStats(prev),
+    // No limit is the host's memory, as docker shows it.
+    memory_stats: isLive(inst) ? { usage: cur.mem, limit: cur.memLimit > 0 && cur.memLimit < totalmem() ? cur.memLimit : totalmem(), stats: {} } : {},
+    name: `/${inst.name}`,
+    id: inst.id,
+  };
+}

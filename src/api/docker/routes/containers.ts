@@ -1,0 +1,176 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { isHullError } from '../../../core/errors.js';
+import { parseSignal } from '../../../core/units.js';
+import { containerFilter, CONTAINER_FILTERS } from '../../container-filter.js';
+import { parseFilters } from '../../filters.js';
+import { DockerError, orNoSuch } from '../errors.js';
+import { container, containers, isLive } from '../lookup.js';
+import { allLabels, dockerBody, qBool, qInt, qStr, type RawQuery } from '../query.js';
+import type { DockerCtx } from '../server.js';
+import { containerInspect, containerSummary } from '../translate/container.js';
+import { CreateBodySchema, translateCreate } from '../translate/create.js';
+
+type P = { id: string };
+const MAX_WAIT_S = 2_147_483;
+
+/** Containers: list, create, inspect, the lifecycle verbs, rename, update, prune, wait. */
+export const containerRoutes =
+  (ctx: DockerCtx): FastifyPluginAsync =>
+  async (app) => {
+    const { engine, images } = ctx;
+
+    app.get('/containers/json', async (req) => {
+      const q = req.query as RawQuery;
+      const limit = qInt(q, 'limit', -1);
+      const f = parseFilters(qStr(q, 'filters'), CONTAINER_FILTERS);
+      const all = await containers(engine, true);
+      const wantAll = qBool(q, 'all') || limit > 0 || f.has('status') || f.has('exited');
+      // docker's label filter wants every label given (compose asks for project and oneoff at once); the others any value.
+      const byLabel = new Map(f.has('label') ? [['label', f.get('label')!]] : []);
+      f.delete('label');
+      const keep = containerFilter(f, all, await images.list());
+      const rows = all.filter((i) => (wantAll || isLive(i)) && allLabels(byLabel, i.config.labels) && keep(i));
+      return (limit > 0 ? rows.slice(0, limit) : rows).map(containerSummary);
+    });
+
+    app.post('/containers/create', async (req, reply) => {
+      const q = req.query as RawQuery;
+      const name = qStr(q, 'name');
+      const body = dockerBody(CreateBodySchema, req.body, 'container create request');
+      const t = translateCreate(body, name ? name.replace(/^\//, '') : undefined);
+      // A missing image is the 404 that makes docker's CLI pull it; anything else missing (a network) is a bad request.
+      await orNoSuch('image', body.Image, () => images.resolve(body.Image));
+      const inst = await engine.create(t.options).catch((e: unknown) => {
+        if (isHullError(e, 'not_found')) throw new DockerError(400, e.message);
+        if (isHullError(e, 'conflict') && name && e.message.includes('the name')) {
+          throw new DockerError(409, `Conflict. The container name "/${name.replace(/^\//, '')}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
+        }
+        throw e;
+      });
+      try {
+        for (const n of t.later) await engine.connect(inst.id, n.network, { aliases: n.aliases, ip: n.ip });
+      } catch (e) {
+        await engine.remove(inst.id, true).catch(() => undefined);
+        throw e;
+      }
+      const size = body.HostConfig?.ConsoleSize;
+      if (inst.config.tty && size && size[0] > 0 && size[1] > 0) ctx.consoleSizes.set(inst.id, [size[0], size[1]]);
+      return reply.status(201).send({ Id: inst.id, Warnings: t.warnings });
+    });
+
+    app.get('/containers/:id/json', async (req) => {
+      const inst = await container(engine, (req.params as P).id);
+      const image = await images.resolve(inst.config.imageId).catch(() => undefined);
+      return containerInspect(inst, { image, logPath: engine.logPath(inst) });
+    });
+
+    app.post('/containers/:id/start', async (req, reply) => {
+      const inst = await container(engine, (req.params as P).id);
+      if (isLive(inst)) return reply.status(304).send();
+      await engine.start(inst.id);
+      return reply.status(204).send();
+    });
+
+    app.post('/containers/:id/stop', async (req, reply) => {
+      const q = req.query as RawQuery;
+      const inst = await container(engine, (req.params as P).id);
+      if (!isLive(inst)) return reply.status(304).send();
+      await stopWith(ctx, inst.id, qStr(q, 'signal'), timeout(q));
+      return reply.status(204).send();
+    });
+
+    app.post('/containers/:id/restart', async (req, reply) => {
+      const q = req.query as RawQuery;
+      const inst = await container(engine, (req.params as P).id);
+      if (qStr(q, 'signal')) await stopWith(ctx, inst.id, qStr(q, 'signal'), timeout(q));
+      await engine.restart(inst.id, timeout(q));
+      return reply.status(204).send();
+    });
+
+    app.post('/containers/:id/kill', async (req, reply) => {
+      const q = req.query as RawQuery;
+      const inst = await container(engine, (req.params as P).id);
+      const signal = parseSignal(qStr(q, 'signal') || 'SIGKILL');
+      if (!isLive(inst)) throw new DockerError(409, `Cannot kill container: ${(req.params as P).id}: container ${inst.id} is not running`);
+      await engine.kill(inst.id, signal);
+      await ctx.events.instance(inst.id, 'kill', { signal: signal.replace(/^SIG/, '') });
+      return reply.status(204).send();
+    });
+
+    for (const verb of ['pause', 'unpause'] as const) {
+      app.post(`/containers/:id/${verb}`, async (req, reply) => {
+        const inst = await container(engine, (req.params as P).id);
+        await engine[verb](inst.id);
+        return reply.status(204).send();
+      });
+    }
+
+    app.delete('/containers/:id', async (req, reply) => {
+      const q = req.query as RawQuery;
+      const inst = await container(engine, (req.params as P).id);
+      if (qBool(q, 'link')) throw new DockerError(501, 'links are not supported by Hull');
+      if (isLive(inst) && !qBool(q, 'force')) {
+        throw new DockerError(409, `cannot remove container "/${inst.name}": container is ${inst.state.status}: stop the container before removing or force remove`);
+      }
+      await engine.remove(inst.id, qBool(q, 'force'));
+      return reply.status(204).send();
+    });
+
+    app.post('/containers/:id/wait', async (req, reply) => {
+      const q = req.query as RawQuery;
+      const cond = qStr(q, 'condition') || 'not-running';
+      if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw new DockerError(400, `invalid condition: "${cond.slice(0, 64)}"`);
+      const inst = await container(engine, (req.params as P).id);
+      const gone = new AbortController();
+      const waiting = engine.wait(inst.id, cond as 'not-running', gone.signal);
+      // The waiter is registered before the headers go: a client (docker run) starts the container once it has them.
+      await new Promise((r) => setImmediate(r));
+      reply.hijack();
+      reply.raw.writeHead(200, { 'Content-Type': 'application/json' });
+      reply.raw.flushHeaders();
+      req.raw.socket.once('close', () => gone.abort());
+      const r = await waiting;
+      // A start that failed is answered by the start; the CLI would say it twice (`removed` is docker run --rm's wait).
+      const error = r.error && cond !== 'removed' ? { Error: { Message: r.error } } : {};
+      reply.raw.end(JSON.stringify({ StatusCode: r.exitCode, ...error }));
+    });
+
+    app.post('/containers/prune', async (req) => {
+      const f = parseFilters(qStr(req.query as RawQuery, 'filters'), ['label', 'until']);
+      const until = f.get('until')?.[0];
+      const cutoff = until === undefined ? Infinity : /^\d+$/.test(until) ? Number(until) * 1000 : Date.parse(until);
+      const gone: string[] = [];
+      for (const i of await containers(engine, true)) {
+        if (isLive(i) || !allLabels(f, i.config.labels) || Date.parse(i.createdAt) >= cutoff) continue;
+        await engine.remove(i.id).then(() => gone.push(i.id)).catch(() => undefined);
+      }
+      return { ContainersDeleted: gone, SpaceReclaimed: 0 };
+    });
+
+    app.post('/containers/:id/rename', async () => {
+      throw new DockerError(501, 'rename is not supported by Hull yet');
+    });
+
+    app.post('/containers/:id/update', async () => {
+      throw new DockerError(501, 'update is not supported by Hull yet');
+    });
+  };
+
+/** docker's `t`: seconds to wait before SIGKILL (absent: 10; -1: for ever, which Hull caps). */
+function timeout(q: RawQuery): number {
+  const t = qInt(q, 't', 10);
+  return t < 0 ? MAX_WAIT_S : Math.min(t, MAX_WAIT_S);
+}
+
+/** `stop --signal`: that signal first, then the usual stop (SIGKILL after the timeout). */
+async function stopWith(ctx: DockerCtx, id: string, signal: string | undefined, t: number): Promise<void> {
+  if (signal && parseSignal(signal) !== 'SIGTERM') {
+    await ctx.engine.kill(id, parseSignal(signal)).catch(() => undefined);
+    const timer = new AbortController();
+    const waited = ctx.engine.wait(id, 'not-running', timer.signal);
+    const t0 = setTimeout(() => timer.abort(), t * 1000);
+    await waited;
+    clearTimeout(t0);
+  }
+  await ctx.engine.stop(id, t);
+}

@@ -1,0 +1,97 @@
+import type { Image } from '../../../core/image.js';
+import type { Instance } from '../../../core/instance.js';
+import { containerJson, containerSummaryJson, type SummaryLike } from '../../docker-view/container.js';
+
+/**
+ * A Hull instance in the shapes docker's clients read, on top of the shared
+ * docker view (api/docker-view/): the fields of ContainerJSON and of the
+ * list row that the view leaves out and that clients act on. Compose, for
+ * one, reads `HostConfig.LogConfig.Type` to decide whether `logs` works,
+ * and testcontainers reads the published ports from `NetworkSettings.Ports`.
+ */
+
+/** Exposed ports: the image's, and every published one, as docker lists them (`80/tcp`). */
+function exposedPorts(inst: Instance, image?: Image): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const k of Object.keys(image?.config.ExposedPorts ?? {})) out[k.includes('/') ? k : `${k}/tcp`] = {};
+  for (const p of inst.config.ports ?? []) out[`${p.containerPort}/${p.protocol}`] = {};
+  return out;
+}
+
+/** docker's HostConfig.NetworkMode: the network the container was created on, or none/host. */
+export function networkMode(inst: Instance): string {
+  const c = inst.config;
+  if (c.networkMode === 'host' || c.networkMode === 'none' || !c.networkMode) return c.networkMode ?? 'none';
+  return c.networks?.[0]?.network ?? 'none';
+}
+
+export function containerInspect(inst: Instance, o: { image?: Image; logPath?: string } = {}) {
+  const base = containerJson(inst);
+  const exposed = exposedPorts(inst, o.image);
+  const ports: Record<string, unknown> = Object.fromEntries(Object.keys(exposed).map((k) => [k, null]));
+  Object.assign(ports, base.NetworkSettings.Ports);
+  return {
+    ...base,
+    ResolvConfPath: '',
+    HostnamePath: '',
+    HostsPath: '',
+    LogPath: o.logPath ?? '',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    GraphDriver: { Name: 'overlay2', Data: null },
+    HostConfig: {
+      ...base.HostConfig,
+      NetworkMode: networkMode(inst),
+      Binds: null,
+      // Hull's logs are read through the API as json-file ones are: say so, as clients decide on it.
+      LogConfig: { Type: 'json-file', Config: {} },
+      PublishAllPorts: false,
+      CapAdd: null,
+      CapDrop: null,
+      Dns: [],
+      DnsOptions: [],
+      DnsSearch: [],
+      ExtraHosts: null,
+      VolumesFrom: null,
+      Links: null,
+      Init: null,
+      ConsoleSize: [0, 0],
+      Mounts: [],
+    },
+    Config: {
+      ...base.Config,
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      ExposedPorts: Object.keys(exposed).length ? exposed : null,
+      StdinOnce: false,
+      Volumes: null,
+      OnBuild: null,
+      StopSignal: o.image?.config.StopSignal ?? '',
+    },
+    NetworkSettings: { ...base.NetworkSettings, Ports: ports },
+  };
+}
+
+/** The `GET /containers/json` row. */
+export function containerSummary(inst: Instance) {
+  const c = inst.config;
+  const s: SummaryLike = {
+    id: inst.id,
+    name: inst.name,
+    image: c.image,
+    imageId: c.imageId,
+    command: [...c.entrypoint, ...c.cmd].join(' '),
+    createdAt: inst.createdAt,
+    status: inst.state.status,
+    exitCode: inst.state.exitCode,
+    startedAt: inst.state.startedAt,
+    finishedAt: inst.state.finishedAt,
+    ports: c.ports ?? [],
+    labels: c.labels,
+    networks: c.networks ?? [],
+  };
+  return { ...containerSummaryJson(s), HostConfig: { NetworkMode: networkMode(inst) } };
+}

@@ -1,0 +1,63 @@
+import type { Image } from '../../../core/image.js';
+import type { ImageService } from '../../../image/image-service.js';
+import { imageJson, imageSummaryJson } from '../../docker-view/image.js';
+
+/**
+ * Images in docker's shapes, on top of the shared view: the list row with
+ * its labels and container count, the inspect document with the image's
+ * whole config as stored (Healthcheck, Volumes, Shell… which Hull's record
+ * does not keep), and `history` from the config's history entries.
+ */
+
+interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  empty_layer?: boolean;
+  comment?: string;
+}
+
+interface RawConfig {
+  config?: Record<string, unknown> | null;
+  history?: HistoryEntry[];
+  author?: string;
+  variant?: string;
+}
+
+/** The image's config blob as stored (bounded: the content store refuses large ones). */
+export async function rawConfig(images: ImageService, image: Image): Promise<RawConfig> {
+  try {
+    return JSON.parse((await images.content.readBlob(image.id)).toString()) as RawConfig;
+  } catch {
+    return {};
+  }
+}
+
+export function imageRow(i: Image, containers: number) {
+  const row = imageSummaryJson({ id: i.id, tags: i.tags, repoDigests: i.repoDigests, size: i.size, createdAt: i.createdAt, containers });
+  return { ...row, Labels: i.config.Labels ?? {}, VirtualSize: i.size };
+}
+
+export function imageInspect(i: Image, raw: RawConfig) {
+  const base = imageJson(i);
+  return {
+    ...base,
+    Author: raw.author ?? '',
+    Config: { ...base.Config, ...(raw.config ?? {}) },
+    ...(raw.variant ? { Variant: raw.variant } : {}),
+    GraphDriver: { Name: 'overlay2', Data: null },
+    VirtualSize: i.size,
+  };
+}
+
+/** `docker history`: newest first; a step that made a layer carries that layer's size and the image id on the top one. */
+export function imageHistory(i: Image, raw: RawConfig) {
+  const steps: HistoryEntry[] = raw.history?.length ? raw.history : i.layers.map(() => ({ created: i.createdAt }));
+  let layer = 0;
+  const rows = steps.map((h) => {
+    const size = h.empty_layer ? 0 : (i.layers[layer++]?.size ?? 0);
+    return { Id: '<missing>', Created: Math.floor(Date.parse(h.created ?? i.createdAt) / 1000) || 0, CreatedBy: h.created_by ?? '', Tags: null as string[] | null, Size: size, Comment: h.comment ?? '' };
+  });
+  rows.reverse();
+  if (rows.length) Object.assign(rows[0], { Id: i.id, Tags: i.tags.length ? i.tags : null });
+  return rows;
+}

@@ -1,0 +1,45 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { writeHttpError } from '../streams.js';
+import { checkApiVersion, stripVersion } from './api-version.js';
+import { attachContainer } from './attach.js';
+import { dockerErrorResponse } from './errors.js';
+import { startExec } from './exec-start.js';
+import { readUpgradeBody, runStream, upgradeAnswer } from './hijack.js';
+import type { RawQuery } from './query.js';
+import type { DockerCtx } from './server.js';
+
+const ATTACH = /^\/containers\/([^/]+)\/attach$/;
+const EXEC_START = /^\/exec\/([^/]+)\/start$/;
+
+/**
+ * Requests with `Upgrade: tcp` (fastify does not route them): attach and
+ * exec start, the two docker's clients upgrade. Bytes the client sent after
+ * the request's head (its body, or early input) are put back on the socket.
+ */
+export async function dockerUpgrade(ctx: DockerCtx, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  if (head.length) socket.unshift(head);
+  const url = new URL(stripVersion(req), 'http://docker');
+  const fail = (status: number, message: string) => writeHttpError(socket, status, { message });
+  try {
+    checkApiVersion(req);
+  } catch (e) {
+    return fail(400, (e as Error).message);
+  }
+  const q = Object.fromEntries([...new Set(url.searchParams.keys())].map((k) => [k, url.searchParams.get(k) ?? ''])) as RawQuery;
+  const ref = (m: RegExpExecArray) => {
+    try {
+      return decodeURIComponent(m[1]);
+    } catch {
+      return m[1];
+    }
+  };
+  const attach = ATTACH.exec(url.pathname);
+  const exec = EXEC_START.exec(url.pathname);
+  if (req.method !== 'POST' || (!attach && !exec)) return fail(404, 'page not found');
+  const answer = upgradeAnswer(req, socket);
+  if (attach) return runStream(socket, answer, (a) => attachContainer(ctx, ref(attach), q, socket, a), dockerErrorResponse);
+  const body = await readUpgradeBody(req, socket).catch((e: unknown) => e as Error);
+  if (body instanceof Error) return fail(400, body.message);
+  return runStream(socket, answer, (a) => startExec(ctx, ref(exec!), body, socket, a), dockerErrorResponse);
+}
