@@ -6,7 +6,7 @@ import { copyIn, copyOut, type CopyTarget } from './copy.js';
 import { HullError, invalid, notFound, wrongState } from '../core/errors.js';
 import { checkName, newId, randomName } from '../core/ids.js';
 import type { HealthCheck } from '../core/health.js';
-import type { Instance, OwnerRef, RestartPolicySpec } from '../core/instance.js';
+import type { Instance, OwnerRef, Resources, RestartPolicySpec } from '../core/instance.js';
 import type { ImageService } from '../image/image-service.js';
 import type { NetworkAttachment } from '../core/network.js';
 import type { NetworkManager, NicHotplug } from '../net/manager.js';
@@ -359,6 +359,17 @@ export class Engine {
 
   async restart(ref: string, timeoutSec = 10): Promise<Instance> {
     return this.instances.restart((await this.get(ref)).id, timeoutSec);
+  }
+
+  /**
+   * `docker update`: new limits (memory, CPUs, pids) and restart policy. A
+   * running or paused instance gets the limits at once (its driver changes
+   * its cgroup); every later start uses the new ones.
+   */
+  async update(ref: string, u: { resources?: Resources; restartPolicy?: RestartPolicySpec }): Promise<Instance> {
+    const r = u.resources ?? {};
+    if (r.memoryBytes !== undefined && r.memoryBytes < MIN_MEMORY) throw new HullError('resource', `memory limit ${r.memoryBytes} bytes is too small: the minimum is 6MiB`);
+    return this.instances.update((await this.get(ref)).id, u);
   }
 
   async pause(ref: string): Promise<Instance> {

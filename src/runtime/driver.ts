@@ -1,4 +1,4 @@
-import type { Instance, InstanceType } from '../core/instance.js';
+import type { Instance, InstanceType, Resources } from '../core/instance.js';
 import type { IdMap, RootMount } from '../storage/root-dir.js';
 import type { StorageContext } from '../storage/volumes/instance-volumes.js';
 
@@ -136,6 +136,8 @@ export interface Driver {
   remove(inst: Instance): Promise<void>;
   attach(inst: Instance): Promise<StdioStream>;
   resize(inst: Instance, rows: number, cols: number): Promise<void>;
+  /** Change a running instance's limits in place; drivers that cannot leave it out. */
+  update?(inst: Instance, r: Resources): Promise<void>;
   exec(inst: Instance, opts: ExecOptions): Promise<ExecSession>;
   stats(inst: Instance): Promise<Stats>;
   top(inst: Instance): Promise<Process[]>;

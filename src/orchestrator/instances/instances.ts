@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import type { EventSink } from '../../core/events.js';
 import { HullError, invalid, notFound, wrongState } from '../../core/errors.js';
 import type { HealthState } from '../../core/health.js';
-import type { Instance, InstanceState } from '../../core/instance.js';
+import type { Instance, InstanceState, Resources, RestartPolicySpec } from '../../core/instance.js';
 import { KeyedLock } from '../../core/keyed-lock.js';
 import { Reverter } from '../../core/reverter.js';
 import type { ImageService } from '../../image/image-service.js';
@@ -373,6 +373,21 @@ export class Instances {
       signal?.addEventListener('abort', onAbort, { once: true });
       // The exit may have landed between our read and the listener.
       void this.checkExit(inst.id);
+    });
+  }
+
+  /** New limits and restart policy (docker update): a running or paused instance's driver changes its cgroup at once; later starts use them too. */
+  async update(id: string, u: { resources?: Resources; restartPolicy?: RestartPolicySpec }): Promise<Instance> {
+    const r = u.resources ?? {};
+    return this.lock.run(id, async () => {
+      const cur = await this.mustGet(id);
+      if (u.restartPolicy && u.restartPolicy.name !== 'no' && cur.config.autoRemove) throw invalid('a restart policy cannot be set on a container started with --rm');
+      const drv = this.driver(cur);
+      if (live(cur.state.status) && Object.keys(r).length) {
+        if (!drv.update) throw new HullError('unavailable', `${noun(cur)} ${cur.name}: its limits cannot change while it runs`);
+        await drv.update(cur, r);
+      }
+      return this.d.store.update<Instance>('instance', id, (c) => ({ ...c, config: { ...c.config, resources: { ...c.config.resources, ...r }, ...(u.restartPolicy ? { restartPolicy: u.restartPolicy } : {}) } }));
     });
   }
 

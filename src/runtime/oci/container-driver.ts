@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { HullError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { mergeEnv } from '../../core/env.js';
-import { idMapOf, type Instance } from '../../core/instance.js';
+import { idMapOf, type Instance, type Resources } from '../../core/instance.js';
 import { Reverter } from '../../core/reverter.js';
 import * as overlay from '../../storage/overlay.js';
 import { readInt } from '../../sys/fs.js';
@@ -327,6 +327,10 @@ export class ContainerDriver implements Driver {
 
   async resize(inst: Instance, rows: number, cols: number): Promise<void> {
     await resizeTerminal(this.dir(inst), rows, cols);
+  }
+
+  async update(inst: Instance, r: Resources): Promise<void> {
+    await this.runtime(inst.config.runtime).update(inst.id, r);
   }
 
   async exec(inst: Instance, opts: ExecOptions): Promise<ExecSession> {

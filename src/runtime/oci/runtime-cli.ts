@@ -68,6 +68,18 @@ export class OciRuntime {
     }
   }
 
+  /**
+   * Change a live container's limits (its cgroup): memory (swap kept equal,
+   * as at create), CPU quota over a 100 ms period, pids (-1 unlimited).
+   */
+  async update(id: string, r: { memoryBytes?: number; cpus?: number; pidsLimit?: number }): Promise<void> {
+    const args: string[] = [];
+    if (r.memoryBytes !== undefined) args.push(`--memory=${r.memoryBytes}`, `--memory-swap=${r.memoryBytes}`);
+    if (r.cpus !== undefined) args.push('--cpu-period=100000', `--cpu-quota=${Math.round(r.cpus * 100_000)}`);
+    if (r.pidsLimit !== undefined) args.push(`--pids-limit=${r.pidsLimit < 0 ? 'max' : r.pidsLimit}`);
+    if (args.length) await run(this.argv('update', ...args, id), { timeoutMs: 10_000, errorCode: 'wrong_state' });
+  }
+
   async pause(id: string): Promise<void> {
     await run(this.argv('pause', id), { timeoutMs: 10_000, errorCode: 'wrong_state' });
   }

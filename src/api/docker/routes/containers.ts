@@ -8,7 +8,7 @@ import { container, containers, isLive } from '../lookup.js';
 import { allLabels, dockerBody, qBool, qInt, qStr, type RawQuery } from '../query.js';
 import type { DockerCtx } from '../server.js';
 import { containerInspect, containerSummary } from '../translate/container.js';
-import { CreateBodySchema, translateCreate } from '../translate/create.js';
+import { CreateBodySchema, translateCreate, translateUpdate, UpdateBodySchema } from '../translate/create.js';
 
 type P = { id: string };
 const MAX_WAIT_S = 2_147_483;
@@ -151,8 +151,13 @@ export const containerRoutes =
       throw new DockerError(501, 'rename is not supported by Hull yet');
     });
 
-    app.post('/containers/:id/update', async () => {
-      throw new DockerError(501, 'update is not supported by Hull yet');
+    app.post('/containers/:id/update', async (req) => {
+      const b = dockerBody(UpdateBodySchema, req.body, 'container update request');
+      const inst = await container(engine, (req.params as P).id);
+      const { resources, restartPolicy, warnings } = translateUpdate(b);
+      await engine.update(inst.id, { resources, ...(restartPolicy ? { restartPolicy } : {}) });
+      await ctx.events.instance(inst.id, 'update');
+      return { Warnings: warnings };
     });
   };
 
