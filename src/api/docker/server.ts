@@ -19,6 +19,7 @@ import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { systemRoutes } from './routes/system.js';
 import { unsupportedRoutes } from './routes/unsupported.js';
+import { trace } from './trace.js';
 import { dockerUpgrade } from './upgrade.js';
 
 export interface DockerApiDeps {
@@ -66,6 +67,7 @@ export async function buildDockerServer(deps: DockerApiDeps): Promise<FastifyIns
     reply.headers(serverHeaders(deps.version));
     checkApiVersion(req.raw);
   });
+  app.addHook('onResponse', async (req, reply) => trace(req.raw, req.routeOptions.url, reply.statusCode));
   // docker's client reads an error's body only when the type is exactly application/json.
   app.addHook('onSend', async (_req, reply, payload) => {
     const ct = reply.getHeader('content-type');

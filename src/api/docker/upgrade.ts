@@ -8,6 +8,7 @@ import { startExec } from './exec-start.js';
 import { readUpgradeBody, runStream, upgradeAnswer } from './hijack.js';
 import type { RawQuery } from './query.js';
 import type { DockerCtx } from './server.js';
+import { trace } from './trace.js';
 
 const ATTACH = /^\/containers\/([^/]+)\/attach$/;
 const EXEC_START = /^\/exec\/([^/]+)\/start$/;
@@ -36,7 +37,11 @@ export async function dockerUpgrade(ctx: DockerCtx, req: IncomingMessage, socket
   };
   const attach = ATTACH.exec(url.pathname);
   const exec = EXEC_START.exec(url.pathname);
-  if (req.method !== 'POST' || (!attach && !exec)) return fail(404, 'page not found');
+  if (req.method !== 'POST' || (!attach && !exec)) {
+    trace(req, url.pathname, 404);
+    return fail(404, 'page not found');
+  }
+  trace(req, attach ? '/containers/{id}/attach' : '/exec/{id}/start', 101);
   const answer = upgradeAnswer(req, socket);
   if (attach) return runStream(socket, answer, (a) => attachContainer(ctx, ref(attach), q, socket, a), dockerErrorResponse);
   const body = await readUpgradeBody(req, socket).catch((e: unknown) => e as Error);

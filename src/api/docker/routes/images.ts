@@ -3,6 +3,7 @@ import { anyOf, parseFilters } from '../../filters.js';
 import { DockerError, orNoSuch } from '../errors.js';
 import { allLabels, qBool, qList, qStr, type RawQuery } from '../query.js';
 import type { DockerCtx } from '../server.js';
+import { traceAs } from '../trace.js';
 import { imageHistory, imageInspect, imageRow, rawConfig } from '../translate/image.js';
 import { jsonMessageStream, progressMessage } from '../translate/progress.js';
 
@@ -105,6 +106,7 @@ export const imageRoutes =
 
     app.delete('/images/*', async (req) => {
       const name = (req.params as Record<string, string>)['*'];
+      traceAs(req.raw, '/images/{name}');
       const q = req.query as RawQuery;
       const target = await image(name);
       const counts = await useCounts();
@@ -123,7 +125,9 @@ function split(req: FastifyRequest): { name: string; verb: string } {
   const rest = (req.params as Record<string, string>)['*'];
   const at = rest.lastIndexOf('/');
   if (at <= 0) throw new DockerError(404, 'page not found');
-  return { name: rest.slice(0, at), verb: rest.slice(at + 1) };
+  const verb = rest.slice(at + 1);
+  traceAs(req.raw, `/images/{name}/${verb}`);
+  return { name: rest.slice(0, at), verb };
 }
 
 async function saveReply(ctx: DockerCtx, reply: FastifyReply, names: string[]) {

@@ -27,6 +27,7 @@ export function networkMode(inst: Instance): string {
 
 export function containerInspect(inst: Instance, o: { image?: Image; logPath?: string } = {}) {
   const base = containerJson(inst);
+  const sec = inst.config.security;
   const exposed = exposedPorts(inst, o.image);
   const ports: Record<string, unknown> = Object.fromEntries(Object.keys(exposed).map((k) => [k, null]));
   Object.assign(ports, base.NetworkSettings.Ports);
@@ -48,8 +49,11 @@ export function containerInspect(inst: Instance, o: { image?: Image; logPath?: s
       // Hull's logs are read through the API as json-file ones are: say so, as clients decide on it.
       LogConfig: { Type: 'json-file', Config: {} },
       PublishAllPorts: false,
-      CapAdd: null,
-      CapDrop: null,
+      CapAdd: sec?.capAdd ?? null,
+      CapDrop: sec?.capDrop ?? null,
+      Privileged: sec?.privileged ?? false,
+      Devices: (sec?.devices ?? []).map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions })),
+      SecurityOpt: securityOpt(inst),
       Dns: [],
       DnsOptions: [],
       DnsSearch: [],
@@ -73,6 +77,16 @@ export function containerInspect(inst: Instance, o: { image?: Image; logPath?: s
     },
     NetworkSettings: { ...base.NetworkSettings, Ports: ports },
   };
+}
+
+/** docker's HostConfig.SecurityOpt: what was asked beyond the defaults. */
+function securityOpt(inst: Instance): string[] | null {
+  const out: string[] = [];
+  if (inst.config.noNewPrivileges) out.push('no-new-privileges');
+  const seccomp = inst.config.security?.seccomp;
+  if (seccomp === 'unconfined') out.push('seccomp=unconfined');
+  else if (seccomp) out.push(`seccomp=${JSON.stringify(seccomp)}`);
+  return out.length ? out : null;
 }
 
 /** The `GET /containers/json` row. */

@@ -3,6 +3,7 @@ import type { PortMapping } from '../../../core/network.js';
 import type { CreateOptions } from '../../../engine/create-options.js';
 import { DockerError } from '../errors.js';
 import { nullable } from '../query.js';
+import { parseSize } from '../../../core/units.js';
 
 /**
  * `POST /containers/create`: docker's body (Config, HostConfig,
@@ -62,7 +63,8 @@ const HostConfigSchema = z
     CpuPeriod: num,
     PidsLimit: num,
     Init: nullable(z.boolean()),
-    Devices: nullable(z.array(z.unknown())),
+    Devices: nullable(z.array(z.object({ PathOnHost: z.string(), PathInContainer: nullable(z.string()), CgroupPermissions: nullable(z.string()) }).loose())),
+    StorageOpt: strMap,
     DeviceRequests: nullable(z.array(z.unknown())),
     PidMode: nullable(z.string()),
     IpcMode: nullable(z.string()),
@@ -137,7 +139,7 @@ export function translateCreate(b: CreateBody, name: string | undefined): Transl
     autoRemove: h.AutoRemove ?? false,
     ...(h.Runtime ? { runtime: h.Runtime } : {}),
     userns: false,
-    noNewPrivileges: (h.SecurityOpt ?? []).some((s) => /^no-new-privileges(?:[:=]true)?$/.test(s)),
+    ...security(h),
     ...resources(h),
     ...restart,
     labels: b.Labels ?? {},
@@ -149,6 +151,28 @@ export function translateCreate(b: CreateBody, name: string | undefined): Transl
     publishAll: h.PublishAllPorts ?? false,
   };
   return { options: o, warnings, later: net.later };
+}
+
+/**
+ * Capabilities, devices, --privileged, seccomp and no-new-privileges as
+ * Hull's create options take them (names are checked by the engine), and
+ * the writable layer's size (--storage-opt size=).
+ */
+function security(h: HostConfigBody): Partial<CreateOptions> {
+  const o: Partial<CreateOptions> = { noNewPrivileges: false, privileged: h.Privileged ?? false, capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [] };
+  o.devices = (h.Devices ?? []).map((d) => ({ hostPath: d.PathOnHost, ...(d.PathInContainer ? { containerPath: d.PathInContainer } : {}), permissions: d.CgroupPermissions || 'rwm' }));
+  for (const opt of h.SecurityOpt ?? []) {
+    const m = /^([a-z-]+)(?:[=:](.*))?$/s.exec(opt);
+    const [key, value] = [m?.[1] ?? opt, m?.[2] ?? ''];
+    if (key === 'no-new-privileges') o.noNewPrivileges = value === '' || value === 'true';
+    else if (key === 'seccomp') o.seccompProfile = value;
+    else if (key !== 'label' && key !== 'apparmor') throw new DockerError(400, `invalid --security-opt: ${opt.slice(0, 64)}`);
+  }
+  const size = h.StorageOpt?.size;
+  if (size !== undefined) o.storageBytes = parseSize(size);
+  const other = Object.keys(h.StorageOpt ?? {}).filter((k) => k !== 'size');
+  if (other.length) throw new DockerError(501, `--storage-opt ${other[0]} is not supported by Hull (size only)`);
+  return o;
 }
 
 /** Cmd/Entrypoint: null or absent is the image's; a string is one word (docker's JSON allows it). */
@@ -240,14 +264,10 @@ function refuseUnsupported(h: HostConfigBody): void {
   const no = (what: string) => {
     throw new DockerError(501, `${what} is not supported by Hull`);
   };
-  if (h.Privileged) no('--privileged');
-  if (h.Devices?.length) no('--device');
   if (h.DeviceRequests?.length) no('--gpus (device requests)');
   if (h.VolumesFrom?.length) no('--volumes-from');
   if (h.Binds?.length) no('-v/--volume');
   if (h.Mounts?.length) no('--mount');
-  if (h.CapAdd?.length) no('--cap-add');
-  if (h.CapDrop?.length) no('--cap-drop');
   if (h.ReadonlyRootfs) no('--read-only');
   if (h.PidMode) no(`--pid ${h.PidMode}`);
   if (h.IpcMode && !['', 'private', 'shareable', 'none'].includes(h.IpcMode)) no(`--ipc ${h.IpcMode}`);
@@ -270,7 +290,7 @@ function warnIgnored(b: CreateBody, h: HostConfigBody, w: string[]): void {
   if (h.Links?.length) ign('--link (containers on one network find each other by name)');
   if (h.Tmpfs && Object.keys(h.Tmpfs).length) ign('--tmpfs');
   if (h.Sysctls && Object.keys(h.Sysctls).length) ign('--sysctl');
-  if ((h.SecurityOpt ?? []).some((s) => !/^no-new-privileges/.test(s))) ign('--security-opt other than no-new-privileges');
+  if ((h.SecurityOpt ?? []).some((s) => /^(label|apparmor)\b/.test(s))) ign('--security-opt label and apparmor (no SELinux or AppArmor profiles)');
   const log = h.LogConfig?.Type;
   if (log && log !== 'json-file' && log !== 'k8s-file' && log !== 'local') ign(`--log-driver ${log} (Hull keeps every log in its own files)`);
 }
