@@ -54,6 +54,9 @@ export interface PruneResult {
 
 export const BUILTIN_NAME = 'busybox:latest';
 
+/** An imported or loaded image: its record, and the names the archive gave it (docker load prints those). */
+export type LoadedImage = Image & { loaded: string[] };
+
 /**
  * ImageService: the local images the engine runs containers from.
  *
@@ -102,13 +105,14 @@ export class ImageService {
   }
 
   /** Import an OCI layout or an archive on the daemon's host; `event` names the event each image gets (null: none, for the built-in). */
-  async importPath(path: string, name?: string, label?: string, event: 'import' | 'load' | null = 'import'): Promise<Image[]> {
+  async importPath(path: string, name?: string, label?: string, event: 'import' | 'load' | null = 'import'): Promise<LoadedImage[]> {
     const images = await this.importNow(path, name, label);
     if (event) for (const i of images) this.emit(event, i.id, i.tags[0] ?? i.id);
     return images;
   }
 
-  private importNow(path: string, name?: string, label?: string): Promise<Image[]> {
+  /** The images an archive held, each with the names the archive gave it (`loaded`), besides all it has now. */
+  private importNow(path: string, name?: string, label?: string): Promise<LoadedImage[]> {
     return this.lock.exclusive(async () => {
       const created = new Set<string>();
       let found: ArchiveImage[] = [];
@@ -116,7 +120,7 @@ export class ImageService {
         found = await importArchive(path, this.content, { name, platform: this.platform, created, label });
         for (const { image } of found) await this.unpackAll(image);
         for (const { image, tags } of found) await this.records.save(image, tags);
-        return Promise.all(found.map(async ({ image }) => (await this.records.get(image.id)) ?? image));
+        return Promise.all(found.map(async ({ image, tags }) => ({ ...((await this.records.get(image.id)) ?? image), loaded: tags })));
       } catch (e) {
         // Layers this failed import unpacked are of no use unless another image has them.
         await this.collectLayers(found.flatMap((f) => f.image.diffIds)).catch(() => undefined);
@@ -310,7 +314,7 @@ export class ImageService {
   }
 
   /** Load images from a tar stream (docker save or OCI layout), as importPath does from a file. */
-  async load(tarStream: NodeJS.ReadableStream): Promise<Image[]> {
+  async load(tarStream: NodeJS.ReadableStream): Promise<LoadedImage[]> {
     await mkdir(this.content.tmpDir, { recursive: true });
     const spool = join(this.content.tmpDir, `load-${randomBytes(8).toString('hex')}.tar`);
     try {

@@ -40,7 +40,8 @@ export const imageRoutes =
             (since === undefined || i.createdAt > since),
         )
         .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
-        .map((i) => imageRow(i, counts.get(i.id) ?? 0));
+        // Named by reference (`docker images app`), an image shows only the names that matched, as docker's does.
+        .map((i) => imageRow(f.has('reference') ? { ...i, tags: i.tags.filter((t) => f.get('reference')!.some((v) => referenceMatches(v, t))) } : i, counts.get(i.id) ?? 0));
     });
 
     /** `docker pull` (fromImage); import from a URL or the body (fromSrc) is not Hull's. */
@@ -61,8 +62,8 @@ export const imageRoutes =
       if (!req.body || typeof (req.body as NodeJS.ReadableStream).pipe !== 'function') throw new DockerError(400, 'send the archive as the body (application/x-tar)');
       return jsonMessageStream(reply, async (send) => {
         for (const i of await images.load(req.body as NodeJS.ReadableStream)) {
-          if (!i.tags.length) send({ stream: `Loaded image ID: ${i.id}\n` });
-          for (const t of i.tags) send({ stream: `Loaded image: ${t}\n` });
+          if (!i.loaded.length) send({ stream: `Loaded image ID: ${i.id}\n` });
+          for (const t of i.loaded) send({ stream: `Loaded image: ${t}\n` });
         }
       });
     });

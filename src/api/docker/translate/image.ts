@@ -32,8 +32,19 @@ export async function rawConfig(images: ImageService, image: Image): Promise<Raw
   }
 }
 
+/**
+ * docker drops a repository's digest with the last tag of that repository
+ * on the image; Hull keeps it (for pushes' cross-repo mounts): the docker
+ * view shows only the digests of repositories the image still has a name in.
+ */
+function repoDigests(i: Image): string[] {
+  const repo = (n: string) => n.slice(0, n.includes('@') ? n.indexOf('@') : n.lastIndexOf(':'));
+  const named = new Set(i.tags.map(repo));
+  return (i.repoDigests ?? []).filter((d) => named.has(repo(d)));
+}
+
 export function imageRow(i: Image, containers: number) {
-  const row = imageSummaryJson({ id: i.id, tags: i.tags, repoDigests: i.repoDigests, size: i.size, createdAt: i.createdAt, containers });
+  const row = imageSummaryJson({ id: i.id, tags: i.tags, repoDigests: repoDigests(i), size: i.size, createdAt: i.createdAt, containers });
   return { ...row, Labels: i.config.Labels ?? {}, VirtualSize: i.size };
 }
 
@@ -41,6 +52,7 @@ export function imageInspect(i: Image, raw: RawConfig) {
   const base = imageJson(i);
   return {
     ...base,
+    RepoDigests: repoDigests(i),
     Author: raw.author ?? '',
     Config: { ...base.Config, ...(raw.config ?? {}) },
     ...(raw.variant ? { Variant: raw.variant } : {}),
