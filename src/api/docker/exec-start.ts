@@ -4,7 +4,7 @@ import { isHullError } from '../../core/errors.js';
 import type { ExecRecord } from '../routes/exec-sessions.js';
 import { outputSettled } from '../routes/container-streams.js';
 import { muxFrame, pipeStdio } from '../streams.js';
-import { DockerError } from './errors.js';
+import { DockerError, orNoSuch } from './errors.js';
 import { detachable, selectStreams, streamType, type Answer } from './hijack.js';
 import { dockerBody, nullable } from './query.js';
 import type { DockerCtx } from './server.js';
@@ -27,7 +27,7 @@ const StartBody = z.object({ Detach: nullable(z.boolean()), Tty: nullable(z.bool
  */
 export async function startExec(ctx: DockerCtx, id: string, rawBody: unknown, socket: Duplex, answer: Answer): Promise<void> {
   const b = dockerBody(StartBody, rawBody, 'exec start request');
-  const rec = ctx.execs.get(id);
+  const rec = await orNoSuch('exec instance', id, async () => ctx.execs.get(id));
   if (rec.started) throw new DockerError(409, `exec session ${id} has already been started`);
   ctx.execs.start(id);
   const extras = execExtras.get(rec) ?? { attachStdout: true, attachStderr: true, pid: 0 };

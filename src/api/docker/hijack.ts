@@ -86,6 +86,7 @@ export function readUpgradeBody(req: IncomingMessage, socket: Duplex, max = 64 *
       if (got.length < len) return;
       socket.off('data', onData);
       socket.off('close', onClose);
+      socket.off('end', onClose);
       socket.pause();
       if (got.length > len) socket.unshift(got.subarray(len));
       try {
@@ -97,6 +98,7 @@ export function readUpgradeBody(req: IncomingMessage, socket: Duplex, max = 64 *
     const onClose = () => reject(new DockerError(400, 'the client went away before its request body arrived'));
     socket.on('data', onData);
     socket.once('close', onClose);
+    socket.once('end', onClose);
   });
 }
 
