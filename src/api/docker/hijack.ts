@@ -75,7 +75,7 @@ export function detachable(socket: Duplex, spec: string | undefined, onDetach: (
  * Node hands the socket over right after the headers, so the body is read
  * from it here, `Content-Length` bytes and no more (what follows is stdin).
  */
-export function readUpgradeBody(req: IncomingMessage, socket: Duplex, max = 64 * 1024): Promise<unknown> {
+export function readUpgradeBody(req: IncomingMessage, socket: Duplex, o: { json: boolean } = { json: true }, max = 64 * 1024): Promise<unknown> {
   const len = Number(req.headers['content-length'] ?? 0);
   if (!Number.isInteger(len) || len < 0 || len > max) return Promise.reject(new DockerError(400, 'invalid Content-Length for a stream request'));
   if (len === 0) return Promise.resolve(undefined);
@@ -89,6 +89,7 @@ export function readUpgradeBody(req: IncomingMessage, socket: Duplex, max = 64 *
       socket.off('end', onClose);
       socket.pause();
       if (got.length > len) socket.unshift(got.subarray(len));
+      if (!o.json) return resolve(undefined);
       try {
         resolve(JSON.parse(got.subarray(0, len).toString()));
       } catch {

@@ -43,8 +43,9 @@ export async function dockerUpgrade(ctx: DockerCtx, req: IncomingMessage, socket
   }
   trace(req, attach ? '/containers/{id}/attach' : '/exec/{id}/start', 101);
   const answer = upgradeAnswer(req, socket);
+  // A body (dockerode sends its options as one) is read off the socket: for attach it is not input, as dockerd drops it too.
+  const body = await readUpgradeBody(req, socket, { json: !attach }).catch((e: unknown) => e as Error);
   if (attach) return runStream(socket, answer, (a) => attachContainer(ctx, ref(attach), q, socket, a), dockerErrorResponse);
-  const body = await readUpgradeBody(req, socket).catch((e: unknown) => e as Error);
   if (body instanceof Error) return fail(400, body.message);
   return runStream(socket, answer, (a) => startExec(ctx, ref(exec!), body, socket, a), dockerErrorResponse);
 }

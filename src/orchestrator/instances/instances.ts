@@ -164,7 +164,10 @@ export class Instances {
     try {
       const ctx = await this.context(inst);
       const network = await this.d.net.up(inst);
-      const { pid, monitorPid } = await this.driver(inst).start(inst, { ...ctx, network, storage: await this.d.storage.up(inst) });
+      const storage = await this.d.storage.up(inst);
+      // Taken before the program runs: its first output is never older than its start (logs --since StartedAt).
+      const startedAt = new Date().toISOString();
+      const { pid, monitorPid } = await this.driver(inst).start(inst, { ...ctx, network, storage });
       const next = await this.save(id, (s) => ({
         status: 'running',
         pid,
@@ -172,7 +175,7 @@ export class Instances {
         exitCode: 0,
         oomKilled: false,
         error: '',
-        startedAt: new Date().toISOString(),
+        startedAt,
         finishedAt: '',
         stoppedByUser: false,
         nextRestartAt: undefined,
