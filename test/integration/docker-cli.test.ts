@@ -104,7 +104,8 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     const ex = await docker(['exec', '-e', 'B=2', name, 'sh', '-c', 'echo $A$B; exit 5']);
     expect(ex).toMatchObject({ code: 5, stdout: '12\n' });
     const top = await must(['top', name]);
-    expect(top).toMatch(/PID[\s\S]*httpd -f -p 80/);
+    expect(top).toMatch(/^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\n.*httpd -f -p 80/);
+    expect(await must(['top', name, '-o', 'pid,comm'])).toMatch(/^\s*PID\s+COMMAND\n\s*\d+\s+httpd\n$/);
     const stats = await must(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', name]);
     expect(stats.trim()).toBe(`${name} 1`);
     const waiting = docker(['wait', name]);
@@ -137,11 +138,13 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     await must(['rm', '-f', name]);
   });
 
-  it('stop, start, restart, kill, pause, unpause, update --memory and rm -f change the container as docker does', async () => {
-    covers('docker stop', 'docker start', 'docker restart', 'docker kill', 'docker pause', 'docker unpause', 'docker update', 'docker rm -f');
+  it('stop, start, restart, kill, pause, unpause, rename, update --memory and rm -f change the container as docker does', async () => {
+    covers('docker stop', 'docker start', 'docker restart', 'docker kill', 'docker pause', 'docker unpause', 'docker rename', 'docker update', 'docker rm -f');
     const name = `life${tag}`;
+    await must(['run', '-d', '--name', `old${tag}`, 'busybox', 'sleep', '600']);
+    await must(['rename', `old${tag}`, name]);
+    expect((await docker(['rename', name, name])).code).not.toBe(0);
     const state = async () => (await must(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name])).trim();
-    await must(['run', '-d', '--name', name, 'busybox', 'sleep', '600']);
     await must(['stop', '-t', '1', name]);
     expect(await state()).toBe('exited 137');
     await must(['start', name]);

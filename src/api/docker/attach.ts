@@ -42,7 +42,6 @@ export async function attachContainer(ctx: DockerCtx, ref: string, q: RawQuery, 
   if (qBool(q, 'logs')) await replayLog(ctx, inst, want, tty, socket);
   const withStdin = qBool(q, 'stdin') && inst.config.openStdin;
   const conn = withStdin ? detachable(socket, qStr(q, 'detachKeys'), () => stdio.close()) : socket;
-  await ctx.events.instance(inst.id, 'attach');
   await pipeStdio(selectStreams(stdio, want), conn, tty, withStdin);
   socket.end();
 }

@@ -46,7 +46,7 @@ export async function startExec(ctx: DockerCtx, id: string, rawBody: unknown, so
   const piping = b.Detach ? Promise.resolve() : pipeStdio(selectStreams(session.stdio, { stdout: extras.attachStdout, stderr: extras.attachStderr }), conn, tty, rec.opts.stdin);
   rec.running = true;
   const inst = await ctx.engine.get(rec.containerId);
-  await ctx.events.instance(inst.id, `exec_start: ${rec.opts.cmd.join(' ')}`, { execID: rec.id });
+  ctx.engine.execEvent(inst, 'start', rec.id, { cmd: rec.opts.cmd });
   try {
     extras.pid = await session.start();
     if (b.ConsoleSize && tty) await session.resize(b.ConsoleSize[0], b.ConsoleSize[1]).catch(() => undefined);
@@ -60,7 +60,7 @@ export async function startExec(ctx: DockerCtx, id: string, rawBody: unknown, so
     rec.running = false;
     ctx.execs.expire(rec.id);
   }
-  await ctx.events.instance(inst.id, 'exec_die', { execID: rec.id, exitCode: String(rec.exitCode) });
+  ctx.engine.execEvent(inst, 'die', rec.id, { exitCode: rec.exitCode ?? undefined });
   if (!b.Detach) await outputSettled(piping, session.stdio);
   socket.end();
 }

@@ -10,7 +10,6 @@ import { listenUnix } from '../server.js';
 import { writeHttpError } from '../streams.js';
 import { checkApiVersion, MAX_API, stripVersion } from './api-version.js';
 import { dockerErrorResponse } from './errors.js';
-import { DockerEvents } from './events.js';
 import { buildRoutes } from './routes/build.js';
 import { containerIoRoutes } from './routes/container-io.js';
 import { containerRoutes } from './routes/containers.js';
@@ -32,7 +31,6 @@ export interface DockerApiDeps {
 /** What the Docker room's routes share: Hull's services, and the room's own exec sessions and event log. */
 export interface DockerCtx extends DockerApiDeps {
   execs: ExecSessions;
-  events: DockerEvents;
   /** A tty container's size from its create body (ConsoleSize), applied when it is first attached, before it starts. */
   consoleSizes: Map<string, [number, number]>;
 }
@@ -54,14 +52,13 @@ export async function buildDockerServer(deps: DockerApiDeps): Promise<FastifyIns
     // docker answers HEAD only where it says so (_ping, archive).
     exposeHeadRoutes: false,
   });
-  const ctx: DockerCtx = { ...deps, execs: new ExecSessions(), events: new DockerEvents(deps.engine), consoleSizes: new Map() };
+  const ctx: DockerCtx = { ...deps, execs: new ExecSessions(), consoleSizes: new Map() };
   // What the room keeps per container goes with the container.
-  const forget = (ev: { type: string; id: string }) => {
-    if (ev.type !== 'destroy') return;
-    ctx.execs.dropContainer(ev.id);
-    ctx.consoleSizes.delete(ev.id);
-  };
-  deps.engine.events.on('event', forget);
+  const unsubscribe = deps.engine.eventLog.subscribe((ev) => {
+    if (ev.Type !== 'container' || ev.Action !== 'destroy') return;
+    ctx.execs.dropContainer(ev.Actor.ID);
+    ctx.consoleSizes.delete(ev.Actor.ID);
+  });
   contentTypes(app);
   app.addHook('onRequest', async (req, reply) => {
     reply.headers(serverHeaders(deps.version));
@@ -100,8 +97,7 @@ export async function buildDockerServer(deps: DockerApiDeps): Promise<FastifyIns
   // Streams (logs -f, attach, exec, events) never end on their own: cut them at shutdown.
   app.addHook('preClose', async () => {
     for (const s of open) s.destroy();
-    ctx.events.close();
-    deps.engine.events.off('event', forget);
+    unsubscribe();
     app.server.closeAllConnections();
   });
   return app;

@@ -47,8 +47,13 @@ export const containerIoRoutes =
     app.get('/containers/:id/top', async (req) => {
       const inst = await container(engine, (req.params as P).id);
       if (!isLive(inst)) throw new DockerError(409, `container ${inst.id} is not running`);
-      const ps = await engine.top(inst.id);
-      return { Titles: ['UID', 'PID', 'TIME', 'CMD'], Processes: ps.map((p) => [p.user, String(p.pid), p.cpuTime, p.command]) };
+      if (inst.config.isolation === 'vm') {
+        // Its processes are in its VM's guest, where ps options are not taken.
+        const ps = await engine.top(inst.id);
+        return { Titles: ['UID', 'PID', 'TIME', 'CMD'], Processes: ps.map((p) => [p.user, String(p.pid), p.cpuTime, p.command]) };
+      }
+      const { titles, rows } = await engine.topPs(inst.id, [qStr(req.query as RawQuery, 'ps_args') || '-ef']);
+      return { Titles: titles, Processes: rows };
     });
 
     app.get('/containers/:id/stats', async (req, reply) => {

@@ -93,7 +93,6 @@ export const containerRoutes =
       const signal = parseSignal(qStr(q, 'signal') || 'SIGKILL');
       if (!isLive(inst)) throw new DockerError(409, `Cannot kill container: ${(req.params as P).id}: container ${inst.id} is not running`);
       await engine.kill(inst.id, signal);
-      await ctx.events.instance(inst.id, 'kill', { signal: signal.replace(/^SIG/, '') });
       return reply.status(204).send();
     });
 
@@ -147,16 +146,23 @@ export const containerRoutes =
       return { ContainersDeleted: gone, SpaceReclaimed: 0 };
     });
 
-    app.post('/containers/:id/rename', async () => {
-      throw new DockerError(501, 'rename is not supported by Hull yet');
+    app.post('/containers/:id/rename', async (req, reply) => {
+      const name = (qStr(req.query as RawQuery, 'name') ?? '').replace(/^\//, '');
+      if (!name) throw new DockerError(400, 'name is required');
+      const inst = await container(engine, (req.params as P).id);
+      await engine.rename(inst.id, name).catch((e: unknown) => {
+        if (isHullError(e, 'conflict')) throw new DockerError(409, `Conflict. The container name "/${name}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
+        throw e;
+      });
+      return reply.status(204).send();
     });
 
     app.post('/containers/:id/update', async (req) => {
       const b = dockerBody(UpdateBodySchema, req.body, 'container update request');
       const inst = await container(engine, (req.params as P).id);
       const { resources, restartPolicy, warnings } = translateUpdate(b);
-      await engine.update(inst.id, { resources, ...(restartPolicy ? { restartPolicy } : {}) });
-      await ctx.events.instance(inst.id, 'update');
+      const next = await engine.update(inst.id, { resources, ...(restartPolicy ? { restartPolicy } : {}) });
+      engine.eventLog.publish('container', 'update', next.id, { ...next.config.labels, image: next.config.image, name: next.name });
       return { Warnings: warnings };
     });
   };

@@ -38,7 +38,7 @@ export const execRoutes =
       const opts = { cmd: b.Cmd, env: b.Env ?? [], workingDir: b.WorkingDir ?? '', user: b.User ?? '', tty: b.Tty ?? false, stdin: b.AttachStdin ?? false };
       const rec = ctx.execs.add(inst.id, opts);
       execExtras.set(rec, { attachStdout: b.AttachStdout ?? true, attachStderr: b.AttachStderr ?? true, detachKeys: b.DetachKeys || undefined, pid: 0 });
-      await ctx.events.instance(inst.id, `exec_create: ${b.Cmd.join(' ')}`, { execID: rec.id });
+      engine.execEvent(inst, 'create', rec.id, { cmd: b.Cmd });
       return reply.status(201).send({ Id: rec.id });
     });
 

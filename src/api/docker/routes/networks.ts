@@ -84,7 +84,6 @@ export const networkRoutes =
           if (isHullError(e, 'conflict') && e.message.includes('name')) throw new DockerError(409, `network with name ${b.Name} already exists`);
           throw e;
         });
-      await ctx.events.network(n, 'create');
       return reply.status(201).send({ Id: n.id, Warning: warnings.join('; ') });
     });
 
@@ -92,7 +91,6 @@ export const networkRoutes =
       const n = await find((req.params as P).id);
       if (n.isDefault) throw new DockerError(403, `${n.name} is a pre-defined network and cannot be removed`);
       await nets.remove(n.id);
-      await ctx.events.network(n, 'destroy');
       return reply.status(204).send();
     });
 
@@ -102,7 +100,6 @@ export const networkRoutes =
       const inst = await container(ctx.engine, b.Container);
       const ip = b.EndpointConfig?.IPAMConfig?.IPv4Address || undefined;
       await ctx.engine.connect(inst.id, n.id, { aliases: b.EndpointConfig?.Aliases ?? [], ...(ip ? { ip } : {}) });
-      await ctx.events.network(n, 'connect', { container: inst.id });
       return reply.status(200).send();
     });
 
@@ -111,19 +108,10 @@ export const networkRoutes =
       const n = await find((req.params as P).id);
       const inst = await container(ctx.engine, b.Container);
       await ctx.engine.disconnect(inst.id, n.id);
-      await ctx.events.network(n, 'disconnect', { container: inst.id });
       return reply.status(200).send();
     });
 
-    app.post('/networks/prune', async () => {
-      const before = await nets.networks();
-      const deleted = await nets.prune();
-      for (const name of deleted) {
-        const n = before.find((x) => x.name === name || x.id === name);
-        if (n) await ctx.events.network(n, 'destroy');
-      }
-      return { NetworksDeleted: deleted };
-    });
+    app.post('/networks/prune', async () => ({ NetworksDeleted: await nets.prune() }));
   };
 
 /** docker's network document: the shared view, with the options a client gave (Hull keeps none), so compose sees no drift. */

@@ -146,9 +146,9 @@ export const systemRoutes =
       const send = (ev: EventMessage) => {
         if (match(ev) && !reply.raw.writableEnded) reply.raw.write(`${JSON.stringify(ev)}\n`);
       };
-      if (since !== undefined) ctx.events.log.replay({ sinceMs: since, untilMs: until }).forEach(send);
+      if (since !== undefined) engine.eventLog.replay({ sinceMs: since, untilMs: until }).forEach(send);
       if (until !== undefined && until <= Date.now()) return void reply.raw.end();
-      const off = ctx.events.log.subscribe(send);
+      const off = engine.eventLog.subscribe(send);
       const end = () => {
         off();
         clearTimeout(timer);
