@@ -345,6 +345,7 @@ export class BenchDaemon {
   readonly host: string;
   api: Api;
   private unregister?: () => void;
+  private daemonArgs: string[] = [];
 
   private constructor(readonly root: string) {
     this.socket = join(root, 's.sock');
@@ -352,10 +353,12 @@ export class BenchDaemon {
     this.api = new Api(this.socket);
   }
 
-  static async start(): Promise<BenchDaemon> {
+  /** `daemonArgs`: more `hull daemon` flags, `{root}` standing for the root (--docker-socket {root}/d.sock). */
+  static async start(daemonArgs: string[] = []): Promise<BenchDaemon> {
     const root = await mkdtemp('/tmp/hb-');
     if (root.length > 24) throw new Error(`temp root ${root} is longer than 24 characters`);
     const d = new BenchDaemon(root);
+    d.daemonArgs = daemonArgs.map((a) => a.replaceAll('{root}', root));
     d.unregister = onInterrupt(() => d.destroy());
     try {
       await d.spawn();
@@ -367,7 +370,7 @@ export class BenchDaemon {
   }
 
   private async spawn(): Promise<void> {
-    const proc = spawn(process.execPath, [HULL_BIN, '-H', this.host, 'daemon', '--root', this.root], {
+    const proc = spawn(process.execPath, [HULL_BIN, '-H', this.host, 'daemon', '--root', this.root, ...this.daemonArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, HULL_LOG_LEVEL: process.env.HULL_LOG_LEVEL ?? 'warn' },
     });

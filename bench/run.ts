@@ -46,6 +46,7 @@ const BENCHMARKS: Record<string, () => Promise<{ result: unknown; text: string }
   logs: async () => (await import('./logs.js')).logsBenchmark(),
   volumes: async () => (await import('./volumes.js')).volumeBenchmark(),
   services: async () => (await import('./services.js')).servicesBenchmark(),
+  'docker-run': async () => (await import('./docker-run.js')).dockerRunBenchmark(),
 };
 
 async function main(): Promise<void> {

@@ -18,6 +18,7 @@ if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(gcc libc6-dev); fi  # net-secu
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(iputils-ping); fi  # ping without NET_RAW (busybox's ping only opens raw sockets)
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman skopeo docker-registry); fi
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(wrk); fi  # bench/network.ts: connection rate through a published port
+if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(docker-compose); fi  # docker-compose.test.ts: Debian's compose 1.29 against Hull's Docker socket
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -47,5 +48,22 @@ echo "setup: building"
 npm run --silent build
 
 node dist/scripts/build-busybox-image.js build/images/busybox
+
+# Debian's docker.io, unpacked into build/peers/docker.io, never installed (installing starts dockerd, whose default
+# firewall policy breaks the bridges Hull's networks rely on): its 20.10 client for the docker-api tests, and with
+# HULL_SETUP_BENCH dockerd and containerd for the bench's peer (started on its own root and socket, bench/docker-run.ts).
+docker_peer() {
+  local dir=build/peers/docker.io want=(docker.io) tmp
+  [[ "${HULL_SETUP_BENCH:-}" == 1 ]] && want+=(containerd)
+  if [[ -x $dir/docker && ( "${HULL_SETUP_BENCH:-}" != 1 || -x $dir/containerd ) ]]; then return; fi
+  tmp=$(mktemp -d)
+  (cd "$tmp" && { apt-get download "${want[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get download "${want[@]}" >/dev/null; }; })
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/x"; done
+  mkdir -p "$dir"
+  cp "$tmp/x/usr/bin/docker" "$dir/"
+  if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then cp "$tmp/x/usr/sbin/dockerd" "$tmp/x/usr/bin/containerd" "$tmp/x/usr/bin/containerd-shim-runc-v2" "$dir/"; fi
+  rm -rf "$tmp"
+}
+if [[ "${HULL_SETUP_TEST:-}" == 1 || "${HULL_SETUP_BENCH:-}" == 1 ]]; then docker_peer; fi
 node dist/scripts/build-guest.js build/guest # the VM guest: kernel, initramfs, debian-min disk (cached)
 echo "setup: done"
