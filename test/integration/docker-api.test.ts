@@ -44,7 +44,7 @@ const json = (r: Res) => JSON.parse(r.body) as Record<string, unknown>;
 
 describe('negotiation', () => {
   it('HEAD and GET /_ping give the newest version, no BuildKit and no swarm', async () => {
-    compat.covers('api', 'GET/HEAD /_ping with Api-Version');
+    compat.covers('HTTP', 'GET/HEAD /_ping with Api-Version');
     const head = await req('HEAD', '/_ping');
     expect(head).toMatchObject({ status: 200, body: '' });
     expect(head.headers).toMatchObject({ 'api-version': '1.50', 'builder-version': '1', swarm: 'inactive', ostype: 'linux' });
@@ -53,7 +53,7 @@ describe('negotiation', () => {
   });
 
   it('takes every version from 1.24 to 1.50 and unversioned paths, and refuses others as dockerd does', async () => {
-    compat.covers('api', 'versioned paths /v1.24 … /v1.50, unversioned');
+    compat.covers('HTTP', 'versioned paths /v1.24 … /v1.50, unversioned');
     for (const v of ['/v1.24', '/v1.41', '/v1.50', '']) {
       const r = await req('GET', `${v}/version`);
       expect(r.status, v).toBe(200);
@@ -78,7 +78,7 @@ describe('negotiation', () => {
 
 describe('errors are docker’s', () => {
   it('404 no such container or image, 409 a name in use, 400 a bad parameter; the body is {"message"} as application/json', async () => {
-    compat.covers('api', 'errors: {"message"}, 404 / 409 / 400');
+    compat.covers('HTTP', 'errors: {"message"}, 404 / 409 / 400');
     const missing = await req('GET', '/v1.50/containers/nope/json');
     expect(missing.status).toBe(404);
     expect(missing.headers['content-type']).toBe('application/json');
@@ -118,14 +118,14 @@ describe('what Hull does not map', () => {
     ['POST', '/networks/create', 501, /network driver "overlay" is not supported/, JSON.stringify({ Name: 'ov', Driver: 'overlay' })],
   ];
   it.each(cases)('%s %s answers %i, saying so', async (method, path, status, message, body) => {
-    compat.covers('api', `not supported: ${method} ${path.replace(/\?.*/, '')}`);
+    compat.covers('HTTP', `not supported: ${method} ${path.replace(/\?.*/, '')}`);
     const r = await req(method, path, body);
     expect(r.status).toBe(status);
     expect(json(r).message).toMatch(message);
   });
 
   it('plugins list empty; the CLI says what is unsupported and the daemon carries on', async () => {
-    compat.covers('api', 'not supported: docker swarm / node / plugin / checkpoint');
+    compat.covers('HTTP', 'not supported: docker swarm / node / plugin / checkpoint');
     expect(json({ body: (await req('GET', '/plugins')).body } as Res)).toEqual([]);
     const client = dockerClients()[0];
     if (!client) return;
@@ -141,7 +141,7 @@ describe('what Hull does not map', () => {
 
 describe('requests no client should send', () => {
   it('a stream request for nothing, a bad version or a cut-off body gets an HTTP error on its own socket; the daemon stays up', async () => {
-    compat.covers('api', 'malformed stream requests');
+    compat.covers('HTTP', 'malformed stream requests');
     const raw = (text: string) =>
       new Promise<string>((resolve) => {
         const s = connect(sock);
