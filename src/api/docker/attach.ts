@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { isHullError } from '../../core/errors.js';
-import { readLog } from '../../runtime/oci/logs.js';
-import { muxFrame, pipeStdio } from '../streams.js';
+import { readRecords } from '../../runtime/oci/logs.js';
+import { recordEncoder } from '../routes/log-stream.js';
+import { pipeStdio } from '../streams.js';
 import { detachable, selectStreams, streamType, type Answer } from './hijack.js';
 import { container } from './lookup.js';
 import { qBool, qStr, type RawQuery } from './query.js';
@@ -47,10 +48,9 @@ export async function attachContainer(ctx: DockerCtx, ref: string, q: RawQuery, 
 }
 
 async function replayLog(ctx: DockerCtx, inst: Parameters<DockerCtx['engine']['logPath']>[0], want: { stdout: boolean; stderr: boolean }, tty: boolean, socket: Duplex): Promise<void> {
-  const { records } = await readLog(ctx.engine.logPath(inst));
-  for (const r of records) {
-    if (!(r.stream === 'stdout' ? want.stdout : want.stderr) || !socket.writable) continue;
-    const data = Buffer.from(r.data);
-    socket.write(tty ? data : muxFrame(r.stream === 'stderr' ? 2 : 1, data));
+  const encode = recordEncoder({ tty, timestamps: false, ...want });
+  for await (const rs of readRecords(ctx.engine.logPath(inst))) {
+    const b = encode(rs);
+    if (b && socket.writable) socket.write(b);
   }
 }

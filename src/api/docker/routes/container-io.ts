@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { Readable } from 'node:stream';
 import type { Instance } from '../../../core/instance.js';
-import { followLog, readLog, type LogRecord } from '../../../runtime/oci/logs.js';
-import { muxFrame } from '../../streams.js';
+import { parseTimeArg } from '../../../core/timestamps.js';
+import { readRecords } from '../../../runtime/oci/logs.js';
+import { followUntilExit, recordEncoder, startedStream } from '../../routes/log-stream.js';
 import { attachContainer } from '../attach.js';
 import { DockerError, dockerErrorResponse } from '../errors.js';
 import { plainAnswer, runStream } from '../hijack.js';
@@ -111,53 +112,35 @@ async function archiveOf(ctx: DockerCtx, ref: string, q: RawQuery) {
   return peekStat(await ctx.engine.copyFrom(inst.id, path));
 }
 
-/** docker's since/until: unix seconds with an optional fraction. */
-function unixMs(v: string | undefined): number | undefined {
+/** docker's since/until: unix seconds (with a fraction) or RFC 3339; `0` or absent is no bound (nanoseconds out). */
+function timeArg(q: RawQuery, k: 'since' | 'until'): bigint | undefined {
+  const v = qStr(q, k);
   if (v === undefined || v === '' || v === '0') return undefined;
-  const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
-  if (!Number.isFinite(ms)) throw new DockerError(400, `invalid time "${v.slice(0, 64)}"`);
-  return ms;
+  try {
+    return parseTimeArg(v, k);
+  } catch (e) {
+    throw new DockerError(400, (e as Error).message);
+  }
 }
 
-/** conmon writes `+00:00`; docker's clients print what they get, and docker writes RFC 3339 with Z. */
-const dockerTime = (t: string) => t.replace(/\+00:00$/, 'Z');
-
+/**
+ * `docker logs`: Hull's log reader (rotated files, a tail read backwards,
+ * a follow that ends with the container or the client) in docker's framing.
+ * Neither stdout nor stderr named means both (dockerd refuses that; its
+ * clients always name them).
+ */
 async function logStream(ctx: DockerCtx, inst: Instance, q: RawQuery, onClose: (f: () => void) => void): Promise<Readable> {
   const both = q.stdout === undefined && q.stderr === undefined;
-  const want = { stdout: both || qBool(q, 'stdout'), stderr: both || qBool(q, 'stderr') };
-  const since = unixMs(qStr(q, 'since'));
-  const until = unixMs(qStr(q, 'until'));
   const tailText = qStr(q, 'tail');
   const tail = tailText === undefined || tailText === 'all' || tailText === '' ? undefined : qInt(q, 'tail', -1);
-  const ts = qBool(q, 'timestamps');
-  const tty = inst.config.tty;
-  const keep = (r: LogRecord) => (r.stream === 'stdout' ? want.stdout : want.stderr) && (since === undefined || Date.parse(r.time) >= since) && (until === undefined || Date.parse(r.time) <= until);
-  const encode = (r: LogRecord) => {
-    const data = Buffer.from(ts ? `${dockerTime(r.time)} ${r.data}` : r.data);
-    return tty ? data : muxFrame(r.stream === 'stderr' ? 2 : 1, data);
-  };
-  const path = ctx.engine.logPath(inst);
-  const { records, offset } = await readLog(path);
-  const kept = records.filter(keep);
-  const out = new Readable({ read() {} });
-  for (const r of tail !== undefined && tail >= 0 ? kept.slice(Math.max(0, kept.length - tail)) : kept) out.push(encode(r));
-  if (!qBool(q, 'follow') || (!isLive(inst) && inst.state.status !== 'created') || (until !== undefined && until <= Date.now())) {
-    out.push(null);
-    return out;
-  }
-  const f = followLog(path, offset, (r) => keep(r) && out.push(encode(r)));
-  let ended = false;
-  const end = async () => {
-    if (ended) return;
-    ended = true;
-    ctx.engine.events.off(`exit:${inst.id}`, end);
-    await f.stop();
-    out.push(null);
-  };
-  ctx.engine.events.once(`exit:${inst.id}`, end);
-  onClose(() => void end());
-  return out;
+  const follow = qBool(q, 'follow') ? (await followUntilExit(ctx.engine, inst, onClose)).signal : undefined;
+  const encode = recordEncoder({ tty: inst.config.tty, timestamps: qBool(q, 'timestamps'), stdout: both || qBool(q, 'stdout'), stderr: both || qBool(q, 'stderr') });
+  const records = readRecords(ctx.engine.logPath(inst), { tail: tail !== undefined && tail >= 0 ? tail : undefined, since: timeArg(q, 'since'), until: timeArg(q, 'until'), follow });
+  return startedStream(records, (rs) => encode(rs.map((r) => ({ ...r, time: dockerTime(r.time) }))));
 }
+
+/** conmon writes `+00:00`; docker writes RFC 3339 with a Z, which its clients print as is. */
+const dockerTime = (t: string) => t.replace(/\+00:00$/, 'Z');
 
 interface Sample {
   at: Date;

@@ -47,7 +47,7 @@ export function containerInspect(inst: Instance, o: { image?: Image; logPath?: s
       NetworkMode: networkMode(inst),
       Binds: null,
       // Hull's logs are read through the API as json-file ones are: say so, as clients decide on it.
-      LogConfig: { Type: 'json-file', Config: {} },
+      LogConfig: { Type: 'json-file', Config: inst.config.logConfig ? { 'max-size': String(inst.config.logConfig.maxSize), 'max-file': String(inst.config.logConfig.maxFile) } : {} },
       PublishAllPorts: false,
       CapAdd: sec?.capAdd ?? null,
       CapDrop: sec?.capDrop ?? null,

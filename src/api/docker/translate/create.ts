@@ -3,6 +3,7 @@ import type { PortMapping } from '../../../core/network.js';
 import type { CreateOptions } from '../../../engine/create-options.js';
 import { DockerError } from '../errors.js';
 import { nullable } from '../query.js';
+import { parseLogOpts } from '../../../core/log-config.js';
 import { parseSize } from '../../../core/units.js';
 
 /**
@@ -147,6 +148,7 @@ export function translateCreate(b: CreateBody, name: string | undefined): Transl
     networks: net.networks,
     networkAliases: net.aliases,
     ...(net.ip ? { ip: net.ip } : {}),
+    ...logConfig(h),
     ports: withExposedPorts(portBindings(h.PortBindings), h.PublishAllPorts ? b.ExposedPorts : undefined),
     publishAll: h.PublishAllPorts ?? false,
   };
@@ -173,6 +175,19 @@ function security(h: HostConfigBody): Partial<CreateOptions> {
   const other = Object.keys(h.StorageOpt ?? {}).filter((k) => k !== 'size');
   if (other.length) throw new DockerError(501, `--storage-opt ${other[0]} is not supported by Hull (size only)`);
   return o;
+}
+
+/** The log drivers that are files, as Hull's: their max-size and max-file are Hull's --log-opt. */
+const FILE_LOGS = ['', 'json-file', 'local', 'k8s-file'];
+
+function logConfig(h: HostConfigBody): Partial<CreateOptions> {
+  const cfg = h.LogConfig;
+  if (!cfg || !FILE_LOGS.includes(cfg.Type ?? '') || !Object.keys(cfg.Config ?? {}).length) return {};
+  try {
+    return { logConfig: parseLogOpts(Object.entries(cfg.Config ?? {}).map(([k, v]) => `${k}=${v}`)) };
+  } catch (e) {
+    throw new DockerError(400, (e as Error).message);
+  }
 }
 
 /** Cmd/Entrypoint: null or absent is the image's; a string is one word (docker's JSON allows it). */
@@ -292,7 +307,7 @@ function warnIgnored(b: CreateBody, h: HostConfigBody, w: string[]): void {
   if (h.Sysctls && Object.keys(h.Sysctls).length) ign('--sysctl');
   if ((h.SecurityOpt ?? []).some((s) => /^(label|apparmor)\b/.test(s))) ign('--security-opt label and apparmor (no SELinux or AppArmor profiles)');
   const log = h.LogConfig?.Type;
-  if (log && log !== 'json-file' && log !== 'k8s-file' && log !== 'local') ign(`--log-driver ${log} (Hull keeps every log in its own files)`);
+  if (log && !FILE_LOGS.includes(log)) ign(`--log-driver ${log} and its --log-opt (Hull keeps every log in rotated files of its own)`);
 }
 
 export const UpdateBodySchema = z
