@@ -11,6 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { printDensity, type DensityResult } from './density.js';
+import { printDockerRun, type DockerRunResult } from './docker-run.js';
 import { printLogs, type LogsResult } from './logs.js';
 import { REPO } from './lib.js';
 import { printNetwork, type NetworkResult } from './network.js';
@@ -43,6 +44,7 @@ export const SECTIONS: Section[] = [
   { name: 'vm-cli', title: 'VMs through the CLI', source: 'bench/vm-cli.ts', print: (r: VmCliResult) => printVmCli(r) },
   { name: 'logs', title: 'Logs', source: 'bench/logs.ts', print: (r: LogsResult) => printLogs(r) },
   { name: 'services', title: 'Services', source: 'bench/services.ts', print: (r: ServicesResult) => printServices(r) },
+  { name: 'docker-run', title: "docker run through Hull's Docker socket", source: 'bench/docker-run.ts', print: (r: DockerRunResult) => printDockerRun(r) },
 ];
 
 const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;

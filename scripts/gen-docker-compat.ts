@@ -39,6 +39,8 @@ function clientOf(ua: string, suite: string): string {
   m = /^tc-node\/(\d+\.\d+)/.exec(ua);
   if (m) return `testcontainers ${m[1]}`;
   if (ua === '') return suite === 'sdk' ? 'dockerode' : 'raw HTTP (docker-api.test.ts)';
+  // docker's CLI with DOCKER_API_VERSION set skips negotiation and sends Go's default agent.
+  if (ua.startsWith('Go-http-client/')) return 'docker (DOCKER_API_VERSION set)';
   return ua.replace(/\s.*/, '');
 }
 
@@ -76,7 +78,8 @@ function featureTable(s: SuiteFile[], kind: SuiteFile['kind'], first: string): s
 function endpointTable(t: Array<TraceLine & { suite: string }>): string[] {
   const key = (l: TraceLine) => `${l.method} ${l.endpoint.replace(/:(\w+)/g, '{$1}')}`;
   const byKey = new Map<string, { clients: Set<string>; statuses: Set<number> }>();
-  for (const l of t) {
+  // Requests for no endpoint at all are the API suite's own probes (404 page not found), not a client's.
+  for (const l of t.filter((x) => x.endpoint !== '(no route)')) {
     const e = byKey.get(key(l)) ?? { clients: new Set(), statuses: new Set() };
     e.clients.add(clientOf(l.client, l.suite));
     e.statuses.add(l.status);

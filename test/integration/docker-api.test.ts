@@ -124,6 +124,15 @@ describe('what Hull does not map', () => {
     expect(json(r).message).toMatch(message);
   });
 
+  it('volumes: none to list, none to find, none made (not on this socket yet)', async () => {
+    compat.covers('HTTP', 'volumes: an empty list, 404 for a name, 501 for create');
+    expect(json(await req('GET', '/volumes'))).toEqual({ Volumes: [], Warnings: null });
+    expect(await req('GET', '/volumes/data')).toMatchObject({ status: 404, body: '{"message":"get data: no such volume"}' });
+    const made = await req('POST', '/volumes/create', JSON.stringify({ Name: 'data' }));
+    expect(made.status).toBe(501);
+    expect((await req('POST', '/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { Binds: ['data:/data'] } }))).status).toBe(501);
+  });
+
   it('plugins list empty; the CLI says what is unsupported and the daemon carries on', async () => {
     compat.covers('HTTP', 'not supported: docker swarm / node / plugin / checkpoint');
     expect(json({ body: (await req('GET', '/plugins')).body } as Res)).toEqual([]);

@@ -38,7 +38,7 @@ export async function dockerUpgrade(ctx: DockerCtx, req: IncomingMessage, socket
   const attach = ATTACH.exec(url.pathname);
   const exec = EXEC_START.exec(url.pathname);
   if (req.method !== 'POST' || (!attach && !exec)) {
-    trace(req, url.pathname, 404);
+    trace(req, undefined, 404);
     return fail(404, 'page not found');
   }
   trace(req, attach ? '/containers/{id}/attach' : '/exec/{id}/start', 101);

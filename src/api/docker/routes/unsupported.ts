@@ -27,7 +27,22 @@ export const unsupportedRoutes = (): FastifyPluginAsync => async (app) => {
   }
 
   app.get('/plugins', async () => []);
+  // There are none: inspecting one is a 404 (docker inspect looks for a name among every kind of object).
+  app.get('/plugins/:name/json', async (req) => {
+    throw new DockerError(404, `plugin "${(req.params as { name: string }).name}" not found`);
+  });
   any('/plugins/*', fail(notSupported('Plugins')));
+
+  // Volumes are not served on this socket yet: there are none to list or find, and none can be made.
+  app.get('/volumes', async () => ({ Volumes: [], Warnings: null }));
+  app.get('/volumes/:name', async (req) => {
+    throw new DockerError(404, `get ${(req.params as { name: string }).name}: no such volume`);
+  });
+  app.delete('/volumes/:name', async (req) => {
+    throw new DockerError(404, `get ${(req.params as { name: string }).name}: no such volume`);
+  });
+  app.post('/volumes/create', fail(notSupported('Volumes on the Docker socket')));
+  app.post('/volumes/prune', async () => ({ VolumesDeleted: null, SpaceReclaimed: 0 }));
   any('/containers/:id/checkpoints', fail(notSupported('Checkpoint and restore')));
   any('/containers/:id/checkpoints/*', fail(notSupported('Checkpoint and restore')));
   app.post('/commit', fail(notSupported('docker commit')));
