@@ -149,9 +149,34 @@ function push(ctx: DockerCtx, reply: FastifyReply, name: string, tag: string | u
 }
 
 /** docker's reference filter: a glob over the familiar name (`busy*`, `app:1.*`); a name alone matches every tag. */
-function referenceMatches(pattern: string, tag: string): boolean {
-  if (pattern.length > 256 || (pattern.match(/\*/g)?.length ?? 0) > 8) throw new DockerError(400, 'reference filter too complex');
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+export function referenceMatches(pattern: string, tag: string): boolean {
+  if (pattern.length > 256) throw new DockerError(400, 'reference filter: at most 256 characters');
   const repo = tag.slice(0, tag.lastIndexOf(':'));
-  return re.test(tag) || (!pattern.includes(':') && re.test(repo));
+  return glob(pattern, tag) || (!pattern.includes(':') && glob(pattern, repo));
+}
+
+/**
+ * `*` (any run of characters but `/`) and `?` (one), matched without a
+ * regular expression: the two-pointer walk takes at most |pattern| × |name|
+ * steps whatever the pattern, so no filter can make the daemon backtrack.
+ */
+export function glob(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let mark = 0;
+  while (n < name.length) {
+    if (p < pattern.length && (pattern[p] === '?' ? name[n] !== '/' : pattern[p] === name[n])) {
+      p++;
+      n++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      mark = n;
+    } else if (star >= 0 && name[mark] !== '/') {
+      p = star + 1;
+      n = ++mark;
+    } else return false;
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }

@@ -14,6 +14,9 @@ import { imageRow } from '../translate/image.js';
 const arch = () => ({ x64: 'x86_64', arm64: 'aarch64' })[process.arch as string] ?? process.arch;
 const goArch = () => ({ x64: 'amd64', arm64: 'arm64' })[process.arch as string] ?? process.arch;
 
+/** What an events client may leave unread before it is let go. */
+const MAX_UNREAD = 8 * 1024 * 1024;
+
 const AuthBody = z.object({ username: z.string().nullish(), password: z.string().nullish(), serveraddress: z.string().nullish() }).loose();
 
 /** `_ping`, `version`, `info`, `system/df`, `events`, `auth`. */
@@ -144,7 +147,10 @@ export const systemRoutes =
       reply.raw.writeHead(200, { 'Content-Type': 'application/json', 'Api-Version': MAX_API });
       reply.raw.flushHeaders();
       const send = (ev: EventMessage) => {
-        if (match(ev) && !reply.raw.writableEnded) reply.raw.write(`${JSON.stringify(ev)}\n`);
+        if (!match(ev) || reply.raw.writableEnded) return;
+        // A client that stopped reading is let go rather than held in memory.
+        if (reply.raw.writableLength > MAX_UNREAD) return void reply.raw.destroy();
+        reply.raw.write(`${JSON.stringify(ev)}\n`);
       };
       if (since !== undefined) engine.eventLog.replay({ sinceMs: since, untilMs: until }).forEach(send);
       if (until !== undefined && until <= Date.now()) return void reply.raw.end();

@@ -119,3 +119,18 @@ describe("docker's health config ⇄ Hull's", () => {
     expect(dockerHealthConfig(h as never)).toEqual({ Test: ['CMD-SHELL', 'exit 0'], Interval: 3 * s, Timeout: 2 * s, Retries: 4, StartPeriod: 1 * s, StartInterval: 1 * s });
   });
 });
+
+describe('the reference filter', () => {
+  it('globs as docker does, in bounded time whatever the pattern', async () => {
+    const { glob, referenceMatches } = await import('../routes/images.js');
+    expect(referenceMatches('busy*', 'busybox:latest')).toBe(true);
+    expect(referenceMatches('busybox', 'busybox:latest')).toBe(true);
+    expect(referenceMatches('app:1.*', 'app:1.2')).toBe(true);
+    expect(referenceMatches('app:1.*', 'app:2.0')).toBe(false);
+    expect(glob('team/*', 'team/app:1')).toBe(true);
+    expect(glob('*', 'team/app')).toBe(false);
+    expect(glob('a?c', 'abc')).toBe(true);
+    // A backtracking matcher would not finish this within the test's timeout; the walk takes 255 × 41 steps.
+    expect(glob('*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b', 'a'.repeat(255))).toBe(false);
+  });
+});
