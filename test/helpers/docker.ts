@@ -64,6 +64,27 @@ export function runCompose(sock: string, args: string[], opts: { input?: string;
 
 const configDir = join('/tmp', `hull-docker-config-${process.pid}`);
 
+/** docker-compose's output as it comes (`logs -f`), until `until` matches it; then the command is stopped. */
+export function composeUntil(sock: string, args: string[], until: RegExp, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('docker-compose', args, { cwd: opts.cwd, env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: configDir } });
+    let out = '';
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`docker-compose ${args.join(' ')}: ${until} not seen\n${out}`));
+    }, opts.timeoutMs ?? 30_000);
+    const seen = (b: Buffer) => {
+      out += b.toString();
+      if (!until.test(out)) return;
+      clearTimeout(t);
+      p.kill('SIGTERM');
+      resolve(out);
+    };
+    p.stdout.on('data', seen);
+    p.stderr.on('data', seen);
+  });
+}
+
 function run(bin: string, args: string[], sock: string, opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string>; cwd?: string }): Promise<CliResult> {
   mkdirSync(configDir, { recursive: true });
   return new Promise((resolve, reject) => {

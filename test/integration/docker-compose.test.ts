@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Compat, hasCompose, ok, runCompose, startDockerDaemon } from '../helpers/docker.js';
+import { Compat, composeUntil, hasCompose, ok, runCompose, startDockerDaemon } from '../helpers/docker.js';
 import type { TestDaemon } from '../helpers/hull.js';
 import { freePort } from '../helpers/registry.js';
 
@@ -75,7 +75,7 @@ describe.skipIf(!hasCompose())('docker-compose', () => {
   const names = async (service = '\\w+') => [...(await d.ok(['ps', '-a'])).matchAll(new RegExp(`\\bshop_${service}_\\d+\\b`, 'g'))].map((m) => m[0]).sort();
 
   it('up -d creates the networks and the services in depends_on order; ps, logs, exec; the port answers; scale; down leaves nothing', async () => {
-    compat.covers(CLIENT, 'up -d', 'networks', 'depends_on (order)', 'ports', 'environment', 'labels', 'network aliases', 'ps', 'logs', 'exec', 'up --scale', 'down', 'project and service labels');
+    compat.covers(CLIENT, 'up -d', 'networks', 'depends_on (order)', 'ports', 'environment', 'labels', 'network aliases', 'ps', 'logs', 'logs -f', 'exec', 'up --scale', 'down', 'project and service labels');
     const up = await compose(['up', '-d']);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).toMatch(/Creating network "shop_back" with the default driver[\s\S]*Creating shop_db_1[\s\S]*Creating shop_api_1[\s\S]*Creating shop_web_1/);
@@ -88,12 +88,10 @@ describe.skipIf(!hasCompose())('docker-compose', () => {
     expect(db.config.labels).toMatchObject({ 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'db', role: 'db' });
     const res = await fetch(`http://127.0.0.1:${port}/hostname`);
     expect(res.status).toBe(200);
-    let logs = '';
-    for (let i = 0; i < 20 && !logs.includes('db answers'); i++) {
-      logs = await must(['logs', '--no-color', 'api']);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    expect(logs).toMatch(/api_1\s+\| api-up\n[\s\S]*api_1\s+\| db answers/);
+    // logs -f follows: api's first line, then what it says once db answers.
+    const followed = await composeUntil(sock, ['-p', 'shop', 'logs', '-f', '--no-color', 'api'], /db answers/, { cwd: dir });
+    expect(followed).toMatch(/api_1\s+\| api-up\n[\s\S]*api_1\s+\| db answers/);
+    expect(await must(['logs', '--no-color', '--tail', '1', 'db'])).toMatch(/db_1\s+\| db-up\n$/);
     expect(await must(['exec', '-T', 'api', 'sh', '-c', 'echo $MODE'])).toBe('compose\n');
     // api's alias on the front network, as web (on that network) resolves it.
     expect(await must(['exec', '-T', 'web', 'sh', '-c', 'nslookup backend >/dev/null && echo alias-ok'])).toBe('alias-ok\n');
