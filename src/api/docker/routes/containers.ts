@@ -8,7 +8,8 @@ import { container, containers, isLive } from '../lookup.js';
 import { allLabels, dockerBody, qBool, qInt, qStr, type RawQuery } from '../query.js';
 import type { DockerCtx } from '../server.js';
 import { containerInspect, containerSummary } from '../translate/container.js';
-import { CreateBodySchema, translateCreate, translateUpdate, UpdateBodySchema } from '../translate/create.js';
+import { CreateBodySchema, translateCreate } from '../translate/create.js';
+import { translateUpdate, UpdateBodySchema } from '../translate/update.js';
 
 type P = { id: string };
 const MAX_WAIT_S = 2_147_483;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CreateBodySchema, translateCreate, translateUpdate, UpdateBodySchema } from './create.js';
+import { CreateBodySchema, translateCreate } from './create.js';
+import { translateUpdate, UpdateBodySchema } from './update.js';
 import { dockerHealthConfig, healthFromDocker } from './health.js';
 
 const create = (body: object, name?: string) => translateCreate(CreateBodySchema.parse({ Image: 'busybox', ...body }), name);
