@@ -54,8 +54,8 @@ export interface PruneResult {
 
 export const BUILTIN_NAME = 'busybox:latest';
 
-/** An imported or loaded image: its record, and the names the archive gave it (docker load prints those). */
-export type LoadedImage = Image & { loaded: string[] };
+/** Told, for each image an archive held, the names the archive gave it (docker load prints those, not every name the image has). */
+export type NamedBy = (imageId: string, names: string[]) => void;
 
 /**
  * ImageService: the local images the engine runs containers from.
@@ -105,14 +105,13 @@ export class ImageService {
   }
 
   /** Import an OCI layout or an archive on the daemon's host; `event` names the event each image gets (null: none, for the built-in). */
-  async importPath(path: string, name?: string, label?: string, event: 'import' | 'load' | null = 'import'): Promise<LoadedImage[]> {
-    const images = await this.importNow(path, name, label);
+  async importPath(path: string, name?: string, label?: string, event: 'import' | 'load' | null = 'import', named?: NamedBy): Promise<Image[]> {
+    const images = await this.importNow(path, name, label, named);
     if (event) for (const i of images) this.emit(event, i.id, i.tags[0] ?? i.id);
     return images;
   }
 
-  /** The images an archive held, each with the names the archive gave it (`loaded`), besides all it has now. */
-  private importNow(path: string, name?: string, label?: string): Promise<LoadedImage[]> {
+  private importNow(path: string, name?: string, label?: string, named?: NamedBy): Promise<Image[]> {
     return this.lock.exclusive(async () => {
       const created = new Set<string>();
       let found: ArchiveImage[] = [];
@@ -120,7 +119,8 @@ export class ImageService {
         found = await importArchive(path, this.content, { name, platform: this.platform, created, label });
         for (const { image } of found) await this.unpackAll(image);
         for (const { image, tags } of found) await this.records.save(image, tags);
-        return Promise.all(found.map(async ({ image, tags }) => ({ ...((await this.records.get(image.id)) ?? image), loaded: tags })));
+        for (const { image, tags } of found) named?.(image.id, tags);
+        return Promise.all(found.map(async ({ image }) => (await this.records.get(image.id)) ?? image));
       } catch (e) {
         // Layers this failed import unpacked are of no use unless another image has them.
         await this.collectLayers(found.flatMap((f) => f.image.diffIds)).catch(() => undefined);
@@ -313,14 +313,14 @@ export class ImageService {
     return out;
   }
 
-  /** Load images from a tar stream (docker save or OCI layout), as importPath does from a file. */
-  async load(tarStream: NodeJS.ReadableStream): Promise<LoadedImage[]> {
+  /** Load images from a tar stream (docker save or OCI layout), as importPath does from a file; `named` hears the names the archive gave each. */
+  async load(tarStream: NodeJS.ReadableStream, named?: NamedBy): Promise<Image[]> {
     await mkdir(this.content.tmpDir, { recursive: true });
     const spool = join(this.content.tmpDir, `load-${randomBytes(8).toString('hex')}.tar`);
     try {
       await pipeline(tarStream, createWriteStream(spool, { mode: 0o600 }));
       // Messages name what the client sent, not the spool file.
-      return await this.importPath(spool, undefined, 'image archive', 'load');
+      return await this.importPath(spool, undefined, 'image archive', 'load', named);
     } finally {
       await rm(spool, { force: true });
     }

@@ -61,9 +61,11 @@ export const imageRoutes =
     app.post('/images/load', async (req, reply) => {
       if (!req.body || typeof (req.body as NodeJS.ReadableStream).pipe !== 'function') throw new DockerError(400, 'send the archive as the body (application/x-tar)');
       return jsonMessageStream(reply, async (send) => {
-        for (const i of await images.load(req.body as NodeJS.ReadableStream)) {
-          if (!i.loaded.length) send({ stream: `Loaded image ID: ${i.id}\n` });
-          for (const t of i.loaded) send({ stream: `Loaded image: ${t}\n` });
+        const names = new Map<string, string[]>();
+        for (const i of await images.load(req.body as NodeJS.ReadableStream, (id, tags) => names.set(id, tags))) {
+          const loaded = names.get(i.id) ?? [];
+          if (!loaded.length) send({ stream: `Loaded image ID: ${i.id}\n` });
+          for (const t of loaded) send({ stream: `Loaded image: ${t}\n` });
         }
       });
     });
