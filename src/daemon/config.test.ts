@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { socketPathFromHost } from './config.js';
+import { resolveConfig, socketPathFromHost } from './config.js';
 
 describe('socketPathFromHost', () => {
   it('takes unix:// URLs and bare absolute paths', () => {
@@ -11,5 +11,14 @@ describe('socketPathFromHost', () => {
     for (const bad of ['unix://', 'unix://relative.sock', 'tcp://0.0.0.0:2375', 'fd://', 'hull.sock']) {
       expect(() => socketPathFromHost(bad), bad).toThrow(/use unix:\/\/\/path\/to\/hull.sock/);
     }
+  });
+});
+
+describe('--docker-socket', () => {
+  it('is off unless given; a unix:// URL or a path; never Hull’s own socket', () => {
+    expect(resolveConfig({ host: 'unix:///tmp/h.sock', root: '/tmp/hr' }).dockerSocket).toBeUndefined();
+    expect(resolveConfig({ host: 'unix:///tmp/h.sock', root: '/tmp/hr', dockerSocket: 'unix:///tmp/d.sock' }).dockerSocket).toBe('/tmp/d.sock');
+    expect(() => resolveConfig({ host: 'unix:///tmp/h.sock', root: '/tmp/hr', dockerSocket: '/tmp/h.sock' })).toThrow(/Hull's own API socket/);
+    expect(() => resolveConfig({ host: 'unix:///tmp/h.sock', root: '/tmp/hr', dockerSocket: 'tcp://0.0.0.0:2375' })).toThrow(/unsupported host/);
   });
 });

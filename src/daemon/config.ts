@@ -49,5 +49,6 @@ export function resolveConfig(flags: { host?: string; root?: string; insecureReg
   const defaultStorageBytes = parseDaemonStorageOpts(flags.storageOpts);
   const logDefaults = withLogDefaults(parseLogOpts(flags.logOpts ?? []));
   const dockerSocket = flags.dockerSocket ? socketPathFromHost(flags.dockerSocket) : undefined;
+  if (dockerSocket && dockerSocket === socketPathFromHost(resolveHost(flags.host))) throw new HullError('invalid', `--docker-socket ${dockerSocket} is Hull's own API socket: give the Docker API a socket of its own`);
   return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}), logDefaults, ...(dockerSocket ? { dockerSocket } : {}) };
 }
