@@ -23,6 +23,7 @@ interface TraceLine {
   endpoint: string;
   status: number;
   client: string;
+  version?: string;
 }
 
 const REPO = resolve(import.meta.dirname ?? '.', '..', '..');
@@ -97,6 +98,18 @@ function endpointTable(t: Array<TraceLine & { suite: string }>): string[] {
   return out;
 }
 
+/** Each client and the API versions its requests named (unversioned paths count as the newest). */
+function clientTable(t: Array<TraceLine & { suite: string }>): string[] {
+  const by = new Map<string, Set<string>>();
+  for (const l of t) {
+    const c = clientOf(l.client, l.suite);
+    const vs = by.get(c) ?? new Set<string>();
+    if (l.version) vs.add(l.version);
+    by.set(c, vs);
+  }
+  return ['| client | API versions used |', '|---|---|', ...[...by.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([c, vs]) => `| ${c} | ${[...vs].sort().join(', ') || '—'} |`)];
+}
+
 export function renderDockerCompat(): string {
   const s = suites();
   const t = traces();
@@ -123,6 +136,10 @@ export function renderDockerCompat(): string {
     '## The API itself: negotiation, errors, and what is not mapped',
     '',
     ...featureTable(s, 'api', 'behaviour'),
+    '',
+    '## Clients',
+    '',
+    ...clientTable(t),
     '',
     '## Engine API endpoints the clients used',
     '',

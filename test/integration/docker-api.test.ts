@@ -113,24 +113,17 @@ describe('what Hull does not map', () => {
     ['GET', '/images/search?term=x', 501, /docker search is not supported/],
     ['POST', '/build?version=2', 501, /BuildKit is not supported by Hull/, ''],
     ['POST', '/session', 501, /BuildKit sessions are not supported/],
-    ['POST', '/containers/create', 501, /--volumes-from is not supported by Hull/, JSON.stringify({ Image: 'busybox', HostConfig: { VolumesFrom: ['x'] } })],
     ['POST', '/containers/create', 501, /network mode 'container:<name>'/, JSON.stringify({ Image: 'busybox', HostConfig: { NetworkMode: 'container:x' } })],
     ['POST', '/networks/create', 501, /network driver "overlay" is not supported/, JSON.stringify({ Name: 'ov', Driver: 'overlay' })],
+    ['POST', '/volumes/create', 501, /volume driver "nfs" is not supported by Hull/, JSON.stringify({ Name: 'v', Driver: 'nfs' })],
+    ['POST', '/volumes/create', 501, /cluster volumes \(Swarm\) are not supported/, JSON.stringify({ Name: 'v', ClusterVolumeSpec: {} })],
+    ['POST', '/containers/create', 501, /mount type "npipe" is not supported/, JSON.stringify({ Image: 'busybox', HostConfig: { Mounts: [{ Type: 'npipe', Source: 'x', Target: '/x' }] } })],
   ];
   it.each(cases)('%s %s answers %i, saying so', async (method, path, status, message, body) => {
     compat.covers('HTTP', `not supported: ${method} ${path.replace(/\?.*/, '')}`);
     const r = await req(method, path, body);
     expect(r.status).toBe(status);
     expect(json(r).message).toMatch(message);
-  });
-
-  it('volumes: none to list, none to find, none made (not on this socket yet)', async () => {
-    compat.covers('HTTP', 'volumes: an empty list, 404 for a name, 501 for create');
-    expect(json(await req('GET', '/volumes'))).toEqual({ Volumes: [], Warnings: null });
-    expect(await req('GET', '/volumes/data')).toMatchObject({ status: 404, body: '{"message":"get data: no such volume"}' });
-    const made = await req('POST', '/volumes/create', JSON.stringify({ Name: 'data' }));
-    expect(made.status).toBe(501);
-    expect((await req('POST', '/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { Binds: ['data:/data'] } }))).status).toBe(501);
   });
 
   it('plugins list empty; the CLI says what is unsupported and the daemon carries on', async () => {

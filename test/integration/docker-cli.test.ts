@@ -86,7 +86,7 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     await must(['network', 'create', net]);
     const name = `web${tag}`;
     const id = (
-      await must(['run', '-d', '--name', name, '-p', '127.0.0.1::80', '-e', 'A=1', '-l', `x=${tag}`, '--network', net, '--restart', 'unless-stopped', 'busybox', 'sh', '-c', 'echo started; echo to-err >&2; exec httpd -f -p 80 -h /etc'])
+      await must(['run', '-d', '--name', name, '-p', '127.0.0.1::80', '-e', 'A=1', '-l', `x=${tag}`, '-v', `web${tag}:/data`, '--network', net, '--restart', 'unless-stopped', 'busybox', 'sh', '-c', 'echo started; echo to-err >&2; exec httpd -f -p 80 -h /etc'])
     ).trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect((await must(['ps', '-a', '--filter', `label=x=${tag}`, '--format', '{{.Names}} {{.State}}'])).trim()).toBe(`${name} running`);
@@ -113,6 +113,7 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     expect((await waiting).stdout.trim()).toBe('137');
     await must(['rm', name]);
     await must(['network', 'rm', net]);
+    await must(['volume', 'rm', `web${tag}`]);
   });
 
   it('logs -f follows until the container ends', async () => {
@@ -246,6 +247,37 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     expect(pull).toMatch(/Digest: sha256:[0-9a-f]{64}\nStatus: (Downloaded newer image|Image is up to date) for /);
     expect(await must(['run', '--rm', name, 'echo', 'pulled'])).toBe('pulled\n');
     await must(['rmi', name]);
+  });
+
+  it('volume create, ls, inspect, rm, prune; -v NAME:/path, -v /path, --mount and --tmpfs; rm -v takes the anonymous ones', async () => {
+    covers('docker volume create', 'docker volume ls', 'docker volume inspect', 'docker volume rm', 'docker volume prune', 'docker run -v / --mount / --tmpfs', 'docker rm -v');
+    const vol = `data${tag}`;
+    await must(['volume', 'create', '--label', `by=${tag}`, vol]);
+    expect(await must(['volume', 'ls', '--filter', `label=by=${tag}`, '--format', '{{.Driver}} {{.Name}}'])).toBe(`local ${vol}\n`);
+    const ins = JSON.parse(await must(['volume', 'inspect', vol]))[0];
+    expect(ins).toMatchObject({ Name: vol, Driver: 'local', Labels: { by: tag }, Scope: 'local' });
+    expect(ins.Mountpoint).toMatch(/^\//);
+    await must(['run', '--rm', '-v', `${vol}:/data`, 'busybox', 'sh', '-c', 'echo kept > /data/f']);
+    expect(await must(['run', '--rm', '-v', `${vol}:/data:ro`, 'busybox', 'cat', '/data/f'])).toBe('kept\n');
+    const ro = await docker(['run', '--rm', '--mount', `type=volume,source=${vol},target=/data,readonly`, 'busybox', 'touch', '/data/g']);
+    expect(ro.code).not.toBe(0);
+    const name = `vols${tag}`;
+    await must(['run', '-d', '--name', name, '-v', `${vol}:/data`, '-v', '/scratch', '--tmpfs', '/run/t:size=1m', 'busybox', 'sleep', '600']);
+    const mounts = JSON.parse(await must(['inspect', '-f', '{{json .Mounts}}', name])) as Array<{ Type: string; Name?: string; Destination: string }>;
+    expect(mounts.map((m) => `${m.Type} ${m.Destination}`).sort()).toEqual(['tmpfs /run/t', 'volume /data', 'volume /scratch']);
+    const anon = mounts.find((m) => m.Destination === '/scratch')!.Name!;
+    expect(await must(['exec', name, 'sh', '-c', 'grep " /run/t " /proc/mounts | cut -d" " -f3'])).toBe('tmpfs\n');
+    const inUse = await docker(['volume', 'rm', vol]);
+    expect(inUse.code).not.toBe(0);
+    expect(inUse.stderr).toMatch(/volume is in use/);
+    await must(['rm', '-fv', name]);
+    expect(await must(['volume', 'ls', '-q'])).not.toContain(anon);
+    await must(['volume', 'rm', vol]);
+    await must(['volume', 'create', `gone${tag}`]);
+    // Before docker 23 (API 1.42) prune takes every unused volume; from it, named ones only with -a.
+    const modern = Number(client.name.split(' ')[1].split('.')[0]) >= 23;
+    if (modern) expect(await must(['volume', 'prune', '-f'])).not.toContain(`gone${tag}`);
+    expect(await must(['volume', 'prune', '-f', ...(modern ? ['-a'] : [])])).toContain(`gone${tag}`);
   });
 
   it('network create, ls, inspect, connect, disconnect, rm and prune; names resolve on the network', async () => {

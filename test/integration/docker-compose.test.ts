@@ -27,8 +27,10 @@ services:
   db:
     <<: *quick
     image: busybox
-    command: sh -c 'echo db-up; exec httpd -f -p 5432 -h /etc'
+    command: sh -c 'echo db-up; date >> /var/lib/db/started; exec httpd -f -p 5432 -h /etc'
     networks: [back]
+    volumes:
+      - dbdata:/var/lib/db
     labels:
       role: db
   api:
@@ -52,6 +54,8 @@ services:
 networks:
   back: {}
   front: {}
+volumes:
+  dbdata: {}
 `;
 
 beforeAll(async () => {
@@ -74,8 +78,8 @@ describe.skipIf(!hasCompose())('docker-compose', () => {
   /** What Hull's own CLI lists of the project (compose names every container <project>_<service>_<n>). */
   const names = async (service = '\\w+') => [...(await d.ok(['ps', '-a'])).matchAll(new RegExp(`\\bshop_${service}_\\d+\\b`, 'g'))].map((m) => m[0]).sort();
 
-  it('up -d creates the networks and the services in depends_on order; ps, logs, exec; the port answers; scale; down leaves nothing', async () => {
-    compat.covers(CLIENT, 'up -d', 'networks', 'depends_on (order)', 'ports', 'environment', 'labels', 'network aliases', 'ps', 'logs', 'logs -f', 'exec', 'up --scale', 'down', 'project and service labels');
+  it('up -d creates the networks, the volume and the services in depends_on order; ps, logs, exec; the port answers; scale; recreate keeps the volume; down -v leaves nothing', async () => {
+    compat.covers(CLIENT, 'up -d', 'networks', 'depends_on (order)', 'ports', 'environment', 'labels', 'network aliases', 'ps', 'logs', 'logs -f', 'exec', 'up --scale', 'down', 'project and service labels', 'named volumes', 'down -v');
     const up = await compose(['up', '-d']);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).toMatch(/Creating network "shop_back" with the default driver[\s\S]*Creating shop_db_1[\s\S]*Creating shop_api_1[\s\S]*Creating shop_web_1/);
@@ -98,9 +102,14 @@ describe.skipIf(!hasCompose())('docker-compose', () => {
     const scaled = await compose(['up', '-d', '--scale', 'api=3']);
     expect(scaled.code, scaled.stderr).toBe(0);
     expect(await names('api')).toEqual(['shop_api_1', 'shop_api_2', 'shop_api_3']);
+    // The named volume outlives its container: a recreated db (-d --force-recreate) finds what the first one wrote.
+    expect((await compose(['up', '-d', '--force-recreate', 'db'])).code).toBe(0);
+    expect((await must(['exec', '-T', 'db', 'sh', '-c', 'wc -l < /var/lib/db/started'])).trim()).toBe('2');
+    expect(await d.ok(['volume', 'ls'])).toContain('shop_dbdata');
     const down = await compose(['down', '-v']);
     expect(down.code, down.stderr).toBe(0);
     expect(await names()).toEqual([]);
     expect(await d.ok(['network', 'ls'])).not.toMatch(/shop_/);
+    expect(await d.ok(['volume', 'ls'])).not.toContain('shop_dbdata');
   });
 });

@@ -18,6 +18,7 @@ import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { systemRoutes } from './routes/system.js';
 import { unsupportedRoutes } from './routes/unsupported.js';
+import { volumeRoutes } from './routes/volumes.js';
 import { trace } from './trace.js';
 import { dockerUpgrade } from './upgrade.js';
 
@@ -81,7 +82,7 @@ export async function buildDockerServer(deps: DockerApiDeps): Promise<FastifyIns
   });
   app.setNotFoundHandler((_req, reply) => reply.status(404).send({ message: 'page not found' }));
 
-  for (const routes of [systemRoutes, containerRoutes, containerIoRoutes, execRoutes, imageRoutes, buildRoutes, networkRoutes, unsupportedRoutes]) {
+  for (const routes of [systemRoutes, containerRoutes, containerIoRoutes, execRoutes, imageRoutes, buildRoutes, networkRoutes, volumeRoutes, unsupportedRoutes]) {
     await app.register(routes(ctx));
   }
   const open = new Set<Duplex>();

@@ -1,5 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { apiVersion } from './api-version.js';
 
 /**
  * Which endpoints docker's clients call, for docs/docker-compat.md: with
@@ -18,7 +19,7 @@ export function traceAs(req: IncomingMessage, endpoint: string): void {
 
 export function trace(req: IncomingMessage, route: string | undefined, status: number): void {
   if (!file) return;
-  const line = { method: req.method, endpoint: endpoints.get(req) ?? route ?? '(no route)', status, client: String(req.headers['user-agent'] ?? '') };
+  const line = { method: req.method, endpoint: endpoints.get(req) ?? route ?? '(no route)', status, client: String(req.headers['user-agent'] ?? ''), version: apiVersion(req) };
   try {
     appendFileSync(file, `${JSON.stringify(line)}\n`);
   } catch {

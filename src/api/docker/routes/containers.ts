@@ -9,6 +9,7 @@ import { allLabels, dockerBody, qBool, qInt, qStr, type RawQuery } from '../quer
 import type { DockerCtx } from '../server.js';
 import { containerInspect, containerSummary } from '../translate/container.js';
 import { CreateBodySchema, translateCreate } from '../translate/create.js';
+import { volumeLookup } from '../translate/mounts.js';
 import { translateUpdate, UpdateBodySchema } from '../translate/update.js';
 
 type P = { id: string };
@@ -31,7 +32,9 @@ export const containerRoutes =
       f.delete('label');
       const keep = containerFilter(f, all, await images.list());
       const rows = all.filter((i) => (wantAll || isLive(i)) && allLabels(byLabel, i.config.labels) && keep(i));
-      return (limit > 0 ? rows.slice(0, limit) : rows).map(containerSummary);
+      const shown = limit > 0 ? rows.slice(0, limit) : rows;
+      const volume = await volumeLookup(engine.volumes.store(), shown);
+      return shown.map((i) => containerSummary(i, volume));
     });
 
     app.post('/containers/create', async (req, reply) => {
@@ -62,7 +65,7 @@ export const containerRoutes =
     app.get('/containers/:id/json', async (req) => {
       const inst = await container(engine, (req.params as P).id);
       const image = await images.resolve(inst.config.imageId).catch(() => undefined);
-      return containerInspect(inst, { image, logPath: engine.logPath(inst) });
+      return containerInspect(inst, { image, logPath: engine.logPath(inst), volume: await volumeLookup(engine.volumes.store(), [inst]) });
     });
 
     app.post('/containers/:id/start', async (req, reply) => {
@@ -112,7 +115,8 @@ export const containerRoutes =
       if (isLive(inst) && !qBool(q, 'force')) {
         throw new DockerError(409, `cannot remove container "/${inst.name}": container is ${inst.state.status}: stop the container before removing or force remove`);
       }
-      await engine.remove(inst.id, qBool(q, 'force'));
+      // v=1 (docker rm -v): the container's anonymous volumes go with it.
+      await engine.remove(inst.id, qBool(q, 'force'), qBool(q, 'v'));
       return reply.status(204).send();
     });
 

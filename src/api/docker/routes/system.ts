@@ -10,6 +10,8 @@ import { dockerBody, qStr, type RawQuery } from '../query.js';
 import type { DockerCtx } from '../server.js';
 import { containerSummary } from '../translate/container.js';
 import { imageRow } from '../translate/image.js';
+import { volumeLookup } from '../translate/mounts.js';
+import { volumeJson } from '../../docker-view/volume.js';
 
 const arch = () => ({ x64: 'x86_64', arm64: 'aarch64' })[process.arch as string] ?? process.arch;
 const goArch = () => ({ x64: 'amd64', arm64: 'arm64' })[process.arch as string] ?? process.arch;
@@ -123,13 +125,17 @@ export const systemRoutes =
     app.get('/system/df', async () => {
       const all = await engine.list(true);
       const list = await images.list();
+      const vols = engine.volumes.store();
+      const volume = await volumeLookup(vols, all);
       const used = (id: string) => all.filter((i) => i.config.imageId === id).length;
       const rows = list.map((i) => ({ ...imageRow(i, used(i.id)), SharedSize: 0 }));
       return {
         LayersSize: list.reduce((n, i) => n + i.size, 0),
         Images: rows,
-        Containers: all.map((i) => ({ ...containerSummary(i), SizeRw: 0, SizeRootFs: 0 })),
-        Volumes: [],
+        Containers: all.map((i) => ({ ...containerSummary(i, volume), SizeRw: 0, SizeRootFs: 0 })),
+        Volumes: await Promise.all(
+          (await vols.list()).map(async (v) => ({ ...volumeJson({ ...v, mountpoint: vols.paths(v).hostDir }), UsageData: { Size: -1, RefCount: (await vols.users(v)).length } })),
+        ),
         BuildCache: [],
       };
     });

@@ -33,16 +33,6 @@ export const unsupportedRoutes = (): FastifyPluginAsync => async (app) => {
   });
   any('/plugins/*', fail(notSupported('Plugins')));
 
-  // Volumes are not served on this socket yet: there are none to list or find, and none can be made.
-  app.get('/volumes', async () => ({ Volumes: [], Warnings: null }));
-  app.get('/volumes/:name', async (req) => {
-    throw new DockerError(404, `get ${(req.params as { name: string }).name}: no such volume`);
-  });
-  app.delete('/volumes/:name', async (req) => {
-    throw new DockerError(404, `get ${(req.params as { name: string }).name}: no such volume`);
-  });
-  app.post('/volumes/create', fail(notSupported('Volumes on the Docker socket')));
-  app.post('/volumes/prune', async () => ({ VolumesDeleted: null, SpaceReclaimed: 0 }));
   any('/containers/:id/checkpoints', fail(notSupported('Checkpoint and restore')));
   any('/containers/:id/checkpoints/*', fail(notSupported('Checkpoint and restore')));
   app.post('/commit', fail(notSupported('docker commit')));

@@ -1,6 +1,7 @@
 import type { Image } from '../../../core/image.js';
 import type { Instance } from '../../../core/instance.js';
 import { containerJson, containerSummaryJson, type SummaryLike } from '../../docker-view/container.js';
+import { bindsOf, mountPoints, type VolumeInfo } from './mounts.js';
 
 /**
  * A Hull instance in the shapes docker's clients read, on top of the shared
@@ -25,7 +26,8 @@ export function networkMode(inst: Instance): string {
   return c.networks?.[0]?.network ?? 'none';
 }
 
-export function containerInspect(inst: Instance, o: { image?: Image; logPath?: string } = {}) {
+export function containerInspect(inst: Instance, o: { image?: Image; logPath?: string; volume?: (id: string) => VolumeInfo | undefined } = {}) {
+  const volume = o.volume ?? (() => undefined);
   const base = containerJson(inst);
   const sec = inst.config.security;
   const exposed = exposedPorts(inst, o.image);
@@ -42,10 +44,12 @@ export function containerInspect(inst: Instance, o: { image?: Image; logPath?: s
     AppArmorProfile: '',
     ExecIDs: null,
     GraphDriver: { Name: 'overlay2', Data: null },
+    Mounts: mountPoints(inst, volume),
     HostConfig: {
       ...base.HostConfig,
       NetworkMode: networkMode(inst),
-      Binds: null,
+      ...bindsOf(inst, volume),
+      VolumesFrom: null,
       // Hull's logs are read through the API as json-file ones are: say so, as clients decide on it.
       LogConfig: { Type: 'json-file', Config: inst.config.logConfig ? { 'max-size': String(inst.config.logConfig.maxSize), 'max-file': String(inst.config.logConfig.maxFile) } : {} },
       PublishAllPorts: false,
@@ -58,7 +62,6 @@ export function containerInspect(inst: Instance, o: { image?: Image; logPath?: s
       DnsOptions: [],
       DnsSearch: [],
       ExtraHosts: null,
-      VolumesFrom: null,
       Links: null,
       Init: null,
       ConsoleSize: [0, 0],
@@ -90,7 +93,7 @@ function securityOpt(inst: Instance): string[] | null {
 }
 
 /** The `GET /containers/json` row. */
-export function containerSummary(inst: Instance) {
+export function containerSummary(inst: Instance, volume: (id: string) => VolumeInfo | undefined = () => undefined) {
   const c = inst.config;
   const s: SummaryLike = {
     id: inst.id,
@@ -107,5 +110,5 @@ export function containerSummary(inst: Instance) {
     labels: c.labels,
     networks: c.networks ?? [],
   };
-  return { ...containerSummaryJson(s), HostConfig: { NetworkMode: networkMode(inst) } };
+  return { ...containerSummaryJson(s), HostConfig: { NetworkMode: networkMode(inst) }, Mounts: mountPoints(inst, volume) };
 }

@@ -21,6 +21,28 @@ const Endpoint = z
   })
   .loose();
 
+/** One of HostConfig.Mounts (`--mount`, compose's long volume syntax). */
+export const MountBody = z
+  .object({
+    Type: z.string(),
+    Source: nullable(z.string()),
+    Target: z.string({ error: 'Mounts[].Target is required' }),
+    ReadOnly: nullable(z.boolean()),
+    BindOptions: nullable(z.object({ Propagation: nullable(z.string()), CreateMountpoint: nullable(z.boolean()) }).loose()),
+    VolumeOptions: nullable(
+      z
+        .object({
+          NoCopy: nullable(z.boolean()),
+          Labels: strMap,
+          DriverConfig: nullable(z.object({ Name: nullable(z.string()), Options: strMap }).loose()),
+          Subpath: nullable(z.string()),
+        })
+        .loose(),
+    ),
+    TmpfsOptions: nullable(z.object({ SizeBytes: num, Mode: num }).loose()),
+  })
+  .loose();
+
 export const HealthConfigSchema = z
   .object({ Test: strList, Interval: num, Timeout: num, Retries: num, StartPeriod: num, StartInterval: num })
   .loose();
@@ -33,7 +55,7 @@ export const HostConfigSchema = z
     RestartPolicy: nullable(z.object({ Name: nullable(z.string()), MaximumRetryCount: num }).loose()),
     AutoRemove: nullable(z.boolean()),
     VolumesFrom: strList,
-    Mounts: nullable(z.array(z.unknown())),
+    Mounts: nullable(z.array(MountBody)),
     CapAdd: strList,
     CapDrop: strList,
     Dns: strList,

@@ -3,6 +3,7 @@ import type { CreateOptions } from '../../../engine/create-options.js';
 import { DockerError } from '../errors.js';
 import { HostConfigSchema, type CreateBody, type HostConfigBody } from './create-body.js';
 import { logConfig, refuseUnsupported, resources, restartPolicy, security, warnIgnored } from './host-config.js';
+import { mountOptions } from './mounts.js';
 
 export { CreateBodySchema } from './create-body.js';
 
@@ -63,6 +64,7 @@ export function translateCreate(b: CreateBody, name: string | undefined): Transl
     networkAliases: net.aliases,
     ...(net.ip ? { ip: net.ip } : {}),
     ...logConfig(h),
+    ...mountOptions(b, h, warnings),
     ports: withExposedPorts(portBindings(h.PortBindings), h.PublishAllPorts ? b.ExposedPorts : undefined),
     publishAll: h.PublishAllPorts ?? false,
   };

@@ -71,9 +71,6 @@ export function refuseUnsupported(h: HostConfigBody): void {
     throw new DockerError(501, `${what} is not supported by Hull`);
   };
   if (h.DeviceRequests?.length) no('--gpus (device requests)');
-  if (h.VolumesFrom?.length) no('--volumes-from');
-  if (h.Binds?.length) no('-v/--volume');
-  if (h.Mounts?.length) no('--mount');
   if (h.ReadonlyRootfs) no('--read-only');
   if (h.PidMode) no(`--pid ${h.PidMode}`);
   if (h.IpcMode && !['', 'private', 'shareable', 'none'].includes(h.IpcMode)) no(`--ipc ${h.IpcMode}`);
@@ -89,12 +86,10 @@ export function warnIgnored(b: CreateBody, h: HostConfigBody, w: string[]): void
   if (b.MacAddress) ign('--mac-address');
   if (b.StopSignal) ign('--stop-signal (the image\'s STOPSIGNAL, else SIGTERM, is sent)');
   if (b.StopTimeout !== undefined) ign('--stop-timeout (stop waits 10 seconds unless told otherwise)');
-  if (b.Volumes && Object.keys(b.Volumes).length) ign('anonymous volumes (Config.Volumes)');
   if (b.Healthcheck?.Test?.length) ign('--health-* (health checks are not run yet)');
   if (h.Dns?.length || h.DnsOptions?.length || h.DnsSearch?.length) ign('--dns, --dns-option and --dns-search (the network\'s name server answers)');
   if (h.ExtraHosts?.length) ign('--add-host');
   if (h.Links?.length) ign('--link (containers on one network find each other by name)');
-  if (h.Tmpfs && Object.keys(h.Tmpfs).length) ign('--tmpfs');
   if (h.Sysctls && Object.keys(h.Sysctls).length) ign('--sysctl');
   if ((h.SecurityOpt ?? []).some((s) => /^(label|apparmor)\b/.test(s))) ign('--security-opt label and apparmor (no SELinux or AppArmor profiles)');
   const log = h.LogConfig?.Type;

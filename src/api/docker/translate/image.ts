@@ -18,6 +18,8 @@ interface HistoryEntry {
 
 interface RawConfig {
   config?: Record<string, unknown> | null;
+  container_config?: Record<string, unknown> | null;
+  container?: string;
   history?: HistoryEntry[];
   author?: string;
   variant?: string;
@@ -48,13 +50,23 @@ export function imageRow(i: Image, containers: number) {
   return { ...row, Labels: i.config.Labels ?? {}, VirtualSize: i.size };
 }
 
+/**
+ * `GET /images/{name}/json`. docker gave the building container's config
+ * (`ContainerConfig`, `Container`) until API 1.45; Hull keeps giving it at
+ * every version, as docker-compose 1.29 reads it to recreate a container
+ * (and fails with KeyError 'ContainerConfig' on dockerd 25 and later): the
+ * config blob's, else the image's own config.
+ */
 export function imageInspect(i: Image, raw: RawConfig) {
   const base = imageJson(i);
+  const config: Record<string, unknown> = { ...base.Config, ...(raw.config ?? {}) };
   return {
     ...base,
+    Container: raw.container ?? '',
+    ContainerConfig: raw.container_config ?? { ...config, Volumes: config.Volumes ?? null },
     RepoDigests: repoDigests(i),
     Author: raw.author ?? '',
-    Config: { ...base.Config, ...(raw.config ?? {}) },
+    Config: config,
     ...(raw.variant ? { Variant: raw.variant } : {}),
     GraphDriver: { Name: 'overlay2', Data: null },
     VirtualSize: i.size,
