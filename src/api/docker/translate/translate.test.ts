@@ -51,14 +51,36 @@ describe("docker's create body → Hull's create options", () => {
   });
 
   it('warns about what only tunes, refuses with 501 what would change what the program can do', () => {
-    expect(create({ HostConfig: { Dns: ['1.1.1.1'], ExtraHosts: ['a:1.2.3.4'], Tmpfs: { '/run': '' } } }).warnings).toEqual([
+    expect(create({ HostConfig: { Dns: ['1.1.1.1'], ExtraHosts: ['a:1.2.3.4'], Sysctls: { 'net.core.somaxconn': '1024' } } }).warnings).toEqual([
       "Hull ignores --dns, --dns-option and --dns-search (the network's name server answers)",
       'Hull ignores --add-host',
-      'Hull ignores --tmpfs',
+      'Hull ignores --sysctl',
     ]);
-    for (const h of [{ VolumesFrom: ['x'] }, { PidMode: 'host' }, { ReadonlyRootfs: true }, { Init: true }, { NetworkMode: 'container:x' }, { Binds: ['/a:/b'] }]) {
+    for (const h of [{ PidMode: 'host' }, { ReadonlyRootfs: true }, { Init: true }, { NetworkMode: 'container:x' }, { Mounts: [{ Type: 'npipe', Target: '/x' }] }]) {
       expect(() => create({ HostConfig: h }), JSON.stringify(h)).toThrow(expect.objectContaining({ status: 501 }));
     }
+  });
+
+  it('takes -v, --mount, --tmpfs, anonymous volumes and --volumes-from as Hull mounts', () => {
+    const { options } = create({
+      Volumes: { '/scratch': {}, '/data': {} },
+      HostConfig: {
+        Binds: ['data:/data', '/srv:/srv:ro'],
+        Mounts: [{ Type: 'bind', Source: '/tmp', Target: '/t', ReadOnly: true, BindOptions: { Propagation: 'rslave' } }, { Type: 'volume', Source: 'v', Target: '/v', VolumeOptions: { NoCopy: true } }],
+        Tmpfs: { '/run': 'size=1m' },
+        VolumesFrom: ['other:ro'],
+      },
+    });
+    expect(options.mounts).toEqual([
+      { type: 'volume', source: 'data', target: '/data', readOnly: false },
+      { type: 'bind', source: '/srv', target: '/srv', readOnly: true, createHostPath: true },
+      { type: 'bind', source: '/tmp', target: '/t', readOnly: true, propagation: 'rslave' },
+      { type: 'volume', source: 'v', target: '/v', readOnly: false, noCopy: true },
+      { type: 'tmpfs', source: '', target: '/run', readOnly: false, tmpfsSize: 1 << 20 },
+      { type: 'volume', source: '', target: '/scratch', readOnly: false },
+    ]);
+    expect(options.volumesFrom).toEqual(['other:ro']);
+    expect(() => create({ HostConfig: { Binds: ['a:b:c:d'] } })).toThrow(/invalid -v/);
   });
 
   it('refuses bad values with 400 and docker’s words', () => {
