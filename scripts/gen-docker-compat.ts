@@ -40,8 +40,8 @@ function clientOf(ua: string, suite: string): string {
   m = /^tc-node\/(\d+\.\d+)/.exec(ua);
   if (m) return `testcontainers ${m[1]}`;
   if (ua === '') return suite === 'sdk' ? 'dockerode' : 'raw HTTP (docker-api.test.ts)';
-  // docker's CLI with DOCKER_API_VERSION set skips negotiation and sends Go's default agent.
-  if (ua.startsWith('Go-http-client/')) return 'docker (DOCKER_API_VERSION set)';
+  // docker's CLI made to speak API 1.24 (DOCKER_API_VERSION) sends no agent of its own: Go's.
+  if (ua.startsWith('Go-http-client/')) return 'docker at API 1.24 (Go-http-client)';
   return ua.replace(/\s.*/, '');
 }
 
