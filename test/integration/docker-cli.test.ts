@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Compat, dockerClients, dockerTty, ok, runDocker, startDockerDaemon, type DockerClient } from '../helpers/docker.js';
-import type { TestDaemon } from '../helpers/hull.js';
+import { waitFor, type TestDaemon } from '../helpers/hull.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 
 /**
@@ -114,6 +114,38 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     await must(['rm', name]);
     await must(['network', 'rm', net]);
     await must(['volume', 'rm', `web${tag}`]);
+  });
+
+  it('health checks: --health-* flags, an image\'s HEALTHCHECK, --no-healthcheck; the status in ps, inspect, ps --filter and events', async () => {
+    covers('docker run --health-*', 'HEALTHCHECK in images', 'docker ps (health)', 'docker ps --filter health=');
+    const name = `hc${tag}`;
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await must(['run', '-d', '--name', name, '--health-cmd', 'wget -qO- http://127.0.0.1/up', '--health-interval', '300ms', '--health-retries', '2', '--health-start-period', '10s', 'busybox', 'sh', '-c', 'mkdir /www; echo ok > /www/up; sleep 1; exec httpd -f -p 80 -h /www']);
+    const status = async () => (await must(['ps', '--filter', `name=^${name}$`, '--format', '{{.Status}}'])).trim();
+    expect(await status()).toMatch(/^Up .*\(health: starting\)$/);
+    await waitFor(async () => /\(healthy\)$/.test(await status()), 15_000, 200);
+    expect((await must(['ps', '--filter', 'health=healthy', '--format', '{{.Names}}'])).split('\n')).toContain(name);
+    const h = JSON.parse(await must(['inspect', '-f', '{{json .State.Health}}', name]));
+    expect(h.Status).toBe('healthy');
+    expect(h.Log.at(-1)).toMatchObject({ ExitCode: 0 });
+    expect(JSON.parse(await must(['inspect', '-f', '{{json .Config.Healthcheck}}', name])).Test).toEqual(['CMD-SHELL', 'wget -qO- http://127.0.0.1/up']);
+    await must(['exec', name, 'rm', '/www/up']);
+    await waitFor(async () => /\(unhealthy\)$/.test(await status()), 15_000, 200);
+    const ev = await must(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', `container=${name}`, '--filter', 'event=health_status', '--format', '{{.Action}}']);
+    expect(ev.trim().split('\n')).toEqual(['health_status: healthy', 'health_status: unhealthy']);
+    await must(['rm', '-f', name]);
+    // An image's HEALTHCHECK runs unless --no-healthcheck says not to.
+    const ctx = await mkdtemp(join(work, 'hc-'));
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox\nHEALTHCHECK --interval=1s CMD true\nCMD ["sleep", "600"]\n');
+    const img = `hcimg${tag}`;
+    await must(['build', '-q', '-t', img, ctx]);
+    await must(['run', '-d', '--name', `${name}i`, img]);
+    await must(['run', '-d', '--name', `${name}n`, '--no-healthcheck', img]);
+    // The shell form, as docker stores it.
+    expect(JSON.parse(await must(['inspect', '-f', '{{json .Config.Healthcheck}}', `${name}i`])).Test).toEqual(['CMD-SHELL', 'true']);
+    expect(await must(['inspect', '-f', '{{json .State.Health}}', `${name}n`])).toBe('null\n');
+    await must(['rm', '-f', `${name}i`, `${name}n`]);
+    await must(['rmi', img]);
   });
 
   it('logs -f follows until the container ends', async () => {

@@ -8,8 +8,9 @@ import { freePort } from '../helpers/registry.js';
 
 /**
  * Debian's docker-compose (1.29, docker-py underneath) against Hull's
- * Docker socket: an app of three services on two networks, one port
- * published, brought up, used, scaled and brought down with nothing left.
+ * Docker socket: an app of three services on two networks, a named volume,
+ * a published port and a health check that gates depends_on, brought up,
+ * used, scaled and brought down with nothing left.
  */
 const compat = new Compat('docker-compose', 'compose');
 const CLIENT = 'docker-compose 1.29';
@@ -19,7 +20,6 @@ let dir: string;
 let port: number;
 
 const composeFile = (p: number) => `
-version: "3.8"
 x-quick-stop: &quick
   # busybox as PID 1 ignores SIGTERM: stop waits this long before SIGKILL (docker's default is 10 s).
   stop_grace_period: 1s
@@ -27,8 +27,12 @@ services:
   db:
     <<: *quick
     image: busybox
-    command: sh -c 'echo db-up; date >> /var/lib/db/started; exec httpd -f -p 5432 -h /etc'
+    command: sh -c 'echo db-up; date >> /var/lib/db/started; sleep 1; exec httpd -f -p 5432 -h /etc'
     networks: [back]
+    healthcheck:
+      test: ["CMD-SHELL", "wget -qO- http://127.0.0.1:5432/hostname"]
+      interval: 300ms
+      retries: 30
     volumes:
       - dbdata:/var/lib/db
     labels:
@@ -43,7 +47,9 @@ services:
       back: {}
       front:
         aliases: [backend]
-    depends_on: [db]
+    depends_on:
+      db:
+        condition: service_healthy
   web:
     <<: *quick
     image: busybox
@@ -79,7 +85,7 @@ describe.skipIf(!hasCompose())('docker-compose', () => {
   const names = async (service = '\\w+') => [...(await d.ok(['ps', '-a'])).matchAll(new RegExp(`\\bshop_${service}_\\d+\\b`, 'g'))].map((m) => m[0]).sort();
 
   it('up -d creates the networks, the volume and the services in depends_on order; ps, logs, exec; the port answers; scale; recreate keeps the volume; down -v leaves nothing', async () => {
-    compat.covers(CLIENT, 'up -d', 'networks', 'depends_on (order)', 'ports', 'environment', 'labels', 'network aliases', 'ps', 'logs', 'logs -f', 'exec', 'up --scale', 'down', 'project and service labels', 'named volumes', 'down -v');
+    compat.covers(CLIENT, 'up -d', 'networks', 'depends_on (order)', 'ports', 'environment', 'labels', 'network aliases', 'ps', 'logs', 'logs -f', 'exec', 'up --scale', 'down', 'project and service labels', 'named volumes', 'down -v', 'healthcheck', 'depends_on: condition: service_healthy');
     const up = await compose(['up', '-d']);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).toMatch(/Creating network "shop_back" with the default driver[\s\S]*Creating shop_db_1[\s\S]*Creating shop_api_1[\s\S]*Creating shop_web_1/);
@@ -88,6 +94,13 @@ describe.skipIf(!hasCompose())('docker-compose', () => {
     expect(ps).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}->80/tcp`));
     // Hull's own CLI sees the same containers.
     expect(await names()).toEqual(['shop_api_1', 'shop_db_1', 'shop_web_1']);
+    // api waited for db's health check to pass (depends_on: condition: service_healthy).
+    const [dbi] = JSON.parse(await d.ok(['inspect', 'shop_db_1'])) as Array<{ state: { health?: { status: string; log: Array<{ end: string; exitCode: number }> } } }>;
+    const [apii] = JSON.parse(await d.ok(['inspect', 'shop_api_1'])) as Array<{ state: { startedAt: string } }>;
+    expect(dbi.state.health?.status).toBe('healthy');
+    const healthyAt = dbi.state.health!.log.find((r) => r.exitCode === 0)!.end;
+    expect(Date.parse(apii.state.startedAt)).toBeGreaterThanOrEqual(Date.parse(healthyAt));
+    expect(ps).toMatch(/shop_db_1 .* Up \(healthy\)/);
     const [db] = JSON.parse(await d.ok(['inspect', 'shop_db_1'])) as Array<{ config: { labels: Record<string, string> } }>;
     expect(db.config.labels).toMatchObject({ 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'db', role: 'db' });
     const res = await fetch(`http://127.0.0.1:${port}/hostname`);

@@ -2,12 +2,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import { isHullError } from '../../../core/errors.js';
 import { parseSignal } from '../../../core/units.js';
 import { containerFilter, CONTAINER_FILTERS } from '../../container-filter.js';
-import { parseFilters } from '../../filters.js';
+import { anyOf, parseFilters } from '../../filters.js';
+import type { Instance } from '../../../core/instance.js';
+import type { Volume } from '../../../core/volume.js';
+import { apiVersion } from '../api-version.js';
 import { DockerError, orNoSuch } from '../errors.js';
 import { container, containers, isLive } from '../lookup.js';
 import { allLabels, dockerBody, qBool, qInt, qStr, type RawQuery } from '../query.js';
 import type { DockerCtx } from '../server.js';
-import { containerInspect, containerSummary } from '../translate/container.js';
+import { containerInspect, containerSummary, healthOf } from '../translate/container.js';
 import { CreateBodySchema, translateCreate } from '../translate/create.js';
 import { volumeLookup } from '../translate/mounts.js';
 import { translateUpdate, UpdateBodySchema } from '../translate/update.js';
@@ -24,14 +27,15 @@ export const containerRoutes =
     app.get('/containers/json', async (req) => {
       const q = req.query as RawQuery;
       const limit = qInt(q, 'limit', -1);
-      const f = parseFilters(qStr(q, 'filters'), CONTAINER_FILTERS);
+      const f = parseFilters(qStr(q, 'filters'), [...CONTAINER_FILTERS, 'health', 'volume']);
       const all = await containers(engine, true);
       const wantAll = qBool(q, 'all') || limit > 0 || f.has('status') || f.has('exited');
       // docker's label filter wants every label given (compose asks for project and oneoff at once); the others any value.
-      const byLabel = new Map(f.has('label') ? [['label', f.get('label')!]] : []);
-      f.delete('label');
+      const own = new Map([...f].filter(([k]) => k === 'label' || k === 'health' || k === 'volume'));
+      for (const k of own.keys()) f.delete(k);
       const keep = containerFilter(f, all, await images.list());
-      const rows = all.filter((i) => (wantAll || isLive(i)) && allLabels(byLabel, i.config.labels) && keep(i));
+      const vols = own.has('volume') ? await engine.volumes.store().list() : [];
+      const rows = all.filter((i) => (wantAll || isLive(i)) && allLabels(own, i.config.labels) && ownFilters(own, i, vols) && keep(i));
       const shown = limit > 0 ? rows.slice(0, limit) : rows;
       const volume = await volumeLookup(engine.volumes.store(), shown);
       return shown.map((i) => containerSummary(i, volume));
@@ -41,9 +45,9 @@ export const containerRoutes =
       const q = req.query as RawQuery;
       const name = qStr(q, 'name');
       const body = dockerBody(CreateBodySchema, req.body, 'container create request');
-      const t = translateCreate(body, name ? name.replace(/^\//, '') : undefined);
       // A missing image is the 404 that makes docker's CLI pull it; anything else missing (a network) is a bad request.
-      await orNoSuch('image', body.Image, () => images.resolve(body.Image));
+      const image = await orNoSuch('image', body.Image, () => images.resolve(body.Image));
+      const t = translateCreate(body, name ? name.replace(/^\//, '') : undefined, image.config.Healthcheck, apiVersion(req.raw));
       const inst = await engine.create(t.options).catch((e: unknown) => {
         if (isHullError(e, 'not_found')) throw new DockerError(400, e.message);
         if (isHullError(e, 'conflict') && name && e.message.includes('the name')) {
@@ -171,6 +175,14 @@ export const containerRoutes =
       return { Warnings: warnings };
     });
   };
+
+/** `health=starting|healthy|unhealthy|none` and `volume=NAME|/path`, which Hull's filter does not have. */
+function ownFilters(f: Map<string, string[]>, i: Instance, vols: Volume[]): boolean {
+  const health = healthOf(i)?.Status ?? 'none';
+  const mounts = i.config.mounts ?? [];
+  const named = (v: string) => mounts.some((m) => m.target === v || m.source === v || (m.volumeId && vols.find((x) => x.id === m.volumeId)?.name === v));
+  return anyOf(f, 'health', (v) => v === health) && anyOf(f, 'volume', named);
+}
 
 /** docker's `t`: seconds to wait before SIGKILL (absent: 10; -1: for ever, which Hull caps). */
 function timeout(q: RawQuery): number {

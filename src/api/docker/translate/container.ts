@@ -1,6 +1,7 @@
 import type { Image } from '../../../core/image.js';
 import type { Instance } from '../../../core/instance.js';
 import { containerJson, containerSummaryJson, type SummaryLike } from '../../docker-view/container.js';
+import { dockerHealthConfig, dockerHealthState } from './health.js';
 import { bindsOf, mountPoints, type VolumeInfo } from './mounts.js';
 
 /**
@@ -77,9 +78,17 @@ export function containerInspect(inst: Instance, o: { image?: Image; logPath?: s
       Volumes: null,
       OnBuild: null,
       StopSignal: o.image?.config.StopSignal ?? '',
+      ...(inst.config.healthcheck ? { Healthcheck: dockerHealthConfig(inst.config.healthcheck) } : {}),
     },
+    State: { ...base.State, Health: healthOf(inst) },
     NetworkSettings: { ...base.NetworkSettings, Ports: ports },
   };
+}
+
+/** docker's State.Health: a running container with a check and no result yet is `starting`; none without a check. */
+export function healthOf(inst: Instance) {
+  if (!inst.config.healthcheck || inst.state.status !== 'running') return inst.state.health && inst.config.healthcheck ? dockerHealthState(inst.state.health) : null;
+  return dockerHealthState(inst.state.health) ?? { Status: 'starting', FailingStreak: 0, Log: [] };
 }
 
 /** docker's HostConfig.SecurityOpt: what was asked beyond the defaults. */
@@ -106,6 +115,7 @@ export function containerSummary(inst: Instance, volume: (id: string) => VolumeI
     exitCode: inst.state.exitCode,
     startedAt: inst.state.startedAt,
     finishedAt: inst.state.finishedAt,
+    ...(healthOf(inst) ? { health: healthOf(inst)!.Status } : {}),
     ports: c.ports ?? [],
     labels: c.labels,
     networks: c.networks ?? [],

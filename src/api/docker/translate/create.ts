@@ -4,6 +4,8 @@ import { DockerError } from '../errors.js';
 import { HostConfigSchema, type CreateBody, type HostConfigBody } from './create-body.js';
 import { logConfig, refuseUnsupported, resources, restartPolicy, security, warnIgnored } from './host-config.js';
 import { mountOptions } from './mounts.js';
+import { healthFromDocker, type DockerHealthConfig } from './health.js';
+import { compareVersions } from '../api-version.js';
 
 export { CreateBodySchema } from './create-body.js';
 
@@ -35,7 +37,7 @@ export interface Translated {
 
 
 /** docker's create body → Hull's create options, warnings, and networks to join after. */
-export function translateCreate(b: CreateBody, name: string | undefined): Translated {
+export function translateCreate(b: CreateBody, name: string | undefined, imageHealth?: DockerHealthConfig, apiVersion = '1.50'): Translated {
   const h: HostConfigBody = b.HostConfig ?? HostConfigSchema.parse({});
   const warnings: string[] = [];
   refuseUnsupported(h);
@@ -65,12 +67,19 @@ export function translateCreate(b: CreateBody, name: string | undefined): Transl
     ...(net.ip ? { ip: net.ip } : {}),
     ...logConfig(h),
     ...mountOptions(b, h, warnings),
+    ...healthOption(b, imageHealth, warnings, compareVersions(apiVersion, '1.44') >= 0),
     ports: withExposedPorts(portBindings(h.PortBindings), h.PublishAllPorts ? b.ExposedPorts : undefined),
     publishAll: h.PublishAllPorts ?? false,
   };
   return { options: o, warnings, later: net.later };
 }
 
+
+/** docker's Healthcheck (`--health-*`, compose's healthcheck); nothing asked leaves the image's HEALTHCHECK to the engine. */
+function healthOption(b: CreateBody, image: DockerHealthConfig | undefined, warnings: string[], startIntervalKnown: boolean): Partial<CreateOptions> {
+  const h = healthFromDocker(b.Healthcheck ?? undefined, image, warnings, { startIntervalKnown });
+  return h === undefined ? {} : { healthcheck: h };
+}
 
 /** Cmd/Entrypoint: null or absent is the image's; a string is one word (docker's JSON allows it). */
 function argv(key: 'cmd' | 'entrypoint', v: string[] | string | undefined): Partial<CreateOptions> {

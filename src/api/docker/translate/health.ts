@@ -22,7 +22,7 @@ const DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPerio
 const MIN_MS = 100;
 
 /** The check a container gets: `none` turns the image's off, undefined leaves the image's as it is. */
-export function healthFromDocker(asked: DockerHealthConfig | undefined, image: DockerHealthConfig | undefined, warnings: string[] = []): HealthCheck | 'none' | undefined {
+export function healthFromDocker(asked: DockerHealthConfig | undefined, image: DockerHealthConfig | undefined, warnings: string[] = [], o: { startIntervalKnown: boolean } = { startIntervalKnown: true }): HealthCheck | 'none' | undefined {
   const test = asked?.Test ?? [];
   if (test[0] === 'NONE') return 'none';
   const timesGiven = !!(asked?.Interval || asked?.Timeout || asked?.Retries || asked?.StartPeriod || asked?.StartInterval);
@@ -42,13 +42,15 @@ export function healthFromDocker(asked: DockerHealthConfig | undefined, image: D
   };
   const retries = asked?.Retries || image?.Retries || DEFAULTS.retries;
   if (retries < 0) throw new DockerError(400, 'Retries in Healthcheck cannot be negative');
+  const intervalMs = ms('Interval', DEFAULTS.intervalMs);
   return {
     probe: { exec },
-    intervalMs: ms('Interval', DEFAULTS.intervalMs),
+    intervalMs,
     timeoutMs: ms('Timeout', DEFAULTS.timeoutMs),
     retries,
     startPeriodMs: ms('StartPeriod', DEFAULTS.startPeriodMs, 0),
-    startIntervalMs: ms('StartInterval', DEFAULTS.startIntervalMs),
+    // Clients before API 1.44 know no start interval: their start period is probed at the interval, as their dockerd did.
+    startIntervalMs: ms('StartInterval', o.startIntervalKnown ? DEFAULTS.startIntervalMs : intervalMs),
   };
 }
 

@@ -86,7 +86,6 @@ export function warnIgnored(b: CreateBody, h: HostConfigBody, w: string[]): void
   if (b.MacAddress) ign('--mac-address');
   if (b.StopSignal) ign('--stop-signal (the image\'s STOPSIGNAL, else SIGTERM, is sent)');
   if (b.StopTimeout !== undefined) ign('--stop-timeout (stop waits 10 seconds unless told otherwise)');
-  if (b.Healthcheck?.Test?.length) ign('--health-* (health checks are not run yet)');
   if (h.Dns?.length || h.DnsOptions?.length || h.DnsSearch?.length) ign('--dns, --dns-option and --dns-search (the network\'s name server answers)');
   if (h.ExtraHosts?.length) ign('--add-host');
   if (h.Links?.length) ign('--link (containers on one network find each other by name)');

@@ -137,6 +137,11 @@ describe("docker's health config ⇄ Hull's", () => {
     expect(w).toHaveLength(1);
   });
 
+  it('a client before API 1.44 (no start interval) has its start period probed at the interval', () => {
+    expect(healthFromDocker({ Test: ['CMD', 'x'], Interval: 2 * s, StartPeriod: 10 * s }, undefined, [], { startIntervalKnown: false })).toMatchObject({ intervalMs: 2000, startIntervalMs: 2000 });
+    expect(healthFromDocker({ Test: ['CMD', 'x'], Interval: 2 * s, StartPeriod: 10 * s }, undefined)).toMatchObject({ startIntervalMs: 5000 });
+  });
+
   it('round-trips to docker’s Config.Healthcheck', () => {
     const h = healthFromDocker({ Test: ['CMD-SHELL', 'exit 0'], Interval: 3 * s, Timeout: 2 * s, Retries: 4, StartPeriod: 1 * s, StartInterval: 1 * s }, undefined);
     expect(dockerHealthConfig(h as never)).toEqual({ Test: ['CMD-SHELL', 'exit 0'], Interval: 3 * s, Timeout: 2 * s, Retries: 4, StartPeriod: 1 * s, StartInterval: 1 * s });
