@@ -298,6 +298,7 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     const mounts = JSON.parse(await must(['inspect', '-f', '{{json .Mounts}}', name])) as Array<{ Type: string; Name?: string; Destination: string }>;
     expect(mounts.map((m) => `${m.Type} ${m.Destination}`).sort()).toEqual(['tmpfs /run/t', 'volume /data', 'volume /scratch']);
     const anon = mounts.find((m) => m.Destination === '/scratch')!.Name!;
+    expect(await must(['ps', '--filter', `volume=${vol}`, '--format', '{{.Names}}'])).toBe(`${name}\n`);
     expect(await must(['exec', name, 'sh', '-c', 'grep " /run/t " /proc/mounts | cut -d" " -f3'])).toBe('tmpfs\n');
     const inUse = await docker(['volume', 'rm', vol]);
     expect(inUse.code).not.toBe(0);

@@ -80,9 +80,20 @@ export function containerInspect(inst: Instance, o: { image?: Image; logPath?: s
       StopSignal: o.image?.config.StopSignal ?? '',
       ...(inst.config.healthcheck ? { Healthcheck: dockerHealthConfig(inst.config.healthcheck) } : {}),
     },
-    State: { ...base.State, Health: healthOf(inst) },
+    State: stateOf(inst, base.State),
     NetworkSettings: { ...base.NetworkSettings, Ports: ports },
   };
+}
+
+/**
+ * docker's State, with Health only when the container has a check: dockerd
+ * omits the field otherwise (testcontainers reads `Health.Status` whenever
+ * the key is there, so a null breaks it).
+ */
+function stateOf(inst: Instance, base: ReturnType<typeof containerJson>['State']) {
+  const { Health: _none, ...rest } = base;
+  const health = healthOf(inst);
+  return health ? { ...rest, Health: health } : rest;
 }
 
 /** docker's State.Health: a running container with a check and no result yet is `starting`; none without a check. */
