@@ -119,7 +119,8 @@ describe('testcontainers', () => {
       .withExposedPorts(80)
       .withNetwork(net)
       .withNetworkAliases('tc-web')
-      .withWaitStrategy(Wait.forLogMessage('ready'))
+      // The log line comes just before httpd listens: both, so the fetch below never races it.
+      .withWaitStrategy(Wait.forAll([Wait.forLogMessage('ready'), Wait.forHttp('/hostname', 80)]))
       .withLabels({ by: 'testcontainers' })
       .start();
     const res = await fetch(`http://${web.getHost()}:${web.getMappedPort(80)}/hostname`);
