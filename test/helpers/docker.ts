@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { REPO, TestDaemon, type CliResult } from './hull.js';
@@ -42,15 +42,27 @@ export function dockerClients(): DockerClient[] {
 
 export const hasCompose = () => spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' }).stdout.trim() !== '';
 
-/** A Hull daemon with the Docker socket on; its Docker API requests are traced for the compat docs. */
-export async function startDockerDaemon(suite: string): Promise<{ daemon: TestDaemon; sock: string }> {
+/**
+ * A Hull daemon with the Docker socket on; its Docker API requests are
+ * traced for the compat docs. `destroy` removes everything: the daemon's
+ * containers and root, the socket's directory, the clients' config dir.
+ */
+export async function startDockerDaemon(suite: string): Promise<{ daemon: TestDaemon; sock: string; destroy: () => Promise<void> }> {
   mkdirSync(COMPAT_DIR, { recursive: true });
   const dir = await mkdtemp('/tmp/hull-dk-');
   const sock = join(dir, 'docker.sock');
   process.env.HULL_DOCKER_TRACE = join(COMPAT_DIR, `trace-${suite}.jsonl`);
   writeFileSync(process.env.HULL_DOCKER_TRACE, '');
-  const daemon = await TestDaemon.start(['--docker-socket', sock]);
-  return { daemon, sock };
+  const daemon = await TestDaemon.start(['--docker-socket', sock]).catch(async (e: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  });
+  const destroy = async () => {
+    await daemon.destroy();
+    await rm(dir, { recursive: true, force: true });
+    await rm(configDir, { recursive: true, force: true });
+  };
+  return { daemon, sock, destroy };
 }
 
 /** A docker client's run against the socket, with its own empty config dir (no user's ~/.docker). */

@@ -11,15 +11,16 @@ import type { TestDaemon } from '../helpers/hull.js';
  */
 const compat = new Compat('docker-api', 'api');
 let d: TestDaemon;
+let destroy: (() => Promise<void>) | undefined;
 let sock: string;
 
 beforeAll(async () => {
-  ({ daemon: d, sock } = await startDockerDaemon('api'));
+  ({ daemon: d, sock, destroy } = await startDockerDaemon('api'));
 });
 
 afterAll(async () => {
   compat.save();
-  await d?.destroy();
+  await destroy?.();
 });
 
 interface Res {

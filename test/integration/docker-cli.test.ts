@@ -16,6 +16,7 @@ import { startRegistry, type Registry } from '../helpers/registry.js';
 const clients = dockerClients();
 const compat = new Compat('docker-cli', 'cli');
 let d: TestDaemon;
+let destroy: (() => Promise<void>) | undefined;
 let sock: string;
 let reg: Registry;
 let work: string;
@@ -27,12 +28,12 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'hull-docker-cli-'));
   const htpasswd = join(work, 'htpasswd');
   await writeFile(htpasswd, `${USER}:${bcrypt.hashSync(PASS, 4)}\n`);
-  [{ daemon: d, sock }, reg] = await Promise.all([startDockerDaemon('cli'), startRegistry(join(work, 'reg'), { htpasswd: { realm: 'hull-test', path: htpasswd } })]);
+  [{ daemon: d, sock, destroy }, reg] = await Promise.all([startDockerDaemon('cli'), startRegistry(join(work, 'reg'), { htpasswd: { realm: 'hull-test', path: htpasswd } })]);
 });
 
 afterAll(async () => {
   compat.save();
-  await Promise.allSettled([d?.destroy(), reg?.stop()]);
+  await Promise.allSettled([destroy?.(), reg?.stop()]);
   if (work) await rm(work, { recursive: true, force: true });
 });
 

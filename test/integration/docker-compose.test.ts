@@ -15,6 +15,7 @@ import { freePort } from '../helpers/registry.js';
 const compat = new Compat('docker-compose', 'compose');
 const CLIENT = 'docker-compose 1.29';
 let d: TestDaemon;
+let destroy: (() => Promise<void>) | undefined;
 let sock: string;
 let dir: string;
 let port: number;
@@ -66,7 +67,7 @@ volumes:
 
 beforeAll(async () => {
   if (!hasCompose()) return;
-  ({ daemon: d, sock } = await startDockerDaemon('compose'));
+  ({ daemon: d, sock, destroy } = await startDockerDaemon('compose'));
   dir = await mkdtemp(join(tmpdir(), 'hull-compose-'));
   port = await freePort();
   await writeFile(join(dir, 'docker-compose.yml'), composeFile(port));
@@ -74,7 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   compat.save();
-  await d?.destroy();
+  await destroy?.();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -11,17 +11,18 @@ import type { TestDaemon } from '../helpers/hull.js';
  */
 const compat = new Compat('docker-sdk', 'sdk');
 let d: TestDaemon;
+let destroy: (() => Promise<void>) | undefined;
 let sock: string;
 let docker: Docker;
 
 beforeAll(async () => {
-  ({ daemon: d, sock } = await startDockerDaemon('sdk'));
+  ({ daemon: d, sock, destroy } = await startDockerDaemon('sdk'));
   docker = new Docker({ socketPath: sock });
 });
 
 afterAll(async () => {
   compat.save();
-  await d?.destroy();
+  await destroy?.();
 });
 
 /** Split a multiplexed stream into stdout and stderr text. */
