@@ -22,6 +22,7 @@ import { printStartLatency, type StartLatencyResult } from './start-latency.js';
 import { printVmCli, type VmCliResult } from './vm-cli.js';
 import { printVmBench, type VmBenchResult } from './vm.js';
 import { printServices, type ServicesResult } from './services.js';
+import { printVolumes, type VolumeBenchResult } from './volumes.js';
 
 export const BEGIN = '<!-- bench-results:begin (written by node dist/bench/report.js from bench/results/; do not edit by hand) -->';
 export const END = '<!-- bench-results:end -->';
@@ -43,6 +44,7 @@ export const SECTIONS: Section[] = [
   { name: 'vm', title: 'VMs through the driver', source: 'bench/vm.ts', print: (r: VmBenchResult) => printVmBench(r) },
   { name: 'vm-cli', title: 'VMs through the CLI', source: 'bench/vm-cli.ts', print: (r: VmCliResult) => printVmCli(r) },
   { name: 'logs', title: 'Logs', source: 'bench/logs.ts', print: (r: LogsResult) => printLogs(r) },
+  { name: 'volumes', title: 'Volumes', source: 'bench/volumes.ts', print: (r: VolumeBenchResult) => printVolumes(r) },
   { name: 'services', title: 'Services', source: 'bench/services.ts', print: (r: ServicesResult) => printServices(r) },
   { name: 'docker-run', title: "docker run through Hull's Docker socket", source: 'bench/docker-run.ts', print: (r: DockerRunResult) => printDockerRun(r) },
 ];

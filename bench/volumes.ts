@@ -107,12 +107,16 @@ export async function volumeBenchmark(): Promise<{ result: VolumeBenchResult; te
     .filter((k) => k !== 'host')
     .map((k) => ({ name: `${k} / host`, write: ratio(variants[k].writeMBps.median, host.writeMBps.median), read: ratio(variants[k].readMBps.median, host.readMBps.median) }));
   const result: VolumeBenchResult = { mib, runs, variants, ratios, errors };
-  const rows = Object.values(variants).map((v) => [v.label, v.writeMBps.median, v.readMBps.median]);
-  const text = [
-    `volumes: sequential ${mib} MiB with dd (write + fsync, read O_DIRECT), MB/s, median of ${runs}`,
+  return { result, text: printVolumes(result) };
+}
+
+/** The tables of a stored or fresh result (bench/report.ts writes them into docs/performance.md). */
+export function printVolumes(r: VolumeBenchResult): string {
+  const rows = Object.values(r.variants).map((v) => [v.label, v.writeMBps.median, v.readMBps.median]);
+  return [
+    `volumes: sequential ${r.mib} MiB with dd (write + fsync, read O_DIRECT), MB/s, median of ${r.runs}`,
     table(['variant', 'write', 'read'], rows),
-    table(['ratio', 'write', 'read'], ratios.map((r) => [r.name, r.write, r.read])),
-    ...(errors.length ? [`errors: ${errors.join('; ')}`] : []),
+    table(['ratio', 'write', 'read'], r.ratios.map((x) => [x.name, x.write, x.read])),
+    ...(r.errors.length ? [`errors: ${r.errors.join('; ')}`] : []),
   ].join('\n');
-  return { result, text };
 }
