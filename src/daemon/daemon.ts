@@ -13,11 +13,11 @@ import { ImageService } from '../image/image-service.js';
 import { NetworkManager } from '../net/manager.js';
 import { scopeNames } from '../net/networks.js';
 import { ContainerDriver } from '../runtime/oci/container-driver.js';
-import { OciRuntime } from '../runtime/oci/runtime-cli.js';
-import { crunHybridWrapper, detectHost, which, type HostInfo } from '../runtime/host.js';
-import { hybridNamespace, releaseHybridNamespace } from '../runtime/oci/hybrid-ns.js';
+import { crunNamespace, ociRuntimes } from '../runtime/oci/runtimes.js';
+import { detectHost, which } from '../runtime/host.js';
+import { releaseHybridNamespace } from '../runtime/oci/hybrid-ns.js';
 import { aliasInNamespace, runtimeRoot } from '../runtime/oci/runtime-root.js';
-import { guardCrunStdin, releaseCrunStdinGuard } from '../runtime/oci/stdin-guard.js';
+import { releaseCrunStdinGuard } from '../runtime/oci/stdin-guard.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { IdRanges, readPool } from '../orchestrator/instances/id-ranges.js';
 import { clearStale, detectQuota } from '../storage/quota.js';
@@ -62,8 +62,8 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
     log.warn({ err: String(e) }, `--userns containers cannot start: ${cfg.root} is not searchable by their root`);
     return undefined;
   });
-  const runtimes = await buildRuntimes(cfg.root, host, log);
-  const crunNs = runtimes.get('crun')?.execArgs.find((a) => a.startsWith('--mount='))?.slice('--mount='.length);
+  const runtimes = await ociRuntimes(cfg.root, host, (msg, e) => log.warn({ err: String(e) }, msg));
+  const crunNs = crunNamespace(runtimes);
   if (rtRoot?.alias && crunNs) await aliasInNamespace((await which('nsenter')) ?? 'nsenter', crunNs, await realpath(cfg.root), rtRoot.alias);
   const store = new SqliteStore(join(cfg.root, 'hull.db'));
   // One log for every event (hull events): the engine's, the images', the networks'.
@@ -115,28 +115,4 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
 async function isHullDaemon(pid: number): Promise<boolean> {
   const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   return cmd.includes('hull') && cmd.includes('daemon');
-}
-
-async function buildRuntimes(root: string, host: HostInfo, log: Logger): Promise<Map<string, OciRuntime>> {
-  const m = new Map<string, OciRuntime>();
-  for (const [name, path] of Object.entries(host.runtimes)) {
-    const stateRoot = join(root, 'runtime', name);
-    await mkdir(stateRoot, { recursive: true, mode: 0o700 });
-    const rt = name === 'crun' && host.cgroupMode === 'hybrid' ? await hybridCrun(root, path, stateRoot, log) : new OciRuntime(name, path, path, stateRoot);
-    m.set(name, name === 'crun' ? await guardCrunStdin(await realpath(root), rt) : rt);
-  }
-  return m;
-}
-
-/** crun on a hybrid-cgroup host: inside the daemon's mount namespace, else through the per-call wrapper. */
-async function hybridCrun(root: string, path: string, stateRoot: string, log: Logger): Promise<OciRuntime> {
-  const nsenter = await which('nsenter');
-  const ns = nsenter
-    ? await hybridNamespace(await realpath(root)).catch((e) => {
-        log.warn({ err: String(e) }, 'no mount namespace for crun: using the per-call wrapper');
-        return undefined;
-      })
-    : undefined;
-  if (nsenter && ns) return new OciRuntime('crun', path, nsenter, stateRoot, [`--mount=${ns}`, path]);
-  return new OciRuntime('crun', path, await crunHybridWrapper(join(root, 'runtime'), path), stateRoot);
 }
