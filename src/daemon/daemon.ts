@@ -99,6 +99,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
     await app.close();
     await services.close();
     await engine.close();
+    driver.close();
     await vms.driver?.close();
     await vms.isolated?.close();
     await net.shutdown();

@@ -140,6 +140,11 @@ export class LogKeepers {
     if (this.remote.delete(id)) keeperWorker()?.postMessage({ op: 'drop', id });
   }
 
+  /** Every log let go (daemon shutdown): their writers go on, the next daemon keeps them. */
+  close(): void {
+    for (const id of [...this.local.keys(), ...this.remote.keys()]) this.drop(id);
+  }
+
   /** The worker is gone: its keepers go on here. */
   private rehome(): void {
     for (const m of this.remote.values()) this.local.set(m.id, LogKeeper.start(m.path, m.policy, 'conmon'));

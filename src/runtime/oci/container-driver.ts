@@ -394,11 +394,28 @@ export class ContainerDriver implements Driver {
     return topProcesses(this.o.host.cgroupMode, this.cgroupsPath(inst));
   }
 
-  /** Adopting a running container (daemon start) also takes up keeping its log. */
+  /**
+   * Is this container's conmon running? Its pid is believed only while the
+   * process there is conmon with this container's bundle: a conmon that has
+   * exited can stay a zombie until PID 1 reaps it (a second or more on some
+   * hosts, never on others), and a pid can be reused. Adopting a running
+   * container (daemon start) also takes up keeping its log.
+   */
   async monitorAlive(inst: Instance): Promise<boolean> {
     const pid = await readInt(join(this.dir(inst), 'conmon.pid'));
-    const alive = pid !== undefined && pidAlive(pid);
+    const alive = pid !== undefined && pidAlive(pid) && (await isMonitorOf(pid, this.dir(inst)));
     if (alive) this.logs.keep(inst.id, this.logPath(inst), logPolicy(inst), 'conmon');
     return alive;
   }
+
+  /** Daemon shutdown: let go of the logs (conmon goes on writing each; the next daemon keeps them). */
+  close(): void {
+    this.logs.close();
+  }
+}
+
+/** A zombie's cmdline is empty; another program's does not name the bundle. */
+async function isMonitorOf(pid: number, bundle: string): Promise<boolean> {
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  return argv.includes(bundle);
 }
