@@ -186,6 +186,18 @@ export class IsolatedIo {
     if (this.o.tty && this.socks.stdin && !this.socks.stdin.destroyed) this.socks.stdin.write(naws(rows, cols));
   }
 
+  /**
+   * The end of the program's input (not on a terminal: there input has no
+   * end). The guest reads what was sent until the port's host side goes, and
+   * ends the program's stdin only at "eof": a port dropped without it is a
+   * daemon going away, whose next self reconnects (guest/run).
+   */
+  private endStdin(): void {
+    if (this.o.tty || !this.socks.stdin) return;
+    this.socks.stdin.end();
+    if (!this.socks.ctl.destroyed) this.socks.ctl.write('eof\n');
+  }
+
   /** Send a signal (by number) to the program. */
   signal(n: number): void {
     if (!this.socks.ctl.destroyed) this.socks.ctl.write(`signal ${n}\n`);
@@ -206,8 +218,7 @@ export class IsolatedIo {
         else this.closeCbs.add(cb);
       },
       write: (data) => void this.socks.stdin?.write(this.o.tty ? telnetEscape(data) : data),
-      // The guest reads EOF once the host side of its stdin port is gone; on a terminal, input has no end.
-      closeStdin: () => !this.o.tty && this.socks.stdin?.end(),
+      closeStdin: () => this.endStdin(),
       close: () => {
         if (sub) this.subs.delete(sub);
         if (closeCb) this.closeCbs.delete(closeCb);
