@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -293,7 +293,11 @@ async function runContainer(rt: string, spec: OciSpec, whileRunning?: (id: strin
   spec.linux.cgroupsPath = `${CGROUP_PARENT}/${id}`;
   await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
   const argv = runArgv(rt, state, bundle, id);
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin is an ended pipe, never the host's /dev/null: crun before 1.24 fchowns the
+  // container's stdio to its user, and a user-namespace spec would give the host's
+  // /dev/null to uid 100000 (stdin-guard.ts keeps the daemon's crun from it).
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end();
   let stdout = '';
   let stderr = '';
   let inspected: Promise<void> | undefined;
@@ -378,6 +382,9 @@ describe.skipIf(!canRun)(`containers from buildSpec (cgroup ${MODE})${canRun ? '
     await writeFile(join(rootfs, 'etc/group'), 'root:x:0:\nwheel:x:10:user\nuser:x:1000:\n');
   });
   afterAll(async () => {
+    // No container run here may change the host's /dev/null (see runContainer).
+    const nul = await stat('/dev/null');
+    expect([nul.uid, nul.gid, nul.mode & 0o777]).toEqual([0, 0, 0o666]);
     await removeCgroupParent();
     if (work) await rm(work, { recursive: true, force: true });
   });
