@@ -64,7 +64,13 @@ export async function launch(argv: string[], files: VmFiles, o: LaunchOptions): 
   } catch (e) {
     // A QMP connection refused is often QEMU on its way out: give its exit a moment to be seen.
     await Promise.race([ended.catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
-    if (!gone) await terminate(pid, files, 1000).catch(() => undefined);
+    const stopped = gone || (await terminate(pid, files, 1000).then(
+      () => true,
+      () => false,
+    ));
+    // Nothing of a start that failed is left: a socket already moved to its name too (QEMU binds
+    // its sockets before it opens the disks, so a failure there comes after the move).
+    if (stopped) await Promise.all([...files.runtimeFiles, ...o.sockets.map((s) => files.bindPath(s))].map((f) => rm(f, { force: true })));
     // QEMU's own words (a bad option, a locked disk, no memory) say more than the symptom seen here.
     const said = (await readFile(files.qemuLog, 'utf8').catch(() => '')).trim();
     if (gone) throw startError(said || `it exited at once, saying nothing (${files.qemuLog})`);
