@@ -64,15 +64,7 @@ export async function busyboxLayers(dir: string): Promise<string[]> {
   return [base, top];
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, what: string, stepMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
+export { waitFor } from '../../core/poll.js';
 
 /** Is the process there and not a zombie (the daemonized QEMU's parent, PID 1, reaps it when it will)? */
 export async function processRunning(pid: number): Promise<boolean> {

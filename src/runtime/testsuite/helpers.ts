@@ -3,20 +3,10 @@ import { HullError, isHullError, type ErrorCode } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import type { Driver, ExitStatus, StdioStream } from '../driver.js';
 import type { ReadyWait } from '../registry.js';
+import { sleep, waitFor } from '../../core/poll.js';
 import { READY_LINE } from './fixture.js';
 
-/** Polls `fn` until it gives something truthy. */
-export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, what: string, stepMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(stepMs);
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep, waitFor } from '../../core/poll.js';
 
 /** The exit the driver reports, once it reports one. */
 export const exited = (d: Driver, inst: Instance, timeoutMs: number): Promise<ExitStatus> =>

@@ -1,0 +1,12 @@
+/** Polls `fn` every `stepMs` until it gives something truthy; throws, naming `what`, after `timeoutMs`. */
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, what: string, stepMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
