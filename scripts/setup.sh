@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 PKGS=(crun runc conmon busybox-static attr socat util-linux mount iproute2 tar nftables procps zstd conntrack)
 PKGS+=(qemu-system-x86 qemu-utils cpio e2fsprogs) # VMs: QEMU, qemu-img, the guest's initramfs and disks
 PKGS+=(qemu-system-common) # virtiofsd (/usr/lib/qemu/virtiofsd on Debian 12): local volumes and binds in VM-isolated containers
+PKGS+=(tini) # --init: /usr/bin/tini-static, statically linked so it runs as PID 1 in any image
 PKGS+=(genisoimage) # VMs: the cloud-init NoCloud seed ISO for guests that boot their own disk
 PKGS+=(btrfs-progs xfsprogs) # --storage-opt size=: btrfs qgroups and xfs project quotas where the root's filesystem has them
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(umoci skopeo bsdutils docker-registry libcap2-bin); fi  # libcap2-bin: setcap for the xattr unpack test

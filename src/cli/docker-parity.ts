@@ -26,6 +26,7 @@ const CREATE: VerbParity = {
   docker: 'docker create',
   same: ['--name', '--env', '--workdir', '--user', '--tty', '--interactive', '--entrypoint', '--rm', '--memory', '--pids-limit', '--restart', '--runtime', '--hostname', '--label', '--network', '--network-alias', '--ip', '--publish', '--publish-all', '--pull', '--cap-add', '--cap-drop', '--device', '--privileged'],
   differs: {
+    '--init': "Debian's tini (docker's docker-init is tini too), bound read-only at /run/hull-init; refused with --isolation vm, where the program is not PID 1",
     '--storage-opt': 'only size=, on xfs with project quotas or btrfs under the root (hull info says)',
     '--cpus': "refused above the host's CPUs, as docker; a fraction of a CPU is a CFS quota",
     '--isolation': "docker's values are Windows' (process, hyperv); Hull's vm runs the program in a small VM of its own",
@@ -40,7 +41,7 @@ const CREATE: VerbParity = {
   dockerOnly: {
     '--env-file': 'not yet',
     '--gpus, --device-cgroup-rule': 'not yet',
-    '--read-only, --shm-size, --ulimit, --init, --stop-signal, --stop-timeout': 'not yet',
+    '--read-only, --shm-size, --ulimit, --stop-signal, --stop-timeout': 'not yet',
     '--dns, --add-host, --link, --expose, --mac-address': "Hull's networks name their members; no per-container resolver settings yet",
     '--cpu-shares, --cpuset-cpus, --memory-swap, --memory-reservation, --blkio-weight': 'only --memory, --cpus and --pids-limit',
     '--health-cmd and the other --health-*': 'no health checks yet',

@@ -85,6 +85,8 @@ export interface InstanceConfig {
   /** With userns: the range allocated to this container (absent in records made before ranges were allocated: 100000, 65536). */
   idMap?: IdMap;
   noNewPrivileges: boolean;
+  /** Containers: tini runs as PID 1 and starts entrypoint+cmd (--init); entrypoint and cmd stay as the user gave them. */
+  init?: boolean;
   /** Capabilities, devices, seccomp and --privileged, when not the defaults. */
   security?: SecurityConfig;
   resources: Resources;

@@ -77,6 +77,8 @@ export const CreateOptionsSchema = z
     runtime: z.string().optional(),
     userns: z.boolean().default(false),
     noNewPrivileges: z.boolean().default(false),
+    /** Run a tiny init (tini) as PID 1 that forwards signals to the program and reaps orphans (docker's --init). */
+    init: z.boolean().default(false),
     memoryBytes: z.number().int().positive().optional(),
     cpus: z.number().positive().optional(),
     pidsLimit: z.number().int().min(-1).optional(),

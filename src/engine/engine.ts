@@ -499,6 +499,8 @@ function refuseLiveIsolated(inst: Instance): void {
 /** What a VM-isolated container cannot have: a user namespace, another runtime, the host's network. */
 function checkIsolated(o: ParsedCreateOptions): void {
   if (o.userns) throw invalid('--isolation vm and --userns cannot be used together: the VM is the boundary');
+  // In the VM the program is not PID 1: the guest's init runs it, the kernel delivers its signals and the guest reaps orphans.
+  if (o.init) throw invalid('--isolation vm and --init cannot be used together: in its VM the program is not PID 1 (the guest\'s init starts it and reaps orphans), so there is nothing for --init to do');
   if (o.runtime) throw invalid('--isolation vm and --runtime cannot be used together: the runtime is QEMU');
   if (o.networks?.includes('host')) throw invalid('--isolation vm and --network host cannot be used together: the VM has its own network cards');
   const container = [o.privileged && '--privileged', o.capAdd.length && '--cap-add', o.capDrop.length && '--cap-drop', o.devices.length && '--device', o.seccompProfile && '--security-opt seccomp', o.storageBytes && '--storage-opt'].filter(Boolean);

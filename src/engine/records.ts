@@ -50,6 +50,7 @@ export function containerRecord(o: ParsedCreateOptions, image: Image, id: string
       runtime,
       userns: o.userns,
       noNewPrivileges: o.noNewPrivileges,
+      ...(o.init ? { init: true } : {}),
       resources: { memoryBytes: o.memoryBytes, cpus: o.cpus, pidsLimit: o.pidsLimit ?? 2048, ...(o.storageBytes ? { storageBytes: o.storageBytes } : {}) },
       restartPolicy: { name: o.restartPolicy, maxRetries: o.restartMaxRetries },
       labels: o.labels,

@@ -54,7 +54,7 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
   });
 
   it('run --rm prints the output and gives the exit code, 127 for a missing program and 126 for one that cannot run', async () => {
-    covers('docker run --rm', 'docker run (exit codes)');
+    covers('docker run --rm', 'docker run (exit codes)', 'docker run --init');
     const hi = await docker(['run', '--rm', 'busybox', 'echo', 'hi']);
     expect(hi).toMatchObject({ code: 0, stdout: 'hi\n' });
     const both = await docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
@@ -64,6 +64,9 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     expect(missing.stderr).toMatch(/executable file not found|no such file or directory/);
     const notExec = await docker(['run', '--rm', 'busybox', '/etc/passwd']);
     expect(notExec.code).toBe(126);
+    // --init: tini as PID 1, the program's exit code passed through.
+    const init = await docker(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'head -c 14 /proc/1/cmdline; exit 6']);
+    expect(init).toMatchObject({ code: 6, stdout: '/run/hull-init' });
     const input = await docker(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; exit 4'], { input: 'piped in\n' });
     expect(input).toMatchObject({ code: 4, stdout: 'piped in\n' });
     // --rm took them all away.

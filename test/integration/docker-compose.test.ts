@@ -55,6 +55,7 @@ services:
     <<: *quick
     image: busybox
     command: httpd -f -p 80 -h /etc
+    init: true
     ports: ["127.0.0.1:${p}:80"]
     networks: [front]
     depends_on: [api]
@@ -86,7 +87,7 @@ describe.skipIf(!hasCompose())('docker-compose', () => {
   const names = async (service = '\\w+') => [...(await d.ok(['ps', '-a'])).matchAll(new RegExp(`\\bshop_${service}_\\d+\\b`, 'g'))].map((m) => m[0]).sort();
 
   it('up -d creates the networks, the volume and the services in depends_on order; ps, logs, exec; the port answers; scale; recreate keeps the volume; down -v leaves nothing', async () => {
-    compat.covers(CLIENT, 'up -d', 'networks', 'depends_on (order)', 'ports', 'environment', 'labels', 'network aliases', 'ps', 'logs', 'logs -f', 'exec', 'up --scale', 'down', 'project and service labels', 'named volumes', 'down -v', 'healthcheck', 'depends_on: condition: service_healthy');
+    compat.covers(CLIENT, 'up -d', 'networks', 'depends_on (order)', 'ports', 'environment', 'labels', 'network aliases', 'ps', 'logs', 'logs -f', 'exec', 'up --scale', 'down', 'project and service labels', 'named volumes', 'down -v', 'healthcheck', 'depends_on: condition: service_healthy', 'init');
     const up = await compose(['up', '-d']);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).toMatch(/Creating network "shop_back" with the default driver[\s\S]*Creating shop_db_1[\s\S]*Creating shop_api_1[\s\S]*Creating shop_web_1/);
@@ -111,6 +112,8 @@ describe.skipIf(!hasCompose())('docker-compose', () => {
     expect(followed).toMatch(/api_1\s+\| api-up\n[\s\S]*api_1\s+\| db answers/);
     expect(await must(['logs', '--no-color', '--tail', '1', 'db'])).toMatch(/db_1\s+\| db-up\n$/);
     expect(await must(['exec', '-T', 'api', 'sh', '-c', 'echo $MODE'])).toBe('compose\n');
+    // web's init: true: tini is its PID 1, httpd its child.
+    expect(await must(['exec', '-T', 'web', 'sh', '-c', 'tr "\\0" " " < /proc/1/cmdline'])).toBe('/run/hull-init -- httpd -f -p 80 -h /etc ');
     // api's alias on the front network, as web (on that network) resolves it.
     expect(await must(['exec', '-T', 'web', 'sh', '-c', 'nslookup backend >/dev/null && echo alias-ok'])).toBe('alias-ok\n');
     const scaled = await compose(['up', '-d', '--scale', 'api=3']);

@@ -121,6 +121,7 @@ function hostConfig(inst: Instance) {
     ReadonlyRootfs: false,
     SecurityOpt: c.noNewPrivileges ? ['no-new-privileges'] : null,
     UsernsMode: c.userns ? 'private' : '',
+    Init: c.init ?? false,
     // docker's is for Windows (process, hyperv); Hull's: a container in a VM of its own.
     Isolation: inst.type === 'vm' ? 'vm' : (c.isolation ?? ''),
   };

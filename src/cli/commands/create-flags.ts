@@ -34,6 +34,7 @@ export const CREATE_FLAGS: Flag[] = [
   { flags: '--runtime <name>', help: 'OCI runtime: crun (default) or runc', apply: (o, v: string) => (o.runtime = v) },
   { flags: '--isolation <mode>', help: 'container (default), or vm: run the program in a small VM of its own, with its own kernel (-t, -i, -p and networks work; --userns, --runtime and --network host do not)', apply: applyIsolation },
   { flags: '--userns', help: 'run in a user namespace (container root is not host root)', apply: (o, v: boolean) => (o.userns = v) },
+  { flags: '--init', help: 'run a tiny init (tini) as PID 1 that forwards signals to the program and reaps orphaned processes', apply: (o, v: boolean) => (o.init = v) },
   { flags: '--security-opt <opt>', help: 'security option: no-new-privileges, seccomp=PROFILE.json or seccomp=unconfined (repeatable)', repeatable: true, apply: applySecurityOpt },
   { flags: '--cap-add <cap>', help: 'add a capability (e.g. NET_RAW, or ALL) (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.capAdd = v) },
   { flags: '--cap-drop <cap>', help: 'drop a capability (e.g. CHOWN, or ALL) (repeatable)', repeatable: true, apply: (o, v: string[]) => (o.capDrop = v) },

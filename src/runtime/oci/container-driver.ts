@@ -17,7 +17,8 @@ import { boundMounts } from './bound-mounts.js';
 import { ensureMountTargets } from './mount-targets.js';
 import { checkMountTargets } from '../../storage/volumes/mount-targets.js';
 import type { OciRuntime } from './runtime-cli.js';
-import { allowsTun, buildSpec, hostNofileLimit } from './spec.js';
+import { allowsTun, buildSpec, hostNofileLimit, initMounts } from './spec.js';
+import { findInit } from './init-binary.js';
 import { securitySpec } from './security-spec.js';
 import { mappedDevices } from './devices.js';
 import { RootfsLimits, giveRootfs } from './rootfs-setup.js';
@@ -99,6 +100,7 @@ export class ContainerDriver implements Driver {
     this.runtime(inst.config.runtime);
     // A capability the daemon lacks or a device missing on this host is an error now, not at start.
     resolveCapabilities(inst.config.security ?? {}, this.o.host.capabilities);
+    if (inst.config.init) await findInit();
     for (const d of inst.config.security?.devices ?? []) await mappedDevices(d);
     await mkdir(this.dir(inst), { recursive: true, mode: 0o711 });
     await this.limits.limit(this.dir(inst), this.rootfsDir(inst), inst.config.resources.storageBytes);
@@ -120,9 +122,10 @@ export class ContainerDriver implements Driver {
     try {
       const merged = await this.mountRootfs(inst, ctx);
       r.add(() => overlay.unmount(this.rootfsDir(inst)));
-      await ensureMountTargets(merged, ctx.network?.mounts ?? []);
+      const init = inst.config.init ? await findInit() : undefined;
+      await ensureMountTargets(merged, [...(ctx.network?.mounts ?? []), ...initMounts({ init })]);
       await checkMountTargets(merged, ctx.storage?.mounts ?? []);
-      const spec = await this.spec(inst, merged, ctx);
+      const spec = await this.spec(inst, merged, ctx, init);
       const bpf = await this.precompiledSeccomp(rt, spec);
       await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
       await rm(join(this.exitDir, inst.id), { force: true });
@@ -184,13 +187,14 @@ export class ContainerDriver implements Driver {
     return { key, used: !!b64 };
   }
 
-  private async spec(inst: Instance, merged: string, ctx: CreateContext) {
+  private async spec(inst: Instance, merged: string, ctx: CreateContext, init: string | undefined) {
     const c = inst.config;
     const user = await resolveUser(merged, c.user);
     const rtPath = this.o.runtimePath ?? ((p: string) => p);
     return buildSpec({
       rootfs: rtPath(merged),
       args: [...c.entrypoint, ...c.cmd],
+      init,
       env: c.env,
       cwd: c.workingDir || '/',
       user,

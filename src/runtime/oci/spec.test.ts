@@ -93,6 +93,15 @@ describe('buildSpec', () => {
     expect(by('/data')).toEqual(extra);
   });
 
+  it('--init: binds the init read-only at /run/hull-init, last, and starts the program under it', () => {
+    const tmpfs = { destination: '/run', source: 'tmpfs', type: 'tmpfs', options: ['nosuid'] };
+    const s = buildSpec(base({ args: ['sleep', '30'], init: '/usr/bin/tini-static', mounts: [tmpfs] }));
+    expect(s.process.args).toEqual(['/run/hull-init', '--', 'sleep', '30']);
+    expect(s.mounts.at(-1)).toEqual({ destination: '/run/hull-init', source: '/usr/bin/tini-static', type: 'bind', options: ['bind', 'ro', 'nosuid', 'nodev'] });
+    expect(buildSpec(base({ args: ['sleep', '30'] })).process.args).toEqual(['sleep', '30']);
+    expect(() => buildSpec(base({ init: 'tini' }))).toThrow(/must be an absolute path/);
+  });
+
   it('binds /sys instead of a fresh sysfs in a user namespace, and drops gid=5 if unmapped', () => {
     const m = buildSpec(base({ userns: { hostId: 100000, size: 65536 } })).mounts;
     expect(m.find((x) => x.destination === '/sys')).toEqual({

@@ -13,6 +13,7 @@ import {
   defaultMounts,
 } from './defaults.js';
 import { defaultSeccomp } from './seccomp.js';
+import { INIT_PATH } from './init-binary.js';
 import type { OciDevice, OciDeviceRule, OciLinux, OciNamespace, OciProcess, OciResources, OciSeccomp, OciSpec } from './spec-types.js';
 
 export type { OciSpec } from './spec-types.js';
@@ -60,6 +61,8 @@ export interface SpecOptions {
   seccomp?: 'unconfined' | OciSeccomp;
   /** docker's --privileged: every device allowed, no masked or read-only paths, /sys and the cgroup mount writable. */
   privileged?: boolean;
+  /** --init: the host's tini-static, bound at INIT_PATH and run as PID 1 with `args` after `--` (init-binary.ts). */
+  init?: string;
   /** Extra mounts, after the defaults (so they may cover them). */
   mounts?: Array<{ destination: string; source: string; type: string; options: string[] }>;
 }
@@ -81,7 +84,7 @@ export function buildSpec(o: SpecOptions): OciSpec {
     process: buildProcess(o),
     root: { path: o.rootfs, readonly: o.readonlyRootfs ?? false },
     ...(o.hostname ? { hostname: o.hostname } : {}),
-    mounts: [...defaultMounts({ userns: o.userns, privileged: o.privileged }), ...(o.mounts ?? []).map((m) => ({ ...m, options: [...m.options] }))],
+    mounts: [...defaultMounts({ userns: o.userns, privileged: o.privileged }), ...(o.mounts ?? []).map((m) => ({ ...m, options: [...m.options] })), ...initMounts(o)],
     linux: buildLinux(o),
   };
 }
@@ -92,7 +95,7 @@ function buildProcess(o: SpecOptions): OciProcess {
   return {
     terminal: o.terminal,
     user: { uid: o.user.uid, gid: o.user.gid, ...(additionalGids ? { additionalGids } : {}) },
-    args: [...o.args],
+    args: o.init ? [INIT_PATH, '--', ...o.args] : [...o.args],
     env: buildEnv(o),
     cwd: o.cwd || '/',
     // Inheritable stays empty (CVE-2022-24769) and ambient too, so a non-root
@@ -101,6 +104,12 @@ function buildProcess(o: SpecOptions): OciProcess {
     rlimits: [{ type: 'RLIMIT_NOFILE', soft: o.nofile, hard: o.nofile }],
     noNewPrivileges: o.noNewPrivileges,
   };
+}
+
+/** The init's bind mount, last so that no mount of the user's (a tmpfs on /run) covers it. */
+export function initMounts(o: Pick<SpecOptions, 'init'>): Array<{ destination: string; source: string; type: string; options: string[] }> {
+  if (!o.init) return [];
+  return [{ destination: INIT_PATH, source: o.init, type: 'bind', options: ['bind', 'ro', 'nosuid', 'nodev'] }];
 }
 
 /** The user's env, plus PATH, HOSTNAME and (with a terminal) TERM when missing, as docker adds them. */
@@ -196,6 +205,7 @@ const isUint = (n: unknown): n is number => Number.isSafeInteger(n) && (n as num
 function validate(o: SpecOptions): void {
   if (!isAbsolute(o.rootfs)) throw invalid(`rootfs "${o.rootfs}" must be an absolute path`);
   if (o.args.length === 0) throw invalid('no command to run: give a command or use an image with one');
+  if (o.init !== undefined && !isAbsolute(o.init)) throw invalid(`init "${o.init}" must be an absolute path`);
   if (o.cwd && !isAbsolute(o.cwd)) throw invalid(`working directory "${o.cwd}" must be an absolute path`);
   if (!isUint(o.user.uid) || !isUint(o.user.gid)) throw invalid(`invalid user ${o.user.uid}:${o.user.gid}`);
   if (!isAbsolute(o.cgroupsPath)) throw invalid(`cgroups path "${o.cgroupsPath}" must be absolute`);

@@ -64,7 +64,7 @@ export function containerInspect(inst: Instance, o: { image?: Image; logPath?: s
       DnsSearch: [],
       ExtraHosts: null,
       Links: null,
-      Init: null,
+      Init: inst.config.init ? true : null,
       ConsoleSize: [0, 0],
       Mounts: [],
     },

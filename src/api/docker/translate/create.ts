@@ -57,6 +57,7 @@ export function translateCreate(b: CreateBody, name: string | undefined, imageHe
     autoRemove: h.AutoRemove ?? false,
     ...(h.Runtime ? { runtime: h.Runtime } : {}),
     userns: false,
+    init: h.Init ?? false,
     ...security(h),
     ...resources(h),
     ...restart,

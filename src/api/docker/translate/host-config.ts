@@ -75,7 +75,6 @@ export function refuseUnsupported(h: HostConfigBody): void {
   if (h.PidMode) no(`--pid ${h.PidMode}`);
   if (h.IpcMode && !['', 'private', 'shareable', 'none'].includes(h.IpcMode)) no(`--ipc ${h.IpcMode}`);
   if (h.UTSMode) no(`--uts ${h.UTSMode}`);
-  if (h.Init) no('--init');
   if (h.UsernsMode && h.UsernsMode !== 'host') no(`--userns ${h.UsernsMode}`);
 }
 

@@ -35,6 +35,8 @@ describe("docker's create body → Hull's create options", () => {
       { hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' },
       { hostIp: '', hostPort: 0, containerPort: 53, protocol: 'udp' },
     ]);
+    expect(create({ HostConfig: { Init: true } }).options.init).toBe(true);
+    expect(create({ HostConfig: { Init: null } }).options.init).toBe(false);
     expect(options).toMatchObject({ memoryBytes: 64 << 20, cpus: 0.5, pidsLimit: -1, restartPolicy: 'on-failure', restartMaxRetries: 3, capDrop: ['ALL'], noNewPrivileges: true, seccompProfile: 'unconfined', storageBytes: 1 << 30, logConfig: { maxSize: 1 << 20, maxFile: 2 } });
   });
 
@@ -56,7 +58,7 @@ describe("docker's create body → Hull's create options", () => {
       'Hull ignores --add-host',
       'Hull ignores --sysctl',
     ]);
-    for (const h of [{ PidMode: 'host' }, { ReadonlyRootfs: true }, { Init: true }, { NetworkMode: 'container:x' }, { Mounts: [{ Type: 'npipe', Target: '/x' }] }]) {
+    for (const h of [{ PidMode: 'host' }, { ReadonlyRootfs: true }, { NetworkMode: 'container:x' }, { Mounts: [{ Type: 'npipe', Target: '/x' }] }]) {
       expect(() => create({ HostConfig: h }), JSON.stringify(h)).toThrow(expect.objectContaining({ status: 501 }));
     }
   });
