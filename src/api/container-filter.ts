@@ -2,13 +2,14 @@ import { invalid, notFound } from '../core/errors.js';
 import type { Image } from '../core/image.js';
 import type { Instance } from '../core/instance.js';
 import { dockerStatus } from './docker-view/container.js';
-import { anyOf, labelMatches, nameMatches, type Filters } from './filters.js';
+import { allLabels, anyOf, nameMatches, type Filters } from './filters.js';
 
 /**
  * `ps --filter`, as docker's daemon applies it to the container list:
  * name, label, status, ancestor, network, id, before, since, exited, and
  * Hull's isolation (container, vm) and type (container, vm). Values of one
- * filter are alternatives; different filters must all match.
+ * filter are alternatives, but every label given must match (as docker's);
+ * different filters must all match.
  */
 export const CONTAINER_FILTERS = ['name', 'label', 'status', 'ancestor', 'network', 'id', 'before', 'since', 'exited', 'isolation', 'type'] as const;
 
@@ -22,7 +23,7 @@ export function containerFilter(f: Filters, all: Instance[], images: Image[]): (
   const ancestors = (f.get('ancestor') ?? []).map((ref) => ancestorIds(ref, images));
   return (i) =>
     anyOf(f, 'name', (v) => nameMatches(v, i.name)) &&
-    anyOf(f, 'label', (v) => labelMatches(v, i.config.labels)) &&
+    allLabels(f, i.config.labels) &&
     anyOf(f, 'status', (v) => dockerStatus(i.state.status) === v) &&
     anyOf(f, 'id', (v) => i.id.startsWith(v.toLowerCase())) &&
     anyOf(f, 'network', (v) => (i.config.networks ?? []).some((a) => a.network === v || a.networkId === v || (v.length >= 3 && a.networkId.startsWith(v)))) &&

@@ -1,5 +1,5 @@
 import type { EventMessage } from '../core/events.js';
-import { anyOf, labelMatches, type Filters } from './filters.js';
+import { allLabels, anyOf, type Filters } from './filters.js';
 
 /**
  * `events --filter`, as docker's daemon matches them: type, event (the
@@ -21,7 +21,7 @@ export function eventFilter(f: Filters): (ev: EventMessage) => boolean {
     anyOf(f, 'vm', (v) => ev.Type === 'vm' && idOrName(v, ev)) &&
     anyOf(f, 'network', (v) => ev.Type === 'network' && idOrName(v, ev)) &&
     anyOf(f, 'image', (v) => imageMatches(v, ev)) &&
-    anyOf(f, 'label', (v) => labelMatches(v, ev.Actor.Attributes)) &&
+    allLabels(f, ev.Actor.Attributes) &&
     anyOf(f, 'service', (v) => (ev.Type === 'service' && idOrName(v, ev)) || (isInstance(ev) && ev.Actor.Attributes['hull.service'] === v));
 }
 

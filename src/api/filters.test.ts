@@ -50,7 +50,7 @@ describe('the filters query', () => {
 
 describe('ps filters', () => {
   const all = [
-    inst('web', { status: 'running', labels: { tier: 'front' }, net: 'backend', createdAt: '2024-01-01T00:00:01Z' }),
+    inst('web', { status: 'running', labels: { tier: 'front', team: 'a' }, net: 'backend', createdAt: '2024-01-01T00:00:01Z' }),
     inst('db', { status: 'exited', exitCode: 3, labels: { tier: 'data' }, image: 'postgres', imageId: 'sha256:pg', createdAt: '2024-01-01T00:00:02Z' }),
     inst('vm1', { status: 'running', type: 'vm', createdAt: '2024-01-01T00:00:03Z' }),
   ];
@@ -64,6 +64,9 @@ describe('ps filters', () => {
     expect(names({ name: ['w'] })).toEqual(['web']);
     expect(names({ label: ['tier'] })).toEqual(['web', 'db']);
     expect(names({ label: ['tier=data'] })).toEqual(['db']);
+    // Every label given must match (docker's), unlike other filters' values.
+    expect(names({ label: ['tier', 'team=a'] })).toEqual(['web']);
+    expect(names({ label: ['tier=front', 'tier=data'] })).toEqual([]);
     expect(names({ status: ['running'] })).toEqual(['web', 'vm1']);
     expect(names({ status: ['exited', 'running'], label: ['tier'] })).toEqual(['web', 'db']);
     expect(names({ id: [all[1].id.slice(0, 6)] })).toEqual(['db']);
@@ -122,6 +125,8 @@ describe('event filters and the event log', () => {
     expect(pick({ image: ['abcdef'] })).toEqual(['image tag']);
     expect(pick({ network: ['backend'] })).toEqual(['network connect']);
     expect(pick({ label: ['tier=front'] })).toEqual(['container start']);
+    expect(pick({ label: ['tier=front', 'image=busybox'] })).toEqual(['container start']);
+    expect(pick({ label: ['tier=front', 'image=other'] })).toEqual([]);
     expect(pick({ type: ['container'], event: ['start', 'die'] })).toEqual(['container start']);
   });
 

@@ -53,6 +53,16 @@ export function nameMatches(pattern: string, name: string): boolean {
   return names.some((n) => (start && end ? n === core : start ? n.startsWith(core) : end ? n.endsWith(core) : n.includes(core)));
 }
 
+/**
+ * docker's label filter: every `label=` given must match, not any one of
+ * them (`--filter label=a --filter label=b` lists what has both; compose asks
+ * for its project and oneoff labels at once). Other filters' values are
+ * alternatives (anyOf).
+ */
+export function allLabels(f: Filters, labels: Record<string, string>): boolean {
+  return (f.get('label') ?? []).every((want) => labelMatches(want, labels));
+}
+
 /** `k` (has the label) or `k=v` (has it with that value), as docker's label filter. */
 export function labelMatches(want: string, labels: Record<string, string>): boolean {
   const i = want.indexOf('=');

@@ -69,7 +69,7 @@ export const PARITY: Record<string, VerbParity> = {
     note: 'VMs are listed too, with a TYPE column',
     same: ['--all', '--quiet', '--no-trunc', '--last', '--latest'],
     differs: {
-      '--filter': "name matches a substring anchored by ^ and $, not a regular expression (no pattern can make the daemon backtrack); no volume, publish, expose, health, is-task; isolation and type take container or vm",
+      '--filter': "name matches a substring anchored by ^ and $, not a regular expression (no pattern can make the daemon backtrack); every label= given must match, as docker's; no volume, publish, expose, health, is-task; isolation and type take container or vm",
       '--format': FORMAT_LIST,
     },
     dockerOnly: { '--size': "Hull does not measure a container's writable layer (.Size is N/A)" },

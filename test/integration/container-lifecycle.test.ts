@@ -117,6 +117,16 @@ describe('container lifecycle through the CLI', () => {
     expect((await d.ok(['ps', '-aq'])).trim()).toBe('');
   });
 
+  it('ps --filter label: every label given must match, as docker', async () => {
+    await d.ok(['create', '--name', 'lab-ab', '-l', 'a=1', '-l', 'b=2', 'busybox', 'true']);
+    await d.ok(['create', '--name', 'lab-a', '-l', 'a=1', 'busybox', 'true']);
+    const ls = async (...f: string[]) => (await d.ok(['ps', '-a', '--format', '{{.Names}}', ...f.flatMap((x) => ['--filter', x])])).trim().split('\n').filter(Boolean).sort();
+    expect(await ls('label=a=1')).toEqual(['lab-a', 'lab-ab']);
+    expect(await ls('label=a=1', 'label=b')).toEqual(['lab-ab']);
+    expect(await ls('label=a', 'label=b=3')).toEqual([]);
+    await d.ok(['rm', 'lab-ab', 'lab-a']);
+  });
+
   it('runs with runc too', async () => {
     const r = await d.hull(['run', '--rm', '--runtime', 'runc', 'busybox', 'cat', '/proc/self/status']);
     expect(r.code).toBe(0);

@@ -70,12 +70,5 @@ function issues(e: z.ZodError): string {
 /** Go's nil slice and map come as null: read them as absent. */
 export const nullable = <T extends z.ZodType>(t: T) => t.nullish().transform((v) => v ?? undefined);
 
-/** docker's label filter: every `label=` given must match (`k` or `k=v`), not any one of them. */
-export function allLabels(f: Map<string, string[]>, labels: Record<string, string>): boolean {
-  return (f.get('label') ?? []).every((want) => {
-    const i = want.indexOf('=');
-    if (i < 0) return Object.prototype.hasOwnProperty.call(labels, want);
-    const k = want.slice(0, i);
-    return Object.prototype.hasOwnProperty.call(labels, k) && labels[k] === want.slice(i + 1);
-  });
-}
+/** docker's label filter (every `label=` given must match): the one Hull's own filters use. */
+export { allLabels } from '../filters.js';

@@ -30,12 +30,12 @@ export const containerRoutes =
       const f = parseFilters(qStr(q, 'filters'), [...CONTAINER_FILTERS, 'health', 'volume']);
       const all = await containers(engine, true);
       const wantAll = qBool(q, 'all') || limit > 0 || f.has('status') || f.has('exited');
-      // docker's label filter wants every label given (compose asks for project and oneoff at once); the others any value.
-      const own = new Map([...f].filter(([k]) => k === 'label' || k === 'health' || k === 'volume'));
+      // health and volume are the socket's own; the rest (labels too) are Hull's ps filters.
+      const own = new Map([...f].filter(([k]) => k === 'health' || k === 'volume'));
       for (const k of own.keys()) f.delete(k);
       const keep = containerFilter(f, all, await images.list());
       const vols = own.has('volume') ? await engine.volumes.store().list() : [];
-      const rows = all.filter((i) => (wantAll || isLive(i)) && allLabels(own, i.config.labels) && ownFilters(own, i, vols) && keep(i));
+      const rows = all.filter((i) => (wantAll || isLive(i)) && ownFilters(own, i, vols) && keep(i));
       const shown = limit > 0 ? rows.slice(0, limit) : rows;
       const volume = await volumeLookup(engine.volumes.store(), shown);
       return shown.map((i) => containerSummary(i, volume));
