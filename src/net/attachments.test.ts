@@ -43,6 +43,17 @@ describe('attachments', () => {
     expect(lookupName(live, 'n1', 'aaaaaaaaaaaa', '10.1.0.3')).toEqual(['10.1.0.2']);
   });
 
+  it('answers an alias on any network the asker shares, with the address there; not to others', () => {
+    const live: Live[] = [
+      { id: A, name: 'api', networks: [att('n1', '10.1.0.2'), att('n2', '10.2.0.2', 'eth1', ['svc'])], ports: [] },
+      { id: B, name: 'both', networks: [att('n1', '10.1.0.3'), att('n2', '10.2.0.3', 'eth1')], ports: [] },
+      { id: C, name: 'one', networks: [att('n1', '10.1.0.4')], ports: [] },
+    ];
+    expect(lookupName(live, 'n1', 'svc', '10.1.0.3')).toEqual(['10.2.0.2']); // asks n1's server, the alias is on n2
+    expect(lookupName(live, 'n1', 'svc', '10.1.0.4')).toBeUndefined(); // not on n2
+    expect(lookupName(live, 'n1', 'api', '10.1.0.3')).toEqual(['10.1.0.2']);
+  });
+
   it('publishes to the first open network', () => {
     const live: Live[] = [{ id: A, name: 'x', networks: [att('in', '10.1.0.2'), att('out', '10.2.0.2', 'eth1')], ports: [{ hostIp: '', hostPort: 80, containerPort: 8080, protocol: 'tcp' }] }];
     expect(portRules(live, [net('in', true), net('out')])).toEqual([{ hostIp: '', hostPort: 80, containerPort: 8080, protocol: 'tcp', ip: '10.2.0.2' }]);

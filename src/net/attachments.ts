@@ -46,19 +46,31 @@ export function checkRequest(nets: Network[], aliases: string[], ports: PortMapp
 }
 
 /**
+ * The networks whose names the asker sees: the one it asked on first, then
+ * the others it is on (found by its address on the network asked). A
+ * container's resolv.conf names one network's server, so that server answers
+ * for all of them, as docker's embedded DNS does.
+ */
+export function askerNetworks(live: Live[], networkId: string, client: string): string[] {
+  const asker = live.find((l) => l.networks.some((a) => a.networkId === networkId && a.ipAddress === client));
+  return [networkId, ...(asker?.networks ?? []).map((a) => a.networkId).filter((id) => id !== networkId)];
+}
+
+/**
  * What a name server answers: names, short ids and aliases of live
- * instances that share a network with the asker (found by its address on
- * the network asked), with their address on a shared network (this one first).
+ * instances on a network the asker is on, with their address on a shared
+ * network (the one asked first). An alias is a name on its own network only:
+ * it answers with the address there.
  */
 export function lookupName(live: Live[], networkId: string, name: string, client: string): string[] | undefined {
-  const asker = live.find((l) => l.networks.some((a) => a.networkId === networkId && a.ipAddress === client));
-  const shared = new Set(asker ? asker.networks.map((a) => a.networkId) : [networkId]);
+  const shared = askerNetworks(live, networkId, client);
   const ips: string[] = [];
   for (const l of live) {
-    const on = l.networks.filter((a) => shared.has(a.networkId));
-    const a = on.find((x) => x.networkId === networkId) ?? on[0];
-    if (!a) continue;
-    if (l.name.toLowerCase() === name || shortId(l.id) === name || a.aliases.some((x) => x.toLowerCase() === name)) ips.push(a.ipAddress);
+    const on = shared.map((id) => l.networks.find((a) => a.networkId === id)).filter((a): a is NetworkAttachment => !!a);
+    if (!on.length) continue;
+    const byName = l.name.toLowerCase() === name || shortId(l.id) === name;
+    const a = byName ? on[0] : on.find((x) => x.aliases.some((al) => al.toLowerCase() === name));
+    if (a) ips.push(a.ipAddress);
   }
   return ips.length ? ips : undefined;
 }

@@ -8,7 +8,7 @@ import { idMapOf, type Instance, type InstanceType } from '../core/instance.js';
 import type { Network, NetworkAttachment, NetworkMode, PortMapping } from '../core/network.js';
 import { Reverter } from '../core/reverter.js';
 import type { NetworkContext, TapDevice } from '../runtime/driver.js';
-import { MAX_INTERFACES, checkRequest, hostIfName, lookupName, portRules, toEndpoints, type Live } from './attachments.js';
+import { MAX_INTERFACES, askerNetworks, checkRequest, hostIfName, lookupName, portRules, toEndpoints, type Live } from './attachments.js';
 import type { Store } from '../store/store.js';
 import { removeContainerFiles, writeContainerFiles } from './container-files.js';
 import { DnsServer, hostUpstreams, type Upstream } from './dns/server.js';
@@ -289,7 +289,12 @@ export class NetworkManager {
     const { prefix } = parseCidr(n.subnet);
     await link.ensureBridge(n.bridge, `${n.gateway}/${prefix}`, macForIp(parseIp(n.gateway)));
     if (!this.dns.has(n.id)) {
-      const lookup = (name: string, client: string) => lookupName([...this.live.values()], n.id, name, client) ?? lookupService([...this.services.lbs.values()], n.id, name, this.turn++);
+      const lookup = (name: string, client: string) => {
+        const live = [...this.live.values()];
+        const turn = this.turn++;
+        const services = [...this.services.lbs.values()];
+        return lookupName(live, n.id, name, client) ?? firstOf(askerNetworks(live, n.id, client), (id) => lookupService(services, id, name, turn));
+      };
       const dns = await DnsServer.start({ address: n.gateway, clients: n.subnet, lookup, upstreams: n.internal ? [] : this.upstreams });
       this.dns.set(n.id, dns);
     }
@@ -591,3 +596,12 @@ const netKind = (inst: Instance): InstanceType => (inst.type === 'vm' || inst.co
 
 /** The host ports a container publishes for UDP. */
 const udpHostPorts = (ports: PortMapping[]): number[] => ports.filter((p) => p.protocol === 'udp' && p.hostPort > 0).map((p) => p.hostPort);
+
+/** The first answer `f` gives for the items in order. */
+function firstOf<T, R>(items: T[], f: (item: T) => R | undefined): R | undefined {
+  for (const i of items) {
+    const r = f(i);
+    if (r !== undefined) return r;
+  }
+  return undefined;
+}

@@ -195,6 +195,17 @@ describe('networks', () => {
     // ...but a published port on the host is for everyone.
     expect(await d.ok([...other, 'wget', '-qO-', `http://10.231.8.1:${PORT}/`])).toBe('hello-from-api\n');
     expect(await d.ok(['run', '--rm', '--network', 'othernet', '--network', 'appnet', 'busybox', 'wget', '-qO-', 'http://api/'])).toBe('hello-from-api\n');
+    // On two networks, the names and aliases of both resolve through the first one's server (resolv.conf names one).
+    // far is on both; its alias only on othernet, which answers with its othernet address.
+    await d.ok(['run', '-d', '--name', 'far', '--network', 'appnet', 'busybox', 'sleep', '300']);
+    await d.ok(['network', 'connect', '--alias', 'faraway', 'othernet', 'far']);
+    const farIp = await ipOf('far', 1);
+    const both = await d.ok(['run', '--rm', '--network', 'appnet', '--network', 'othernet', 'busybox', 'sh', '-c', 'grep nameserver /etc/resolv.conf; nslookup api; nslookup faraway']);
+    expect(both).toContain(`nameserver ${GATEWAY}`);
+    expect(both).toContain(`Address: ${apiIp}`);
+    expect(both).toContain(`Name:\tfaraway\nAddress: ${farIp}\n`);
+    expect((await d.hull(['run', '--rm', '--network', 'appnet', 'busybox', 'nslookup', 'faraway'])).code).not.toBe(0);
+    await d.ok(['rm', '-f', 'far']);
   });
 
   it('an internal network reaches its own members and nothing else', async () => {
