@@ -181,7 +181,7 @@ export const PARITY: Record<string, VerbParity> = {
     docker: 'docker events',
     note: 'VMs are their own type (vm); the daemon keeps its last 1024 events for --since (docker 256)',
     same: ['--since', '--until'],
-    differs: { '--filter': 'type, event, container, image, network, label, scope, service (a service and its replicas); Hull adds vm; no daemon, plugin, volume yet', '--format': "json is docker's message per line; templates see docker's Go fields" },
+    differs: { '--filter': 'type, event, container, image, network, label, scope, service (a service and its replicas); Hull adds vm; no daemon or plugin events, no volume= key yet (type=volume works)', '--format': "json is docker's message per line; templates see docker's Go fields" },
   },
   apply: {
     docker: 'docker stack deploy',

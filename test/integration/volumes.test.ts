@@ -258,3 +258,14 @@ describe('bad input and hostile containers', () => {
     await d.ok(['volume', 'rm', 'cpvol']);
   }, 60_000);
 });
+
+describe('volume events', () => {
+  it("emits docker's volume events: create when one is made (by volume create or on first use), destroy at rm", async () => {
+    await d.ok(['volume', 'create', 'evvol']);
+    await d.ok(['volume', 'create', 'evvol']); // already there: nothing made, no event
+    await d.ok(['run', '--rm', '-v', 'evfirst:/x', 'busybox', 'true']);
+    await d.ok(['volume', 'rm', 'evvol', 'evfirst']);
+    const ev = await d.ok(['events', '--since', '5m', '--until', '0s', '--filter', 'type=volume', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}']);
+    expect(ev.split('\n').filter((l) => / ev(vol|first) /.test(l))).toEqual(['create evvol local', 'create evfirst local', 'destroy evvol local', 'destroy evfirst local']);
+  });
+});

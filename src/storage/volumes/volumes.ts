@@ -6,6 +6,7 @@ import type { Instance } from '../../core/instance.js';
 import { KeyedLock } from '../../core/keyed-lock.js';
 import { Reverter } from '../../core/reverter.js';
 import { checkVolumeName, type Volume, type VolumeDriver } from '../../core/volume.js';
+import type { EventSink } from '../../core/events.js';
 import type { Store } from '../../store/store.js';
 import * as block from './block.js';
 import * as local from './local.js';
@@ -56,7 +57,13 @@ export class Volumes {
   constructor(
     readonly root: string,
     private store: Store,
+    /** Where docker's volume events go: create when one is made (by name, anonymous, or on first use), destroy when removed. */
+    private events?: EventSink,
   ) {}
+
+  private emit(action: 'create' | 'destroy', v: Volume): void {
+    this.events?.publish('volume', action, v.name, { driver: v.driver });
+  }
 
   paths(v: Pick<Volume, 'id' | 'driver' | 'options'>): VolumePaths {
     return new VolumePaths(this.root, v);
@@ -83,6 +90,7 @@ export class Volumes {
       else await local.create(p);
       const done = await this.store.update<Volume>('volume', id, (cur) => ({ ...cur, status: 'ready' }));
       r.success();
+      this.emit('create', done);
       return done;
     } finally {
       await r.revert();
@@ -151,6 +159,7 @@ export class Volumes {
       }
       await this.store.update<Volume>('volume', v.id, (cur) => ({ ...cur, status: 'removing' }));
       await this.destroy(v);
+      this.emit('destroy', v);
     });
   }
 

@@ -63,7 +63,6 @@ export const volumeRoutes =
       const driver = b.Driver || 'local';
       if (driver !== 'local' && driver !== 'block') throw new DockerError(501, `volume driver "${driver}" is not supported by Hull (local, or Hull's block)`);
       const v = await vols().create({ ...(b.Name ? { name: b.Name } : {}), driver, labels: b.Labels ?? {}, options: b.DriverOpts ?? {} });
-      ctx.engine.eventLog.publish('volume', 'create', v.name, { driver: v.driver });
       return reply.status(201).send(await json(v));
     });
 
@@ -82,7 +81,6 @@ export const volumeRoutes =
           if (isHullError(e, 'conflict')) throw new DockerError(409, `remove ${v.name}: volume is in use - ${e.message}`);
           throw e;
         });
-      ctx.engine.eventLog.publish('volume', 'destroy', v.name, { driver: v.driver });
       return reply.status(204).send();
     });
 
@@ -100,7 +98,6 @@ export const volumeRoutes =
           .catch(() => false);
         if (!gone) continue;
         deleted.push(v.name);
-        ctx.engine.eventLog.publish('volume', 'destroy', v.name, { driver: v.driver });
       }
       return { VolumesDeleted: deleted, SpaceReclaimed: 0 };
     });
