@@ -55,6 +55,8 @@ export interface InstanceMount {
   target: string;
   readOnly: boolean;
   volumeId?: string;
+  /** A volume's driver, kept at create (absent in older records: local, the default). */
+  driver?: VolumeDriver;
   /** Do not seed an empty volume from the image (`nocopy`, `volume-nocopy`). */
   noCopy?: boolean;
   /** `-v /host:/path` makes a missing host directory; `--mount type=bind` refuses one (as docker). */

@@ -259,7 +259,7 @@ describe('bad input and hostile containers', () => {
   }, 60_000);
 });
 
-describe('volume events', () => {
+describe("volume events and docker's Mounts view", () => {
   it("emits docker's volume events: create when one is made (by volume create or on first use), destroy at rm", async () => {
     await d.ok(['volume', 'create', 'evvol']);
     await d.ok(['volume', 'create', 'evvol']); // already there: nothing made, no event
@@ -267,5 +267,14 @@ describe('volume events', () => {
     await d.ok(['volume', 'rm', 'evvol', 'evfirst']);
     const ev = await d.ok(['events', '--since', '5m', '--until', '0s', '--filter', 'type=volume', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}']);
     expect(ev.split('\n').filter((l) => / ev(vol|first) /.test(l))).toEqual(['create evvol local', 'create evfirst local', 'destroy evvol local', 'destroy evfirst local']);
+  });
+
+  it("lists a container's mounts in docker's Mounts: ps's MOUNTS column and inspect templates", async () => {
+    await d.ok(['run', '-d', '--name', 'mnt', '-v', 'mvol:/data', '-v', '/tmp:/h:ro', 'busybox', 'sleep', '30']);
+    expect((await d.ok(['ps', '--filter', 'name=^mnt$', '--format', '{{.Mounts}} {{.LocalVolumes}}'])).trim()).toBe('mvol,/tmp 1');
+    expect((await d.ok(['inspect', '-f', '{{range .Mounts}}{{.Type}}:{{.Destination}}:{{.RW}} {{end}}', 'mnt'])).trim()).toBe('volume:/data:true bind:/h:false');
+    expect((await d.ok(['inspect', '-f', '{{(index .Mounts 0).Name}} {{(index .Mounts 0).Driver}}', 'mnt'])).trim()).toBe('mvol local');
+    await d.ok(['rm', '-f', 'mnt']);
+    await d.ok(['volume', 'rm', 'mvol']);
   });
 });

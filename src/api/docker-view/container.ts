@@ -1,6 +1,7 @@
 import { humanDuration } from '../../core/human.js';
 import type { Instance, InstanceStatus } from '../../core/instance.js';
 import type { NetworkAttachment, PortMapping } from '../../core/network.js';
+import { mountPoints, type MountLike } from './mounts.js';
 
 /**
  * A container (or VM) in the shapes docker's Engine API gives: the
@@ -143,7 +144,7 @@ export function containerJson(inst: Instance) {
     Driver: inst.type === 'vm' ? 'qcow2' : 'overlay',
     Platform: 'linux',
     HostConfig: hostConfig(inst),
-    Mounts: [] as unknown[],
+    Mounts: mountPoints(c.mounts ?? []),
     Config: {
       Hostname: c.hostname,
       Domainname: '',
@@ -178,6 +179,7 @@ export interface SummaryLike {
   ports?: PortMapping[];
   labels?: Record<string, string>;
   networks?: Array<Pick<NetworkAttachment, 'network' | 'networkId' | 'ipAddress' | 'gateway' | 'macAddress' | 'prefixLen' | 'aliases'>>;
+  mounts?: MountLike[];
 }
 
 /** docker's `GET /containers/json` row. */
@@ -194,6 +196,6 @@ export function containerSummaryJson(s: SummaryLike, now = Date.now()) {
     State: dockerStatus(s.status as InstanceStatus),
     Status: statusText(s, now),
     NetworkSettings: { Networks: Object.fromEntries((s.networks ?? []).map((a) => [a.network, { NetworkID: a.networkId, IPAddress: a.ipAddress, Gateway: a.gateway, MacAddress: a.macAddress, IPPrefixLen: a.prefixLen, Aliases: a.aliases }])) },
-    Mounts: [] as Array<{ Name?: string; Source?: string; Driver?: string }>,
+    Mounts: mountPoints(s.mounts ?? []) as Array<{ Name?: string; Source?: string; Driver?: string }>,
   };
 }

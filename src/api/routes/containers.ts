@@ -31,6 +31,7 @@ export function summary(i: Instance) {
     ports: i.config.ports ?? [],
     labels: i.config.labels,
     networks: (i.config.networks ?? []).map((a) => ({ network: a.network, networkId: a.networkId, ipAddress: a.ipAddress, gateway: a.gateway, macAddress: a.macAddress, prefixLen: a.prefixLen, aliases: a.aliases })),
+    mounts: (i.config.mounts ?? []).map((m) => ({ type: m.type, source: m.source, target: m.target, readOnly: m.readOnly, ...(m.driver ? { driver: m.driver } : {}), ...(m.propagation ? { propagation: m.propagation } : {}) })),
   };
 }
 

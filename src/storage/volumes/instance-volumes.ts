@@ -130,11 +130,11 @@ export class InstanceVolumes {
     if (!m.source) {
       const v = await this.volumes.create({ anonymous: true, ...(m.volumeOptions?.driver ? { driver: m.volumeOptions.driver as 'local' | 'block' } : {}) });
       r.add(() => this.volumes.remove(v.id));
-      return { ...m, source: v.name, volumeId: v.id };
+      return { ...m, source: v.name, volumeId: v.id, driver: v.driver };
     }
     const { volume, made } = await this.volumes.ensure(m.source, m.volumeOptions);
     if (made) r.add(() => this.volumes.remove(volume.id));
-    return { ...m, volumeId: volume.id };
+    return { ...m, volumeId: volume.id, driver: volume.driver };
   }
 
   /**

@@ -3,6 +3,9 @@ import { PROPAGATIONS, type Propagation } from '../../../core/volume.js';
 import type { Instance } from '../../../core/instance.js';
 import type { CreateOptions } from '../../../engine/create-options.js';
 import type { Volumes } from '../../../storage/volumes/volumes.js';
+import { mountPoints as viewMountPoints, type VolumeInfo } from '../../docker-view/mounts.js';
+
+export type { VolumeInfo } from '../../docker-view/mounts.js';
 import { DockerError } from '../errors.js';
 import type { CreateBody, HostConfigBody } from './create-body.js';
 
@@ -45,20 +48,9 @@ function mountOf(m: MountBodyOf, warnings: string[]): MountRequest {
   return out;
 }
 
-/** What the docker view needs of a mounted volume. */
-export interface VolumeInfo {
-  name: string;
-  driver: string;
-  hostDir: string;
-}
-
-/** A container's mounts as docker's MountPoint list (inspect's and ps's `Mounts`). */
+/** A container's mounts as docker's MountPoint list, with the volumes' host directories (docker-view/mounts.ts). */
 export function mountPoints(inst: Instance, volume: (id: string) => VolumeInfo | undefined) {
-  return (inst.config.mounts ?? []).map((m) => {
-    const v = m.volumeId ? volume(m.volumeId) : undefined;
-    const base = { Type: m.type, Source: m.type === 'volume' ? (v?.hostDir ?? '') : m.source, Destination: m.target, Mode: m.type === 'bind' ? (m.readOnly ? 'ro' : '') : m.type === 'volume' ? 'z' : '', RW: !m.readOnly, Propagation: m.type === 'bind' ? (m.propagation ?? 'rprivate') : '' };
-    return m.type === 'volume' ? { ...base, Name: v?.name ?? m.source, Driver: v?.driver ?? 'local' } : base;
-  });
+  return viewMountPoints(inst.config.mounts ?? [], volume);
 }
 
 /** docker's HostConfig.Binds and Tmpfs, as `-v` and `--tmpfs` would have said them. */
