@@ -77,6 +77,8 @@ export interface NetPlan {
  */
 export class NetworkManager {
   private dns = new Map<string, DnsServer>();
+  /** The networks up now that are not internal: their members' names may be forwarded from an internal network's server. */
+  private openNets = new Set<string>();
   private live = new Map<string, Live>();
   /** Published ports held on the host while their instance runs (ports.ts holdHostPort). */
   private holds = new Map<string, Array<() => Promise<void>>>();
@@ -295,12 +297,16 @@ export class NetworkManager {
         const services = [...this.services.lbs.values()];
         return lookupName(live, n.id, name, client) ?? firstOf(askerNetworks(live, n.id, client), (id) => lookupService(services, id, name, turn));
       };
-      const dns = await DnsServer.start({ address: n.gateway, clients: n.subnet, lookup, upstreams: n.internal ? [] : this.upstreams });
+      // An internal network's members reach the outside world's names only when they are on an open network too (as docker).
+      const forwards = n.internal ? (client: string) => askerNetworks([...this.live.values()], n.id, client).some((id) => this.openNets.has(id)) : undefined;
+      const dns = await DnsServer.start({ address: n.gateway, clients: n.subnet, lookup, upstreams: this.upstreams, forwards });
       this.dns.set(n.id, dns);
     }
+    if (!n.internal) this.openNets.add(n.id);
   }
 
   private async bringDown(n: Network): Promise<void> {
+    this.openNets.delete(n.id);
     this.dns.get(n.id)?.close();
     this.dns.delete(n.id);
     await link.deleteLink(n.bridge);

@@ -215,6 +215,11 @@ describe('networks', () => {
     expect(await d.ok([...inner, 'wget -qO- http://vault/'])).toBe('secret\n');
     expect(await d.ok([...inner, `timeout 2 wget -qO- http://10.231.9.1:${PORT}/; echo rc=$?`])).not.toContain('rc=0');
     expect(await d.ok([...inner, 'nslookup outside.test; echo rc=$?'])).not.toContain('192.0.2.44');
+    // A member that is on an open network too resolves the outside world's names through the internal one's server (as docker).
+    const both = await d.ok(['run', '--rm', '--network', 'inner', '--network', 'appnet', 'busybox', 'sh', '-c', 'grep nameserver /etc/resolv.conf; nslookup outside.test; nslookup vault']);
+    expect(both).toContain('nameserver 10.231.9.1');
+    expect(both).toContain('192.0.2.44');
+    expect(both).toContain(`Address: ${await ipOf('vault')}`);
     expect((await d.hull(['run', '--rm', '--network', 'inner', '-p', '80', 'busybox', 'true'])).stderr).toMatch(/inner is internal/);
     await d.ok(['rm', '-f', 'vault']);
     await d.ok(['network', 'rm', 'inner']);

@@ -53,6 +53,18 @@ describe('DnsServer', () => {
     expect(up.seen).toEqual(['example.org']); // single-label names never leave
   });
 
+  it('forwards only for the clients `forwards` allows (an internal network: members on an open network too)', async () => {
+    const up = await fakeResolver();
+    let allowed = false;
+    const srv = await DnsServer.start({ address: '127.0.0.1', lookup: () => undefined, upstreams: [{ host: '127.0.0.1', port: up.port }], forwards: (client) => client === '127.0.0.1' && allowed });
+    closers.push(() => srv.close());
+    const c = await udp();
+    expect((await ask(c, srv.port, buildQuery(1, 'example.org'))).rcode).toBe(5);
+    allowed = true;
+    expect(await ask(c, srv.port, buildQuery(2, 'example.org'))).toEqual({ id: 2, rcode: 0, ips: ['192.0.2.1'] });
+    expect(up.seen).toEqual(['example.org']);
+  });
+
   it('refuses names it does not know when it has no upstream, and fails when upstreams stay silent', async () => {
     const c = await udp();
     const internal = await DnsServer.start({ address: '127.0.0.1', lookup: () => undefined, upstreams: [] });

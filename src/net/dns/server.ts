@@ -14,8 +14,10 @@ export interface DnsServerOptions {
   address: string;
   /** Addresses for a name the asking client may see (instance names, aliases), or undefined. */
   lookup: (name: string, client: string) => string[] | undefined;
-  /** Where other names go; none: they are refused (internal networks). */
+  /** Where other names go; none: they are refused. */
   upstreams: Upstream[];
+  /** Whether this client's other names go to the upstreams (absent: every client's do). */
+  forwards?: (client: string) => boolean;
   /** Only clients in this CIDR (the network's subnet) are answered; others are dropped unread. */
   clients?: string;
   limits?: Partial<DnsLimits>;
@@ -95,7 +97,7 @@ export class DnsServer {
     const known = this.o.lookup(q.name.replace(/\.$/, ''), client);
     // A known name has only IPv4 addresses: other types get "no data", not a forward.
     if (known) return buildAnswer(msg, q, q.type === TYPE_A ? known : []);
-    if (!this.o.upstreams.length) return buildAnswer(msg, q, [], RCODE.refused);
+    if (!this.o.upstreams.length || this.o.forwards?.(client) === false) return buildAnswer(msg, q, [], RCODE.refused);
     // A single-label name is an instance name or nothing: never sent to the outside world.
     if (!q.name.includes('.')) return buildAnswer(msg, q, [], RCODE.nxDomain);
     return undefined;
