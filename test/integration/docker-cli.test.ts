@@ -67,6 +67,9 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     // --init: tini as PID 1, the program's exit code passed through.
     const init = await docker(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'head -c 14 /proc/1/cmdline; exit 6']);
     expect(init).toMatchObject({ code: 6, stdout: '/run/hull-init' });
+    const initc = (await must(['create', '--init', 'busybox', 'true'])).trim();
+    expect((await must(['inspect', '-f', '{{.HostConfig.Init}} {{.Path}} {{.Args}}', initc])).trim()).toBe('true true []');
+    await must(['rm', initc]);
     const input = await docker(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; exit 4'], { input: 'piped in\n' });
     expect(input).toMatchObject({ code: 4, stdout: 'piped in\n' });
     // --rm took them all away.

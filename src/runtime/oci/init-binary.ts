@@ -12,8 +12,8 @@ export const INIT_PATH = '/run/hull-init';
 const BINARY = 'tini-static';
 
 /** The host's tini-static, or a clear error naming the package that has it. */
-export async function findInit(): Promise<string> {
-  const path = await which(BINARY);
+export async function findInit(find: (name: string) => Promise<string | undefined> = which): Promise<string> {
+  const path = await find(BINARY);
   if (!path) throw new HullError('unavailable', `--init needs ${BINARY}, from Debian's tini package: install it (apt-get install tini, or npm run setup)`);
   return path;
 }
