@@ -10,6 +10,12 @@ export interface RelayOptions {
   detachKeys?: Buffer;
 }
 
+/** With a terminal: this one's size, for an exec to start with (docker's ConsoleSize); none when stdout is no terminal. */
+export function consoleSize(tty: boolean): { consoleSize?: { rows: number; cols: number } } {
+  const out = process.stdout;
+  return tty && out.isTTY && out.rows && out.columns ? { consoleSize: { rows: out.rows, cols: out.columns } } : {};
+}
+
 /** How a relay ended: the stream closed, or the user typed the detach keys. */
 export type RelayEnd = 'ended' | 'detached';
 

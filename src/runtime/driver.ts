@@ -66,6 +66,8 @@ export interface ExecOptions {
   user: string;
   tty: boolean;
   stdin: boolean;
+  /** With tty: the terminal's size from the start, so a program that reads it at once sees the caller's, not 0×0. */
+  consoleSize?: { rows: number; cols: number };
 }
 
 export interface ExecSession {

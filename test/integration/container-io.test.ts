@@ -42,6 +42,8 @@ describe('streams: stdin, terminals, logs', () => {
     const r = await underTty(['exec', '-it', 'io', 'sh'], 'tty; exit 6\n');
     expect(r.out).toMatch(/\/dev\/pts\/\d+/);
     expect(r.code).toBe(6);
+    // The terminal has the caller's size from the start: a command that reads it at once sees it (not 0 0).
+    for (let i = 0; i < 3; i++) expect((await underTty(['exec', '-it', 'io', 'stty', 'size'], '', 111, 33)).out).toMatch(/^33 111\r?$/m);
     const i = await d.hull(['exec', '-i', 'io', 'sh', '-c', 'cat > /tmp/in; wc -c < /tmp/in'], { input: 'hello' });
     expect(i.stdout.trim()).toBe('5');
   });

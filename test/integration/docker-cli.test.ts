@@ -175,6 +175,8 @@ describe.skipIf(!clients.length).each(clients)('$name', (client: DockerClient) =
     expect(r.out).toContain('in-42');
     expect(r.out).toMatch(/\/dev\/pts\/\d+/);
     expect(r.code).toBe(3);
+    // docker 23 and later send the terminal's size with the start (ConsoleSize): a command that reads it at once sees it.
+    if (Number(client.name.match(/\d+/)?.[0]) >= 23) expect((await dockerTty(client, sock, ['exec', '-it', name, 'stty', 'size'], [])).out).toContain('30 100');
     await must(['rm', '-f', name]);
   });
 

@@ -8,6 +8,8 @@ import { DockerError, orNoSuch } from './errors.js';
 import { detachable, selectStreams, streamType, type Answer } from './hijack.js';
 import { dockerBody, nullable } from './query.js';
 import type { DockerCtx } from './server.js';
+/** docker's [height, width] as the driver's size; none for 0×0 (a client that does not know it). */
+export const consoleSize = (s: readonly number[] | null | undefined) => (s && s[0] && s[1] ? { consoleSize: { rows: s[0], cols: s[1] } } : {});
 
 /** What docker's exec create asks that Hull's exec options do not hold. */
 export interface ExecExtras {
@@ -18,7 +20,7 @@ export interface ExecExtras {
 }
 export const execExtras = new WeakMap<ExecRecord, ExecExtras>();
 
-const StartBody = z.object({ Detach: nullable(z.boolean()), Tty: nullable(z.boolean()), ConsoleSize: nullable(z.array(z.number()).length(2)) }).loose();
+const StartBody = z.object({ Detach: nullable(z.boolean()), Tty: nullable(z.boolean()), ConsoleSize: nullable(z.array(z.number().int().min(0).max(65535)).length(2)) }).loose();
 
 /**
  * `POST /exec/{id}/start`: run the session once. Attached, its stdio goes
@@ -31,7 +33,8 @@ export async function startExec(ctx: DockerCtx, id: string, rawBody: unknown, so
   if (rec.started) throw new DockerError(409, `exec session ${id} has already been started`);
   ctx.execs.start(id);
   const extras = execExtras.get(rec) ?? { attachStdout: true, attachStderr: true, pid: 0 };
-  const session = await ctx.engine.exec(rec.containerId, rec.opts).catch((e: unknown) => {
+  // The start's size (docker 23 and later send it) wins over the create's: the terminal's now.
+  const session = await ctx.engine.exec(rec.containerId, { ...rec.opts, ...consoleSize(b.ConsoleSize) }).catch((e: unknown) => {
     ctx.execs.expire(rec.id);
     throw e;
   });
@@ -49,7 +52,6 @@ export async function startExec(ctx: DockerCtx, id: string, rawBody: unknown, so
   ctx.engine.execEvent(inst, 'start', rec.id, { cmd: rec.opts.cmd });
   try {
     extras.pid = await session.start();
-    if (b.ConsoleSize && tty) await session.resize(b.ConsoleSize[0], b.ConsoleSize[1]).catch(() => undefined);
     rec.exitCode = await session.exitCode;
   } catch (e) {
     const code = isHullError(e) ? e.code : 'internal';

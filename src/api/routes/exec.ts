@@ -19,6 +19,8 @@ export const ExecBody = z
     user: z.string().default(''),
     tty: z.boolean().default(false),
     stdin: z.boolean().default(false),
+    /** With tty: the caller's terminal size, set before the command starts. */
+    consoleSize: z.object({ rows: z.number().int().min(0).max(65535), cols: z.number().int().min(0).max(65535) }).strict().optional(),
   })
   .strict();
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { MuxDecoder } from '../../api/streams.js';
 import { collect, enc, exitWith, getCtx } from '../context.js';
-import { checkTty, relay, reportDetach } from '../stdio.js';
+import { checkTty, consoleSize, relay, reportDetach } from '../stdio.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../core/detach-keys.js';
 import { proxySignals } from './container-run.js';
 import { streamEnd } from '../client.js';
@@ -60,6 +60,7 @@ export function register(program: Command): void {
         user: opts.user ?? '',
         tty,
         stdin: !!opts.interactive,
+        ...consoleSize(tty),
       });
       const socket = await ctx.client.upgrade(`/v1/exec/${id}/start`);
       const resize = (rows: number, cols: number) => void ctx.client.call('POST', `/v1/exec/${id}/resize?h=${rows}&w=${cols}`).catch(() => undefined);

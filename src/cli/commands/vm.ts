@@ -11,7 +11,7 @@ import { ago, printJson, printList, table } from '../format.js';
 import { inspectRefs } from '../inspect-refs.js';
 import { VM_HEADERS, vmContext } from '../view/list-contexts.js';
 import { readEvents } from '../progress-view.js';
-import { relay } from '../stdio.js';
+import { consoleSize, relay } from '../stdio.js';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { Transform } from 'node:stream';
@@ -193,7 +193,7 @@ export function register(program: Command): void {
       const [tty, stdin] = [!!o.tty, !!o.interactive];
       // commander keeps the `--` of `vm exec -t VM -- CMD` (an option before VM) in the command.
       if (command[0] === '--') command = command.slice(1);
-      const { id } = await c.call<{ id: string }>('POST', `/v1/containers/${await vmId(c, ref, 'exec')}/exec`, { cmd: command, env: o.env, workingDir: o.workdir ?? '', user: o.user ?? '', tty, stdin });
+      const { id } = await c.call<{ id: string }>('POST', `/v1/containers/${await vmId(c, ref, 'exec')}/exec`, { cmd: command, env: o.env, workingDir: o.workdir ?? '', user: o.user ?? '', tty, stdin, ...consoleSize(tty) });
       const resize = (rows: number, cols: number) => void c.call('POST', `/v1/exec/${id}/resize?h=${rows}&w=${cols}`).catch(() => undefined);
       await relay(await c.upgrade(`/v1/exec/${id}/start`), { tty, stdin, onResize: tty ? resize : undefined });
       const r = await c.call<{ exitCode: number | null }>('GET', `/v1/exec/${id}`);

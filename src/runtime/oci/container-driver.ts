@@ -351,6 +351,7 @@ export class ContainerDriver implements Driver {
       proc.env = mergeEnv(base.process.env ?? [], opts.env);
       if (opts.workingDir) proc.cwd = opts.workingDir;
       if (opts.user) proc.user = await resolveUser(merged, opts.user);
+      if (opts.tty && opts.consoleSize) proc.consoleSize = { height: opts.consoleSize.rows, width: opts.consoleSize.cols };
       if (opts.tty && !proc.env.some((e: string) => e.startsWith('TERM='))) proc.env.push('TERM=xterm');
       await writeFile(join(dir, 'process.json'), JSON.stringify(proc));
       const handle = spawnConmon({

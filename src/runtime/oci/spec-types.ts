@@ -15,6 +15,8 @@ export interface OciSpec {
 
 export interface OciProcess {
   terminal: boolean;
+  /** The terminal's size when the process starts (with terminal). */
+  consoleSize?: { height: number; width: number };
   user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
   args: string[];
   env: string[];

@@ -22,7 +22,7 @@ export function agentExec(agent: AgentClient, opts: ExecOptions): ExecSession {
   const decoder = opts.tty ? new TelnetDecoder() : undefined;
   const emit = (s: 'stdout' | 'stderr', b: Buffer) => b.length && dataCbs.forEach((cb) => cb(s, b));
   const early: Buffer[] = [];
-  let size: [number, number] | undefined;
+  let size: [number, number] | undefined = opts.tty && opts.consoleSize ? [opts.consoleSize.rows, opts.consoleSize.cols] : undefined;
   let run: AgentExecStream | undefined;
   let eof = false;
   let settle!: { resolve: (n: number) => void; reject: (e: unknown) => void };

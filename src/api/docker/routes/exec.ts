@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { DockerError, dockerErrorResponse, orNoSuch } from '../errors.js';
-import { execExtras, startExec } from '../exec-start.js';
+import { consoleSize, execExtras, startExec } from '../exec-start.js';
 import { plainAnswer, runStream } from '../hijack.js';
 import { container } from '../lookup.js';
 import { dockerBody, nullable, qInt, type RawQuery } from '../query.js';
@@ -19,6 +19,7 @@ const CreateBody = z
     Privileged: nullable(z.boolean()),
     User: nullable(z.string()),
     WorkingDir: nullable(z.string()),
+    ConsoleSize: nullable(z.array(z.number().int().min(0).max(65535)).length(2)),
   })
   .loose();
 
@@ -35,7 +36,7 @@ export const execRoutes =
       const inst = await container(engine, (req.params as P).id);
       if (inst.state.status !== 'running') throw new DockerError(409, `container ${inst.id} is not running`);
       if (b.Privileged) throw new DockerError(501, 'privileged exec is not supported by Hull');
-      const opts = { cmd: b.Cmd, env: b.Env ?? [], workingDir: b.WorkingDir ?? '', user: b.User ?? '', tty: b.Tty ?? false, stdin: b.AttachStdin ?? false };
+      const opts = { cmd: b.Cmd, env: b.Env ?? [], workingDir: b.WorkingDir ?? '', user: b.User ?? '', tty: b.Tty ?? false, stdin: b.AttachStdin ?? false, ...consoleSize(b.ConsoleSize) };
       const rec = ctx.execs.add(inst.id, opts);
       execExtras.set(rec, { attachStdout: b.AttachStdout ?? true, attachStderr: b.AttachStderr ?? true, detachKeys: b.DetachKeys || undefined, pid: 0 });
       engine.execEvent(inst, 'create', rec.id, { cmd: b.Cmd });
