@@ -196,10 +196,11 @@ export class Engine {
 
   /** docker's copy-up into the container's empty volumes, from its root filesystem; the container goes if it fails. */
   private async seedVolumes(inst: Instance): Promise<void> {
-    // A VM-isolated container's files are on a VM disk: its volumes are not filled from the image (docs/vm.md).
-    if (inst.config.isolation === 'vm' || !inst.config.mounts?.some((m) => m.type === 'volume')) return;
+    if (!inst.config.mounts?.some((m) => m.type === 'volume')) return;
     try {
-      const view = await this.d.drivers.for(inst).rootfs(inst, await this.instances.context(inst));
+      const d = this.d.drivers.for(inst);
+      const ctx = await this.instances.context(inst);
+      const view = d.imageFiles ? await d.imageFiles(inst, ctx) : await d.rootfs(inst, ctx);
       try {
         await this.d.storage.seed(inst, view.path, view.ids);
       } finally {

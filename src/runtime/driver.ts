@@ -150,6 +150,12 @@ export interface Driver {
    * user namespace (`ids`), so a copy sees what the container sees.
    */
   rootfs(inst: Instance, ctx: CreateContext): Promise<RootfsView>;
+  /**
+   * The files a new instance starts from, for docker's copy-up into its empty volumes, where
+   * they are not a root filesystem on the host (a VM-isolated container's are on a VM disk:
+   * here its image's layers, merged read-only). Without it, the copy-up reads rootfs().
+   */
+  imageFiles?(inst: Instance, ctx: CreateContext): Promise<RootfsView>;
   /** Is the monitor (conmon, qemu) still alive? */
   monitorAlive(inst: Instance): Promise<boolean>;
 }

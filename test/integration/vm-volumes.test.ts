@@ -132,6 +132,16 @@ describe.skipIf(!guestBuilt)('block volumes and VMs (TCG)', () => {
     await rm(host, { recursive: true, force: true });
   }, 300_000);
 
+  it("fills a VM-isolated container's empty named volume from its image at create, as a plain container's", async () => {
+    const out = await d.ok(['run', '--rm', '--isolation', 'vm', '--network', 'none', '-v', 'isoetc:/etc', 'busybox', 'sh', '-c', 'head -1 /etc/group; stat -c %u:%a /etc/passwd'], { timeoutMs: 120_000 });
+    expect(out).toBe('root:x:0:\n0:644\n');
+    expect(await run('-v', 'isoetc:/x', 'busybox', 'sh', '-c', 'head -1 /x/passwd')).toBe('root:x:0:0:root:/root:/bin/sh\n');
+    // Not empty any more: a second isolated container finds it as it was left, not copied over.
+    await run('-v', 'isoetc:/x', 'busybox', 'sh', '-c', 'echo mine > /x/group');
+    expect(await d.ok(['run', '--rm', '--isolation', 'vm', '--network', 'none', '-v', 'isoetc:/etc', 'busybox', 'cat', '/etc/group'], { timeoutMs: 120_000 })).toBe('mine\n');
+    await d.ok(['volume', 'rm', 'isoetc']);
+  }, 300_000);
+
   it("a share's virtiofsd is sandboxed in it: symlinks from the guest or the host, and a swapped bind source, stay inside", async () => {
     const host = await mkdtemp('/tmp/hull-vfs-');
     await writeFile(join(host, 'b'), 'bound\n');

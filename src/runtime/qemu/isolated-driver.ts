@@ -5,7 +5,7 @@ import { HullError, wrongState } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { Reverter } from '../../core/reverter.js';
 import { writeFileAtomic } from '../../sys/fs.js';
-import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
+import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RootfsView, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
 import { resolveUser } from '../oci/user.js';
 import { chooseAccel, type AccelChoice } from './accel.js';
 import { placeVm, type VmCgroup } from './cgroup.js';
@@ -25,7 +25,7 @@ import { AGENT_PORT, CONFIG_FW_CFG, checkHostResources, machineArgs, networkConf
 import { launch, livePid, processStats, terminate } from './process.js';
 import type { QmpClient } from './qmp/client.js';
 import { RootfsCache } from './rootfs-cache.js';
-import { withMergedLayers } from './rootfs-image.js';
+import { mergedLayersView, withMergedLayers } from './rootfs-image.js';
 import { grantLaunchDisks, guestMountScript, launchDiskArgs } from './disk-hotplug.js';
 import type { StorageContext } from '../../storage/volumes/instance-volumes.js';
 import { checkVirtiofsd, guestShareScript, shareArgs, shareTag, startShares, stopShares } from './virtiofs.js';
@@ -402,6 +402,11 @@ export class IsolatedDriver implements Driver {
   /** The guest's processes (the container's, and guest/run's few around them). */
   async top(inst: Instance): Promise<Process[]> {
     return agentTop(await this.links.agent(this.ref(inst), 30_000));
+  }
+
+  /** Before its first start the container's disk holds its image's files: the layers, merged (no VM needed). */
+  async imageFiles(inst: Instance, ctx: CreateContext): Promise<RootfsView> {
+    return mergedLayersView(ctx.layerDirs, this.files(inst).dir);
   }
 
   async rootfs(inst: Instance): Promise<never> {

@@ -35,6 +35,19 @@ export async function withMergedLayers<T>(layerDirs: string[], tmpDir: string, f
   }
 }
 
+/** The layers merged and read-only until `release()`: withMergedLayers for a caller that holds it across calls. */
+export function mergedLayersView(layerDirs: string[], tmpDir: string): Promise<{ path: string; release: () => Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const done = withMergedLayers(layerDirs, tmpDir, async (path) => {
+      resolve({ path, release: async () => (release(), await done) });
+      await released;
+    });
+    done.catch(reject);
+  });
+}
+
 /**
  * `mke2fs -d tree out`: sized to the tree plus room to write (a quarter more
  * and `roomBytes`, 64 MiB unless said; the file is sparse, so room costs
