@@ -18,6 +18,7 @@ import { vmRoutes } from './routes/vms.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { systemRoutes } from './routes/system.js';
 import { UpgradeRouter } from './upgrade.js';
+import type { StoreSpec } from '../store/spec.js';
 import { containerUpgrades } from './routes/container-streams.js';
 import { execRoutes } from './routes/exec.js';
 import { ExecSessions } from './routes/exec-sessions.js';
@@ -30,6 +31,8 @@ export interface ApiDeps {
   images: ImageService;
   log: Logger;
   version: string;
+  /** Where the daemon keeps its state, as `hull info` shows it. */
+  store?: StoreSpec;
 }
 
 export const API_VERSION = 'v1';

@@ -1,6 +1,7 @@
 import { HullError } from '../core/errors.js';
 import { parseSize } from '../core/units.js';
 import { parseLogOpts, withLogDefaults, type LogConfig } from '../core/log-config.js';
+import { parseStoreSpec, type StoreSpec } from '../store/spec.js';
 
 /** Where the daemon listens and keeps its state: flags, then environment, then defaults. */
 export interface DaemonConfig {
@@ -14,6 +15,8 @@ export interface DaemonConfig {
   logDefaults: LogConfig;
   /** Where to serve the Docker Engine API (`--docker-socket PATH`); absent: not served. */
   dockerSocket?: string;
+  /** Where the state is kept (`--store`, env HULL_STORE): SQLite in <root>/hull.db unless an etcd is named. */
+  store: StoreSpec;
 }
 
 export const DEFAULT_HOST = 'unix:///run/hull/hull.sock';
@@ -41,14 +44,15 @@ export function parseDaemonStorageOpts(opts: string[] = []): number | undefined 
   return size;
 }
 
-export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[]; logOpts?: string[]; dockerSocket?: string }): DaemonConfig {
+export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[]; logOpts?: string[]; dockerSocket?: string; store?: string }): DaemonConfig {
   const root = flags.root ?? process.env.HULL_ROOT ?? DEFAULT_ROOT;
   // conmon's attach socket lives at <root>/containers/<64-hex id>/attach and a
   // unix socket path must fit in 108 bytes.
   if (root.length > 24) throw new HullError('invalid', `--root "${root}" is too long (${root.length} characters; at most 24, as unix socket paths are limited)`);
   const defaultStorageBytes = parseDaemonStorageOpts(flags.storageOpts);
   const logDefaults = withLogDefaults(parseLogOpts(flags.logOpts ?? []));
+  const store = parseStoreSpec(flags.store ?? (process.env.HULL_STORE || undefined), root);
   const dockerSocket = flags.dockerSocket ? socketPathFromHost(flags.dockerSocket) : undefined;
   if (dockerSocket && dockerSocket === socketPathFromHost(resolveHost(flags.host))) throw new HullError('invalid', `--docker-socket ${dockerSocket} is Hull's own API socket: give the Docker API a socket of its own`);
-  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}), logDefaults, ...(dockerSocket ? { dockerSocket } : {}) };
+  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}), logDefaults, ...(dockerSocket ? { dockerSocket } : {}), store };
 }

@@ -18,14 +18,18 @@ import { detectHost, which } from '../runtime/host.js';
 import { releaseHybridNamespace } from '../runtime/oci/hybrid-ns.js';
 import { aliasInNamespace, runtimeRoot } from '../runtime/oci/runtime-root.js';
 import { releaseCrunStdinGuard } from '../runtime/oci/stdin-guard.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openStore } from './store.js';
 import { IdRanges, readPool } from '../orchestrator/instances/id-ranges.js';
 import { clearStale, detectQuota } from '../storage/quota.js';
 import { InstanceVolumes } from '../storage/volumes/instance-volumes.js';
 import { Volumes } from '../storage/volumes/volumes.js';
 import { DriverRegistry } from '../runtime/registry.js';
 import { pidAlive } from '../sys/run.js';
+import { isHullDaemon } from './store.js';
 import { DEFAULT_ROOT, type DaemonConfig } from './config.js';
+import { describeStore } from '../store/spec.js';
+import type { Store } from '../store/store.js';
+import type { DaemonLock } from '../store/etcd/daemon-lock.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export { VERSION } from '../core/version.js';
@@ -33,13 +37,25 @@ import { VERSION } from '../core/version.js';
 export const BUILTIN_BUSYBOX = join(REPO_ROOT, 'build', 'images', 'busybox');
 
 /**
- * Start-up order: one daemon per root (pid file), host detection, store,
- * images (the built-in busybox), engine, re-adopting what runs, the exit
+ * Start-up order: the store (etcd: it answers, and this daemon takes the
+ * prefix's lock), one daemon per root (pid file), host detection, images (the built-in busybox), engine, re-adopting what runs, the exit
  * watcher, and last the API socket. Shutdown leaves containers running:
  * conmon supervises them, and the next daemon re-adopts them.
  */
 export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger()) {
   if (process.getuid?.() !== 0) throw new HullError('unavailable', 'hull daemon must run as root');
+  // The store first (etcd: it answers, and this daemon holds its prefix): refused, nothing is made.
+  const { store, lock } = await openStore(cfg.store, cfg.root, log);
+  try {
+    return await startOn(cfg, log, store, lock);
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    await lock?.release();
+    throw e;
+  }
+}
+
+async function startOn(cfg: DaemonConfig, log: Logger, store: Store, lock: DaemonLock | undefined) {
   await mkdir(cfg.root, { recursive: true, mode: 0o711 });
   // Container directories must be searchable by a user namespace's mapped root (--userns).
   for (const d of ['containers', 'exits', 'exec', 'runtime']) await mkdir(join(cfg.root, d), { recursive: true, mode: 0o700 });
@@ -65,7 +81,6 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   const runtimes = await ociRuntimes(cfg.root, host, (msg, e) => log.warn({ err: String(e) }, msg));
   const crunNs = crunNamespace(runtimes);
   if (rtRoot?.alias && crunNs) await aliasInNamespace((await which('nsenter')) ?? 'nsenter', crunNs, await realpath(cfg.root), rtRoot.alias);
-  const store = new SqliteStore(join(cfg.root, 'hull.db'));
   // One log for every event (hull events): the engine's, the images', the networks'.
   const events = new EventLog();
   const images = new ImageService(cfg.root, store, { insecureRegistries: cfg.insecureRegistries, events });
@@ -88,11 +103,18 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
   await engine.watchExits();
   const services = new Services({ engine, store, images, net, log });
   await services.start();
-  const app = await buildServer({ engine, services, images, log, version: VERSION });
+  const app = await buildServer({ engine, services, images, log, version: VERSION, store: cfg.store });
   await listenUnix(app, cfg.socketPath);
   // The Docker Engine API, off unless asked for (`--docker-socket`): root only, as Hull's own socket.
   const docker = cfg.dockerSocket ? await listenDocker({ engine, images, log, version: VERSION }, cfg.dockerSocket) : undefined;
-  log.info({ socket: cfg.socketPath, dockerSocket: cfg.dockerSocket, root: cfg.root, cgroupMode: host.cgroupMode, runtime: host.defaultRuntime, pid: process.pid }, 'hull daemon ready');
+  // The lock lost (etcd unreachable past its lease): another daemon may take the prefix, so this one stops reconciling at once and exits (main.ts).
+  const lost = new Promise<string>((resolve) =>
+    lock?.onLost((why) => {
+      log.error({ why, lock: lock.key }, 'STORE LOCK LOST: this daemon no longer owns its store; services are no longer reconciled and the daemon exits (containers keep running)');
+      void services.close().finally(() => resolve(why));
+    }),
+  );
+  log.info({ store: describeStore(cfg.store), socket: cfg.socketPath, dockerSocket: cfg.dockerSocket, root: cfg.root, cgroupMode: host.cgroupMode, runtime: host.defaultRuntime, pid: process.pid }, 'hull daemon ready');
 
   const close = async () => {
     await docker?.close();
@@ -104,16 +126,12 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger = createLogger(
     await vms.isolated?.close();
     await net.shutdown();
     await store.close();
+    await lock?.release();
     await rm(cfg.socketPath, { force: true });
     await rm(pidFile, { force: true });
     await releaseCrunStdinGuard(await realpath(cfg.root));
     if (crunNs) await releaseHybridNamespace(await realpath(cfg.root));
     await rtRoot?.release();
   };
-  return { engine, app, close, host };
-}
-
-async function isHullDaemon(pid: number): Promise<boolean> {
-  const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return cmd.includes('hull') && cmd.includes('daemon');
+  return { engine, app, close, host, lost };
 }

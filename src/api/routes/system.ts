@@ -7,12 +7,13 @@ import { parseFilters } from '../filters.js';
 import { q } from '../parse.js';
 import { API_VERSION, type ApiDeps } from '../server.js';
 import type { Routes } from '../validation.js';
+import type { StoreSpec } from '../../store/spec.js';
 
 /** docker's events query: since and until (unix seconds or RFC 3339), filters (JSON, api/filters.ts). */
 const EventsQuery = z.object({ since: q.str(), until: q.str(), filters: q.str() });
 
 export const systemRoutes =
-  ({ engine, images, version }: ApiDeps): Routes =>
+  ({ engine, images, version, store }: ApiDeps): Routes =>
   async (app) => {
     app.get('/_ping', async (_req, reply) => reply.header('Api-Version', API_VERSION).type('text/plain').send('OK'));
 
@@ -40,6 +41,7 @@ export const systemRoutes =
         containers: { total: all.length, running: count('running'), paused: count('paused'), stopped: count('exited') + count('created') },
         images: (await images.list()).length,
         root: engine.root,
+        store: store ? storeInfo(store) : null,
         hostname: hostname(),
         os: 'linux',
         arch: process.arch,
@@ -91,6 +93,11 @@ export const systemRoutes =
       req.raw.on('close', end);
     });
   };
+
+/** The store as `/v1/info` gives it: every field present, null where it does not apply. */
+function storeInfo(s: StoreSpec) {
+  return s.kind === 'sqlite' ? { kind: s.kind, path: s.path, endpoints: null, prefix: null } : { kind: s.kind, path: null, endpoints: s.endpoints, prefix: s.prefix };
+}
 
 /** Bytes of events a stream may have queued for a client that does not read them; past it the stream ends. */
 const MAX_BACKLOG = 8 * 1024 * 1024;

@@ -21,10 +21,11 @@ export function register(program: Command): void {
     .option('--storage-opt <opt>', "size=SIZE: the writable-layer size of a container that gives none (needs xfs with prjquota or btrfs under the root; see hull info)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--log-opt <k=v>', "default log option for instances created without one (repeatable): max-size=SIZE, max-file=N (default 20m and 5)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--docker-socket <path>', 'also serve the Docker Engine API on this unix socket (root only, mode 0660; off unless given), for the docker CLI, compose and Docker SDKs')
-    .action(async (opts: { host?: string; root?: string; insecureRegistry?: string[]; storageOpt?: string[]; logOpt?: string[]; dockerSocket?: string }) => {
+    .option('--store <url>', 'where the state is kept: sqlite (<root>/hull.db, the default) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (prefix /hull by default; one daemon per prefix) (env HULL_STORE)')
+    .action(async (opts: { host?: string; root?: string; insecureRegistry?: string[]; storageOpt?: string[]; logOpt?: string[]; dockerSocket?: string; store?: string }) => {
       const { runDaemon } = (await import(daemonEntry())) as typeof import('../../daemon/main.js');
       try {
-        await runDaemon({ host: opts.host ?? program.opts().host, root: opts.root, insecureRegistries: opts.insecureRegistry, storageOpts: opts.storageOpt, logOpts: opts.logOpt, dockerSocket: opts.dockerSocket });
+        await runDaemon({ host: opts.host ?? program.opts().host, root: opts.root, insecureRegistries: opts.insecureRegistry, storageOpts: opts.storageOpt, logOpts: opts.logOpt, dockerSocket: opts.dockerSocket, store: opts.store });
       } catch (e) {
         // A daemon that failed to start must not linger with half its handles open.
         process.stderr.write(`hull daemon: ${(e as Error).message}\n`);

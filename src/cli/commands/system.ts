@@ -18,6 +18,12 @@ function storageLine(s: { filesystem: string; sizeLimits: string | null; reason:
   return `yes, ${how} (--storage-opt size=; default ${s.defaultSize ? formatSize(s.defaultSize) : 'none'})`;
 }
 
+/** Where the daemon keeps its state: the SQLite file, or etcd's endpoints and prefix. */
+function storeLine(s: { kind: string; path: string | null; endpoints: string[] | null; prefix: string | null } | null | undefined): string {
+  if (!s) return 'unknown';
+  return s.kind === 'etcd' ? `etcd ${s.endpoints?.join(',')} (prefix ${s.prefix})` : `sqlite ${s.path}`;
+}
+
 export function register(program: Command): void {
   program
     .command('info')
@@ -41,6 +47,7 @@ export function register(program: Command): void {
         `Images:           ${i.images ?? '?'}`,
         `CPUs, memory:     ${i.ncpu ?? '?'}, ${i.memTotal ? `${(i.memTotal / 1073741824).toFixed(1)} GiB` : '?'}`,
         `Root dir:         ${i.root}`,
+        `Store:            ${storeLine(i.store)}`,
         `Daemon:           pid ${i.daemonPid}, RSS ${(i.daemonRss / 1048576).toFixed(1)} MiB`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
