@@ -44,7 +44,10 @@ class FakeReplicas implements ReplicaOps {
     await this.store.create('instance', id, r.name, inst);
     return inst;
   }
-  async remove(id: string) {
+  /** Each removal's stop grace, as asked. */
+  graces: number[] = [];
+  async remove(id: string, spec: { stopGracePeriodMs: number }) {
+    this.graces.push(spec.stopGracePeriodMs);
     await this.store.delete('instance', id);
   }
   async restart() {}
@@ -94,6 +97,7 @@ describe('ServiceController with a simulated instance layer', () => {
   let ctl: ServiceController;
   let apps: Apps;
   let net: FakeNet;
+  let fake: FakeReplicas;
   const events: ServiceEvent[] = [];
 
   beforeEach(async () => {
@@ -103,7 +107,7 @@ describe('ServiceController with a simulated instance layer', () => {
     const log = { info: () => undefined, warn: () => undefined };
     ctl = new ServiceController({
       store,
-      replicas: new FakeReplicas(store),
+      replicas: (fake = new FakeReplicas(store)),
       net,
       nodes: async () => [{ id: 'local', hostname: 'h', role: 'manager', arch: 'x86_64', labels: {}, ready: true, capacity: { cpus: 2, memoryBytes: 2 ** 31 }, allocated: { cpus: 0, memoryBytes: 0 } }],
       emit: (e) => events.push(e),
@@ -192,5 +196,16 @@ describe('ServiceController with a simulated instance layer', () => {
     expect(await replicas()).toEqual([]);
     expect(await store.list('service')).toEqual([]);
     expect(net.lb.size).toBe(0);
+  });
+
+  it('a deleted service\'s replicas all stop with its grace, even where the controller\'s own pass tears them down', async () => {
+    await apps.apply({ file: 'a.yaml', content: FILE('v1', '    stop_grace_period: 0s'), dir: '/', project: 'a' });
+    await until('3', async () => (await replicas()).length === 3);
+    fake.graces = [];
+    await apps.delete('a');
+    await until('gone', async () => (await replicas()).length === 0);
+    await ctl.settled((await store.list<Service>('service'))[0]?.id ?? '');
+    expect(fake.graces.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(fake.graces)).toEqual(new Set([0]));
   });
 });

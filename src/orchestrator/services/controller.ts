@@ -55,6 +55,12 @@ export class ServiceController {
   private seen = new Map<string, string>();
   private draining = new Set<string>();
   private failures = new Map<string, CreateFailures>();
+  /**
+   * Each service's stop signal and grace as last read: a pass that finds the
+   * service deleted tears its replicas down with them (the delete's own
+   * teardown races it), not with the 10 s default.
+   */
+  private stops = new Map<string, Pick<Service['spec'], 'stopSignal' | 'stopGracePeriodMs'>>();
   private unwatch?: () => void;
   private resync?: NodeJS.Timeout;
   private closed = false;
@@ -149,7 +155,8 @@ export class ServiceController {
 
   private async pass(id: string): Promise<void> {
     const svc = await this.d.store.get<Service>('service', id);
-    if (!svc) return this.teardown(id);
+    if (!svc) return this.teardown(id, this.stops.get(id));
+    this.stops.set(id, { stopSignal: svc.spec.stopSignal, stopGracePeriodMs: svc.spec.stopGracePeriodMs });
     const owned = await this.d.replicas.owned(id);
     for (const i of owned) this.owners.set(i.id, id);
     const views = owned.map((i) => viewOf(i, svc)).filter((v): v is ReplicaView => v !== undefined);
@@ -285,12 +292,13 @@ export class ServiceController {
   }
 
   /** A deleted service: every replica goes (with the service's stop signal and grace, when known), then its addresses and ports. */
-  async teardown(id: string, stop: Pick<Service['spec'], 'stopSignal' | 'stopGracePeriodMs'> = { stopSignal: 'SIGTERM', stopGracePeriodMs: 10_000 }): Promise<void> {
+  async teardown(id: string, stop: Pick<Service['spec'], 'stopSignal' | 'stopGracePeriodMs'> = this.stops.get(id) ?? { stopSignal: 'SIGTERM', stopGracePeriodMs: 10_000 }): Promise<void> {
     const owned = await this.d.replicas.owned(id);
     await this.d.net.publish(id, undefined);
     await Promise.all(owned.map((i) => this.d.replicas.remove(i.id, stop).catch((e) => this.d.log.warn({ id: i.id, err: String(e) }, 'replica removal failed'))));
     await this.d.net.release(id);
     this.failures.delete(id);
+    this.stops.delete(id);
     const t = this.timers.get(id);
     if (t) clearTimeout(t.t);
     this.timers.delete(id);
