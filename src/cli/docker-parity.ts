@@ -52,7 +52,7 @@ const CREATE: VerbParity = {
 };
 
 export const PARITY: Record<string, VerbParity> = {
-  daemon: { docker: 'dockerd', same: ['--host'], differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are', '--storage-opt': 'size= only: the default writable-layer size', '--log-opt': 'max-size and max-file only: the default of containers and VMs created without one' }, hull: { '--docker-socket': "serves the Docker Engine API beside Hull's own (dockerd's own socket is -H)" } },
+  daemon: { docker: 'dockerd', same: ['--host'], differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are', '--storage-opt': 'size= only: the default writable-layer size', '--log-opt': 'max-size and max-file only: the default of containers and VMs created without one' }, hull: { '--docker-socket': "serves the Docker Engine API beside Hull's own (dockerd's own socket is -H)", '--store': 'keeps the state in SQLite under the root or in an etcd (one daemon per prefix for now)' } },
   run: { ...CREATE, docker: 'docker run', same: [...CREATE.same!, '--detach', '--detach-keys'], note: 'exit codes 125, 126, 127 as docker' },
   create: CREATE,
   start: { docker: 'docker start', same: ['--attach', '--interactive', '--detach-keys'], dockerOnly: { '--checkpoint, --checkpoint-dir': 'not yet' } },
