@@ -23,6 +23,7 @@ import { printVmCli, type VmCliResult } from './vm-cli.js';
 import { printVmBench, type VmBenchResult } from './vm.js';
 import { printServices, type ServicesResult } from './services.js';
 import { printVolumes, type VolumeBenchResult } from './volumes.js';
+import { printStore, type StoreBenchResult } from './store-etcd.js';
 
 export const BEGIN = '<!-- bench-results:begin (written by node dist/bench/report.js from bench/results/; do not edit by hand) -->';
 export const END = '<!-- bench-results:end -->';
@@ -47,6 +48,7 @@ export const SECTIONS: Section[] = [
   { name: 'volumes', title: 'Volumes', source: 'bench/volumes.ts', print: (r: VolumeBenchResult) => printVolumes(r) },
   { name: 'services', title: 'Services', source: 'bench/services.ts', print: (r: ServicesResult) => printServices(r) },
   { name: 'docker-run', title: "docker run through Hull's Docker socket", source: 'bench/docker-run.ts', print: (r: DockerRunResult) => printDockerRun(r) },
+  { name: 'store', title: 'The store: etcd beside SQLite', source: 'bench/store-etcd.ts', print: (r: StoreBenchResult) => printStore(r) },
 ];
 
 const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;

@@ -2,7 +2,7 @@
  * `npm run bench`: Hull beside its peers, from the same run, as ratios.
  *
  *   node dist/bench/run.js                 every benchmark
- *   node dist/bench/run.js start           one or more (start | profile | density | pull | network | vm | vm-cli | logs | volumes | services)
+ *   node dist/bench/run.js start           one or more (start | profile | density | pull | network | vm | vm-cli | logs | volumes | services | docker-run | store)
  *   BENCH_RUNS=10 BENCH_COUNT=50 ...       fewer runs / containers (a quick look)
  *
  * Each benchmark starts its own daemon on a temp root and tears it down.
@@ -47,6 +47,7 @@ const BENCHMARKS: Record<string, () => Promise<{ result: unknown; text: string }
   volumes: async () => (await import('./volumes.js')).volumeBenchmark(),
   services: async () => (await import('./services.js')).servicesBenchmark(),
   'docker-run': async () => (await import('./docker-run.js')).dockerRunBenchmark(),
+  store: async () => (await import('./store-etcd.js')).storeBenchmark(),
 };
 
 async function main(): Promise<void> {
