@@ -147,4 +147,22 @@ describe.skipIf(!!skipReason)(`a daemon on etcd${skipReason ? ` (skipped: ${skip
     const values = (await client.getAll().prefix(`${prefix}/`).strings());
     expect(Object.values(values).filter((v) => /"(n1|v1|keep)"/.test(v))).toEqual([]);
   });
+
+  it("a daemon whose etcd stops answering past its lock's lease says so, stops and exits 1; started again it goes on", async () => {
+    await d.ok(['run', '-d', '--name', 'survivor', 'busybox', 'sleep', '3600']);
+    const p = d.proc!;
+    const from = d.logs.length;
+    etcd.child.kill('SIGSTOP');
+    try {
+      await waitFor(async () => d.logs.slice(from).includes('STORE LOCK LOST'), 15_000);
+    } finally {
+      etcd.child.kill('SIGCONT');
+    }
+    await waitFor(async () => p.exitCode !== null, 20_000);
+    expect(p.exitCode).toBe(1);
+    expect(d.logs.slice(from)).toMatch(/no keepalive answered by etcd at http:\/\/127\.0\.0\.1:\d+ for 9 s/);
+    await d.spawn();
+    expect(await d.state('survivor', 'Status')).toBe('running');
+    await d.ok(['rm', '-f', 'survivor']);
+  });
 });
