@@ -28,7 +28,7 @@ const BASE_DISK_SIZE = '256M';
 /** Modules the guest needs; their dependencies come along. */
 const MODULES = ['virtio_pci', 'virtio_blk', 'virtio_console', 'virtio_net', 'virtio_balloon', 'qemu_fw_cfg', 'button', 'evdev', 'virtiofs'];
 /** Guest scripts, from guest/ to /hull/ (inittab to /etc/). */
-const SCRIPTS = ['init', 'rc', 'agent', 'json.awk', 'run', 'ports', 'halt', 'power-button', 'inittab'];
+const SCRIPTS = ['init', 'rc', 'agent', 'json.awk', 'run', 'ports', 'halt', 'power-button', 'inittab', 'cp'];
 
 const log = (msg: string) => process.stdout.write(`build-guest: ${msg}\n`);
 const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');

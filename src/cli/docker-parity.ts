@@ -89,7 +89,7 @@ export const PARITY: Record<string, VerbParity> = {
   },
   exec: { docker: 'docker exec', same: ['--interactive', '--tty', '--env', '--workdir', '--user', '--detach-keys'], dockerOnly: { '--detach, --privileged, --env-file': 'not yet' } },
   attach: { docker: 'docker attach', same: ['--no-stdin', '--detach-keys'], dockerOnly: { '--sig-proxy': 'signals are passed on (as docker by default)' } },
-  cp: { docker: 'docker cp', same: ['--follow-link'], note: 'not into or out of a VM-isolated container', dockerOnly: { '--archive, --quiet': 'not yet' } },
+  cp: { docker: 'docker cp', same: ['--follow-link'], note: 'a VM-isolated container only while it runs', dockerOnly: { '--archive, --quiet': 'not yet' } },
   stats: {
     docker: 'docker stats',
     note: "network and block I/O are not counted (--); for a VM or a VM-isolated container MEM USAGE is QEMU's resident memory, against the guest's RAM, and says so",

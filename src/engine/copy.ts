@@ -1,7 +1,10 @@
 import { finished } from 'node:stream/promises';
-import { HullError, isHullError } from '../core/errors.js';
-import type { RootfsView } from '../runtime/driver.js';
+import { HullError, isHullError, notFound } from '../core/errors.js';
+import { posix } from 'node:path';
+import type { FileCopier, RootfsView } from '../runtime/driver.js';
 import { extractTo, packPath } from '../storage/archive.js';
+import { readClientArchive } from '../storage/archive-repack.js';
+import { destSpec, place, sourceSpec } from '../storage/cp-rules.js';
 import { RootDir } from '../storage/root-dir.js';
 
 /**
@@ -17,15 +20,23 @@ import { RootDir } from '../storage/root-dir.js';
  * handles (storage/root-dir.ts) is what keeps a container changing its files
  * from sending the copy outside its tree. A client that goes away mid-copy
  * ends the stream; the lock, the handles and the mount go with it.
+ *
+ * Where the driver copies through the instance itself (`copier`, a
+ * VM-isolated container's guest), the same rules are applied there: the
+ * daemon decides where a copy lands from what the guest finds at the
+ * destination and sends a tar it wrote itself; a copy out is the guest's
+ * tar, passed to the client untouched.
  */
 export interface CopyTarget {
   what: string;
   hold<T>(fn: () => Promise<T>): Promise<T>;
   view(): Promise<RootfsView>;
+  copier?: () => Promise<FileCopier>;
 }
 
 /** A tar stream of `path` in the container (docker cp's source rules, storage/cp-rules.ts). */
 export function copyOut(t: CopyTarget, path: string, o: { followLink?: boolean } = {}): Promise<NodeJS.ReadableStream> {
+  if (t.copier) return copierOut(t, t.copier, path, o);
   return new Promise((resolve, reject) => {
     t.hold(() =>
       withRoot(t, async (root, view) => {
@@ -39,6 +50,7 @@ export function copyOut(t: CopyTarget, path: string, o: { followLink?: boolean }
 
 /** Write a tar stream into the container at `path` (docker cp's destination rules). */
 export function copyIn(t: CopyTarget, path: string, archive: NodeJS.ReadableStream): Promise<void> {
+  if (t.copier) return copierIn(t, t.copier, path, archive);
   return t
     .hold(() => withRoot(t, (root, view) => extractTo(root, archive, { dest: path, keepOwners: true, ids: view.ids })));
 }
@@ -60,3 +72,48 @@ async function withRoot(t: CopyTarget, fn: (root: RootDir, view: RootfsView) => 
 }
 
 const inContainer = (e: unknown, what: string) => (isHullError(e) ? e.wrap(what) : new HullError('internal', `${what}: ${(e as Error).message}`));
+
+function copierOut(t: CopyTarget, copier: () => Promise<FileCopier>, path: string, o: { followLink?: boolean }): Promise<NodeJS.ReadableStream> {
+  const spec = sourceSpec(path, o.followLink);
+  return new Promise((resolve, reject) => {
+    t.hold(() =>
+      inside(t, async () => {
+        const packed = await (await copier()).pack(spec);
+        resolve(packed.stream);
+        await Promise.all([packed.done.catch(() => undefined), finished(packed.stream).catch(() => undefined)]);
+      }),
+    ).catch(reject);
+  });
+}
+
+/** docker cp's destination rules, from the archive's first entry and what the driver finds at `path`. */
+function copierIn(t: CopyTarget, copier: () => Promise<FileCopier>, path: string, archive: NodeJS.ReadableStream): Promise<void> {
+  const spec = destSpec(path);
+  return t.hold(() =>
+    inside(t, async () => {
+      const c = await copier();
+      const tar = await readClientArchive(archive);
+      try {
+        const found = await c.probe(spec.path);
+        const exists = found.kind === 'dir' || found.kind === 'file';
+        const name = posix.basename(found.resolved);
+        const p = place(spec, { exists, isDir: found.kind === 'dir', dangling: found.kind === 'dangling', name }, tar.first.type === 'directory');
+        // What the rules say first (`destination directory … not found`), then the missing parent.
+        if (found.kind === 'noparent') throw notFound(`"${posix.dirname(spec.path.replace(/\/+$/, '')) || '/'}"`);
+        const top = tar.first.name.split('/').find((s: string) => s !== '') ?? '.';
+        const dir = p.into === 'dest' ? found.resolved : posix.dirname(found.resolved);
+        await c.unpack(dir, tar.repack(p.into === 'parent' ? { from: top, to: p.rename } : undefined));
+      } finally {
+        tar.abort();
+      }
+    }),
+  );
+}
+
+async function inside<T>(t: CopyTarget, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw inContainer(e, t.what);
+  }
+}

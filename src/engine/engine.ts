@@ -442,8 +442,11 @@ export class Engine {
   }
 
   private copyTarget(inst: Instance): CopyTarget {
+    const d = this.d.drivers.for(inst);
     return {
       what: `${noun(inst)} ${inst.name}`,
+      // Where the files are not on the host (a VM-isolated container's): copied through the instance.
+      copier: d.copier ? () => d.copier!(inst) : undefined,
       hold: (fn) => this.instances.withLock(inst.id, fn),
       view: async () => {
         const view = await this.d.drivers.for(inst).rootfs(inst, await this.instances.context(inst));

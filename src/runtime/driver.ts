@@ -122,6 +122,22 @@ export interface RootfsView {
   ids?: IdMap;
 }
 
+/**
+ * `hull cp` where an instance's files are not a root filesystem on the host
+ * (a VM-isolated container's are on its VM's disk, which the host never
+ * mounts): the tar streams are made and taken where the files are.
+ *
+ *   pack(src)          a tar of src.path (docker cp's source rules: src.top names its first entry);
+ *                      untrusted bytes, for the client only: the daemon never extracts them
+ *   probe(path)        what the destination is there (a trailing symlink followed), and its resolved path
+ *   unpack(dir, tar)   a tar (made by the daemon) extracted into the directory dir (resolved by probe)
+ */
+export interface FileCopier {
+  pack(src: { path: string; top: string; followLast: boolean; mustBeDir: boolean }): Promise<{ stream: NodeJS.ReadableStream; done: Promise<void> }>;
+  probe(path: string): Promise<{ kind: 'dir' | 'file' | 'missing' | 'dangling' | 'noparent'; resolved: string }>;
+  unpack(dir: string, archive: NodeJS.ReadableStream): Promise<void>;
+}
+
 export interface Driver {
   readonly type: InstanceType;
   create(inst: Instance, ctx: CreateContext): Promise<void>;
@@ -156,6 +172,8 @@ export interface Driver {
    * here its image's layers, merged read-only). Without it, the copy-up reads rootfs().
    */
   imageFiles?(inst: Instance, ctx: CreateContext): Promise<RootfsView>;
+  /** cp through the instance itself, where its files are not on the host (FileCopier); without it, cp reads rootfs(). */
+  copier?(inst: Instance): Promise<FileCopier>;
   /** Is the monitor (conmon, qemu) still alive? */
   monitorAlive(inst: Instance): Promise<boolean>;
 }

@@ -41,13 +41,23 @@ export interface AgentStreamOptions {
   stdin?: boolean;
   /** Run on a pseudo-terminal (the guest's telnetd; the stream is telnet, see exec.ts). */
   tty?: boolean;
-  /** Each output chunk, as the command writes it. */
-  onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  /** Run guest/cp with these words in the guest's own root (a VM-isolated container's `hull cp`), not a command in the container. */
+  guestCopy?: boolean;
+  /**
+   * Each output chunk, as the command writes it. Answering false holds the
+   * connection's reading (the guest's writes then wait) until resumeOutput():
+   * a slow reader of a copy is not buffered without bound.
+   */
+  onOutput: (stream: 'stdout' | 'stderr', data: Buffer) => void | boolean;
 }
 
 /** A running exec: its stdin (sent in order, a few chunks in flight at most) and its exit code. */
 export interface AgentExecStream {
-  write(data: Buffer): void;
+  /** false: chunks are queued beyond the window; onDrain says when they have gone. */
+  write(data: Buffer): boolean | void;
+  onDrain(cb: () => void): void;
+  /** Read the connection again after onOutput answered false. */
+  resumeOutput(): void;
   /** The end of stdin, after what was written. */
   end(): void;
   exitCode: Promise<number>;
@@ -185,6 +195,7 @@ export class AgentClient {
     if (opts.env?.length) body.env = opts.env;
     if (opts.cwd) body.cwd = opts.cwd;
     if (opts.user) body.user = opts.user;
+    if (opts.guestCopy) body.cp = true;
     // The agent's main loop finds these two by their text: keep them last, in this order.
     if (opts.stdin) body.stdin = true;
     if (opts.tty) body.tty = true;
@@ -193,11 +204,13 @@ export class AgentClient {
     let ended = false;
     let eofSent = !opts.stdin;
     let done = false;
+    const drains: Array<() => void> = [];
     const pump = () => {
       while (!done && !this.closed && inFlight < STDIN_WINDOW && queue.length) {
         inFlight++;
         this.sock.write(`${JSON.stringify({ id, stdin: queue.shift()!.toString('base64') })}\n`);
       }
+      if (!queue.length || done || this.closed) drains.splice(0).forEach((cb) => cb());
       if (!done && !this.closed && ended && !eofSent && !queue.length) {
         eofSent = true;
         this.sock.write(`${JSON.stringify({ id, eof: true })}\n`);
@@ -210,13 +223,16 @@ export class AgentClient {
       }
       if (m.stream !== 'stdout' && m.stream !== 'stderr') return;
       // A stream's first byte comes alone, as a number (the guest sends it without a process).
-      if (typeof m.byte === 'number') opts.onOutput(m.stream, Buffer.from([m.byte & 255]));
-      else if (typeof m.data === 'string') opts.onOutput(m.stream, Buffer.from(m.data, 'base64'));
+      let more: void | boolean = true;
+      if (typeof m.byte === 'number') more = opts.onOutput(m.stream, Buffer.from([m.byte & 255]));
+      else if (typeof m.data === 'string') more = opts.onOutput(m.stream, Buffer.from(m.data, 'base64'));
+      if (more === false) this.sock.pause();
     };
     const exitCode = this.request(body, 0, onEvent, id).then((r) => Number(r.exit));
     exitCode
       .finally(() => {
         done = true;
+        drains.splice(0).forEach((cb) => cb());
         // The guest's feeder holds the exec's fifos until its end.
         if (!eofSent && !this.closed) this.sock.write(`${JSON.stringify({ id, eof: true })}\n`);
         eofSent = true;
@@ -227,7 +243,10 @@ export class AgentClient {
         if (!opts.stdin || ended) return;
         for (let i = 0; i < data.length; i += STDIN_CHUNK) queue.push(data.subarray(i, i + STDIN_CHUNK));
         pump();
+        return queue.length === 0 || done || this.closed;
       },
+      onDrain: (cb) => (queue.length === 0 || done || this.closed ? cb() : drains.push(cb)),
+      resumeOutput: () => this.sock.resume(),
       end: () => {
         ended = true;
         pump();
@@ -239,7 +258,7 @@ export class AgentClient {
   /** Run a command to its end and collect its output. */
   async exec(cmd: string[], opts: AgentExecOptions = {}): Promise<AgentExecResult> {
     const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
-    const s = this.execStream(cmd, { env: opts.env, cwd: opts.cwd, user: opts.user, stdin: !!opts.stdin, onOutput: (k, b) => out[k].push(b) });
+    const s = this.execStream(cmd, { env: opts.env, cwd: opts.cwd, user: opts.user, stdin: !!opts.stdin, onOutput: (k, b) => void out[k].push(b) });
     if (opts.stdin) {
       s.write(opts.stdin);
       s.end();

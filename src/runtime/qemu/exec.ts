@@ -52,7 +52,7 @@ export function agentExec(agent: AgentClient, opts: ExecOptions): ExecSession {
         user: opts.user || undefined,
         stdin: opts.stdin || opts.tty,
         tty: opts.tty,
-        onOutput: (s, b) => emit(s, decoder ? decoder.push(b) : b),
+        onOutput: (s, b) => void emit(s, decoder ? decoder.push(b) : b),
       });
       if (size) run.write(naws(...size));
       early.splice(0).forEach((b) => run!.write(b));

@@ -5,7 +5,7 @@ import { HullError, wrongState } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { Reverter } from '../../core/reverter.js';
 import { writeFileAtomic } from '../../sys/fs.js';
-import type { CreateContext, Driver, ExecOptions, ExecSession, ExitStatus, Process, RootfsView, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
+import type { CreateContext, Driver, FileCopier, ExecOptions, ExecSession, ExitStatus, Process, RootfsView, RuntimeStatus, Stats, StdioStream, TapDevice } from '../driver.js';
 import { resolveUser } from '../oci/user.js';
 import { chooseAccel, type AccelChoice } from './accel.js';
 import { placeVm, type VmCgroup } from './cgroup.js';
@@ -17,6 +17,7 @@ import { clearExit, recordExit } from './exit.js';
 import { VmFiles } from './files.js';
 import { loadGuest, type GuestArtifacts } from './guest.js';
 import { IsolatedIo } from './isolated-io.js';
+import { GuestCopier } from './guest-copy.js';
 import { freshBindDir, prepareVmFiles, qemuUser, tunUsable, type QemuUser } from './confine.js';
 import { QemuUids } from './uids.js';
 import { VmLinks, type VmRef } from './links.js';
@@ -106,8 +107,8 @@ export interface IsolatedDriverOptions {
  *
  * QEMU outlives the daemon; the exit is the program's code, recorded (exit.ts)
  * before the guest is told to power off. exec and top go through the guest
- * agent, its commands rooted in the container; no cp (the files are on the
- * VM's disk).
+ * agent, its commands rooted in the container; so does cp (guest-copy.ts:
+ * the files are on the VM's disk, never mounted on the host).
  */
 export class IsolatedDriver implements Driver {
   readonly type = 'container' as const;
@@ -410,7 +411,19 @@ export class IsolatedDriver implements Driver {
   }
 
   async rootfs(inst: Instance): Promise<never> {
-    throw new HullError('invalid', `container ${inst.name} runs in a VM of its own (--isolation vm): its files are on a VM disk, cp is not available`);
+    throw new HullError('invalid', `container ${inst.name} runs in a VM of its own (--isolation vm): its files are on a VM disk, which Hull does not mount on the host`);
+  }
+
+  /**
+   * cp through the guest (guest-copy.ts): only while the container runs, as
+   * its files are on a disk only its guest reads. A stopped one's disk is
+   * never mounted on the host: a filesystem its guest wrote is not given to
+   * the host's kernel to parse.
+   */
+  async copier(inst: Instance): Promise<FileCopier> {
+    const st = (await this.status(inst)).status;
+    if (st !== 'running') throw wrongState(`container ${inst.name} runs in a VM of its own (--isolation vm) and is ${st === 'paused' ? 'paused' : 'not running'}: cp needs it running (its files are on its VM's disk, read only by its guest); start it first`);
+    return new GuestCopier(await this.links.agent(this.ref(inst), 30_000));
   }
 
   /** What `inspect` adds: the accelerator, QEMU's pid, cgroup and user. */
