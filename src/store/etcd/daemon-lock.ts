@@ -1,6 +1,6 @@
 import { Etcd3, type Lease } from 'etcd3';
 import { conflict, HullError } from '../../core/errors.js';
-import { noRetry, toStoreError } from './errors.js';
+import { bounded, noRetry } from './errors.js';
 
 /** Who holds the lock: enough for a person to find that daemon, and for the same host to tell it is gone. */
 export interface LockHolder {
@@ -122,18 +122,8 @@ export class DaemonLock {
     for (const fn of this.lostHandlers.splice(0)) fn(why);
   }
 
-  private async bounded<R>(what: string, fn: (opts: { deadline: number }) => Promise<R>): Promise<R> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HullError('unavailable', `${this.where}: no answer to ${what} within ${this.timeoutMs} ms`)), this.timeoutMs + 100);
-    });
-    try {
-      return await Promise.race([fn({ deadline: Date.now() + this.timeoutMs }), late]);
-    } catch (e) {
-      throw toStoreError(e, this.where, what, this.timeoutMs);
-    } finally {
-      clearTimeout(timer);
-    }
+  private bounded<R>(what: string, fn: (opts: { deadline: number }) => Promise<R>): Promise<R> {
+    return bounded(this.where, this.timeoutMs, what, fn);
   }
 }
 

@@ -22,3 +22,21 @@ export function toStoreError(e: unknown, where: string, what: string, timeoutMs:
   if (e instanceof Error && isRecoverableError(e)) return new HullError('unavailable', `${where}: ${what} failed: ${e.message}`);
   return toHullError(e).wrap(`${where}: ${what}`);
 }
+
+/**
+ * One etcd call bounded twice: by the gRPC deadline it is given and by a timer of its own (a
+ * stuck dial or watch start ignores the deadline); any failure becomes toStoreError's.
+ */
+export async function bounded<R>(where: string, timeoutMs: number, what: string, fn: (opts: { deadline: number }) => Promise<R>): Promise<R> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HullError('unavailable', `${where}: no answer to ${what} within ${timeoutMs} ms`)), timeoutMs + 100);
+  });
+  try {
+    return await Promise.race([fn({ deadline: Date.now() + timeoutMs }), late]);
+  } catch (e) {
+    throw toStoreError(e, where, what, timeoutMs);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -4,7 +4,7 @@ import { HullError, invalid, notFound } from '../../core/errors.js';
 import { KeyedLock } from '../../core/keyed-lock.js';
 import type { Change, Kind, Store, WriteOp } from '../store.js';
 import { batchReads, decodeEntry, encodeEntry, Layout, planBatch, prefixEnd, type KeyState } from './layout.js';
-import { noRetry, toStoreError } from './errors.js';
+import { bounded, noRetry } from './errors.js';
 
 export interface EtcdStoreOptions {
   /** Client URLs, e.g. http://127.0.0.1:2379. */
@@ -239,18 +239,9 @@ export class EtcdStore implements Store {
   /** One etcd call, bounded by the deadline and by a timer of our own (a stuck dial, a stuck watch start). */
   private async call<R>(what: string, fn: (opts: { deadline: number }) => Promise<R>): Promise<R> {
     if (this.closed) throw new HullError('unavailable', `${this.where}: the store is closed`);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HullError('unavailable', `${this.where}: no answer to ${what} within ${this.timeoutMs} ms`)), this.timeoutMs + 100);
-    });
-    try {
-      return await Promise.race([fn({ deadline: Date.now() + this.timeoutMs }), late]);
-    } catch (e) {
-      throw toStoreError(e, this.where, what, this.timeoutMs);
-    } finally {
-      clearTimeout(timer);
-    }
+    return bounded(this.where, this.timeoutMs, what, fn);
   }
+
 
   private checkTxnSize(compares: number, writes: number): void {
     const n = Math.max(compares, writes);
