@@ -10,3 +10,10 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** `p`, or the error `late()` makes if it has not settled within `ms` (the timer goes either way). */
+export function withDeadline<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(late()), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

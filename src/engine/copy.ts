@@ -60,9 +60,7 @@ async function withRoot(t: CopyTarget, fn: (root: RootDir, view: RootfsView) => 
   try {
     const root = RootDir.open(view.path, view.mounts);
     try {
-      await fn(root, view);
-    } catch (e) {
-      throw inContainer(e, t.what); // `container web: "/x" not found`
+      await inside(t, () => fn(root, view));
     } finally {
       root.close();
     }
@@ -110,6 +108,7 @@ function copierIn(t: CopyTarget, copier: () => Promise<FileCopier>, path: string
   );
 }
 
+/** Errors named for the instance: `container web: "/x" not found`. */
 async function inside<T>(t: CopyTarget, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();

@@ -449,7 +449,7 @@ export class Engine {
       copier: d.copier ? () => d.copier!(inst) : undefined,
       hold: (fn) => this.instances.withLock(inst.id, fn),
       view: async () => {
-        const view = await this.d.drivers.for(inst).rootfs(inst, await this.instances.context(inst));
+        const view = await d.rootfs(inst, await this.instances.context(inst));
         // Volumes and binds too, also while the container is stopped (docker mounts them for a copy).
         if (!inst.config.mounts?.length) return view;
         return { ...view, mounts: [...(view.mounts ?? []), ...(await this.d.storage.copyMounts(inst))] };

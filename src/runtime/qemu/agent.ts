@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { HullError } from '../../core/errors.js';
+import { withDeadline } from '../../core/poll.js';
 
 /**
  * AgentClient: Hull's guest agent (guest/agent, a busybox sh script) over the
@@ -263,16 +264,9 @@ export class AgentClient {
       s.write(opts.stdin);
       s.end();
     }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_r, reject) => {
-      if (opts.timeoutMs) timer = setTimeout(() => reject(new HullError('unavailable', `guest agent: ${cmd[0]} did not finish within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    });
-    try {
-      const exitCode = await Promise.race([s.exitCode, timeout]);
-      return { exitCode, stdout: Buffer.concat(out.stdout), stderr: Buffer.concat(out.stderr) };
-    } finally {
-      clearTimeout(timer);
-    }
+    const ms = opts.timeoutMs;
+    const exitCode = await (ms ? withDeadline(s.exitCode, ms, () => new HullError('unavailable', `guest agent: ${cmd[0]} did not finish within ${ms} ms`)) : s.exitCode);
+    return { exitCode, stdout: Buffer.concat(out.stdout), stderr: Buffer.concat(out.stderr) };
   }
 
   async ping(timeoutMs = 5000): Promise<void> {

@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { HullError, invalid, notFound } from '../../core/errors.js';
+import { withDeadline } from '../../core/poll.js';
 import type { FileCopier } from '../driver.js';
 import type { AgentClient, AgentExecStream } from './agent.js';
 
@@ -7,6 +8,7 @@ import type { AgentClient, AgentExecStream } from './agent.js';
 const STDERR_MAX = 2048;
 const PROBE_MAX = 8192;
 const PATH_MAX = 4096;
+const PROBE_MS = 30_000;
 
 /**
  * `hull cp` for a VM-isolated container, through its guest agent: guest/cp
@@ -64,7 +66,7 @@ export class GuestCopier implements FileCopier {
     const out = new Capped(PROBE_MAX);
     const err = new Capped(STDERR_MAX);
     const run = this.agent.execStream(['stat', path], { guestCopy: true, onOutput: (k, b) => void (k === 'stdout' ? out : err).add(b) });
-    const code = await withTimeout(run.exitCode, 30_000);
+    const code = await withDeadline(run.exitCode, PROBE_MS, () => new HullError('unavailable', `the guest did not answer the copy within ${PROBE_MS} ms`));
     if (code !== 0) throw failure(code, path, err.text());
     return parseProbe(out.raw());
   }
@@ -106,12 +108,6 @@ function failure(code: number, path: string, stderr: string): HullError {
 }
 
 const flag = (b: boolean) => (b ? '1' : '0');
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new HullError('unavailable', `the guest did not answer the copy within ${ms} ms`)), ms)));
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 /** The first `max` bytes of what comes; the rest is dropped. */
 class Capped {

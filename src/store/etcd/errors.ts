@@ -1,6 +1,7 @@
 import { noop } from 'cockatiel';
 import { ClientClosedError, GRPCDeadlineExceededError, isRecoverableError } from 'etcd3';
 import { HullError, toHullError } from '../../core/errors.js';
+import { withDeadline } from '../../core/poll.js';
 
 /**
  * No retries inside the client: etcd3 by default retries a call that failed
@@ -28,15 +29,9 @@ export function toStoreError(e: unknown, where: string, what: string, timeoutMs:
  * stuck dial or watch start ignores the deadline); any failure becomes toStoreError's.
  */
 export async function bounded<R>(where: string, timeoutMs: number, what: string, fn: (opts: { deadline: number }) => Promise<R>): Promise<R> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HullError('unavailable', `${where}: no answer to ${what} within ${timeoutMs} ms`)), timeoutMs + 100);
-  });
   try {
-    return await Promise.race([fn({ deadline: Date.now() + timeoutMs }), late]);
+    return await withDeadline(fn({ deadline: Date.now() + timeoutMs }), timeoutMs + 100, () => new HullError('unavailable', `${where}: no answer to ${what} within ${timeoutMs} ms`));
   } catch (e) {
     throw toStoreError(e, where, what, timeoutMs);
-  } finally {
-    clearTimeout(timer);
   }
 }
