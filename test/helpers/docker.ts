@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { REPO, TestDaemon, type CliResult } from './hull.js';
+import { REPO, runProgram, TestDaemon, type CliResult } from './hull.js';
 
 /**
  * The Docker side of the tests: a Hull daemon serving the Docker API, the
@@ -76,10 +76,13 @@ export function runCompose(sock: string, args: string[], opts: { input?: string;
 
 const configDir = join('/tmp', `hull-docker-config-${process.pid}`);
 
+/** A client's environment: the socket, and a config dir of its own (no user's ~/.docker). */
+const dockerEnv = (sock: string, more: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: configDir, ...more });
+
 /** docker-compose's output as it comes (`logs -f`), until `until` matches it; then the command is stopped. */
 export function composeUntil(sock: string, args: string[], until: RegExp, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn('docker-compose', args, { cwd: opts.cwd, env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: configDir } });
+    const p = spawn('docker-compose', args, { cwd: opts.cwd, env: dockerEnv(sock) });
     let out = '';
     const t = setTimeout(() => {
       p.kill('SIGKILL');
@@ -99,24 +102,7 @@ export function composeUntil(sock: string, args: string[], until: RegExp, opts: 
 
 function run(bin: string, args: string[], sock: string, opts: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string>; cwd?: string }): Promise<CliResult> {
   mkdirSync(configDir, { recursive: true });
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: configDir, DOCKER_CLI_HINTS: 'false', ...opts.env };
-    const p = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: opts.cwd });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`${bin} ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, opts.timeoutMs ?? 60_000);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    p.stdin.on('error', () => undefined);
-    p.stdin.end(opts.input ?? '');
-  });
+  return runProgram(bin, args, { input: opts.input, timeoutMs: opts.timeoutMs, env: dockerEnv(sock, { DOCKER_CLI_HINTS: 'false', ...opts.env }), cwd: opts.cwd });
 }
 
 /** Insist on exit 0; the message has both streams. */
@@ -130,7 +116,7 @@ export async function ok(r: Promise<CliResult>, what: string): Promise<string> {
 export function dockerTty(client: DockerClient, sock: string, args: string[], steps: Array<[number, string]>, timeoutMs = 30_000): Promise<{ code: number; out: string }> {
   const cmd = [client.bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const p = spawn('script', ['-q', '-e', '-c', `stty cols 100 rows 30; ${cmd}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: configDir } });
+    const p = spawn('script', ['-q', '-e', '-c', `stty cols 100 rows 30; ${cmd}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: dockerEnv(sock) });
     let out = '';
     p.stdout.on('data', (b: Buffer) => (out += b.toString()));
     let at = 0;

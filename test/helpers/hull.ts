@@ -12,6 +12,31 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Run a program to its end with `input` as its stdin, collecting both streams; SIGKILLed after `timeoutMs` (60 s). */
+export function runProgram(
+  bin: string,
+  args: string[],
+  opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string; name?: string } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env, cwd: opts.cwd });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`${opts.name ?? `${bin} ${args.join(' ')}`} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    p.stdin.on('error', () => undefined);
+    p.stdin.end(opts.input ?? '');
+  });
+}
+
 /**
  * A real daemon on a temporary root and socket, driven through the real CLI,
  * the way a user works. One per test file.
@@ -71,22 +96,7 @@ export class TestDaemon {
 
   /** Run the CLI against this daemon. */
   hull(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-    return new Promise((resolvePromise, reject) => {
-      const p = spawn(process.execPath, [BIN, '-H', `unix://${this.socket}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-      p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      const t = setTimeout(() => {
-        p.kill('SIGKILL');
-        reject(new Error(`hull ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-      }, opts.timeoutMs ?? 60_000);
-      p.on('close', (code) => {
-        clearTimeout(t);
-        resolvePromise({ code: code ?? -1, stdout, stderr });
-      });
-      p.stdin.end(opts.input ?? '');
-    });
+    return runProgram(process.execPath, [BIN, '-H', `unix://${this.socket}`, ...args], { ...opts, name: `hull ${args.join(' ')}` });
   }
 
   /**
