@@ -43,7 +43,10 @@ describe('streams: stdin, terminals, logs', () => {
     expect(r.out).toMatch(/\/dev\/pts\/\d+/);
     expect(r.code).toBe(6);
     // The terminal has the caller's size from the start: a command that reads it at once sees it (not 0 0).
-    for (let i = 0; i < 3; i++) expect((await underTty(['exec', '-it', 'io', 'stty', 'size'], '', 111, 33)).out).toMatch(/^33 111\r?$/m);
+    // runc sets it before the command runs; crun 1.8 sets it beside the command's start (docs/docker-api.md), so runc here.
+    await d.ok(['run', '-d', '--runtime', 'runc', '--name', 'io-runc', 'busybox', 'sleep', '300']);
+    for (let i = 0; i < 3; i++) expect((await underTty(['exec', '-it', 'io-runc', 'stty', 'size'], '', 111, 33)).out).toMatch(/^33 111\r?$/m);
+    await d.ok(['rm', '-f', 'io-runc']);
     const i = await d.hull(['exec', '-i', 'io', 'sh', '-c', 'cat > /tmp/in; wc -c < /tmp/in'], { input: 'hello' });
     expect(i.stdout.trim()).toBe('5');
   });

@@ -52,6 +52,8 @@ export async function startExec(ctx: DockerCtx, id: string, rawBody: unknown, so
   ctx.engine.execEvent(inst, 'start', rec.id, { cmd: rec.opts.cmd });
   try {
     extras.pid = await session.start();
+    // Again once started: crun 1.8 applies the start's size concurrently with the command (runc before it).
+    if (b.ConsoleSize && tty) await session.resize(b.ConsoleSize[0], b.ConsoleSize[1]).catch(() => undefined);
     rec.exitCode = await session.exitCode;
   } catch (e) {
     const code = isHullError(e) ? e.code : 'internal';
