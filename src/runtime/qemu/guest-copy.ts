@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { HullError, invalid, notFound } from '../../core/errors.js';
-import { withDeadline } from '../../core/poll.js';
+import { sleep, withDeadline } from '../../core/poll.js';
 import type { FileCopier } from '../driver.js';
 import type { AgentClient, AgentExecStream } from './agent.js';
 
@@ -9,6 +9,8 @@ const STDERR_MAX = 2048;
 const PROBE_MAX = 8192;
 const PATH_MAX = 4096;
 const PROBE_MS = 30_000;
+/** How long a guest may take to end its side once there is nothing more to copy (its stdin ended, or the reader gone). */
+const EXIT_GRACE_MS = 30_000;
 
 /**
  * `hull cp` for a VM-isolated container, through its guest agent: guest/cp
@@ -22,7 +24,11 @@ const PROBE_MS = 30_000;
  * than the daemon buffering without bound.
  */
 export class GuestCopier implements FileCopier {
-  constructor(private agent: AgentClient) {}
+  constructor(
+    private agent: AgentClient,
+    /** PROBE_MS and EXIT_GRACE_MS unless said (tests). */
+    private limits = { answerMs: PROBE_MS, exitGraceMs: EXIT_GRACE_MS },
+  ) {}
 
   pack(src: { path: string; top: string; followLast: boolean; mustBeDir: boolean }): Promise<{ stream: NodeJS.ReadableStream; done: Promise<void> }> {
     return new Promise((resolve, reject) => {
@@ -31,6 +37,14 @@ export class GuestCopier implements FileCopier {
       let started = false;
       let gone = false;
       let done: Promise<void> = Promise.resolve();
+      let readerGone!: () => void;
+      const gonePromise = new Promise<void>((r) => (readerGone = r));
+      // A guest that neither sends nor ends does not hold the copy (and the container's lock) open.
+      const firstWord = setTimeout(() => {
+        if (started) return;
+        run.end();
+        reject(new HullError('unavailable', `the guest did not answer the copy within ${this.limits.answerMs} ms`));
+      }, this.limits.answerMs);
       const run = this.agent.execStream(['out', src.path, flag(src.followLast), flag(src.mustBeDir), src.top], {
         guestCopy: true,
         stdin: true,
@@ -39,6 +53,7 @@ export class GuestCopier implements FileCopier {
           if (gone) return;
           if (!started) {
             started = true;
+            clearTimeout(firstWord);
             resolve({ stream: out, done });
           }
           return out.write(b);
@@ -49,8 +64,9 @@ export class GuestCopier implements FileCopier {
         gone = true;
         run.end(); // the guest stops its tar
         run.resumeOutput();
+        readerGone();
       });
-      done = run.exitCode.then(
+      const exited = run.exitCode.finally(() => clearTimeout(firstWord)).then(
         (code) => {
           if (code === 0 && started) return void out.end();
           const e = code === 0 ? notFound(`"${src.path}"`) : failure(code, src.path, err.text());
@@ -59,6 +75,8 @@ export class GuestCopier implements FileCopier {
         },
         (e: unknown) => void (started ? out.destroy(e as Error) : reject(e)),
       );
+      // Done when the guest has ended, or a while after the reader went should it never end.
+      done = Promise.race([exited, gonePromise.then(() => sleep(this.limits.exitGraceMs))]);
     });
   }
 
@@ -66,7 +84,7 @@ export class GuestCopier implements FileCopier {
     const out = new Capped(PROBE_MAX);
     const err = new Capped(STDERR_MAX);
     const run = this.agent.execStream(['stat', path], { guestCopy: true, onOutput: (k, b) => void (k === 'stdout' ? out : err).add(b) });
-    const code = await withDeadline(run.exitCode, PROBE_MS, () => new HullError('unavailable', `the guest did not answer the copy within ${PROBE_MS} ms`));
+    const code = await withDeadline(run.exitCode, this.limits.answerMs, () => new HullError('unavailable', `the guest did not answer the copy within ${this.limits.answerMs} ms`));
     if (code !== 0) throw failure(code, path, err.text());
     return parseProbe(out.raw());
   }
@@ -75,7 +93,7 @@ export class GuestCopier implements FileCopier {
     const err = new Capped(STDERR_MAX);
     const run = this.agent.execStream(['in', dir], { guestCopy: true, stdin: true, onOutput: (k, b) => void (k === 'stderr' && err.add(b)) });
     await Promise.race([feed(run, archive), run.exitCode.then(() => undefined)]);
-    const code = await run.exitCode;
+    const code = await withDeadline(run.exitCode, this.limits.exitGraceMs, () => new HullError('unavailable', `the guest did not finish the copy within ${this.limits.exitGraceMs} ms of its end`));
     if (code !== 0) throw invalid(`cannot copy: ${err.text() || `tar in the guest failed (exit ${code})`}`);
   }
 }
