@@ -1,5 +1,6 @@
 import { SeqpacketSocket } from 'node-unix-socket';
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HullError } from '../../core/errors.js';
 
@@ -133,15 +134,27 @@ class Attached implements AttachConnection {
   }
 }
 
-/** Resize the container's terminal through conmon's ctl fifo. */
+/**
+ * Resize the container's terminal through conmon's ctl fifo. The fifo is opened
+ * without blocking: once conmon has gone (the command ended, as a short exec does
+ * right after its start) a blocking open would wait for a reader forever, holding
+ * one of libuv's few pool threads, and a handful of late resizes would stall
+ * every file operation of the daemon. With no reader the open fails (ENXIO) and
+ * the resize is a state error. The line is shorter than PIPE_BUF, so it is
+ * written whole or not at all.
+ */
 export async function resizeTerminal(bundle: string, rows: number, cols: number): Promise<void> {
   const h = Math.max(0, Math.min(1000, Math.floor(rows)));
   const w = Math.max(0, Math.min(1000, Math.floor(cols)));
-  // The fifo has a reader (conmon) while the container runs; O_NONBLOCK would
-  // fail with ENXIO when it does not, which we report as a state error.
+  let fh;
   try {
-    await writeFile(join(bundle, 'ctl'), `1 ${h} ${w}\n`, { flag: 'a' });
+    fh = await open(join(bundle, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    if (!(await fh.stat()).isFIFO()) throw new Error('ctl is not a fifo');
+    await fh.write(`1 ${h} ${w}\n`);
   } catch (e) {
-    throw new HullError('wrong_state', `cannot resize: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new HullError('wrong_state', code === 'ENXIO' ? 'cannot resize: the terminal has gone' : `cannot resize: ${(e as Error).message}`);
+  } finally {
+    await fh?.close().catch(() => undefined);
   }
 }
