@@ -372,7 +372,7 @@ export class BenchDaemon {
   private async spawn(): Promise<void> {
     const proc = spawn(process.execPath, [HULL_BIN, '-H', this.host, 'daemon', '--root', this.root, ...this.daemonArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HULL_LOG_LEVEL: process.env.HULL_LOG_LEVEL ?? 'warn' },
+      env: { ...process.env, HULL_LOG_LEVEL: process.env.HULL_LOG_LEVEL ?? 'warn', HULL_DASHBOARD: 'off' },
     });
     this.proc = proc;
     const keep = (b: Buffer) => {

@@ -21,6 +21,7 @@ if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(podman skopeo docker-registry
 if [[ "${HULL_SETUP_BENCH:-}" == 1 ]]; then PKGS+=(wrk); fi  # bench/network.ts: connection rate through a published port
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(docker-compose); fi  # docker-compose.test.ts: Debian's compose 1.29 against Hull's Docker socket
 if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(etcd-server etcd-client); fi  # etcd-store.test.ts runs the Store suite on a real etcd 3.4 (etcdctl to look inside); nothing starts on install
+if [[ "${HULL_SETUP_TEST:-}" == 1 ]]; then PKGS+=(chromium); fi  # dashboard.test.ts drives the web dashboard in headless chromium (playwright-core)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -19,6 +19,8 @@ import { volumeRoutes } from './routes/volumes.js';
 import { systemRoutes } from './routes/system.js';
 import { UpgradeRouter } from './upgrade.js';
 import type { StoreSpec } from '../store/spec.js';
+import type { DashboardStatus } from './contract/system.js';
+export type { DashboardStatus } from './contract/system.js';
 import { containerUpgrades } from './routes/container-streams.js';
 import { execRoutes } from './routes/exec.js';
 import { ExecSessions } from './routes/exec-sessions.js';
@@ -33,7 +35,10 @@ export interface ApiDeps {
   version: string;
   /** Where the daemon keeps its state, as `hull info` shows it. */
   store?: StoreSpec;
+  /** Where the web dashboard is served, and its sign-in link (`hull dashboard`); it starts after the API. */
+  dashboard?: () => DashboardStatus;
 }
+
 
 export const API_VERSION = 'v1';
 

@@ -52,7 +52,7 @@ const CREATE: VerbParity = {
 };
 
 export const PARITY: Record<string, VerbParity> = {
-  daemon: { docker: 'dockerd', same: ['--host'], differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are', '--storage-opt': 'size= only: the default writable-layer size', '--log-opt': 'max-size and max-file only: the default of containers and VMs created without one' }, hull: { '--docker-socket': "serves the Docker Engine API beside Hull's own (dockerd's own socket is -H)", '--store': 'keeps the state in SQLite under the root or in an etcd (one daemon per prefix for now)' } },
+  daemon: { docker: 'dockerd', same: ['--host'], differs: { '--root': "as dockerd's --data-root", '--insecure-registry': 'as dockerd; loopback registries always are', '--storage-opt': 'size= only: the default writable-layer size', '--log-opt': 'max-size and max-file only: the default of containers and VMs created without one' }, hull: { '--docker-socket': "serves the Docker Engine API beside Hull's own (dockerd's own socket is -H)", '--store': 'keeps the state in SQLite under the root or in an etcd (one daemon per prefix for now)', '--dashboard': 'the web dashboard (loopback by default, signed in with the link `hull dashboard` prints)' } },
   run: { ...CREATE, docker: 'docker run', same: [...CREATE.same!, '--detach', '--detach-keys'], note: 'exit codes 125, 126, 127 as docker' },
   create: CREATE,
   start: { docker: 'docker start', same: ['--attach', '--interactive', '--detach-keys'], dockerOnly: { '--checkpoint, --checkpoint-dir': 'not yet' } },
@@ -175,6 +175,7 @@ export const PARITY: Record<string, VerbParity> = {
   'vm image import': { docker: null },
   'vm image ls': { docker: null },
   'vm image rm': { docker: null },
+  dashboard: { docker: null, note: "the web dashboard's sign-in link", hull: { '--format': 'json or a Go template' } },
   info: { docker: 'docker info', differs: { '--format': "templates see docker's info fields (NCPU, CgroupVersion, Containers, …) plus Hull's; json prints Hull's" } },
   version: { docker: 'docker version', differs: { '--format': "templates see .Client and .Server as docker's plus Hull's fields; json prints Hull's" } },
   events: {

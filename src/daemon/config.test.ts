@@ -62,3 +62,25 @@ describe('--store', () => {
     for (const b of bad) expect(() => cfg(b), b).toThrow(/--store .*: .*use sqlite, or etcd:\/\/HOST:PORT/);
   });
 });
+
+describe('--dashboard', () => {
+  const cfg = (dashboard?: string) => resolveConfig({ host: 'unix:///tmp/h.sock', root: '/tmp/hr', dashboard }).dashboard;
+
+  it('is on loopback port 7700 unless told; HOST:PORT, [v6]:PORT, :PORT (loopback) or off', () => {
+    const before = process.env.HULL_DASHBOARD;
+    delete process.env.HULL_DASHBOARD;
+    try {
+      expect(cfg()).toEqual({ host: '127.0.0.1', port: 7700 });
+    } finally {
+      if (before !== undefined) process.env.HULL_DASHBOARD = before;
+    }
+    expect(cfg('0.0.0.0:8080')).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(cfg('[::1]:7701')).toEqual({ host: '::1', port: 7701 });
+    expect(cfg(':7702')).toEqual({ host: '127.0.0.1', port: 7702 });
+    expect(cfg('off')).toBeUndefined();
+  });
+
+  it('refuses what is no address, saying what it takes', () => {
+    for (const bad of ['7700', 'localhost', '1.2.3.4:99999', 'a:b', 'http://x:1']) expect(() => cfg(bad), bad).toThrow(/HOST:PORT/);
+  });
+});

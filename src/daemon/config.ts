@@ -17,6 +17,20 @@ export interface DaemonConfig {
   dockerSocket?: string;
   /** Where the state is kept (`--store`, env HULL_STORE): SQLite in <root>/hull.db unless an etcd is named. */
   store: StoreSpec;
+  /** Where the web dashboard listens (`--dashboard HOST:PORT|off`, env HULL_DASHBOARD); absent: off. */
+  dashboard?: { host: string; port: number };
+}
+
+/** The dashboard's address unless told otherwise: loopback only, as it has no TLS yet. */
+export const DEFAULT_DASHBOARD = '127.0.0.1:7700';
+
+/** `--dashboard 127.0.0.1:7700`, `[::1]:7700`, `:7700` (loopback), `0.0.0.0:7700`, or `off`. */
+export function parseDashboard(v: string): { host: string; port: number } | undefined {
+  if (v === 'off' || v === 'none' || v === 'false') return undefined;
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(v);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new HullError('invalid', `--dashboard "${v}": use HOST:PORT (e.g. 127.0.0.1:7700) or off`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
 export const DEFAULT_HOST = 'unix:///run/hull/hull.sock';
@@ -44,7 +58,7 @@ export function parseDaemonStorageOpts(opts: string[] = []): number | undefined 
   return size;
 }
 
-export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[]; logOpts?: string[]; dockerSocket?: string; store?: string }): DaemonConfig {
+export function resolveConfig(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[]; logOpts?: string[]; dockerSocket?: string; store?: string; dashboard?: string }): DaemonConfig {
   const root = flags.root ?? process.env.HULL_ROOT ?? DEFAULT_ROOT;
   // conmon's attach socket lives at <root>/containers/<64-hex id>/attach and a
   // unix socket path must fit in 108 bytes.
@@ -54,5 +68,6 @@ export function resolveConfig(flags: { host?: string; root?: string; insecureReg
   const store = parseStoreSpec(flags.store ?? (process.env.HULL_STORE || undefined), root);
   const dockerSocket = flags.dockerSocket ? socketPathFromHost(flags.dockerSocket) : undefined;
   if (dockerSocket && dockerSocket === socketPathFromHost(resolveHost(flags.host))) throw new HullError('invalid', `--docker-socket ${dockerSocket} is Hull's own API socket: give the Docker API a socket of its own`);
-  return { socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}), logDefaults, ...(dockerSocket ? { dockerSocket } : {}), store };
+  const dashboard = parseDashboard(flags.dashboard ?? (process.env.HULL_DASHBOARD || DEFAULT_DASHBOARD));
+  return { ...(dashboard ? { dashboard } : {}), socketPath: socketPathFromHost(resolveHost(flags.host)), root, insecureRegistries: flags.insecureRegistries ?? [], ...(defaultStorageBytes ? { defaultStorageBytes } : {}), logDefaults, ...(dockerSocket ? { dockerSocket } : {}), store };
 }

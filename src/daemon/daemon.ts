@@ -1,7 +1,8 @@
 import { chmod, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildServer, listenUnix } from '../api/server.js';
+import { buildServer, listenUnix, type DashboardStatus } from '../api/server.js';
+import { startDashboard, type Dashboard } from '../web/server.js';
 import { listenDocker } from '../api/docker/server.js';
 import { HullError } from '../core/errors.js';
 import { EventLog } from '../core/events.js';
@@ -103,8 +104,19 @@ async function startOn(cfg: DaemonConfig, log: Logger, store: Store, lock: Daemo
   await engine.watchExits();
   const services = new Services({ engine, store, images, net, log });
   await services.start();
-  const app = await buildServer({ engine, services, images, log, version: VERSION, store: cfg.store });
+  let dashboard: Dashboard | undefined;
+  let noDashboard = cfg.dashboard ? 'not started yet' : 'turned off (--dashboard off)';
+  const dashboardStatus = (): DashboardStatus => (dashboard ? { url: dashboard.url, loginUrl: dashboard.loginUrl, reason: null } : { url: null, loginUrl: null, reason: noDashboard });
+  const app = await buildServer({ engine, services, images, log, version: VERSION, store: cfg.store, dashboard: dashboardStatus });
   await listenUnix(app, cfg.socketPath);
+  // The dashboard talks to the API socket like any client. An address in use is said, not fatal: the daemon's work goes on.
+  if (cfg.dashboard) {
+    dashboard = await startDashboard({ listen: cfg.dashboard, socketPath: cfg.socketPath, root: cfg.root, assets: join(REPO_ROOT, 'dist', 'web'), log }).catch((e: Error) => {
+      noDashboard = `not served: ${cfg.dashboard?.host}:${cfg.dashboard?.port}: ${e.message}`;
+      log.warn({ err: e.message }, `dashboard ${noDashboard}`);
+      return undefined;
+    });
+  }
   // The Docker Engine API, off unless asked for (`--docker-socket`): root only, as Hull's own socket.
   const docker = cfg.dockerSocket ? await listenDocker({ engine, images, log, version: VERSION }, cfg.dockerSocket) : undefined;
   // The lock lost (etcd unreachable past its lease): another daemon may take the prefix, so this one stops reconciling at once and exits (main.ts).
@@ -114,9 +126,10 @@ async function startOn(cfg: DaemonConfig, log: Logger, store: Store, lock: Daemo
       void services.close().finally(() => resolve(why));
     }),
   );
-  log.info({ store: describeStore(cfg.store), socket: cfg.socketPath, dockerSocket: cfg.dockerSocket, root: cfg.root, cgroupMode: host.cgroupMode, runtime: host.defaultRuntime, pid: process.pid }, 'hull daemon ready');
+  log.info({ dashboard: dashboard?.url, store: describeStore(cfg.store), socket: cfg.socketPath, dockerSocket: cfg.dockerSocket, root: cfg.root, cgroupMode: host.cgroupMode, runtime: host.defaultRuntime, pid: process.pid }, 'hull daemon ready');
 
   const close = async () => {
+    await dashboard?.close();
     await docker?.close();
     await app.close();
     await services.close();

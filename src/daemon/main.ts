@@ -3,7 +3,7 @@ import { resolveConfig } from './config.js';
 import { startDaemon } from './daemon.js';
 
 /** `hull daemon`: run until SIGTERM/SIGINT; containers keep running after it stops. */
-export async function runDaemon(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[]; logOpts?: string[]; dockerSocket?: string; store?: string }): Promise<void> {
+export async function runDaemon(flags: { host?: string; root?: string; insecureRegistries?: string[]; storageOpts?: string[]; logOpts?: string[]; dockerSocket?: string; store?: string; dashboard?: string }): Promise<void> {
   const log = createLogger();
   const cfg = resolveConfig(flags);
   // The last resort: every request and socket handles its own errors (api/), so

@@ -63,7 +63,7 @@ export class TestDaemon {
   async spawn(): Promise<void> {
     const proc = spawn(process.execPath, [BIN, '-H', `unix://${this.socket}`, 'daemon', '--root', this.root, ...this.daemonArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HULL_LOG_LEVEL: 'info' },
+      env: { ...process.env, HULL_LOG_LEVEL: 'info', HULL_DASHBOARD: 'off' }, // a test that wants the dashboard passes --dashboard
     });
     this.proc = proc;
     const from = this.logs.length;

@@ -13,11 +13,13 @@ import type { StoreSpec } from '../../store/spec.js';
 const EventsQuery = z.object({ since: q.str(), until: q.str(), filters: q.str() });
 
 export const systemRoutes =
-  ({ engine, images, version, store }: ApiDeps): Routes =>
+  ({ engine, images, version, store, dashboard }: ApiDeps): Routes =>
   async (app) => {
     app.get('/_ping', async (_req, reply) => reply.header('Api-Version', API_VERSION).type('text/plain').send('OK'));
 
     app.get('/v1/version', async () => ({ version, apiVersion: API_VERSION, node: process.version, os: 'linux', arch: process.arch, kernel: engine.host.kernel }));
+
+    app.get('/v1/dashboard', async () => dashboard?.() ?? { url: null, loginUrl: null, reason: 'this daemon serves no dashboard' });
 
     app.get('/v1/info', async () => {
       const h = engine.host;

@@ -1,3 +1,4 @@
+import type { DashboardStatus } from '../../api/contract/system.js';
 import type { Command } from 'commander';
 import { infoJson, versionJson, type HullInfo, type HullVersion } from '../../api/docker-view/system.js';
 import type { EventMessage } from '../../core/events.js';
@@ -63,6 +64,19 @@ export function register(program: Command): void {
       const v = await ctx.client.call<HullVersion>('GET', '/v1/version');
       if (opts.format) return one(opts.format, v, () => inspectData(versionJson(v, { version: VERSION }), v));
       process.stdout.write(`Hull ${v.version} (API ${v.apiVersion}, Node ${v.node}, ${v.os}/${v.arch}); client ${VERSION}\n`);
+    });
+
+  program
+    .command('dashboard')
+    .description("print the web dashboard's sign-in link (open it in a browser on this host, or through an SSH tunnel)")
+    .option('-f, --format <format>', "text (default), json (Hull's JSON), or a Go template: '{{.url}}'")
+    .action(async (opts: { format?: string }) => {
+      const ctx = getCtx(program.opts().host);
+      checkInspectFormat(opts.format);
+      const d = await ctx.client.call<DashboardStatus>('GET', '/v1/dashboard');
+      if (opts.format) return one(opts.format, d, () => inspectData(d, d));
+      if (!d.loginUrl) throw new Error(`the daemon serves no dashboard: ${d.reason}`);
+      process.stdout.write(`${d.loginUrl}\n`);
     });
 
   program

@@ -1,0 +1,90 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+
+/** The session cookie: the daemon's dashboard token, HttpOnly and SameSite=Strict, so no other site's page can send it. */
+export const COOKIE = 'hull_dashboard';
+/** Every request that changes something carries this header: a cross-site form or image cannot set it (CSRF). */
+export const CSRF_HEADER = 'x-hull-dashboard';
+
+/**
+ * Who may use the dashboard. Whoever can read the daemon's root (root) gets
+ * the token (`hull dashboard` prints a login link); a browser that opened the
+ * link holds it as a cookie. Every request must also name this server in its
+ * Host header when it listens on loopback (a DNS-rebinding page names its own
+ * host), and a WebSocket must come from this server's own origin.
+ *
+ *   const auth = new DashboardAuth(await loadToken(root), listen);
+ *   if (!auth.signedIn(req)) return deny(res);
+ */
+export class DashboardAuth {
+  private hosts: Set<string> | undefined;
+
+  constructor(
+    readonly token: string,
+    listen: { host: string; port: number },
+  ) {
+    const p = listen.port;
+    this.hosts = isLoopback(listen.host) ? new Set([`${bracket(listen.host)}:${p}`, `localhost:${p}`, `127.0.0.1:${p}`, `[::1]:${p}`]) : undefined;
+  }
+
+  /** The Host header names this server (always true when it listens beyond loopback: the cookie is the guard there). */
+  hostAllowed(req: IncomingMessage): boolean {
+    const host = req.headers.host?.toLowerCase();
+    return !!host && (!this.hosts || this.hosts.has(host));
+  }
+
+  signedIn(req: IncomingMessage): boolean {
+    return this.matches(cookie(req.headers.cookie, COOKIE));
+  }
+
+  matches(given: string | undefined): boolean {
+    if (!given) return false;
+    const a = Buffer.from(given);
+    const b = Buffer.from(this.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /** A browser's request from this server's own page: its Origin, when it sends one, is this server. */
+  sameOrigin(req: IncomingMessage, required: boolean): boolean {
+    const origin = req.headers.origin;
+    if (!origin) return !required;
+    try {
+      return new URL(origin).host.toLowerCase() === req.headers.host?.toLowerCase();
+    } catch {
+      return false;
+    }
+  }
+
+  setCookie(): string {
+    return `${COOKIE}=${this.token}; Path=/; HttpOnly; SameSite=Strict`;
+  }
+}
+
+/** The dashboard's token, made once and kept in <root>/dashboard.token (root only), so links and sessions outlive a restart. */
+export async function loadToken(root: string): Promise<string> {
+  const file = join(root, 'dashboard.token');
+  const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (/^[0-9a-f]{64}$/.test(kept)) return kept;
+  const token = randomBytes(32).toString('hex');
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return token;
+}
+
+function cookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function bracket(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

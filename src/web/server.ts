@@ -1,0 +1,162 @@
+import { readFile } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { Client } from '../cli/client.js';
+import type { Logger } from '../engine/logger.js';
+import { CSRF_HEADER, DashboardAuth, loadToken } from './auth.js';
+import { bridgeConsole, type ConsoleRequest } from './consoles.js';
+import { json, proxyToApi } from './proxy.js';
+
+export interface DashboardOptions {
+  /** Where to listen: an address and a port (0: any free one). */
+  listen: { host: string; port: number };
+  /** The daemon's API socket, which the dashboard passes everything to. */
+  socketPath: string;
+  /** The daemon's root, which keeps the token. */
+  root: string;
+  /** The built browser app (dist/web: index.html, app.js, app.css). */
+  assets: string;
+  log: Logger;
+}
+
+export interface Dashboard {
+  /** http://HOST:PORT/ as listened on. */
+  url: string;
+  /** The link that signs a browser in. */
+  loginUrl: string;
+  close(): Promise<void>;
+}
+
+const ASSETS: Record<string, [file: string, type: string]> = {
+  '/': ['index.html', 'text/html; charset=utf-8'],
+  '/index.html': ['index.html', 'text/html; charset=utf-8'],
+  '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+  '/app.css': ['app.css', 'text/css; charset=utf-8'],
+};
+
+/** The page may load only its own script and style, talk only to this server, and never be framed. */
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+const CONSOLE_PATH = /^\/ws\/containers\/([^/]+)\/(exec|attach)$/;
+
+/**
+ * The web dashboard: the browser app, and the daemon's REST API passed through
+ * to its socket (proxy.ts), on a TCP address (loopback by default). Nothing
+ * here reaches the engine: the dashboard can do what the API can, no more.
+ * Sign-in, host and CSRF checks are in auth.ts; consoles (exec, attach) are
+ * WebSockets bridged to the API's upgrades (consoles.ts).
+ */
+export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
+  const token = await loadToken(o.root);
+  // Made once the port is known (port 0 picks one): the Host check names it.
+  let auth = new DashboardAuth(token, o.listen);
+  const client = new Client(o.socketPath);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const server = http.createServer((req, res) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    serve(req, res).catch((e: Error) => {
+      o.log.warn({ err: String(e), url: req.url?.slice(0, 200) }, 'dashboard request failed');
+      if (!res.headersSent) json(res, 500, { code: 'internal', message: e.message });
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (_e, socket) => socket.destroy());
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    if (!auth.hostAllowed(req)) return json(res, 403, { code: 'forbidden', message: 'this dashboard answers only to its own address (Host header)' });
+    if (url.pathname === '/login') return login(url, res);
+    if (!auth.signedIn(req)) return notSignedIn(url, res);
+    if (url.pathname.startsWith('/v1/') || url.pathname === '/_ping') {
+      if (req.method !== 'GET' && req.method !== 'HEAD' && (req.headers[CSRF_HEADER] !== '1' || !auth.sameOrigin(req, false))) {
+        return json(res, 403, { code: 'forbidden', message: `a change needs the ${CSRF_HEADER} header from the dashboard's own page` });
+      }
+      return proxyToApi(o.socketPath, req, res, (e) => o.log.debug({ err: String(e) }, 'dashboard proxy: API call failed'));
+    }
+    const asset = ASSETS[url.pathname];
+    if (!asset || (req.method !== 'GET' && req.method !== 'HEAD')) return json(res, 404, { code: 'not_found', message: `no page ${url.pathname}` });
+    const body = await readFile(join(o.assets, asset[0])).catch(() => undefined);
+    if (!body) return json(res, 503, { code: 'unavailable', message: 'the dashboard is not built: run `npm run build`' });
+    res.writeHead(200, { 'content-type': asset[1], 'content-length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  function login(url: URL, res: ServerResponse): void {
+    if (!auth.matches(url.searchParams.get('token') ?? undefined)) return page(res, 401, 'That sign-in link is not valid. Run <code>hull dashboard</code> on the host for a new one.');
+    res.writeHead(303, { 'set-cookie': auth.setCookie(), location: '/' });
+    res.end();
+  }
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const m = CONSOLE_PATH.exec(new URL(req.url ?? '/', 'http://dashboard').pathname);
+    if (!auth.hostAllowed(req) || !auth.signedIn(req) || !auth.sameOrigin(req, true)) return refuse(socket, 403, 'Forbidden');
+    if (!m || req.headers.upgrade?.toLowerCase() !== 'websocket') return refuse(socket, 404, 'Not Found');
+    let r: ConsoleRequest;
+    try {
+      r = consoleRequest(m, new URL(req.url ?? '/', 'http://dashboard').searchParams);
+    } catch {
+      return refuse(socket, 400, 'Bad Request');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', (e) => o.log.debug({ err: String(e) }, 'dashboard console socket failed'));
+      void bridgeConsole(client, ws, r);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.listen.port, o.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (e) => o.log.warn({ err: String(e) }, 'dashboard server error'));
+  const a = server.address() as AddressInfo;
+  auth = new DashboardAuth(token, { host: o.listen.host, port: a.port });
+  const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`;
+  return {
+    url,
+    loginUrl: `${url}login?token=${auth.token}`,
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      client.close();
+    },
+  };
+}
+
+function consoleRequest(m: RegExpExecArray, q: URLSearchParams): ConsoleRequest {
+  const ref = decodeURIComponent(m[1]);
+  if (!ref || ref.length > 128) throw new Error('bad ref');
+  const size = (k: string) => Math.max(0, Math.min(1000, Math.floor(Number(q.get(k) ?? 0)) || 0));
+  const cmd = q.get('cmd') ? (JSON.parse(q.get('cmd') as string) as unknown) : ['/bin/sh'];
+  if (!Array.isArray(cmd) || !cmd.length || cmd.length > 64 || !cmd.every((c) => typeof c === 'string' && c.length <= 4096)) throw new Error('bad cmd');
+  return { kind: m[2] as 'exec' | 'attach', ref, rows: size('rows'), cols: size('cols'), cmd: cmd as string[] };
+}
+
+function notSignedIn(url: URL, res: ServerResponse): void {
+  if (url.pathname.startsWith('/v1/') || url.pathname === '/_ping') return json(res, 401, { code: 'unauthorized', message: 'not signed in: run `hull dashboard` on the host and open the link it prints' });
+  page(res, 401, 'Not signed in. Run <code>hull dashboard</code> on the host and open the link it prints.');
+}
+
+function page(res: ServerResponse, status: number, html: string): void {
+  const body = `<!doctype html><meta charset="utf-8"><title>Hull</title><body style="font-family:system-ui;margin:3em"><h1>Hull</h1><p>${html}</p></body>`;
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.destroy();
+}

@@ -1,0 +1,162 @@
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { TestDaemon } from '../helpers/hull.js';
+
+/**
+ * The web dashboard as a browser reaches it: a real daemon with `--dashboard`
+ * on a free loopback port, its sign-in link from `hull dashboard`, the API
+ * behind it, and consoles over WebSockets into real containers.
+ */
+let d: TestDaemon;
+let base: URL;
+let loginUrl: string;
+let cookie = '';
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function request(method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: base.hostname, port: base.port, method, path, headers: { host: base.host, ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (b) => (text += b));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A console over the dashboard's WebSocket: resolves with everything the terminal got and how the socket closed. */
+function console_(path: string, input: string[], headers: Record<string, string> = {}, until?: RegExp): Promise<{ out: string; code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://${base.host}${path}`, { headers: { cookie, origin: `http://${base.host}`, ...headers } });
+    let out = '';
+    const t = setTimeout(() => ws.terminate(), 20_000);
+    ws.on('open', async () => {
+      ws.send(JSON.stringify({ resize: [33, 111] }));
+      for (const s of input) {
+        await new Promise((r) => setTimeout(r, 500));
+        ws.send(Buffer.from(s));
+      }
+    });
+    ws.on('message', (m, binary) => {
+      out += binary ? m.toString() : `[text ${m.toString()}]`;
+      if (until?.test(out)) ws.close(); // the browser's tab closed
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      clearTimeout(t);
+      resolve({ out: '', code: res.statusCode ?? 0, reason: 'http' });
+    });
+    ws.on('close', (code, reason) => {
+      clearTimeout(t);
+      resolve({ out, code, reason: reason.toString() });
+    });
+    ws.on('error', (e) => !String(e).includes('Unexpected server response') && reject(e));
+  });
+}
+
+beforeAll(async () => {
+  d = await TestDaemon.start(['--dashboard', '127.0.0.1:0']);
+  const info = JSON.parse(await d.ok(['dashboard', '--format', 'json']));
+  base = new URL(info.url);
+  loginUrl = info.loginUrl;
+  expect(loginUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\?token=[0-9a-f]{64}$/);
+});
+
+afterAll(async () => {
+  await d?.destroy();
+});
+
+describe('dashboard', () => {
+  it('lets in only a browser that opened the sign-in link; the token is root-only on disk', async () => {
+    expect((await request('GET', '/v1/containers')).status).toBe(401);
+    expect((await request('GET', '/')).status).toBe(401);
+    expect((await request('GET', '/login?token=' + '0'.repeat(64))).status).toBe(401);
+    const ok = await request('GET', new URL(loginUrl).pathname + new URL(loginUrl).search);
+    expect(ok.status).toBe(303);
+    const set = String(ok.headers['set-cookie']);
+    expect(set).toMatch(/HttpOnly/);
+    expect(set).toMatch(/SameSite=Strict/);
+    cookie = set.split(';')[0];
+    const page = await request('GET', '/', { cookie });
+    expect(page.status).toBe(200);
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(page.headers['x-frame-options']).toBe('DENY');
+    expect(page.body).toMatch(/app\.js/);
+    expect(((await stat(join(d.root, 'dashboard.token'))).mode & 0o777).toString(8)).toBe('600');
+  });
+
+  it('passes the API through, and refuses a change without its CSRF header, a foreign Host (DNS rebinding) or a foreign origin', async () => {
+    await d.ok(['run', '-d', '--name', 'dash1', 'busybox', 'sleep', '600']);
+    const list = await request('GET', '/v1/containers?all=1', { cookie });
+    expect(list.status).toBe(200);
+    expect(JSON.parse(list.body).map((c: { name: string }) => c.name)).toContain('dash1');
+    expect((await request('GET', '/v1/containers', { cookie, host: `evil.example:${base.port}` })).status).toBe(403);
+    expect((await request('POST', '/v1/containers/dash1/pause', { cookie })).status).toBe(403);
+    expect((await request('POST', '/v1/containers/dash1/pause', { cookie, 'x-hull-dashboard': '1', origin: 'http://evil.example' })).status).toBe(403);
+    expect(await d.state('dash1', 'Status')).toBe('running');
+    expect((await request('POST', '/v1/containers/dash1/pause', { cookie, 'x-hull-dashboard': '1', origin: `http://${base.host}` })).status).toBe(200);
+    expect(await d.state('dash1', 'Status')).toBe('paused');
+    expect((await request('POST', '/v1/containers/dash1/unpause', { cookie, 'x-hull-dashboard': '1' })).status).toBe(200);
+    const missing = await request('POST', '/v1/containers/nosuch/start', { cookie, 'x-hull-dashboard': '1' });
+    expect(missing.status).toBe(404);
+    expect(JSON.parse(missing.body).message).toMatch(/nosuch/);
+  });
+
+  it('a shell console: a terminal of the size the browser gives, input and output both ways, and the exit code as the close reason', async () => {
+    const r = await console_('/ws/containers/dash1/exec?rows=33&cols=111', ['stty size; tty; echo in-$((6*7))\r', 'exit 5\r']);
+    expect(r.out).toContain('in-42');
+    expect(r.out).toMatch(/\/dev\/pts\/\d+/);
+    expect(r.code).toBe(1000);
+    expect(r.reason).toBe('exited 5');
+  });
+
+  it('attach: a container without a terminal shows its output as lines, read-only (leaving leaves it running); one with a terminal takes input', async () => {
+    await d.ok(['run', '-d', '-i', '--name', 'dash-log', 'busybox', 'sh', '-c', 'i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done']);
+    const plain = await console_('/ws/containers/dash-log/attach', ['typed\n'], {}, /line-\d+\r\nline-\d+\r\n/);
+    expect(plain.out).toMatch(/line-\d+\r\nline-\d+\r\n/);
+    expect(await d.state('dash-log', 'Status')).toBe('running');
+    await d.ok(['run', '-d', '-it', '--name', 'dash-tty', 'busybox', 'sh']);
+    const tty = await console_('/ws/containers/dash-tty/attach?rows=20&cols=70', ['stty size; echo tty-$((2*21))\r', 'exit 0\r']);
+    expect(tty.out).toContain('20 70');
+    expect(tty.out).toContain('tty-42');
+  });
+
+  it('refuses a console to a foreign origin, without a session, or for a missing container (an error frame, then a close)', async () => {
+    expect((await console_('/ws/containers/dash1/exec', [], { origin: 'http://evil.example' })).code).toBe(403);
+    expect((await console_('/ws/containers/dash1/exec', [], { cookie: 'hull_dashboard=nope' })).code).toBe(403);
+    const gone = await console_('/ws/containers/nosuch/exec', []);
+    expect(gone.out).toMatch(/\[text \{"error":".*nosuch/);
+    expect(gone.code).toBe(1011);
+  });
+
+  it('a session outlives a daemon restart (the token is kept), and a console open through it ends cleanly', async () => {
+    const open = console_('/ws/containers/dash1/exec', ['sleep 30\r']);
+    await new Promise((r) => setTimeout(r, 1500));
+    await d.stop();
+    expect((await open).code).not.toBe(0);
+    await d.spawn();
+    const info = JSON.parse(await d.ok(['dashboard', '--format', 'json']));
+    expect(info.loginUrl.split('token=')[1]).toBe(loginUrl.split('token=')[1]);
+    base = new URL(info.url);
+    expect((await request('GET', '/v1/version', { cookie })).status).toBe(200);
+  });
+
+  it('`hull dashboard` says why when the daemon serves none', async () => {
+    const off = await TestDaemon.start();
+    try {
+      const r = await off.hull(['dashboard']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/serves no dashboard: turned off/);
+    } finally {
+      await off.destroy();
+    }
+  });
+});
