@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { MuxDecoder } from '../api/streams.js';
 import type { Client } from '../cli/client.js';
 import { sleep } from '../core/poll.js';
@@ -27,6 +27,15 @@ const HIGH_WATER = 1024 * 1024;
  * the socket with a reason ("exited 0", "ended").
  */
 export async function bridgeConsole(client: Client, ws: WebSocket, r: ConsoleRequest): Promise<void> {
+  // What the browser sends while the session is being set up (its first keys, its size) waits for it.
+  const early: Message[] = [];
+  let held = 0;
+  const hold = (data: RawData, isBinary: boolean) => {
+    held += Buffer.isBuffer(data) ? data.length : 0;
+    if (held > HIGH_WATER) ws.close(1009, 'too much input before the console was ready');
+    else early.push([data, isBinary]);
+  };
+  ws.on('message', hold);
   let session: Session;
   try {
     session = r.kind === 'exec' ? await openExec(client, r) : await openAttach(client, r);
@@ -38,8 +47,14 @@ export async function bridgeConsole(client: Client, ws: WebSocket, r: ConsoleReq
     session.socket.destroy();
     return;
   }
-  pipe(ws, session);
+  const onMessage = pipe(ws, session);
+  // In order: a size sent before the first keys is the terminal's before they run.
+  while (early.length) await onMessage(...(early.shift() as Message));
+  ws.off('message', hold);
+  ws.on('message', (data: RawData, isBinary: boolean) => void onMessage(data, isBinary));
 }
+
+type Message = [RawData, boolean];
 
 interface Session {
   socket: Duplex;
@@ -94,7 +109,8 @@ function demux(onBytes: (b: Buffer) => void): (b: Buffer) => void {
   return (b) => dec.push(b);
 }
 
-function pipe(ws: WebSocket, s: Session): void {
+/** Relays the output, and returns what takes the browser's messages (keys, resizes; done once a resize is). */
+function pipe(ws: WebSocket, s: Session): (data: RawData, isBinary: boolean) => Promise<void> {
   const { socket } = s;
   const send = s.output((b) => {
     if (ws.readyState !== ws.OPEN) return;
@@ -108,18 +124,19 @@ function pipe(ws: WebSocket, s: Session): void {
   socket.on('close', () => {
     void s.ended().then((why) => ws.readyState === ws.OPEN && ws.close(1000, why.slice(0, 100)));
   });
-  ws.on('message', (data, isBinary) => {
+  const onMessage = async (data: RawData, isBinary: boolean) => {
     const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     if (isBinary) {
       if (s.input && !socket.write(buf)) ws.pause();
       return;
     }
     const size = parseResize(buf.toString());
-    if (size && s.resize) void s.resize(size[0], size[1]).catch(() => undefined);
-  });
+    if (size && s.resize) await s.resize(size[0], size[1]).catch(() => undefined);
+  };
   socket.on('drain', () => ws.resume());
   ws.on('close', () => socket.destroy());
   ws.on('error', () => socket.destroy());
+  return onMessage;
 }
 
 /** `{"resize":[rows, cols]}`, each 1..1000; anything else is ignored. */

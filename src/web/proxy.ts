@@ -30,6 +30,8 @@ export function proxyToApi(socketPath: string, req: IncomingMessage, res: Server
       if (typeof v === 'string') out[h] = v;
     }
     res.writeHead(ans.statusCode ?? 502, out);
+    // A stream with nothing to say yet (events after a restart, a quiet followed log) still answers at once.
+    res.flushHeaders();
     ans.pipe(res);
     ans.on('error', () => res.destroy());
   });

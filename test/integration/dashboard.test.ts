@@ -34,7 +34,7 @@ function request(method: string, path: string, headers: Record<string, string> =
 }
 
 /** A console over the dashboard's WebSocket: resolves with everything the terminal got and how the socket closed. */
-function console_(path: string, input: string[], headers: Record<string, string> = {}, until?: RegExp): Promise<{ out: string; code: number; reason: string }> {
+function console_(path: string, input: string[], headers: Record<string, string> = {}, until?: RegExp, stepMs = 500): Promise<{ out: string; code: number; reason: string }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://${base.host}${path}`, { headers: { cookie, origin: `http://${base.host}`, ...headers } });
     let out = '';
@@ -42,7 +42,7 @@ function console_(path: string, input: string[], headers: Record<string, string>
     ws.on('open', async () => {
       ws.send(JSON.stringify({ resize: [33, 111] }));
       for (const s of input) {
-        await new Promise((r) => setTimeout(r, 500));
+        if (stepMs) await new Promise((r) => setTimeout(r, stepMs));
         ws.send(Buffer.from(s));
       }
     });
@@ -118,6 +118,25 @@ describe('dashboard', () => {
     expect(r.reason).toBe('exited 5');
   });
 
+  it('what the browser sends at once, before the shell is set up, is not lost (its size, its first keys)', async () => {
+    const r = await console_('/ws/containers/dash1/exec', ['stty size; echo early-$((1+1)); exit 0\r'], {}, undefined, 0);
+    expect(r.out).toContain('33 111');
+    expect(r.out).toContain('early-2');
+    expect(r.reason).toBe('exited 0');
+  });
+
+  it('a stream with nothing to say yet answers at once (events, a quiet followed log)', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.get({ host: base.hostname, port: base.port, path: `/v1/events?since=${Date.now() / 1000}`, headers: { host: base.host, cookie } }, (res) => {
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.on('error', () => undefined);
+      setTimeout(() => reject(new Error('no answer within 2 s')), 2000);
+    });
+    expect(status).toBe(200);
+  });
+
   it('attach: a container without a terminal shows its output as lines, read-only (leaving leaves it running); one with a terminal takes input', async () => {
     await d.ok(['run', '-d', '-i', '--name', 'dash-log', 'busybox', 'sh', '-c', 'i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done']);
     const plain = await console_('/ws/containers/dash-log/attach', ['typed\n'], {}, /line-\d+\r\nline-\d+\r\n/);
@@ -125,7 +144,7 @@ describe('dashboard', () => {
     expect(await d.state('dash-log', 'Status')).toBe('running');
     await d.ok(['run', '-d', '-it', '--name', 'dash-tty', 'busybox', 'sh']);
     const tty = await console_('/ws/containers/dash-tty/attach?rows=20&cols=70', ['stty size; echo tty-$((2*21))\r', 'exit 0\r']);
-    expect(tty.out).toContain('20 70');
+    expect(tty.out).toContain('33 111'); // the URL's size, then the one the browser sent on open
     expect(tty.out).toContain('tty-42');
   });
 

@@ -1,0 +1,86 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestDaemon, waitFor } from '../helpers/hull.js';
+
+/**
+ * The dashboard as a person uses it: Debian's chromium, headless, driven by
+ * playwright-core against a real daemon; containers made from the CLI show up
+ * live, actions and the run form change real containers, and a shell works in
+ * the page's terminal.
+ */
+let d: TestDaemon;
+let browser: Browser;
+let page: Page;
+let loginUrl: string;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  d = await TestDaemon.start(['--dashboard', '127.0.0.1:0']);
+  loginUrl = (await d.ok(['dashboard'])).trim();
+  await d.ok(['run', '-d', '--name', 'b-web1', 'busybox', 'sleep', '600']);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await d?.destroy();
+});
+
+const hook = (id: string) => page.locator(`[data-testid="${id}"]`);
+
+describe('dashboard in a browser', () => {
+  it('without the sign-in link it says how to sign in, and shows nothing', async () => {
+    const other = await browser.newPage();
+    await other.goto(new URL('/', loginUrl).href);
+    expect(await other.textContent('body')).toMatch(/Not signed in.*hull dashboard/s);
+    await other.close();
+  });
+
+  it('signs in with the link, lists containers, and shows one made from the CLI without a reload', async () => {
+    await page.goto(loginUrl);
+    await expect.poll(() => hook('version').textContent()).toMatch(/Hull/);
+    await hook('nav-containers').click();
+    await hook('row-b-web1').waitFor();
+    expect(await hook('row-b-web1').locator('[data-testid="status"]').textContent()).toMatch(/running/i);
+    await hook('live').and(page.locator('[data-live="1"]')).waitFor();
+    await d.ok(['run', '-d', '--name', 'b-web2', 'busybox', 'sleep', '600']);
+    await hook('row-b-web2').waitFor({ timeout: 10_000 });
+  });
+
+  it('a shell in the page: typed commands run in the container and their output shows in the terminal', async () => {
+    await hook('row-b-web2').locator('[data-testid="link"]').click();
+    await hook('page-container-detail').waitFor();
+    await hook('open-shell').click();
+    await hook('terminal').locator('.xterm-rows').waitFor();
+    await page.waitForTimeout(500);
+    await hook('terminal').click();
+    await page.keyboard.type('echo hi-$((6*7)) > /tmp/f; cat /tmp/f\n');
+    await expect.poll(() => hook('terminal').locator('.xterm-rows').textContent(), { timeout: 10_000 }).toMatch(/hi-42/);
+    expect((await d.ok(['exec', 'b-web2', 'cat', '/tmp/f'])).trim()).toBe('hi-42');
+  });
+
+  it('stop from the page stops the container, as the CLI sees it', async () => {
+    page.once('dialog', (dlg) => void dlg.accept());
+    await hook('action-stop').first().click();
+    await waitFor(async () => (await d.state('b-web2', 'Status')) === 'exited', 20_000);
+    await expect.poll(() => hook('fact-state').textContent(), { timeout: 10_000 }).toMatch(/exited/i);
+  });
+
+  it('the run form starts a container; its logs show in the page', async () => {
+    await hook('nav-containers').click();
+    await hook('run-image').fill('busybox');
+    await hook('run-name').fill('b-web3');
+    await hook('run-cmd').fill('sh -c "echo from-b-web3; sleep 600"');
+    await hook('run-submit').click();
+    await waitFor(async () => (await d.hull(['inspect', '-f', '{{.State.Status}}', 'b-web3'])).stdout.trim() === 'running', 20_000);
+    await hook('row-b-web3').locator('[data-testid="link"]').click();
+    await expect.poll(() => hook('logs').textContent(), { timeout: 10_000 }).toMatch(/from-b-web3/);
+  });
+
+  it('nothing on the way failed in the page (script errors, CSP refusals)', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
