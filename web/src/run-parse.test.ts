@@ -7,6 +7,11 @@ describe('run form parsing', () => {
     expect(splitCommand('')).toEqual([]);
   });
 
+  it('keeps quoted words together, as a shell does', () => {
+    expect(splitCommand(`sh -c "echo \\"hi\\" there; sleep 1" 'a  b' c\\ d ""`)).toEqual(['sh', '-c', 'echo "hi" there; sleep 1', 'a  b', 'c d', '']);
+    expect(() => splitCommand('echo "oops')).toThrow('unterminated " quote');
+  });
+
   it('reads ports as docker run -p does', () => {
     expect(parsePorts('8080:80, 127.0.0.1:53:53/udp 9000')).toEqual([
       { hostIp: '', hostPort: 8080, containerPort: 80, protocol: 'tcp' },

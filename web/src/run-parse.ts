@@ -10,7 +10,38 @@ export interface PortSpec {
   protocol: 'tcp' | 'udp';
 }
 
-export const splitCommand = (text: string): string[] => text.trim().split(/\s+/).filter(Boolean);
+/**
+ * Words as a shell splits them (no expansion): whitespace separates, single
+ * quotes keep everything, double quotes keep all but `\"` and `\\`, a
+ * backslash outside quotes keeps the next character.
+ */
+export function splitCommand(text: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote === "'") {
+      if (c === "'") quote = '';
+      else word += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = '';
+      else if (c === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) word += text[++i];
+      else word += c;
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word ??= '';
+      if (c === "'" || c === '"') quote = c;
+      else if (c === '\\' && i + 1 < text.length) word += text[++i];
+      else word += c;
+    }
+  }
+  if (quote) throw new Error(`unterminated ${quote} quote in the command`);
+  if (word !== undefined) words.push(word);
+  return words;
+}
 
 const portNumber = (s: string, what: string, min: number): number => {
   const n = /^\d{1,5}$/.test(s) ? Number(s) : NaN;

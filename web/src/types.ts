@@ -56,6 +56,7 @@ export interface Instance {
     cmd: string[];
     entrypoint: string[];
     tty: boolean;
+    openStdin: boolean;
     runtime: string;
     restartPolicy: { name: string };
     networks?: NetworkAddress[];

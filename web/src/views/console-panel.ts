@@ -10,7 +10,7 @@ import type { Scope } from '../scope.js';
  * (a VM) joins the instance's own console. One session at a time; leaving
  * the page ends it.
  */
-export function consolePanel(scope: Scope, ref: string, opts: { running: boolean; attach: string | null }): HTMLElement {
+export function consolePanel(scope: Scope, ref: string, opts: { running: boolean; attach: string | null; attachTitle?: string }): HTMLElement {
   const area = h('div', { class: 'console-area' });
   let session: ConsoleSession | undefined;
   const stop = (): void => {
@@ -25,7 +25,7 @@ export function consolePanel(scope: Scope, ref: string, opts: { running: boolean
     fill(area, session.el);
   };
   const tools = opts.running
-    ? [button('Shell', 'open-shell', open('exec', 'Shell (/bin/sh)')), opts.attach && button(opts.attach, 'open-attach', open('attach', opts.attach)), button('Close', 'close-terminal', stop)]
+    ? [button('Shell', 'open-shell', open('exec', 'Shell (/bin/sh)')), opts.attach && button(opts.attach, 'open-attach', open('attach', opts.attachTitle ?? opts.attach)), button('Close', 'close-terminal', stop)]
     : [h('span', { class: 'muted' }, 'Start it to open a shell.')];
   return h('section', { class: 'panel', testid: 'terminal-panel' }, h('div', { class: 'panel-head' }, h('h2', {}, 'Terminal'), h('span', { class: 'spacer' }), ...tools), area);
 }

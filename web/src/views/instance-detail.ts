@@ -48,7 +48,9 @@ const concerns = (ev: HullEvent, ref: string): boolean => (ev.Type === 'containe
 function livePanels(scope: Scope, inst: Instance): HTMLElement[] {
   const running = inst.state.status === 'running';
   const attach = inst.type === 'vm' ? 'Serial console' : inst.config.tty ? 'Attach' : null;
-  return [...(running ? [statsPanel(scope, inst.id)] : []), consolePanel(scope, inst.id, { running, attach }), logsPanel(scope, inst.id, running)];
+  // A container made without -i has no stdin: its console shows output only.
+  const attachTitle = inst.type === 'container' && !inst.config.openStdin ? 'Attach (output only: created without stdin)' : undefined;
+  return [...(running ? [statsPanel(scope, inst.id)] : []), consolePanel(scope, inst.id, { running, attach, attachTitle }), logsPanel(scope, inst.id, running)];
 }
 
 function factsPanel(inst: Instance): HTMLElement {

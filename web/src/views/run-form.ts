@@ -2,11 +2,11 @@ import { ApiError, act, enc, post } from '../api.js';
 import { clearError } from '../banner.js';
 import { fill, h } from '../dom.js';
 import { progressView, pullImage } from '../pull.js';
-import { parsePorts, splitCommand } from '../run-parse.js';
+import { type PortSpec, parsePorts, splitCommand } from '../run-parse.js';
 
 /**
  * "Run container": create (POST /v1/containers) then start, as `hull run`.
- * An image the host lacks is pulled first (with a progress bar), as docker
+ * The command is split as a shell would (quotes kept together). An image the host lacks is pulled first (with a progress bar), as docker
  * does. Detached, the list stays; otherwise the new container's page opens
  * (its logs follow live). Fields: run-image, run-name, run-cmd, run-ports,
  * run-tty, run-detach, run-submit.
@@ -22,13 +22,15 @@ export function runForm(onDone: () => void): HTMLElement {
   const progress = h('div', { class: 'run-progress' });
   const submit = h('button', { type: 'submit', testid: 'run-submit', class: 'primary' }, 'Run');
   const form = h('form', { class: 'inline-form', testid: 'run-form' }, image, name, cmd, ports, h('label', {}, tty, ' tty'), h('label', {}, detach, ' detach'), submit, progress);
+  const body = (): RunBody => {
+    const words = splitCommand(cmd.value);
+    return { image: image.value.trim(), ...(name.value.trim() && { name: name.value.trim() }), ...(words.length && { cmd: words }), ports: parsePorts(ports.value), tty: tty.checked, openStdin: tty.checked };
+  };
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     submit.disabled = true;
     clearError();
-    const cmdList = splitCommand(cmd.value);
-    const body = { image: image.value.trim(), ...(name.value.trim() && { name: name.value.trim() }), ...(cmdList.length && { cmd: cmdList }), tty: tty.checked, openStdin: tty.checked };
-    act(async () => run({ ...body, ports: parsePorts(ports.value) }, progress))
+    act(async () => run(body(), progress))
       .then((created) => {
         const detached = detach.checked;
         form.reset();
@@ -47,7 +49,9 @@ async function create(body: object): Promise<{ id: string; name: string }> {
   return (await post<{ id: string; name: string }>('/v1/containers', body)) as { id: string; name: string };
 }
 
-async function run(body: { image: string; [field: string]: unknown }, progress: HTMLElement): Promise<{ id: string; name: string }> {
+type RunBody = { image: string; name?: string; cmd?: string[]; ports: PortSpec[]; tty: boolean; openStdin: boolean };
+
+async function run(body: RunBody, progress: HTMLElement): Promise<{ id: string; name: string }> {
   let created: { id: string; name: string };
   try {
     created = await create(body);
