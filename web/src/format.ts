@@ -42,3 +42,7 @@ export function statusText(status: string, exitCode = 0, health = ''): string {
   const base = status === 'exited' ? `exited (${exitCode})` : status;
   return health ? `${base} (${health})` : base;
 }
+
+/** A command's words as a shell would read them back: words with spaces or quotes are quoted. */
+export const shellJoin = (words: string[]): string =>
+  words.map((w) => (w === '' || /[\s'"\\$`]/.test(w) ? `'${w.replace(/'/g, `'\\''`)}'` : w)).join(' ');

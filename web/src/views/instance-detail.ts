@@ -1,7 +1,7 @@
 import { getJson, enc } from '../api.js';
 import { instanceActions } from '../actions.js';
 import { type Child, fill, h, link } from '../dom.js';
-import { ago, bytes, ports } from '../format.js';
+import { ago, bytes, ports, shellJoin } from '../format.js';
 import { loader } from '../page.js';
 import { Scope } from '../scope.js';
 import type { HullEvent, Instance } from '../types.js';
@@ -59,7 +59,7 @@ function factsPanel(inst: Instance): HTMLElement {
   const rows: Array<[string, Child]> = [
     ['ID', h('code', { testid: 'fact-id' }, inst.id)],
     ['Image', c.image],
-    ['Command', h('code', {}, [...(c.entrypoint ?? []), ...(c.cmd ?? [])].join(' '))],
+    ['Command', inst.type === 'vm' ? '' : h('code', {}, shellJoin([...(c.entrypoint ?? []), ...(c.cmd ?? [])]))],
     ['State', h('span', { testid: 'fact-state' }, s.status)],
     ['Exit code', s.status === 'exited' ? h('span', { testid: 'fact-exit-code' }, String(s.exitCode)) : ''],
     ['Error', s.error],
