@@ -19,10 +19,12 @@ export function wsUrl(path: string): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
 }
 
-export function openConsole(path: (rows: number, cols: number) => string, title: string): ConsoleSession {
+/** Open a console in `parent` (laid out first, so the socket asks for the terminal's real size). */
+export function openConsole(parent: HTMLElement, path: (rows: number, cols: number) => string, title: string): ConsoleSession {
   const status = h('span', { class: 'term-status', testid: 'terminal-status' }, 'connecting…');
   const box = h('div', { class: 'terminal', testid: 'terminal' });
   const el = h('div', { class: 'console' }, h('div', { class: 'console-head' }, h('strong', {}, title), ' ', status), box);
+  parent.replaceChildren(el);
   const term = new Terminal({ cursorBlink: true, fontSize: 13, fontFamily: 'ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace', scrollback: 5000 });
   const fit = new FitAddon();
   term.loadAddon(fit);
@@ -46,7 +48,12 @@ export function openConsole(path: (rows: number, cols: number) => string, title:
     sendSize();
     term.focus();
   };
-  ws.onmessage = (m) => onMessage(m, term, setStatus);
+  // The size again with the first output: the server may not have been listening yet when we sent it on open.
+  let sized = false;
+  ws.onmessage = (m) => {
+    if (!sized && (sized = true)) sendSize();
+    onMessage(m, term, setStatus);
+  };
   ws.onclose = (ev) => onClose(ev, term, setStatus);
   term.onData((d) => ws.readyState === WebSocket.OPEN && ws.send(encoder.encode(d)));
   term.onBinary((d) => ws.readyState === WebSocket.OPEN && ws.send(Uint8Array.from(d, (c) => c.charCodeAt(0))));

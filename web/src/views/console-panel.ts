@@ -21,8 +21,7 @@ export function consolePanel(scope: Scope, ref: string, opts: { running: boolean
   scope.add(stop);
   const open = (kind: 'exec' | 'attach', title: string) => (): void => {
     stop();
-    session = openConsole((rows, cols) => `/ws/containers/${enc(ref)}/${kind}?rows=${rows}&cols=${cols}`, title);
-    fill(area, session.el);
+    session = openConsole(area, (rows, cols) => `/ws/containers/${enc(ref)}/${kind}?rows=${rows}&cols=${cols}`, title);
   };
   const tools = opts.running
     ? [button('Shell', 'open-shell', open('exec', 'Shell (/bin/sh)')), opts.attach && button(opts.attach, 'open-attach', open('attach', opts.attachTitle ?? opts.attach)), button('Close', 'close-terminal', stop)]
