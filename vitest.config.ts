@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 // runs on have 2 cores, and timing-sensitive checks (--cpus) need quiet.
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'web/**/*.test.ts'],
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 60_000,

@@ -46,7 +46,7 @@ describe('dashboard in a browser', () => {
     await hook('row-b-web1').waitFor();
     expect(await hook('row-b-web1').locator('[data-testid="status"]').textContent()).toMatch(/running/i);
     await hook('live').and(page.locator('[data-live="1"]')).waitFor();
-    await d.ok(['run', '-d', '--name', 'b-web2', 'busybox', 'sleep', '600']);
+    await d.ok(['run', '-d', '--name', 'b-web2', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done']);
     await hook('row-b-web2').waitFor({ timeout: 10_000 });
   });
 
