@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.js';
 import type { Services } from '../engine/services.js';
 import { serviceRoutes } from './routes/services.js';
+import { nodeRoutes } from './routes/nodes.js';
 import type { Logger } from '../engine/logger.js';
 import type { ImageService } from '../image/image-service.js';
 import { httpError } from './errors.js';
@@ -92,6 +93,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(vmRoutes(deps));
   await app.register(volumeRoutes(deps));
   await app.register(serviceRoutes(deps));
+  await app.register(nodeRoutes(deps));
   containerUpgrades(upgrades, deps, sessions);
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Bytes a client sent right behind its request (stdin, before the 101) are the stream's first.

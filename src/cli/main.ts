@@ -19,6 +19,7 @@ import { register as registerVm } from './commands/vm.js';
 import { register as registerVolume } from './commands/volume.js';
 import { register as registerApp } from './commands/app.js';
 import { register as registerService } from './commands/service.js';
+import { register as registerNode } from './commands/node.js';
 
 /** docker's exit code for a command line it cannot take (an unknown flag, a missing argument). */
 export const USAGE_EXIT = 125;
@@ -31,7 +32,7 @@ export function buildProgram(): Command {
     // Usage errors are printed by main(), one line and a hint, as docker does; subcommands inherit both.
     .configureOutput({ outputError: () => undefined })
     .exitOverride();
-  for (const reg of [registerDaemon, registerRun, registerLifecycle, registerList, registerIo, registerCp, registerStats, registerImage, registerImageRegistry, registerBuild, registerNetwork, registerVolume, registerVm, registerApp, registerService, registerSystem]) reg(program);
+  for (const reg of [registerDaemon, registerRun, registerLifecycle, registerList, registerIo, registerCp, registerStats, registerImage, registerImageRegistry, registerBuild, registerNetwork, registerVolume, registerVm, registerApp, registerService, registerNode, registerSystem]) reg(program);
   return program;
 }
 

@@ -153,7 +153,7 @@ export interface Instance {
   config: InstanceConfig;
   state: InstanceState;
   owner?: OwnerRef;
-  /** The node it was placed on ("local" on one host). */
+  /** The id of the node it was placed on (core/node.ts). */
   node?: string;
 }
 

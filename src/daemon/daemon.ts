@@ -1,5 +1,7 @@
 import { chmod, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { arch, availableParallelism, hostname, totalmem } from 'node:os';
+import { Nodes } from '../orchestrator/nodes/nodes.js';
 import { fileURLToPath } from 'node:url';
 import { buildServer, listenUnix, type DashboardStatus } from '../api/server.js';
 import { startDashboard, type Dashboard } from '../web/server.js';
@@ -102,7 +104,10 @@ async function startOn(cfg: DaemonConfig, log: Logger, store: Store, lock: Daemo
   const engine = new Engine({ root: cfg.root, store, images, drivers, exitDir: driver.exitDir, vmImages: vms.images, vmUnavailable: vms.unavailable, host, log, net, idRanges, defaultStorageBytes: cfg.defaultStorageBytes, events, logDefaults: cfg.logDefaults, volumes, storage });
   await engine.recover();
   await engine.watchExits();
-  const services = new Services({ engine, store, images, net, log });
+  // This host's node: made on the first start, refreshed on each (a restart on a bigger machine shows its CPUs).
+  const nodes = new Nodes(store);
+  await nodes.register({ name: hostname(), platform: { os: 'linux', arch: arch() === 'x64' ? 'x86_64' : arch() }, resources: { cpus: availableParallelism(), memoryBytes: totalmem() }, engine: { version: VERSION, kernel: host.kernel } });
+  const services = new Services({ engine, store, images, net, log, nodes });
   await services.start();
   let dashboard: Dashboard | undefined;
   let noDashboard = cfg.dashboard ? 'not started yet' : 'turned off (--dashboard off)';
@@ -138,6 +143,7 @@ async function startOn(cfg: DaemonConfig, log: Logger, store: Store, lock: Daemo
     await vms.driver?.close();
     await vms.isolated?.close();
     await net.shutdown();
+    await nodes.down();
     await store.close();
     await lock?.release();
     await rm(cfg.socketPath, { force: true });

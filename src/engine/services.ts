@@ -1,10 +1,9 @@
-import { availableParallelism, hostname, totalmem, arch } from 'node:os';
 import type { ApplyResult, ReplicaRow, ServiceDetail, ServiceSummary } from '../api/contract/services.js';
 import type { Instance } from '../core/instance.js';
 import { REVISION_LABEL, SLOT_LABEL, type Service } from '../core/service.js';
 import type { ImageService } from '../image/image-service.js';
 import type { NetworkManager } from '../net/manager.js';
-import type { NodeView } from '../orchestrator/placement/node.js';
+import type { Nodes } from '../orchestrator/nodes/nodes.js';
 import { readCompose } from '../orchestrator/compose/index.js';
 import { Apps, type ApplyRequest } from '../orchestrator/services/apps.js';
 import { Autoscaler } from '../orchestrator/services/autoscaler.js';
@@ -15,20 +14,6 @@ import type { Engine } from './engine.js';
 import type { Logger } from './logger.js';
 import { replicaOps } from './replicas.js';
 
-/** The one node of a single host, as placement sees it: the host's CPUs and memory, less what replicas reserve. */
-async function localNode(store: Store): Promise<NodeView> {
-  const services = await store.list<Service>('service');
-  const instances = await store.list<Instance>('instance');
-  let cpus = 0;
-  let mem = 0;
-  for (const s of services) {
-    const n = instances.filter((i) => i.owner?.id === s.id && i.state.status !== 'exited').length;
-    cpus += n * (s.spec.resources.reserveCpus ?? 0);
-    mem += n * (s.spec.resources.reserveMemoryBytes ?? 0);
-  }
-  return { id: 'local', hostname: hostname(), role: 'manager', arch: arch() === 'x64' ? 'x86_64' : arch(), labels: {}, ready: true, capacity: { cpus: availableParallelism(), memoryBytes: totalmem() }, allocated: { cpus, memoryBytes: mem } };
-}
-
 /**
  * Services, as the API sees them: apply/diff/delete of Compose apps, scale,
  * undo, and the views (`service ls`, `inspect`, `ps`). The controller and the
@@ -37,13 +22,16 @@ async function localNode(store: Store): Promise<NodeView> {
 export class Services {
   readonly controller: ServiceController;
   readonly apps: Apps;
+  /** The nodes replicas are placed on (one on a single host): `hull node ls|inspect|update`. */
+  readonly nodes: Nodes;
   private autoscaler: Autoscaler;
 
-  constructor(private d: { engine: Engine; store: Store; images: ImageService; net: NetworkManager; log: Logger }) {
+  constructor(private d: { engine: Engine; store: Store; images: ImageService; net: NetworkManager; log: Logger; nodes: Nodes }) {
+    this.nodes = d.nodes;
     const replicas = replicaOps(d.engine, d.store, d.images);
     // Every action the orchestrator takes, with its reason (`hull events --filter service=web`).
     const emit = (e: ServiceEvent) => void d.engine.eventLog.publish('service', e.action, e.service.id, { name: e.service.name, app: e.service.app, ...(e.replica ? { replica: e.replica } : {}), reason: e.reason });
-    this.controller = new ServiceController({ store: d.store, replicas, net: d.net.services, nodes: async () => [await localNode(d.store)], emit, log: d.log });
+    this.controller = new ServiceController({ store: d.store, replicas, net: d.net.services, nodes: () => d.nodes.views(), drainingNodes: () => d.nodes.draining(), emit, log: d.log });
     this.apps = new Apps({
       store: d.store,
       controller: this.controller,
@@ -103,13 +91,17 @@ export class Services {
       spec: s.spec,
       status: s.status,
       history: s.history.map((h) => ({ revision: h.revision, createdAt: h.createdAt, cause: h.cause, hash: h.hash, image: h.spec.image || `vm:${h.spec.vm?.image}` })),
-      replicasDetail: rows(s, owned, this.controller),
+      replicasDetail: rows(s, owned, this.controller, await this.nodeNames()),
     };
   }
 
   async replicas(ref: string): Promise<ReplicaRow[]> {
     const s = await this.apps.get(ref);
-    return rows(s, (await this.d.store.list<Instance>('instance')).filter((i) => i.owner?.id === s.id), this.controller);
+    return rows(s, (await this.d.store.list<Instance>('instance')).filter((i) => i.owner?.id === s.id), this.controller, await this.nodeNames());
+  }
+
+  private async nodeNames(): Promise<Map<string, string>> {
+    return new Map((await this.nodes.list()).map((n) => [n.id, n.name]));
   }
 
   async scale(ref: string, n: number): Promise<ServiceSummary> {
@@ -150,7 +142,7 @@ function summary(s: Service, owned: Instance[], ctl: ServiceController): Service
   };
 }
 
-function rows(s: Service, owned: Instance[], ctl: ServiceController): ReplicaRow[] {
+function rows(s: Service, owned: Instance[], ctl: ServiceController, nodeNames: Map<string, string>): ReplicaRow[] {
   return owned
     .map((i) => {
       const v = viewOf(i, s);
@@ -165,7 +157,7 @@ function rows(s: Service, owned: Instance[], ctl: ServiceController): ReplicaRow
         health: i.state.status === 'running' ? (i.state.health?.status ?? (i.config.healthcheck ? 'starting' : 'none')) : 'none',
         ready: !!v && inRotation(v, draining ? new Set([i.id]) : new Set()),
         draining,
-        node: i.node ?? 'local',
+        node: (i.node && nodeNames.get(i.node)) ?? i.node ?? '',
         addresses: Object.fromEntries((i.config.networks ?? []).map((a) => [a.network, a.ipAddress])),
         restarts: i.state.restartCount,
         exitCode: i.state.exitCode,

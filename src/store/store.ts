@@ -12,7 +12,7 @@
  *   await store.update('instance', id, (cur) => ({ ...cur, state }));
  *   await store.delete('instance', id);
  */
-export type Kind = 'instance' | 'image' | 'tag' | 'meta' | 'network' | 'buildcache' | 'idrange' | 'volume' | 'service' | 'app';
+export type Kind = 'instance' | 'image' | 'tag' | 'meta' | 'network' | 'buildcache' | 'idrange' | 'volume' | 'service' | 'app' | 'node';
 
 /** A committed write, as watchers hear it (etcd's watch events; SQLite: the writes of this process). */
 export interface Change {

@@ -1,7 +1,7 @@
 /**
  * A node as placement sees it: what it offers, what is already promised to
  * replicas on it, and the attributes constraints test. One host is one node
- * ("local"); a cluster has many.
+ * (nodes/nodes.ts makes the views from the store's nodes); a cluster has many.
  */
 export interface NodeView {
   id: string;
@@ -11,6 +11,8 @@ export interface NodeView {
   labels: Record<string, string>;
   /** Accepting new replicas (a cluster drains or loses nodes). */
   ready: boolean;
+  /** Its replicas are to move away (`availability: drain`). */
+  draining?: boolean;
   capacity: Resources;
   /** Reserved by the replicas placed on it. */
   allocated: Resources;

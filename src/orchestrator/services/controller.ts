@@ -19,8 +19,10 @@ export interface ControllerDeps {
   store: Store;
   replicas: ReplicaOps;
   net: ServiceNetOps;
-  /** The nodes replicas may go to, with what is allocated on them now (one: "local"). */
+  /** The nodes replicas may go to, with what is allocated on them now. */
   nodes(): Promise<NodeView[]>;
+  /** The nodes being drained: their replicas are removed (and placed again elsewhere, if a node can take them). */
+  drainingNodes?(): Promise<Set<string>>;
   emit(e: ServiceEvent): void;
   log: { info(o: object, msg: string): void; warn(o: object, msg: string): void };
   now?: () => number;
@@ -75,6 +77,7 @@ export class ServiceController {
     this.unwatch = this.d.store.watch((c) => {
       if (c.kind === 'service') this.trigger(c.id);
       else if (c.kind === 'instance') void this.instanceChanged(c.id, c.op);
+      else if (c.kind === 'node') this.nodesChanged();
     });
     this.resync = setInterval(() => void this.resyncAll(), this.d.resyncMs ?? 30_000);
     this.resync.unref();
@@ -88,6 +91,17 @@ export class ServiceController {
     for (const { t } of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.allSettled([...this.active.values()]);
+  }
+
+  /**
+   * A node changed (labels, availability, up or down): every service looks
+   * again at once, and replicas that no node could take are tried again
+   * without waiting out their back-off.
+   */
+  nodesChanged(): void {
+    if (this.closed) return;
+    this.failures.clear();
+    void this.resyncAll().catch((e) => this.d.log.warn({ err: String(e) }, 'service resync after a node change failed'));
   }
 
   /** Look at a service soon; a pass already running looks again when it ends. */
@@ -157,8 +171,9 @@ export class ServiceController {
     const svc = await this.d.store.get<Service>('service', id);
     if (!svc) return this.teardown(id, this.stops.get(id));
     this.stops.set(id, { stopSignal: svc.spec.stopSignal, stopGracePeriodMs: svc.spec.stopGracePeriodMs });
-    const owned = await this.d.replicas.owned(id);
+    let owned = await this.d.replicas.owned(id);
     for (const i of owned) this.owners.set(i.id, id);
+    owned = await this.leaveDrainedNodes(svc, owned);
     const views = owned.map((i) => viewOf(i, svc)).filter((v): v is ReplicaView => v !== undefined);
     const status = await this.network(svc, owned, views);
     const f = this.failures.get(id);
@@ -224,7 +239,7 @@ export class ServiceController {
     const revision = svc.history.find((h) => h.revision === svc.revision)!;
     const placer = new Placer(await this.d.nodes());
     const req = placementRequest(svc);
-    for (const i of owned) if (i.state.status !== 'exited') placer.assume(req, i.node ?? 'local');
+    for (const i of owned) if (i.state.status !== 'exited') placer.assume(req, i.node ?? '');
     const errors: Array<{ slot: number; message: string }> = [];
     await Promise.all(
       creates.map(async (a) => {
@@ -255,6 +270,15 @@ export class ServiceController {
     this.emit(svc, 'replica-create-failed', message);
     this.trigger(svc.id); // the planner decides at once whether this fails an update
     return { ...status, message, retryAt: new Date(blockedUntil).toISOString() };
+  }
+
+  /** Replicas on a node being drained go (out of the rotation first); the planner then places new ones where it can. */
+  private async leaveDrainedNodes(svc: Service, owned: Instance[]): Promise<Instance[]> {
+    const drained = (await this.d.drainingNodes?.()) ?? new Set<string>();
+    const leaving = owned.filter((i) => i.node && drained.has(i.node));
+    if (!leaving.length) return owned;
+    await Promise.all(leaving.map((i) => this.removeReplica(svc, i, 'its node is being drained')));
+    return this.d.replicas.owned(svc.id);
   }
 
   /** Out of the rotation first, its connections drained, then stopped and removed. */
