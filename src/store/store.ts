@@ -14,12 +14,13 @@
  */
 export type Kind = 'instance' | 'image' | 'tag' | 'meta' | 'network' | 'buildcache' | 'idrange' | 'volume' | 'service' | 'app' | 'node';
 
-/** A committed write, as watchers hear it (etcd's watch events; SQLite: the writes of this process). */
-export interface Change {
-  kind: Kind;
-  id: string;
-  op: 'put' | 'delete';
-}
+/**
+ * A committed write, as watchers hear it (etcd's watch events; SQLite: the
+ * writes of this process), or `resync`: changes may have been missed (an etcd
+ * watch that could not resume, its history compacted), so a watcher looks at
+ * everything again. SQLite never sends it.
+ */
+export type Change = { kind: Kind; id: string; op: 'put' | 'delete' } | { op: 'resync' };
 
 export type WriteOp =
   | { op: 'put'; kind: Kind; id: string; name?: string | null; doc: unknown }

@@ -75,7 +75,8 @@ export class ServiceController {
   /** Watch the store and look at every service now (and at orphans of deleted ones). */
   async start(): Promise<void> {
     this.unwatch = this.d.store.watch((c) => {
-      if (c.kind === 'service') this.trigger(c.id);
+      if (c.op === 'resync') this.nodesChanged();
+      else if (c.kind === 'service') this.trigger(c.id);
       else if (c.kind === 'instance') void this.instanceChanged(c.id, c.op);
       else if (c.kind === 'node') this.nodesChanged();
     });

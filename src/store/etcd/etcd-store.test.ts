@@ -1,5 +1,6 @@
 import { Etcd3 } from 'etcd3';
 import { readdir, readFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../core/poll.js';
 import { isHullError, type HullError } from '../../core/errors.js';
@@ -28,6 +29,36 @@ async function failure(p: Promise<unknown>): Promise<HullError> {
   );
   if (!isHullError(e)) throw new Error(`expected a HullError, got ${e === undefined ? 'success' : String(e)}`);
   return e;
+}
+
+/** A TCP relay to etcd that can cut every connection and refuse new ones until restored (a network partition). */
+async function tcpProxy(target: URL) {
+  const conns = new Set<Socket>();
+  const server = createServer((c) => {
+    const up = connect(Number(target.port), target.hostname);
+    for (const x of [c, up]) {
+      conns.add(x);
+      x.on('error', () => undefined);
+      x.on('close', () => (conns.delete(x), c.destroy(), up.destroy()));
+    }
+    c.pipe(up).pipe(c);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cut: async () => {
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        for (const x of conns) x.destroy();
+      });
+    },
+    restore: () => server.listen(port, '127.0.0.1'),
+    close: async () => {
+      for (const x of conns) x.destroy();
+      if (server.listening) await new Promise((r) => server.close(r));
+    },
+  };
 }
 
 /** Every thread of the process is stopped (SIGSTOP takes effect per thread). */
@@ -73,6 +104,7 @@ describe.skipIf(!!skipReason)(`EtcdStore on a real etcd${skipReason ? ` (skipped
       const heard: string[] = [];
       const readable: Array<Promise<string>> = [];
       const stop = b.watch((c: Change) => {
+        if (c.op === 'resync') return void heard.push('resync');
         heard.push(`${c.op} ${c.kind} ${c.id}`);
         readable.push(b.get(c.kind, c.id).then((d) => `${c.op} ${d === undefined ? 'absent' : 'present'}`));
       });
@@ -172,6 +204,40 @@ describe.skipIf(!!skipReason)(`EtcdStore on a real etcd${skipReason ? ` (skipped
       stop();
       await s.close();
     });
+
+    it('a watch cut off past a compaction starts again from now and says so (resync); writes do not wait on the dead one', async () => {
+      const proxy = await tcpProxy(new URL(etcd!.endpoint));
+      const prefix = freshPrefix();
+      const s = new EtcdStore({ endpoints: [proxy.url], prefix, timeoutMs: 3000 });
+      const direct = open(prefix);
+      const raw = new Etcd3({ hosts: etcd!.endpoint });
+      const heard: string[] = [];
+      const stop = s.watch((c) => heard.push(c.op === 'resync' ? 'resync' : `${c.op} ${c.id}`));
+      try {
+        await s.create('meta', 'a', null, {});
+        expect(heard).toEqual(['put a']);
+        // The watch stream breaks; meanwhile others write and etcd compacts past where it would resume.
+        await proxy.cut();
+        await direct.create('meta', 'b', null, {});
+        await direct.create('meta', 'c', null, {});
+        const rev = (await raw.get('anything').exec()).header.revision;
+        await raw.kv.compact({ revision: rev, physical: true });
+        proxy.restore();
+        await waitFor(async () => heard.includes('resync'), 20_000, 'the resync signal');
+        // From then on the watch is live again, and a write returns as soon as it is heard.
+        const t0 = Date.now();
+        await s.create('meta', 'd', null, {});
+        expect(Date.now() - t0).toBeLessThan(1500);
+        expect(heard.slice(heard.indexOf('resync'))).toContain('put d');
+        expect(heard).not.toContain('put b'); // lost with the compaction: what the resync is for
+      } finally {
+        stop();
+        raw.close();
+        await direct.close();
+        await s.close();
+        await proxy.close();
+      }
+    }, 40_000);
 
     it('fails promptly with unavailable when nothing listens at the endpoint', async () => {
       const s = new EtcdStore({ endpoints: ['http://127.0.0.1:9'], prefix: '/x', timeoutMs: 1000 });

@@ -2,6 +2,7 @@ import { Etcd3, type Watcher } from 'etcd3';
 import type { ICompare, IRequestOp, ITxnResponse, IKeyValue, IWatchResponse } from 'etcd3';
 import { HullError, invalid, notFound } from '../../core/errors.js';
 import { KeyedLock } from '../../core/keyed-lock.js';
+import { sleep } from '../../core/poll.js';
 import type { Change, Kind, Store, WriteOp } from '../store.js';
 import { batchReads, decodeEntry, encodeEntry, Layout, planBatch, prefixEnd, type KeyState } from './layout.js';
 import { bounded, noRetry } from './errors.js';
@@ -184,10 +185,39 @@ export class EtcdStore implements Store {
   private startWatch(): Promise<Watcher> {
     const w = this.client.watch().prefix(this.layout.all()).watcher();
     w.on('data', (res: IWatchResponse) => this.deliver(res));
-    w.on('error', () => undefined); // the manager reconnects and resumes from the last revision it delivered
+    // A broken stream: the manager reconnects and resumes from the last revision it delivered. A
+    // cancelled watch (that revision was compacted meanwhile) ends here: start again (rewatch).
+    w.on('error', (e: Error) => /cancel/i.test(e.message) && void this.rewatch(w));
     w.on('disconnected', () => undefined);
     const connected = new Promise<Watcher>((resolve) => w.once('connected', () => resolve(w)));
     return connected;
+  }
+
+  /**
+   * etcd cancelled the watch: it could not resume where it left off, so what
+   * changed meanwhile is lost to it. Watch again from now, count every
+   * revision up to now as delivered (writers waiting for theirs are not held
+   * by the dead watch), and tell the listeners to look at everything again.
+   * Retried while etcd does not answer; a store closed or with no listener
+   * left stops.
+   */
+  private async rewatch(dead: Watcher): Promise<void> {
+    for (let attempt = 0; !this.closed && this.listeners.size && (await this.watcher?.catch(() => undefined)) === dead; attempt++) {
+      const next = this.startWatch();
+      this.watcher = next;
+      try {
+        await this.call('watch start', () => next);
+        const now = await this.call('read', (o) => this.client.kv.range({ key: Buffer.from(this.layout.all()), limit: 1, count_only: true }, o));
+        this.delivered = Math.max(this.delivered, Number(now.header.revision));
+        this.waiting = this.waiting.filter((x) => (x.rev <= this.delivered ? (x.done(), false) : true));
+        this.tell({ op: 'resync' });
+        return;
+      } catch {
+        void next.then((x) => x.cancel()).catch(() => undefined);
+        this.watcher = Promise.resolve(dead);
+        await sleep(Math.min(5000, 250 * 2 ** attempt));
+      }
+    }
   }
 
   private stopWatch(): void {
@@ -203,16 +233,19 @@ export class EtcdStore implements Store {
       this.delivered = Math.max(this.delivered, Number(ev.kv.mod_revision));
       const doc = this.layout.parseIdKey(ev.kv.key.toString());
       if (!doc) continue;
-      const change: Change = { ...doc, op: ev.type === 'Delete' ? 'delete' : 'put' };
-      for (const l of [...this.listeners]) {
-        try {
-          l(change);
-        } catch {
-          // a listener that throws is its own problem, never the writer's
-        }
-      }
+      this.tell({ ...doc, op: ev.type === 'Delete' ? 'delete' : 'put' });
     }
     this.waiting = this.waiting.filter((x) => (x.rev <= this.delivered ? (x.done(), false) : true));
+  }
+
+  private tell(change: Change): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(change);
+      } catch {
+        // a listener that throws is its own problem, never the writer's
+      }
+    }
   }
 
   /** A write returns after the watcher delivered it (bounded: a cut watch stream must not hold the writer). */
