@@ -1,6 +1,6 @@
 import { Etcd3, type Lease } from 'etcd3';
 import { conflict, HullError } from '../../core/errors.js';
-import { bounded, noRetry } from './errors.js';
+import { bounded, faultHandling } from './errors.js';
 
 /** Who holds the lock: enough for a person to find that daemon, and for the same host to tell it is gone. */
 export interface LockHolder {
@@ -53,7 +53,7 @@ export class DaemonLock {
     this.ttlSec = opts.ttlSec ?? DEFAULT_LOCK_TTL_SEC;
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.where = `etcd at ${opts.endpoints.join(',')}`;
-    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: this.timeoutMs, faultHandling: noRetry() });
+    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: this.timeoutMs, faultHandling: faultHandling(opts.endpoints.length) });
   }
 
   /** Take the lock or throw 'conflict' naming its holder ('unavailable' when etcd does not answer). */

@@ -4,7 +4,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../core/poll.js';
 import { isHullError, type HullError } from '../../core/errors.js';
-import { haveEtcd, startEtcd, type TestEtcd } from '../../../test/helpers/etcd.js';
+import { haveEtcd, startEtcd, startEtcdCluster, type TestEtcd } from '../../../test/helpers/etcd.js';
 import type { Change, WriteOp } from '../store.js';
 import { storeSuite } from '../store-suite.js';
 import { EtcdStore } from './etcd-store.js';
@@ -151,6 +151,36 @@ describe.skipIf(!!skipReason)(`EtcdStore on a real etcd${skipReason ? ` (skipped
       await Promise.all([a.close(), b.close()]);
     });
   });
+
+  it('on a cluster of three members, one killed changes nothing a caller sees; with two killed, calls fail promptly', async () => {
+    const c = await startEtcdCluster(3);
+    const s = new EtcdStore({ endpoints: c.endpoints, prefix: freshPrefix(), timeoutMs: 1500 });
+    const heard: string[] = [];
+    const stop = s.watch((ch) => ch.op !== 'resync' && heard.push(ch.id));
+    try {
+      for (let i = 0; i < 5; i++) await s.create('meta', `a${i}`, null, { n: 0 });
+      await c.members[0].stop();
+      const failures: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        // Before: a third of the calls went to the dead member and failed (no connection established).
+        await s.update<{ n: number }>('meta', `a${i % 5}`, (d) => ({ n: d.n + 1 })).catch((e: Error) => failures.push(e.message));
+        await s.list('meta').catch((e: Error) => failures.push(e.message));
+      }
+      expect(failures).toEqual([]);
+      expect((await s.list<{ n: number }>('meta')).map((d) => d.n)).toEqual([8, 8, 8, 8, 8]);
+      await s.create('meta', 'after', null, {});
+      expect(heard).toContain('after');
+      await c.members[1].stop();
+      const t0 = Date.now();
+      const e = await failure(s.update('meta', 'a0', (d) => d));
+      expect(e.code).toBe('unavailable');
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      stop();
+      await s.close();
+      await c.stop();
+    }
+  }, 60_000);
 
   it('refuses a batch larger than one etcd transaction, applying nothing; takes one of exactly 128', async () => {
     const s = open(freshPrefix());

@@ -5,7 +5,7 @@ import { KeyedLock } from '../../core/keyed-lock.js';
 import { sleep } from '../../core/poll.js';
 import type { Change, Kind, Store, WriteOp } from '../store.js';
 import { batchReads, decodeEntry, encodeEntry, Layout, planBatch, prefixEnd, type KeyState } from './layout.js';
-import { bounded, noRetry } from './errors.js';
+import { bounded, faultHandling } from './errors.js';
 
 export interface EtcdStoreOptions {
   /** Client URLs, e.g. http://127.0.0.1:2379. */
@@ -42,6 +42,8 @@ export class EtcdStore implements Store {
   private delivered = 0;
   private waiting: Array<{ rev: number; done: () => void }> = [];
   private closed = false;
+  /** One try per member: a call that reached none, or a read whose member went, goes to the next. */
+  private readonly attempts: number;
 
   constructor(opts: EtcdStoreOptions) {
     if (!opts.endpoints.length) throw invalid('etcd store: no endpoint given');
@@ -49,7 +51,8 @@ export class EtcdStore implements Store {
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.maxTxnOps = opts.maxTxnOps ?? 128;
     this.where = `etcd at ${opts.endpoints.join(',')}`;
-    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: this.timeoutMs, faultHandling: noRetry() });
+    this.client = new Etcd3({ hosts: opts.endpoints, dialTimeout: this.timeoutMs, faultHandling: faultHandling(opts.endpoints.length) });
+    this.attempts = opts.endpoints.length;
   }
 
   async get<T>(kind: Kind, id: string): Promise<T | undefined> {
@@ -264,15 +267,16 @@ export class EtcdStore implements Store {
 
   private async txn(what: string, compare: ICompare[], success: IRequestOp[], failure: IRequestOp[] = []): Promise<ITxnResponse> {
     if (this.watcher) await this.call('watch start', () => this.watcher!);
-    const res = await this.call(what, (o) => this.client.kv.txn({ compare, success, failure }, o));
+    // A transaction goes again only if it never reached etcd (it may have been applied otherwise).
+    const res = await this.call(what, (o) => this.client.kv.txn({ compare, success, failure }, o), !success.length);
     if (res.succeeded && success.length) await this.delivery(Number(res.header.revision));
     return res;
   }
 
   /** One etcd call, bounded by the deadline and by a timer of our own (a stuck dial, a stuck watch start). */
-  private async call<R>(what: string, fn: (opts: { deadline: number }) => Promise<R>): Promise<R> {
+  private async call<R>(what: string, fn: (opts: { deadline: number }) => Promise<R>, idempotent = true): Promise<R> {
     if (this.closed) throw new HullError('unavailable', `${this.where}: the store is closed`);
-    return bounded(this.where, this.timeoutMs, what, fn);
+    return bounded(this.where, this.timeoutMs, what, fn, { attempts: this.attempts, idempotent });
   }
 
 
