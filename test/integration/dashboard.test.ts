@@ -156,6 +156,40 @@ describe('dashboard', () => {
     expect(gone.code).toBe(1011);
   });
 
+  it('no request or upgrade, however malformed, takes the daemon down or gets a 5xx; a normal one works right after', async () => {
+    const { connect } = await import('node:net');
+    const raw = (text: string) =>
+      new Promise<string>((resolve) => {
+        const sock = connect(Number(base.port), base.hostname, () => sock.end(text));
+        let got = '';
+        sock.on('data', (b) => (got += b));
+        sock.on('error', () => resolve(got));
+        sock.on('close', () => resolve(got));
+        setTimeout(() => (sock.destroy(), resolve(got)), 3000);
+      });
+    const h = `Host: ${base.host}\r\nCookie: ${cookie}\r\n`;
+    const cases = [
+      `GET /%E0%A4%A HTTP/1.1\r\n${h}\r\n`,
+      `GET /v1/containers/%E0%A4%A HTTP/1.1\r\n${h}\r\n`,
+      `GET /ws/containers/%E0%A4%A/exec HTTP/1.1\r\n${h}Connection: Upgrade\r\nUpgrade: websocket\r\nOrigin: http://${base.host}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      `GET /ws/containers/dash1/exec?cmd=%5B HTTP/1.1\r\n${h}Connection: Upgrade\r\nUpgrade: websocket\r\nOrigin: http://${base.host}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      `GET /ws/containers/dash1/exec HTTP/1.1\r\n${h}Connection: Upgrade\r\nUpgrade: websocket\r\nOrigin: http://${base.host}\r\nSec-WebSocket-Version: 99\r\n\r\n`,
+      `POST /v1/containers HTTP/1.1\r\n${h}X-Hull-Dashboard: 1\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{"a":`,
+      `POST /v1/containers HTTP/1.1\r\n${h}X-Hull-Dashboard: 1\r\nContent-Length: 100\r\n\r\n{`,
+      `BREW / HTTP/1.1\r\n${h}\r\n`,
+      `GET / HTTP/1.1\r\n${h}Cookie: hull_dashboard=${'x'.repeat(9000)}\r\n\r\n`,
+      `GET /login?token=%ZZ HTTP/1.1\r\nHost: ${base.host}\r\n\r\n`,
+      'garbage\r\n\r\n',
+      `GET / HTTP/1.1\r\n\r\n`,
+    ];
+    for (const c of cases) {
+      const answer = await raw(c);
+      expect(answer, c.slice(0, 60)).not.toMatch(/^HTTP\/1\.1 5\d\d/);
+    }
+    expect(d.proc!.exitCode).toBeNull();
+    expect((await request('GET', '/v1/version', { cookie })).status).toBe(200);
+  });
+
   it('a session outlives a daemon restart (the token is kept), and a console open through it ends cleanly', async () => {
     const open = console_('/ws/containers/dash1/exec', ['sleep 30\r']);
     await new Promise((r) => setTimeout(r, 1500));
