@@ -80,6 +80,38 @@ describe('dashboard in a browser', () => {
     await expect.poll(() => hook('logs').textContent(), { timeout: 10_000 }).toMatch(/from-b-web3/);
   });
 
+  it('the nodes page lists this host\'s node; a label added there is what hull node inspect sees, and × removes it', async () => {
+    const id = (await d.ok(['node', 'ls', '-q'])).trim();
+    const [node] = JSON.parse(await d.ok(['node', 'inspect', id])) as Array<{ name: string; labels: Record<string, string> }>;
+    await hook('nav-nodes').click();
+    const row = hook(`row-${node.name}`);
+    await row.waitFor();
+    expect(await row.locator('[data-testid="status"]').textContent()).toBe('ready');
+    expect(await row.locator('[data-testid="availability"]').inputValue()).toBe('active');
+    await row.locator('[data-testid="label-add"]').fill('disk=ssd');
+    await row.locator('[data-testid="label-add-submit"]').click();
+    await row.locator('[data-testid="label-rm-disk"]').waitFor();
+    expect(JSON.parse(await d.ok(['node', 'inspect', node.name]))[0].labels).toEqual({ ...node.labels, disk: 'ssd' });
+    await row.locator('[data-testid="label-rm-disk"]').click();
+    await row.locator('[data-testid="label-rm-disk"]').waitFor({ state: 'detached' });
+    expect(JSON.parse(await d.ok(['node', 'inspect', node.name]))[0].labels).toEqual(node.labels);
+  });
+
+  it('the availability select applies at once; drain asks first, and a refusal changes nothing', async () => {
+    const id = (await d.ok(['node', 'ls', '-q'])).trim();
+    const avail = async () => (await d.ok(['node', 'inspect', '-f', '{{.availability}}', id])).trim();
+    const select = page.locator('[data-testid="nodes-table"] [data-testid="availability"]');
+    await select.selectOption('pause');
+    await waitFor(async () => (await avail()) === 'pause');
+    page.removeAllListeners('dialog'); // an earlier test's once() may still wait (stop asks nothing)
+    page.once('dialog', (dlg) => void dlg.dismiss());
+    await select.selectOption('drain');
+    await expect.poll(() => select.inputValue()).toBe('pause');
+    expect(await avail()).toBe('pause');
+    await select.selectOption('active');
+    await waitFor(async () => (await avail()) === 'active');
+  });
+
   it('nothing on the way failed in the page (script errors, CSP refusals)', () => {
     expect(pageErrors).toEqual([]);
   });

@@ -44,6 +44,7 @@ import { eventsPage } from './views/events.js';
 import { imagesPage } from './views/images.js';
 import { instancePage } from './views/instance-detail.js';
 import { networksPage } from './views/networks.js';
+import { nodesPage } from './views/nodes.js';
 import { overviewPage } from './views/overview.js';
 import { servicePage } from './views/service-detail.js';
 import { servicesPage } from './views/services.js';
@@ -57,6 +58,7 @@ const PAGES: Array<[string, string, Page, Page?]> = [
   ['containers', 'Containers', containersPage, (r, s, p) => instancePage(r, s, p, 'container')],
   ['vms', 'VMs', vmsPage, (r, s, p) => instancePage(r, s, p, 'vm')],
   ['services', 'Services', servicesPage, servicePage],
+  ['nodes', 'Nodes', nodesPage],
   ['images', 'Images', imagesPage],
   ['networks', 'Networks', networksPage],
   ['volumes', 'Volumes', volumesPage],

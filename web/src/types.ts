@@ -3,7 +3,8 @@
  * describes them (the fields used here). Services' shapes come from the
  * API's typed contract.
  */
-export type { ReplicaRow, ServiceDetail, ServiceSummary } from '../../src/api/contract/services.js';
+export type { ApplyBodyInput, ApplyResult, ReplicaRow, ServiceDetail, ServiceSummary } from '../../src/api/contract/services.js';
+export type { Node as HullNode } from '../../src/api/contract/nodes.js';
 
 export interface PortMapping {
   hostIp: string;

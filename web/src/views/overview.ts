@@ -3,7 +3,7 @@ import { h, link } from '../dom.js';
 import { bytes } from '../format.js';
 import { loader, pageFrame } from '../page.js';
 import type { Scope } from '../scope.js';
-import type { ContainerSummary, ImageSummary, Info, NetworkSummary, ServiceSummary, VolumeSummary } from '../types.js';
+import type { ContainerSummary, HullNode, ImageSummary, Info, NetworkSummary, ServiceSummary, VolumeSummary } from '../types.js';
 
 /** #/ (Overview): counts of each kind (links to their pages) and the host's facts. */
 export function overviewPage(root: HTMLElement, scope: Scope): void {
@@ -21,9 +21,10 @@ const loadAll = () =>
     getJson<ImageSummary[]>('/v1/images'),
     getJson<NetworkSummary[]>('/v1/networks'),
     getJson<VolumeSummary[]>('/v1/volumes'),
+    getJson<HullNode[]>('/v1/nodes'),
   ]);
 
-function render([info, instances, services, images, networks, volumes]: Awaited<ReturnType<typeof loadAll>>): HTMLElement {
+function render([info, instances, services, images, networks, volumes, nodes]: Awaited<ReturnType<typeof loadAll>>): HTMLElement {
   const containers = instances.filter((i) => i.type === 'container');
   const vms = instances.filter((i) => i.type === 'vm');
   const running = (l: ContainerSummary[]) => l.filter((i) => i.status === 'running').length;
@@ -34,6 +35,7 @@ function render([info, instances, services, images, networks, volumes]: Awaited<
     card('containers', 'Containers running', `${running(containers)} / ${containers.length}`),
     card('vms', 'VMs running', `${running(vms)} / ${vms.length}`),
     card('services', 'Services', String(services.length)),
+    card('nodes', 'Nodes ready', `${nodes.filter((n) => n.status === 'ready').length} / ${nodes.length}`),
     card('images', 'Images', String(images.length)),
     card('networks', 'Networks', String(networks.length)),
     card('volumes', 'Volumes', String(volumes.length)),

@@ -20,7 +20,7 @@ export function servicePage(root: HTMLElement, scope: Scope, ref: string): void 
     fill(head, h('h1', {}, link('services', 'Services'), ' / ', svc.name), replicasCell(svc), h('span', { class: 'spacer' }), controls(svc, () => void reload()));
     return h('div', {}, facts(svc), h('section', { class: 'panel' }, h('h2', {}, 'Replicas'), replicaTable(replicas)));
   });
-  scope.live(ofType('container', 'vm'), () => void reload());
+  scope.live(ofType('service', 'container', 'vm'), () => void reload());
   void reload();
 }
 
@@ -58,6 +58,7 @@ function replicaTable(rows: ReplicaRow[]): HTMLElement {
       { title: 'Revision', cell: (r) => String(r.revision) },
       { title: 'State', cell: (r) => h('span', { class: statusClass(r.state, r.exitCode, r.health === 'none' ? '' : r.health) }, `${r.state}${r.health !== 'none' ? ` (${r.health})` : ''}`), testid: 'status' },
       { title: 'Ready', cell: (r) => (r.ready ? 'yes' : r.draining ? 'draining' : 'no') },
+      { title: 'Node', cell: (r) => r.node, testid: 'node' },
       { title: 'Addresses', cell: (r) => Object.values(r.addresses ?? {}).join(', ') },
       { title: 'Restarts', cell: (r) => String(r.restarts) },
       { title: 'Started', cell: (r) => ago(r.startedAt) },

@@ -9,7 +9,7 @@ import type { ServiceSummary } from '../types.js';
 export function servicesPage(root: HTMLElement, scope: Scope): void {
   const body = pageFrame(root, 'Services', 'services');
   const reload = loader(scope, body, () => getJson<ServiceSummary[]>('/v1/services'), serviceTable);
-  scope.live(ofType('container', 'vm', 'network'), () => void reload());
+  scope.live(ofType('service', 'container', 'vm', 'network'), () => void reload());
   void reload();
 }
 
