@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { HullError, type ErrorCode } from '../core/errors.js';
-import { newState } from '../core/instance.js';
+import { newState, type Instance } from '../core/instance.js';
+import { summary } from './routes/containers.js';
 import { CreateOptionsSchema } from '../engine/create-options.js';
 import { errorResponse } from './errors.js';
 import { buildServer, type ApiDeps } from './server.js';
@@ -311,5 +312,14 @@ describe('openapi.yaml schemas', () => {
     expect(Object.keys(state.properties).sort()).toEqual([...Object.keys(newState()), ...optional].sort());
     expect([...state.required].sort()).toEqual(Object.keys(newState()).sort());
     expect(deref(state.properties.status).enum).toContain(newState().status);
+  });
+
+  it('describes every field of a container summary (the lists), requiring those always given', () => {
+    const schema = spec.components.schemas.ContainerSummary;
+    const inst = { id: 'c1', name: 'web', type: 'container', createdAt: '', state: newState(), config: { image: 'busybox', imageId: 'sha256:x', entrypoint: [], cmd: ['sh'], labels: {} } } as unknown as Instance;
+    const given = Object.keys(summary(inst));
+    expect([...schema.required].sort()).toEqual(given.filter((k) => k !== 'isolation').sort());
+    // Beyond those: health, while a container with a health check runs.
+    expect(Object.keys(schema.properties).sort()).toEqual([...given, 'health'].sort());
   });
 });

@@ -69,6 +69,20 @@ describe('dashboard in a browser', () => {
     await expect.poll(() => hook('fact-state').textContent(), { timeout: 10_000 }).toMatch(/exited/i);
   });
 
+  it('a container the user stopped is grey, also when killed at the stop timeout (137); one that failed on its own is red', async () => {
+    await d.ok(['run', '-d', '--name', 'b-stopped', 'busybox', 'sleep', '600']); // pid 1 ignores SIGTERM: stop kills it
+    await d.ok(['stop', '-t', '1', 'b-stopped']);
+    await d.hull(['run', '--name', 'b-failed', 'busybox', 'sh', '-c', 'exit 3']);
+    await hook('nav-containers').click();
+    const status = (name: string) => hook(`row-${name}`).locator('[data-testid="status"] > span');
+    await expect.poll(() => status('b-stopped').textContent(), { timeout: 10_000 }).toBe('exited (137)');
+    expect(await status('b-stopped').getAttribute('class')).toContain('st-exited');
+    await expect.poll(() => status('b-failed').textContent(), { timeout: 10_000 }).toBe('exited (3)');
+    expect(await status('b-failed').getAttribute('class')).toContain('st-failed');
+    await hook('row-b-stopped').locator('[data-testid="link"]').click();
+    await expect.poll(() => page.locator('.page-head .st').getAttribute('class')).toContain('st-exited');
+  });
+
   it('the run form starts a container; its logs show in the page', async () => {
     await hook('nav-containers').click();
     await hook('run-image').fill('busybox');

@@ -15,4 +15,10 @@ describe('format', () => {
     expect(statusClass('exited', 0)).toContain('st-exited');
     expect(statusClass('running')).toContain('st-running');
   });
+
+  it('colours an exit the user asked for grey, whatever its code (137: killed at the stop timeout)', () => {
+    expect(statusClass('exited', 137, '', true)).toContain('st-exited');
+    expect(statusClass('exited', 137)).toContain('st-failed');
+    expect(statusClass('running', 0, 'unhealthy', true)).toContain('st-failed');
+  });
 });

@@ -29,10 +29,12 @@ export const shortId = (id: string): string => id.replace(/^sha256:/, '').slice(
 
 /**
  * The colour class of a status: running green, paused amber, exited grey,
- * a failure (non-zero exit, unhealthy, an error) red.
+ * a failure (non-zero exit, unhealthy, an error) red. An exit the user
+ * asked for (`stopped`: stop, kill) is grey whatever its code: a container
+ * that ignores SIGTERM exits 137 at the stop timeout.
  */
-export function statusClass(status: string, exitCode = 0, health = ''): string {
-  if (health === 'unhealthy' || (status === 'exited' && exitCode !== 0)) return 'st st-failed';
+export function statusClass(status: string, exitCode = 0, health = '', stopped = false): string {
+  if (health === 'unhealthy' || (status === 'exited' && exitCode !== 0 && !stopped)) return 'st st-failed';
   if (status === 'running') return 'st st-running';
   if (status === 'paused' || status === 'restarting' || health === 'starting') return 'st st-paused';
   return 'st st-exited';

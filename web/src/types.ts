@@ -41,6 +41,8 @@ export interface ContainerSummary {
   exitCode: number;
   startedAt: string;
   finishedAt: string;
+  /** A user stopped it: its exit code (often 137, the stop timeout's SIGKILL) is no failure. */
+  stoppedByUser: boolean;
   health?: string;
   ports: PortMapping[];
   networks: NetworkAddress[];
@@ -65,7 +67,7 @@ export interface Instance {
     mounts?: Mount[];
     isolation?: string;
   };
-  state: { status: string; pid: number; exitCode: number; error: string; startedAt: string; finishedAt: string; restartCount: number; oomKilled: boolean; health?: { status?: string } };
+  state: { status: string; pid: number; exitCode: number; error: string; startedAt: string; finishedAt: string; restartCount: number; oomKilled: boolean; stoppedByUser: boolean; health?: { status?: string } };
   owner?: { kind: string; name: string };
   vm?: { spec?: { image?: string; memoryBytes?: number; cpus?: number; diskBytes?: number }; accel?: { accel: string; reason?: string }; qmpStatus?: string };
 }

@@ -27,6 +27,7 @@ export function summary(i: Instance) {
     exitCode: i.state.exitCode,
     startedAt: i.state.startedAt,
     finishedAt: i.state.finishedAt,
+    stoppedByUser: i.state.stoppedByUser,
     ...(i.state.status === 'running' && i.state.health ? { health: i.state.health.status } : {}),
     ports: i.config.ports ?? [],
     labels: i.config.labels,

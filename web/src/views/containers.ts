@@ -18,8 +18,10 @@ export function containersPage(root: HTMLElement, scope: Scope): void {
   void reload();
 }
 
-export const statusCell = (c: { status: string; exitCode: number; health?: string }): HTMLElement =>
-  h('span', { class: statusClass(c.status, c.exitCode, c.health) }, statusText(c.status, c.exitCode, c.health));
+export const statusCell = (c: { status: string; exitCode: number; health?: string; stoppedByUser?: boolean }): HTMLElement => {
+  const stopped = c.status === 'exited' && !!c.stoppedByUser;
+  return h('span', { class: statusClass(c.status, c.exitCode, c.health, stopped), title: stopped ? 'stopped by a user' : undefined }, statusText(c.status, c.exitCode, c.health));
+};
 
 function containerTable(rows: ContainerSummary[], reload: () => void): HTMLElement {
   return dataTable(

@@ -26,7 +26,7 @@ export function instancePage(root: HTMLElement, scope: Scope, ref: string, kind:
   scope.add(() => liveScope?.dispose());
   const listPath = kind === 'vm' ? 'vms' : 'containers';
   const reload = loader(scope, facts, () => load(ref, kind), (inst) => {
-    fill(head, h('h1', {}, link(listPath, kind === 'vm' ? 'VMs' : 'Containers'), ' / ', inst.name), statusCell({ status: inst.state.status, exitCode: inst.state.exitCode, health: inst.state.health?.status }), h('span', { class: 'spacer' }), instanceActions({ name: inst.name, status: inst.state.status, type: inst.type }, () => void reload(), () => (location.hash = `#/${listPath}`)));
+    fill(head, h('h1', {}, link(listPath, kind === 'vm' ? 'VMs' : 'Containers'), ' / ', inst.name), statusCell({ status: inst.state.status, exitCode: inst.state.exitCode, health: inst.state.health?.status, stoppedByUser: inst.state.stoppedByUser }), h('span', { class: 'spacer' }), instanceActions({ name: inst.name, status: inst.state.status, type: inst.type }, () => void reload(), () => (location.hash = `#/${listPath}`)));
     if (inst.state.status !== lastStatus) {
       lastStatus = inst.state.status;
       liveScope?.dispose();
