@@ -126,6 +126,32 @@ describe('dashboard in a browser', () => {
     await waitFor(async () => (await avail()) === 'active');
   });
 
+  it('applies a Compose file from the Services page: Diff says what would change and changes nothing, Apply makes the service, its replica runs', async () => {
+    await hook('nav-services').click();
+    await hook('apply-yaml').fill('name: bapp\nservices:\n  bsvc:\n    image: busybox\n    command: [sleep, "600"]\n    stop_grace_period: 0s\n    deploy:\n      replicas: 1\n');
+    await hook('apply-diff').click();
+    await expect.poll(() => hook('apply-change').first().getAttribute('data-change')).toBe('create');
+    expect(await hook('apply-result').textContent()).toMatch(/service bsvc would be created/);
+    expect((await d.hull(['service', 'inspect', 'bsvc'])).code).not.toBe(0);
+    await hook('apply-submit').click();
+    await hook('row-bsvc').waitFor({ timeout: 10_000 });
+    await waitFor(async () => (JSON.parse(await d.ok(['service', 'ps', 'bsvc', '--format', 'json'])) as Array<{ state: string }>).some((r) => r.state === 'running'), 20_000);
+    await expect.poll(() => hook('row-bsvc').locator('[data-testid="replicas"]').textContent(), { timeout: 10_000 }).toBe('1 / 1');
+    await d.ok(['service', 'rm', 'bsvc']); // sleep ignores SIGTERM as pid 1: the grace period of 0 s keeps this quick
+    await hook('row-bsvc').waitFor({ state: 'detached', timeout: 10_000 });
+  });
+
+  it('a Compose file the daemon refuses: the banner names its line and field, and nothing is made', async () => {
+    await hook('apply-yaml').fill('name: bapp\nservices:\n  bbad:\n    image: busybox\n    replicas: 1\n');
+    await hook('apply-submit').click();
+    await hook('error').and(page.locator(':not([hidden])')).waitFor();
+    expect(await hook('error').textContent()).toMatch(/compose\.yaml.*5.*services\.bbad\.replicas.*unknown field/s);
+    expect((await d.hull(['service', 'inspect', 'bbad'])).code).not.toBe(0);
+    // The refusal's 400 is the one console error expected on the way.
+    await expect.poll(() => pageErrors.findIndex((e) => /status of 400/.test(e))).toBeGreaterThanOrEqual(0);
+    pageErrors.splice(pageErrors.findIndex((e) => /status of 400/.test(e)), 1);
+  });
+
   it('nothing on the way failed in the page (script errors, CSP refusals)', () => {
     expect(pageErrors).toEqual([]);
   });

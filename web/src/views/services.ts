@@ -4,11 +4,13 @@ import { loader, pageFrame } from '../page.js';
 import { ofType, type Scope } from '../scope.js';
 import { dataTable } from '../table.js';
 import type { ServiceSummary } from '../types.js';
+import { applyForm } from './apply-form.js';
 
-/** #/services: every service with its replicas ready/desired; services change through their replicas' events. */
+/** #/services: every service with its replicas ready/desired, and a form that applies a Compose file. */
 export function servicesPage(root: HTMLElement, scope: Scope): void {
-  const body = pageFrame(root, 'Services', 'services');
-  const reload = loader(scope, body, () => getJson<ServiceSummary[]>('/v1/services'), serviceTable);
+  const list = h('div');
+  const reload = loader(scope, list, () => getJson<ServiceSummary[]>('/v1/services'), serviceTable);
+  pageFrame(root, 'Services', 'services').append(applyForm(() => void reload()), list);
   scope.live(ofType('service', 'container', 'vm', 'network'), () => void reload());
   void reload();
 }
@@ -31,6 +33,6 @@ function serviceTable(rows: ServiceSummary[]): HTMLElement {
     ],
     rows,
     (s) => s.name,
-    'No services: deploy a Compose file with hull apply -f.',
+    'No services: apply a Compose file above, or with hull apply -f.',
   );
 }
