@@ -3,8 +3,8 @@
  * (`#/containers/NAME`), one shared events stream that keeps every page live.
  *
  * Test hooks (data-testid):
- *   nav-overview, nav-containers, nav-vms, nav-services, nav-images,
- *   nav-networks, nav-volumes, nav-events   the top bar's links
+ *   nav-overview, nav-containers, nav-vms, nav-services, nav-nodes,
+ *   nav-images, nav-networks, nav-volumes, nav-events   the top bar's links
  *   version                                 "Hull 0.1.0" in the top bar
  *   live                                    the events stream's state (data-live="1" when connected)
  *   error                                   the error banner (also "Not signed in: …")
@@ -12,16 +12,22 @@
  *                                           page-container-detail, page-vm-detail, page-service-detail, …
  *   load-error                              a page part that failed to load
  *   <kind>-table, row-<name>, empty         tables (containers-table, vms-table, services-table,
- *                                           images-table, networks-table, volumes-table,
+ *                                           nodes-table, images-table, networks-table, volumes-table,
  *                                           replicas-table), their rows, the empty-table row
- *   status, ports, replicas, revision       cells of a row
+ *                                           (nodes' rows are row-<hostname>)
+ *   status, ports, replicas, revision, node cells of a row (node: a replica's node's name)
+ *   role, cpus, memory, engine, labels      a node row's cells
  *   link                                    the name link in a row
  *   action-start, action-stop, action-restart, action-unpause, action-remove,
  *   action-scale, action-rollback           action buttons (in a row, or a detail page's header)
  *   run-form, run-image, run-name, run-cmd, run-ports, run-tty, run-detach, run-submit
  *   vm-form, vm-name, vm-image, vm-memory, vm-cpus, vm-submit
  *   pull-form, pull-ref, pull-submit, pull-progress, pull-status
- *   count-<page>                            Overview's cards (count-containers, …); host-facts
+ *   apply-form, apply-yaml, apply-app, apply-diff, apply-submit, apply-result,
+ *   apply-change (with data-change: create, update, …, and data-name)   the Services page's Compose form
+ *   availability                            a node's select (active, pause, drain; drain asks first)
+ *   label-add, label-add-submit, label-chip-<key>, label-rm-<key>   a node's labels: add key=value, a chip, its ×
+ *   count-<page>                            Overview's cards (count-containers, count-nodes, …); host-facts
  *   facts, fact-id, fact-state, fact-exit-code   a detail page's facts
  *   stats, stat-cpu, stat-memory, stat-pids the Resources panel
  *   terminal-panel, open-shell, open-attach, close-terminal,
@@ -29,7 +35,7 @@
  *   logs-panel, logs, logs-state, logs-clear
  *   scale-input                             a service's replicas field
  *   events-table, event (rows, with data-type and data-action)
- *   refresh                                 Volumes' refresh button
+ *   refresh                                 Volumes' and Nodes' refresh button
  */
 import '@xterm/xterm/css/xterm.css';
 import '../style.css';

@@ -68,7 +68,7 @@ function availability(n: HullNode, reload: () => void): HTMLElement {
 function labels(n: HullNode, reload: () => void): HTMLElement {
   const chips = Object.entries(n.labels)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => h('span', { class: 'chip', testid: `label-${k}` }, v === '' ? k : `${k}=${v}`, button('×', `label-rm-${k}`, () => update(n, { labelRm: [k] }).then(reload), 'chip-x')));
+    .map(([k, v]) => h('span', { class: 'chip', testid: `label-chip-${k}` }, v === '' ? k : `${k}=${v}`, removeLabel(n, k, reload)));
   const input = h('input', { testid: 'label-add', placeholder: 'key=value', autocomplete: 'off', spellcheck: 'false', class: 'label-input', 'aria-label': `add a label to ${n.name}` });
   const add = h('button', { type: 'submit', testid: 'label-add-submit' }, 'Add');
   const form = h('form', { class: 'label-form' }, input, add);
@@ -82,4 +82,10 @@ function labels(n: HullNode, reload: () => void): HTMLElement {
       .finally(() => (add.disabled = false));
   });
   return h('div', { class: 'labels' }, ...chips, form);
+}
+
+function removeLabel(n: HullNode, key: string, reload: () => void): HTMLButtonElement {
+  const x = button('×', `label-rm-${key}`, () => update(n, { labelRm: [key] }).then(reload), 'chip-x');
+  x.title = x.ariaLabel = `remove the label ${key}`;
+  return x;
 }
