@@ -15,8 +15,8 @@ export const ApplyBody = z
     content: z.string().max(4 * 1024 * 1024),
     /** `-p NAME`: the app's name (default: the file's `name:`, else its directory's name). */
     project: z.string().min(1).max(63).optional(),
-    /** Where relative paths in the file point (the file's directory). */
-    dir: z.string().min(1).max(4096),
+    /** Where relative paths in the file point (the file's directory); absent (a file pasted in the dashboard): relative paths are refused. */
+    dir: z.string().min(1).max(4096).optional(),
     /** The client's variables the file refers to. */
     env: z.record(z.string(), z.string()).default({}),
     /** env_file contents, by the path the file names. */

@@ -44,6 +44,13 @@ networks:
 const read = (content: string, extra: Partial<Parameters<typeof readCompose>[0]> = {}) => readCompose({ file: 'shop.yaml', content, dir: '/srv/shop', ...extra });
 
 describe('readCompose', () => {
+  it('without the file\'s directory (pasted in the dashboard), refuses a relative bind path, keeps an absolute one', () => {
+    const file = (src: string) => `name: shop\nservices:\n  web:\n    image: busybox\n    volumes: ["${src}:/data"]\n`;
+    expect(() => readCompose({ file: 'compose.yaml', content: file('./data') })).toThrow(/"\.\/data": a relative path needs the file's directory/);
+    expect(readCompose({ file: 'compose.yaml', content: file('/srv/data') }).app.services[0].spec.mounts[0]).toMatchObject({ type: 'bind', source: '/srv/data' });
+    expect(read(file('./data')).app.services[0].spec.mounts[0]).toMatchObject({ source: '/srv/shop/data' });
+  });
+
   it('normalizes a two-service app: containers and VMs, defaults as swarm with Hull’s rollback', () => {
     const { app, warnings } = read(SHOP, { env: { FROM_CLIENT: 'x' } });
     expect(warnings).toEqual([]);

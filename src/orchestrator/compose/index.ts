@@ -13,8 +13,8 @@ export interface ComposeInput {
   content: string;
   /** The app's name (`-p`); default: the file's `name:`, else its directory's name (as Compose). */
   project?: string;
-  /** The directory relative paths in the file are resolved against. */
-  dir: string;
+  /** The directory relative paths in the file are resolved against; absent: they are refused. */
+  dir?: string;
   /** The client's environment (only the variables the file names need be sent). */
   env?: Record<string, string>;
   envFiles?: Record<string, string>;
@@ -38,7 +38,7 @@ export function readCompose(input: ComposeInput): { app: AppSpec; warnings: stri
   const parsed = fileSchema.safeParse(cleaned);
   if (!parsed.success) throw zodFailure(parsed.error, src);
   // As Compose: -p, else the file's `name:`, else the name of the directory it is in.
-  const project = input.project ?? parsed.data.name ?? basename(input.dir).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  const project = input.project ?? parsed.data.name ?? basename(input.dir ?? '').toLowerCase().replace(/[^a-z0-9_-]/g, '');
   if (!APP_NAME_RE.test(project)) throw new HullError('invalid', `app name "${project}": use lowercase letters, digits, - and _ (give one with -p NAME)`);
   if (!Object.keys(parsed.data.services).length) throw fail(['services'], 'no services');
   const app = normalize(parsed.data, ext, { app: project, dir: input.dir, env: input.env ?? {}, envFiles: input.envFiles ?? {}, fail, warn: (m) => warnings.push(m) });

@@ -12,8 +12,8 @@ import { splitWords } from './words.js';
 
 export interface NormalizeContext {
   app: string;
-  /** The directory relative bind sources are resolved against (the file's). */
-  dir: string;
+  /** The directory relative bind sources are resolved against (the file's); absent: they are refused. */
+  dir?: string;
   /** The client's environment, for `environment: [KEY]` without a value. */
   env: Record<string, string>;
   /** env_file contents the client sent, by the path the file names. */
@@ -193,7 +193,7 @@ function servicePorts(p: string | number | { target: number; published?: string 
   return [{ target: p.target, published, protocol: p.protocol ?? 'tcp', mode: p.mode ?? 'ingress', hostIp: p.host_ip ?? '' }];
 }
 
-function mount(v: string | { type: 'volume' | 'bind' | 'tmpfs'; source?: string; target: string; read_only?: boolean }, volumes: AppVolume[], dir: string): ServiceMount {
+function mount(v: string | { type: 'volume' | 'bind' | 'tmpfs'; source?: string; target: string; read_only?: boolean }, volumes: AppVolume[], dir: string | undefined): ServiceMount {
   if (typeof v !== 'string') {
     const source = v.type === 'bind' ? bindSource(v.source ?? '', dir) : v.type === 'volume' ? volumeName(v.source ?? '', volumes) : '';
     return { type: v.type, source, target: v.target, readOnly: v.read_only ?? false };
@@ -207,10 +207,12 @@ function mount(v: string | { type: 'volume' | 'bind' | 'tmpfs'; source?: string;
   return { type: isPath ? 'bind' : 'volume', source: isPath ? bindSource(src, dir) : volumeName(src, volumes), target, readOnly: mode === 'ro' };
 }
 
-function bindSource(src: string, dir: string): string {
+function bindSource(src: string, dir: string | undefined): string {
   if (!src) throw new HullError('invalid', 'a bind mount needs a source path');
   if (src.startsWith('~')) throw new HullError('invalid', `"${src}": write the home directory out (the daemon does not know the client's home)`);
-  return isAbsolute(src) ? src : resolve(dir, src);
+  if (isAbsolute(src)) return src;
+  if (!dir) throw new HullError('invalid', `"${src}": a relative path needs the file's directory, which a file sent without one (pasted in the dashboard) has not: write the path out`);
+  return resolve(dir, src);
 }
 
 function volumeName(src: string, volumes: AppVolume[]): string {

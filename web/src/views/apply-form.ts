@@ -46,7 +46,7 @@ const PLACEHOLDER = 'name: myapp\nservices:\n  web:\n    image: busybox\n    com
 function request(content: string, project: string): ApplyBodyInput | string {
   if (!content.trim()) return 'Paste a Compose file first';
   if (!project && !/^name\s*:\s*\S/m.test(content)) return "Give the app a name: the app field, or name: at the file's top";
-  return { file: 'compose.yaml', content, dir: '/', ...(project ? { project } : {}) };
+  return { file: 'compose.yaml', content, ...(project ? { project } : {}) };
 }
 
 const WOULD: Record<string, string> = { create: 'would be created', update: 'would be updated (a new revision, rolled out)', scale: 'would be scaled', config: 'would be configured', delete: 'would be removed', keep: 'is kept', none: 'unchanged' };
