@@ -105,7 +105,7 @@ async function startOn(cfg: DaemonConfig, log: Logger, store: Store, lock: Daemo
   await engine.recover();
   await engine.watchExits();
   // This host's node: made on the first start, refreshed on each (a restart on a bigger machine shows its CPUs).
-  const nodes = new Nodes(store);
+  const nodes = new Nodes(store, events);
   await nodes.register({ name: hostname(), platform: { os: 'linux', arch: arch() === 'x64' ? 'x86_64' : arch() }, resources: { cpus: availableParallelism(), memoryBytes: totalmem() }, engine: { version: VERSION, kernel: host.kernel } });
   const services = new Services({ engine, store, images, net, log, nodes });
   await services.start();

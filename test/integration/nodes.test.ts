@@ -87,6 +87,8 @@ describe('nodes', () => {
     expect((await service('web')).message).toMatch(/no node can take it/);
     const events = await d.ok(['events', '--since', '2m', '--until', '0s', '--filter', 'service=web']);
     expect(events).toMatch(/its node is being drained/);
+    const nodeEvents = (await d.ok(['events', '--since', '2m', '--until', '0s', '--filter', 'type=node', '--format', 'json'])).trim().split('\n').map((l) => JSON.parse(l));
+    expect(nodeEvents.at(-1)).toMatchObject({ Type: 'node', Action: 'update', Actor: { Attributes: { name: hostname(), 'availability.old': 'pause', 'availability.new': 'drain', 'label.disk': 'ssd' } } });
     await d.ok(['node', 'update', '--availability', 'active', hostname()]);
     await waitFor(async () => (await replicas('web')).length === 2 && (await replicas('db')).length === 2, 30_000);
   });

@@ -84,7 +84,7 @@ export function register(program: Command): void {
     .description('stream events (containers, VMs, images, networks, services) until interrupted or --until')
     .option('--since <time>', 'also the past events the daemon still holds (its last 1024) from then: 10m, 1h30m, an RFC 3339 time, unix seconds')
     .option('--until <time>', 'stop at this time (at once, after the past ones, if it has passed)')
-    .option('-f, --filter <key=value>', 'type (container, vm, image, network, volume, service), event, container, vm, image, network, label, service (a service and its replicas) (repeatable)', collectFilter, [])
+    .option('-f, --filter <key=value>', 'type (container, vm, image, network, volume, service, node), event, container, vm, image, network, label, service (a service and its replicas) (repeatable)', collectFilter, [])
     .option('--format <format>', "text (default), json (one object per line), or a Go template as docker's: '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'")
     .action(async (opts: { since?: string; until?: string; filter: string[]; format?: string }) => {
       const ctx = getCtx(program.opts().host);

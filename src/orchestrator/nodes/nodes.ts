@@ -1,5 +1,6 @@
 import { invalid, notFound } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
+import type { EventLog } from '../../core/events.js';
 import type { Instance } from '../../core/instance.js';
 import type { Availability, Node } from '../../core/node.js';
 import type { Service } from '../../core/service.js';
@@ -33,7 +34,11 @@ const LEGACY_LOCAL = 'local';
 export class Nodes {
   private selfId?: string;
 
-  constructor(private store: Store) {}
+  /** `events`: where a node's changes are told (`hull events --filter type=node`), as swarm's node events. */
+  constructor(
+    private store: Store,
+    private events?: Pick<EventLog, 'publish'>,
+  ) {}
 
   get self(): string {
     if (!this.selfId) throw new Error('this node is not registered yet');
@@ -49,6 +54,7 @@ export class Nodes {
     const node: Node = { id, role: 'manager', availability: 'active', labels: {}, createdAt: now, ...cur, ...facts, status: 'ready', updatedAt: now };
     await this.store.batch([{ op: 'put', kind: 'node', id, name: node.name, doc: node }]);
     await this.adoptLegacyReplicas(id);
+    this.events?.publish('node', cur ? 'update' : 'create', id, { name: node.name, state: 'ready' });
     return node;
   }
 
@@ -74,9 +80,9 @@ export class Nodes {
   }
 
   async update(ref: string, c: NodeChange): Promise<Node> {
-    const { id } = await this.get(ref);
+    const { id, availability: before } = await this.get(ref);
     for (const k of [...Object.keys(c.labelAdd ?? {}), ...(c.labelRm ?? [])]) if (!/^[a-zA-Z0-9][a-zA-Z0-9_.\-/]{0,127}$/.test(k)) throw invalid(`node label "${k}": use letters, digits, _ . - / (at most 128)`);
-    return this.store.update<Node>('node', id, (n) => {
+    const node = await this.store.update<Node>('node', id, (n) => {
       const labels = { ...n.labels, ...c.labelAdd };
       for (const k of c.labelRm ?? []) {
         if (!(k in labels)) throw invalid(`node ${n.name} has no label "${k}"`);
@@ -84,6 +90,10 @@ export class Nodes {
       }
       return { ...n, labels, availability: c.availability ?? n.availability, updatedAt: new Date().toISOString() };
     });
+    // As swarm's: availability.old/new when it changed, and the labels as they are now.
+    const moved: Record<string, string> = node.availability !== before ? { 'availability.old': before, 'availability.new': node.availability } : {};
+    this.events?.publish('node', 'update', id, { name: node.name, ...moved, ...Object.fromEntries(Object.entries(node.labels).map(([k, v]) => [`label.${k}`, v])) });
+    return node;
   }
 
   /** The nodes whose replicas are to move away. */

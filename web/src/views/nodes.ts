@@ -11,15 +11,15 @@ import type { HullNode } from '../types.js';
 /**
  * #/nodes: the hosts replicas are placed on (one on a single host), with
  * each one's availability (a select that applies at once; drain asks first)
- * and its labels (add `key=value`, × removes one). Node changes have no
- * events: the list re-loads on service and replica events, after each
- * change made here, and with the Refresh button.
+ * and its labels (add `key=value`, × removes one). The list re-loads on node
+ * events (a change made here, by the CLI or another user), on service and
+ * replica events, and with the Refresh button.
  */
 export function nodesPage(root: HTMLElement, scope: Scope): void {
   const refresh = button('Refresh', 'refresh', () => reload());
   const body = pageFrame(root, 'Nodes', 'nodes', refresh);
   const reload = loader(scope, body, () => getJson<HullNode[]>('/v1/nodes'), (rows) => nodeTable(rows, () => void reload()));
-  scope.live(ofType('service', 'container', 'vm'), () => void reload());
+  scope.live(ofType('node', 'service', 'container', 'vm'), () => void reload());
   void reload();
 }
 
