@@ -18,7 +18,7 @@ beforeAll(async () => {
   d = await TestDaemon.start(['--dashboard', '127.0.0.1:0']);
   loginUrl = (await d.ok(['dashboard'])).trim();
   await d.ok(['run', '-d', '--name', 'b-web1', 'busybox', 'sleep', '600']);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
