@@ -14,12 +14,15 @@ describe('DashboardAuth', () => {
     expect(new DashboardAuth(TOKEN, { host: '0.0.0.0', port: 7700 }).hostAllowed(req({ host: 'hull.lan:7700' }))).toBe(true);
   });
 
-  it('takes the session cookie only when it is the token, among other cookies', () => {
+  it('takes the token as a bearer or a WebSocket subprotocol, never from a cookie', () => {
     const a = new DashboardAuth(TOKEN, { host: '127.0.0.1', port: 1 });
-    expect(a.signedIn(req({ cookie: `x=1; hull_dashboard=${TOKEN}; y=2` }))).toBe(true);
-    expect(a.signedIn(req({ cookie: `hull_dashboard=${'b'.repeat(64)}` }))).toBe(false);
-    expect(a.signedIn(req({ cookie: `hull_dashboard=${TOKEN}x` }))).toBe(false);
-    expect(a.signedIn(req({ cookie: `other_hull_dashboard=${TOKEN}` }))).toBe(false);
+    expect(a.signedIn(req({ authorization: `Bearer ${TOKEN}` }))).toBe(true);
+    expect(a.signedIn(req({ 'sec-websocket-protocol': `hull.v1, bearer.${TOKEN}` }))).toBe(true);
+    expect(a.signedIn(req({ authorization: `Bearer ${'b'.repeat(64)}` }))).toBe(false);
+    expect(a.signedIn(req({ authorization: `Bearer ${TOKEN}x` }))).toBe(false);
+    expect(a.signedIn(req({ authorization: `Basic ${TOKEN}` }))).toBe(false);
+    expect(a.signedIn(req({ 'sec-websocket-protocol': `hull.v1, bearer.${TOKEN.slice(1)}` }))).toBe(false);
+    expect(a.signedIn(req({ cookie: `hull_dashboard=${TOKEN}` }))).toBe(false);
     expect(a.signedIn(req({}))).toBe(false);
   });
 

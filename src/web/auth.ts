@@ -3,16 +3,18 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 
-/** The session cookie: the daemon's dashboard token, HttpOnly and SameSite=Strict, so no other site's page can send it. */
-export const COOKIE = 'hull_dashboard';
 /** Every request that changes something carries this header: a cross-site form or image cannot set it (CSRF). */
 export const CSRF_HEADER = 'x-hull-dashboard';
 
 /**
  * Who may use the dashboard. Whoever can read the daemon's root (root) gets
- * the token (`hull dashboard` prints a login link); a browser that opened the
- * link holds it as a cookie. Every request must also name this server in its
- * Host header when it listens on loopback (a DNS-rebinding page names its own
+ * the token (`hull dashboard` prints a link that carries it in its fragment);
+ * the page keeps it in its own origin's storage and sends it as
+ * `Authorization: Bearer` (a console WebSocket: as the subprotocol
+ * `bearer.TOKEN`). Never a cookie: a browser sends a host's cookies to every
+ * port of it, so a local user's web server on another port of 127.0.0.1
+ * would receive them. Every request must also name this server in its Host
+ * header when it listens on loopback (a DNS-rebinding page names its own
  * host), and a WebSocket must come from this server's own origin.
  *
  *   const auth = new DashboardAuth(await loadToken(root), listen);
@@ -29,14 +31,17 @@ export class DashboardAuth {
     this.hosts = isLoopback(listen.host) ? new Set([`${bracket(listen.host)}:${p}`, `localhost:${p}`, `127.0.0.1:${p}`, `[::1]:${p}`]) : undefined;
   }
 
-  /** The Host header names this server (always true when it listens beyond loopback: the cookie is the guard there). */
+  /** The Host header names this server (always true when it listens beyond loopback: the token is the guard there). */
   hostAllowed(req: IncomingMessage): boolean {
     const host = req.headers.host?.toLowerCase();
     return !!host && (!this.hosts || this.hosts.has(host));
   }
 
+  /** The request carries the token: `Authorization: Bearer TOKEN`, or (a WebSocket) the subprotocol `bearer.TOKEN`. */
   signedIn(req: IncomingMessage): boolean {
-    return this.matches(cookie(req.headers.cookie, COOKIE));
+    const bearer = /^Bearer ([0-9a-f]{1,128})$/.exec(req.headers.authorization ?? '')?.[1];
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    return this.matches(bearer ?? offered.find((p) => p.startsWith('bearer.'))?.slice('bearer.'.length));
   }
 
   matches(given: string | undefined): boolean {
@@ -57,9 +62,6 @@ export class DashboardAuth {
     }
   }
 
-  setCookie(): string {
-    return `${COOKIE}=${this.token}; Path=/; HttpOnly; SameSite=Strict`;
-  }
 }
 
 /** The dashboard's token, made once and kept in <root>/dashboard.token (root only), so links and sessions outlive a restart. */
@@ -71,14 +73,6 @@ export async function loadToken(root: string): Promise<string> {
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
   return token;
-}
-
-function cookie(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
-  }
-  return undefined;
 }
 
 function isLoopback(host: string): boolean {

@@ -60,7 +60,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   // Made once the port is known (port 0 picks one): the Host check names it.
   let auth = new DashboardAuth(token, o.listen);
   const client = new Client(o.socketPath);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, handleProtocols: (offered) => (offered.has('hull.v1') ? 'hull.v1' : false) });
   const server = http.createServer((req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     serve(req, res).catch((e: Error) => {
@@ -74,9 +74,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://dashboard');
     if (!auth.hostAllowed(req)) return json(res, 403, { code: 'forbidden', message: 'this dashboard answers only to its own address (Host header)' });
-    if (url.pathname === '/login') return login(url, res);
-    if (!auth.signedIn(req)) return notSignedIn(url, res);
     if (url.pathname.startsWith('/v1/') || url.pathname === '/_ping') {
+      if (!auth.signedIn(req)) return json(res, 401, { code: 'unauthorized', message: 'not signed in: run `hull dashboard` on the host and open the link it prints' });
       if (req.method !== 'GET' && req.method !== 'HEAD' && (req.headers[CSRF_HEADER] !== '1' || !auth.sameOrigin(req, false))) {
         return json(res, 403, { code: 'forbidden', message: `a change needs the ${CSRF_HEADER} header from the dashboard's own page` });
       }
@@ -90,12 +89,6 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
-  function login(url: URL, res: ServerResponse): void {
-    if (!auth.matches(url.searchParams.get('token') ?? undefined)) return page(res, 401, 'That sign-in link is not valid. Run <code>hull dashboard</code> on the host for a new one.');
-    res.writeHead(303, { 'set-cookie': auth.setCookie(), location: '/' });
-    res.end();
-  }
-
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const m = CONSOLE_PATH.exec(new URL(req.url ?? '/', 'http://dashboard').pathname);
@@ -107,6 +100,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     } catch {
       return refuse(socket, 400, 'Bad Request');
     }
+    // The token came as a subprotocol; the one this server speaks is answered (ws: handleProtocols).
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', (e) => o.log.debug({ err: String(e) }, 'dashboard console socket failed'));
       void bridgeConsole(client, ws, r);
@@ -126,7 +120,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`;
   return {
     url,
-    loginUrl: `${url}login?token=${auth.token}`,
+    loginUrl: `${url}#token=${auth.token}`,
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
       server.closeAllConnections();
@@ -143,17 +137,6 @@ function consoleRequest(m: RegExpExecArray, q: URLSearchParams): ConsoleRequest 
   const cmd = q.get('cmd') ? (JSON.parse(q.get('cmd') as string) as unknown) : ['/bin/sh'];
   if (!Array.isArray(cmd) || !cmd.length || cmd.length > 64 || !cmd.every((c) => typeof c === 'string' && c.length <= 4096)) throw new Error('bad cmd');
   return { kind: m[2] as 'exec' | 'attach', ref, rows: size('rows'), cols: size('cols'), cmd: cmd as string[] };
-}
-
-function notSignedIn(url: URL, res: ServerResponse): void {
-  if (url.pathname.startsWith('/v1/') || url.pathname === '/_ping') return json(res, 401, { code: 'unauthorized', message: 'not signed in: run `hull dashboard` on the host and open the link it prints' });
-  page(res, 401, 'Not signed in. Run <code>hull dashboard</code> on the host and open the link it prints.');
-}
-
-function page(res: ServerResponse, status: number, html: string): void {
-  const body = `<!doctype html><meta charset="utf-8"><title>Hull</title><body style="font-family:system-ui;margin:3em"><h1>Hull</h1><p>${html}</p></body>`;
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {

@@ -42,6 +42,9 @@ describe('dashboard in a browser', () => {
   it('signs in with the link, lists containers, and shows one made from the CLI without a reload', async () => {
     await page.goto(loginUrl);
     await expect.poll(() => hook('version').textContent()).toMatch(/Hull/);
+    // The token is kept in the page's own storage, out of the address bar, and never in a cookie (cookies go to every port of a host).
+    expect(page.url()).not.toContain('token');
+    expect(await page.context().cookies()).toEqual([]);
     await hook('nav-containers').click();
     await hook('row-b-web1').waitFor();
     expect(await hook('row-b-web1').locator('[data-testid="status"]').textContent()).toMatch(/running/i);

@@ -13,7 +13,7 @@ import { TestDaemon } from '../helpers/hull.js';
 let d: TestDaemon;
 let base: URL;
 let loginUrl: string;
-let cookie = '';
+let auth: Record<string, string> = {};
 
 interface Answer {
   status: number;
@@ -36,7 +36,10 @@ function request(method: string, path: string, headers: Record<string, string> =
 /** A console over the dashboard's WebSocket: resolves with everything the terminal got and how the socket closed. */
 function console_(path: string, input: string[], headers: Record<string, string> = {}, until?: RegExp, stepMs = 500): Promise<{ out: string; code: number; reason: string }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://${base.host}${path}`, { headers: { cookie, origin: `http://${base.host}`, ...headers } });
+    // As a browser: the token as a subprotocol (a WebSocket has no other header a page can set).
+    const token = headers.token ?? auth.authorization?.slice('Bearer '.length) ?? '';
+    delete headers.token;
+    const ws = new WebSocket(`ws://${base.host}${path}`, ['hull.v1', `bearer.${token}`], { headers: { origin: `http://${base.host}`, ...headers } });
     let out = '';
     const t = setTimeout(() => ws.terminate(), 20_000);
     ws.on('open', async () => {
@@ -67,7 +70,7 @@ beforeAll(async () => {
   const info = JSON.parse(await d.ok(['dashboard', '--format', 'json']));
   base = new URL(info.url);
   loginUrl = info.loginUrl;
-  expect(loginUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\?token=[0-9a-f]{64}$/);
+  expect(loginUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=[0-9a-f]{64}$/);
 });
 
 afterAll(async () => {
@@ -75,18 +78,17 @@ afterAll(async () => {
 });
 
 describe('dashboard', () => {
-  it('lets in only a browser that opened the sign-in link; the token is root-only on disk', async () => {
+  it('lets in only a caller with the token (as a bearer, never a cookie); the page itself holds nothing; the token is root-only on disk', async () => {
+    const token = loginUrl.split('#token=')[1];
     expect((await request('GET', '/v1/containers')).status).toBe(401);
-    expect((await request('GET', '/')).status).toBe(401);
-    expect((await request('GET', '/login?token=' + '0'.repeat(64))).status).toBe(401);
-    const ok = await request('GET', new URL(loginUrl).pathname + new URL(loginUrl).search);
-    expect(ok.status).toBe(303);
-    const set = String(ok.headers['set-cookie']);
-    expect(set).toMatch(/HttpOnly/);
-    expect(set).toMatch(/SameSite=Strict/);
-    cookie = set.split(';')[0];
-    const page = await request('GET', '/', { cookie });
+    expect((await request('GET', '/v1/containers', { authorization: `Bearer ${'0'.repeat(64)}` })).status).toBe(401);
+    expect((await request('GET', '/v1/containers', { cookie: `hull_dashboard=${token}` })).status).toBe(401);
+    auth = { authorization: `Bearer ${token}` };
+    expect((await request('GET', '/v1/containers', auth)).status).toBe(200);
+    // The app is served to anyone who can reach it (it holds no data); it asks for the link when it has no token.
+    const page = await request('GET', '/');
     expect(page.status).toBe(200);
+    expect(page.headers['set-cookie']).toBeUndefined();
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
     expect(page.headers['x-frame-options']).toBe('DENY');
     expect(page.body).toMatch(/app\.js/);
@@ -95,17 +97,17 @@ describe('dashboard', () => {
 
   it('passes the API through, and refuses a change without its CSRF header, a foreign Host (DNS rebinding) or a foreign origin', async () => {
     await d.ok(['run', '-d', '--name', 'dash1', 'busybox', 'sleep', '600']);
-    const list = await request('GET', '/v1/containers?all=1', { cookie });
+    const list = await request('GET', '/v1/containers?all=1', auth);
     expect(list.status).toBe(200);
     expect(JSON.parse(list.body).map((c: { name: string }) => c.name)).toContain('dash1');
-    expect((await request('GET', '/v1/containers', { cookie, host: `evil.example:${base.port}` })).status).toBe(403);
-    expect((await request('POST', '/v1/containers/dash1/pause', { cookie })).status).toBe(403);
-    expect((await request('POST', '/v1/containers/dash1/pause', { cookie, 'x-hull-dashboard': '1', origin: 'http://evil.example' })).status).toBe(403);
+    expect((await request('GET', '/v1/containers', { ...auth, host: `evil.example:${base.port}` })).status).toBe(403);
+    expect((await request('POST', '/v1/containers/dash1/pause', auth)).status).toBe(403);
+    expect((await request('POST', '/v1/containers/dash1/pause', { ...auth, 'x-hull-dashboard': '1', origin: 'http://evil.example' })).status).toBe(403);
     expect(await d.state('dash1', 'Status')).toBe('running');
-    expect((await request('POST', '/v1/containers/dash1/pause', { cookie, 'x-hull-dashboard': '1', origin: `http://${base.host}` })).status).toBe(200);
+    expect((await request('POST', '/v1/containers/dash1/pause', { ...auth, 'x-hull-dashboard': '1', origin: `http://${base.host}` })).status).toBe(200);
     expect(await d.state('dash1', 'Status')).toBe('paused');
-    expect((await request('POST', '/v1/containers/dash1/unpause', { cookie, 'x-hull-dashboard': '1' })).status).toBe(200);
-    const missing = await request('POST', '/v1/containers/nosuch/start', { cookie, 'x-hull-dashboard': '1' });
+    expect((await request('POST', '/v1/containers/dash1/unpause', { ...auth, 'x-hull-dashboard': '1' })).status).toBe(200);
+    const missing = await request('POST', '/v1/containers/nosuch/start', { ...auth, 'x-hull-dashboard': '1' });
     expect(missing.status).toBe(404);
     expect(JSON.parse(missing.body).message).toMatch(/nosuch/);
   });
@@ -127,7 +129,7 @@ describe('dashboard', () => {
 
   it('a stream with nothing to say yet answers at once (events, a quiet followed log)', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.get({ host: base.hostname, port: base.port, path: `/v1/events?since=${Date.now() / 1000}`, headers: { host: base.host, cookie } }, (res) => {
+      const req = http.get({ host: base.hostname, port: base.port, path: `/v1/events?since=${Date.now() / 1000}`, headers: { host: base.host, ...auth } }, (res) => {
         resolve(res.statusCode ?? 0);
         req.destroy();
       });
@@ -150,7 +152,7 @@ describe('dashboard', () => {
 
   it('refuses a console to a foreign origin, without a session, or for a missing container (an error frame, then a close)', async () => {
     expect((await console_('/ws/containers/dash1/exec', [], { origin: 'http://evil.example' })).code).toBe(403);
-    expect((await console_('/ws/containers/dash1/exec', [], { cookie: 'hull_dashboard=nope' })).code).toBe(403);
+    expect((await console_('/ws/containers/dash1/exec', [], { token: 'nope' })).code).toBe(403);
     const gone = await console_('/ws/containers/nosuch/exec', []);
     expect(gone.out).toMatch(/\[text \{"error":".*nosuch/);
     expect(gone.code).toBe(1011);
@@ -167,7 +169,7 @@ describe('dashboard', () => {
         sock.on('close', () => resolve(got));
         setTimeout(() => (sock.destroy(), resolve(got)), 3000);
       });
-    const h = `Host: ${base.host}\r\nCookie: ${cookie}\r\n`;
+    const h = `Host: ${base.host}\r\nAuthorization: ${auth.authorization}\r\n`;
     const cases = [
       `GET /%E0%A4%A HTTP/1.1\r\n${h}\r\n`,
       `GET /v1/containers/%E0%A4%A HTTP/1.1\r\n${h}\r\n`,
@@ -177,8 +179,8 @@ describe('dashboard', () => {
       `POST /v1/containers HTTP/1.1\r\n${h}X-Hull-Dashboard: 1\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{"a":`,
       `POST /v1/containers HTTP/1.1\r\n${h}X-Hull-Dashboard: 1\r\nContent-Length: 100\r\n\r\n{`,
       `BREW / HTTP/1.1\r\n${h}\r\n`,
-      `GET / HTTP/1.1\r\n${h}Cookie: hull_dashboard=${'x'.repeat(9000)}\r\n\r\n`,
-      `GET /login?token=%ZZ HTTP/1.1\r\nHost: ${base.host}\r\n\r\n`,
+      `GET /v1/version HTTP/1.1\r\nHost: ${base.host}\r\nAuthorization: Bearer ${'x'.repeat(9000)}\r\n\r\n`,
+      `GET /%ZZ HTTP/1.1\r\nHost: ${base.host}\r\n\r\n`,
       'garbage\r\n\r\n',
       `GET / HTTP/1.1\r\n\r\n`,
     ];
@@ -187,7 +189,7 @@ describe('dashboard', () => {
       expect(answer, c.slice(0, 60)).not.toMatch(/^HTTP\/1\.1 5\d\d/);
     }
     expect(d.proc!.exitCode).toBeNull();
-    expect((await request('GET', '/v1/version', { cookie })).status).toBe(200);
+    expect((await request('GET', '/v1/version', auth)).status).toBe(200);
   });
 
   it('a session outlives a daemon restart (the token is kept), and a console open through it ends cleanly', async () => {
@@ -197,9 +199,9 @@ describe('dashboard', () => {
     expect((await open).code).not.toBe(0);
     await d.spawn();
     const info = JSON.parse(await d.ok(['dashboard', '--format', 'json']));
-    expect(info.loginUrl.split('token=')[1]).toBe(loginUrl.split('token=')[1]);
+    expect(info.loginUrl.split('#token=')[1]).toBe(loginUrl.split('#token=')[1]);
     base = new URL(info.url);
-    expect((await request('GET', '/v1/version', { cookie })).status).toBe(200);
+    expect((await request('GET', '/v1/version', auth)).status).toBe(200);
   });
 
   it('`hull dashboard` says why when the daemon serves none', async () => {

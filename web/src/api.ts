@@ -1,9 +1,11 @@
 import { showError, showSignedOut } from './banner.js';
+import { authHeader, forgetToken } from './session.js';
 
 /**
- * Calls to Hull's API through the dashboard's server (same origin, cookie
- * session). Every request carries X-Hull-Dashboard (the server's CSRF guard
- * refuses others); a 401 means the session is gone; other failures are the
+ * Calls to Hull's API through the dashboard's server (same origin, the token
+ * as a bearer: session.ts). Every request carries X-Hull-Dashboard (the
+ * server's CSRF guard refuses others); a 401 means the token is not (or no
+ * longer) the daemon's; other failures are the
  * API's `{code, message}`, thrown as ApiError.
  */
 export class ApiError extends Error {
@@ -19,15 +21,18 @@ export class ApiError extends Error {
 export const enc = encodeURIComponent;
 
 export async function request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
-  const headers: Record<string, string> = { 'X-Hull-Dashboard': '1' };
+  const headers: Record<string, string> = { 'X-Hull-Dashboard': '1', ...authHeader() };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin', signal });
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit', signal });
   if (!res.ok) throw await toError(res);
   return res;
 }
 
 async function toError(res: Response): Promise<ApiError> {
-  if (res.status === 401) showSignedOut();
+  if (res.status === 401) {
+    forgetToken();
+    showSignedOut();
+  }
   const text = await res.text().catch(() => '');
   try {
     const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };

@@ -1,6 +1,7 @@
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import { fill, h } from './dom.js';
+import { wsProtocols } from './session.js';
 
 /**
  * A terminal in the page joined to a console WebSocket (/ws/containers/
@@ -30,7 +31,7 @@ export function openConsole(parent: HTMLElement, path: (rows: number, cols: numb
   term.loadAddon(fit);
   term.open(box);
   safeFit(fit);
-  const ws = new WebSocket(wsUrl(path(term.rows, term.cols)));
+  const ws = new WebSocket(wsUrl(path(term.rows, term.cols)), wsProtocols());
   ws.binaryType = 'arraybuffer';
   let errored = false;
   const setStatus = (text: string, cls: string): void => {

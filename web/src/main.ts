@@ -44,6 +44,7 @@ import { bannerElement, clearError } from './banner.js';
 import { h } from './dom.js';
 import { onStreamState, startEvents } from './events.js';
 import { Scope } from './scope.js';
+import { takeTokenFromLink } from './session.js';
 import type { Version } from './types.js';
 import { containersPage } from './views/containers.js';
 import { eventsPage } from './views/events.js';
@@ -99,6 +100,7 @@ function safeDecode(s: string): string {
 }
 
 function boot(): void {
+  takeTokenFromLink();
   const bar = h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '#/overview' }, version), h('nav', {}, ...navLinks), h('span', { class: 'spacer' }), live);
   document.body.append(bar, bannerElement(), main);
   onStreamState((up) => {
