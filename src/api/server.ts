@@ -37,7 +37,7 @@ export interface ApiDeps {
   /** Where the daemon keeps its state, as `hull info` shows it. */
   store?: StoreSpec;
   /** Where the web dashboard is served, and its sign-in link (`hull dashboard`); it starts after the API. */
-  dashboard?: () => DashboardStatus;
+  dashboard?: { status(): DashboardStatus; rotate(): Promise<DashboardStatus> };
 }
 
 

@@ -175,7 +175,7 @@ export const PARITY: Record<string, VerbParity> = {
   'vm image import': { docker: null },
   'vm image ls': { docker: null },
   'vm image rm': { docker: null },
-  dashboard: { docker: null, note: "the web dashboard's sign-in link", hull: { '--format': 'json or a Go template' } },
+  dashboard: { docker: null, note: "the web dashboard's sign-in link", hull: { '--format': 'json or a Go template', '--rotate': 'a new token; browsers signed in with the old one are out' } },
   info: { docker: 'docker info', differs: { '--format': "templates see docker's info fields (NCPU, CgroupVersion, Containers, …) plus Hull's; json prints Hull's" } },
   version: { docker: 'docker version', differs: { '--format': "templates see .Client and .Server as docker's plus Hull's fields; json prints Hull's" } },
   events: {

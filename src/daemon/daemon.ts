@@ -112,7 +112,13 @@ async function startOn(cfg: DaemonConfig, log: Logger, store: Store, lock: Daemo
   let dashboard: Dashboard | undefined;
   let noDashboard = cfg.dashboard ? 'not started yet' : 'turned off (--dashboard off)';
   const dashboardStatus = (): DashboardStatus => (dashboard ? { url: dashboard.url, loginUrl: dashboard.loginUrl, reason: null } : { url: null, loginUrl: null, reason: noDashboard });
-  const app = await buildServer({ engine, services, images, log, version: VERSION, store: cfg.store, dashboard: dashboardStatus });
+  const rotateDashboard = async (): Promise<DashboardStatus> => {
+    if (!dashboard) throw new HullError('wrong_state', `no dashboard: ${noDashboard}`);
+    await dashboard.rotate();
+    log.info({ dashboard: dashboard.url }, 'dashboard token rotated: browsers signed in before are out');
+    return dashboardStatus();
+  };
+  const app = await buildServer({ engine, services, images, log, version: VERSION, store: cfg.store, dashboard: { status: dashboardStatus, rotate: rotateDashboard } });
   await listenUnix(app, cfg.socketPath);
   // The dashboard talks to the API socket like any client. An address in use is said, not fatal: the daemon's work goes on.
   if (cfg.dashboard) {

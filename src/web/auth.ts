@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 
@@ -24,7 +24,8 @@ export class DashboardAuth {
   private hosts: Set<string> | undefined;
 
   constructor(
-    readonly token: string,
+    /** The one token (rotated by `hull dashboard --rotate`). */
+    public token: string,
     listen: { host: string; port: number },
   ) {
     const p = listen.port;
@@ -69,9 +70,17 @@ export async function loadToken(root: string): Promise<string> {
   const file = join(root, 'dashboard.token');
   const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (/^[0-9a-f]{64}$/.test(kept)) return kept;
+  return newToken(root);
+}
+
+/** A new token in <root>/dashboard.token, written whole (a temporary file renamed over it), root only. */
+export async function newToken(root: string): Promise<string> {
+  const file = join(root, 'dashboard.token');
   const token = randomBytes(32).toString('hex');
-  await writeFile(file, `${token}\n`, { mode: 0o600 });
-  await chmod(file, 0o600);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${token}\n`, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
   return token;
 }
 

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { Client } from '../cli/client.js';
 import type { Logger } from '../engine/logger.js';
-import { CSRF_HEADER, DashboardAuth, loadToken } from './auth.js';
+import { CSRF_HEADER, DashboardAuth, loadToken, newToken } from './auth.js';
 import { bridgeConsole, type ConsoleRequest } from './consoles.js';
 import { json, proxyToApi } from './proxy.js';
 
@@ -26,7 +26,9 @@ export interface Dashboard {
   /** http://HOST:PORT/ as listened on. */
   url: string;
   /** The link that signs a browser in. */
-  loginUrl: string;
+  readonly loginUrl: string;
+  /** A new token: every browser signed in with the old one is out, its consoles and streams cut. */
+  rotate(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     const url = new URL(req.url ?? '/', 'http://dashboard');
     if (!auth.hostAllowed(req)) return json(res, 403, { code: 'forbidden', message: 'this dashboard answers only to its own address (Host header)' });
     if (url.pathname.startsWith('/v1/') || url.pathname === '/_ping') {
+      // The dashboard's own sign-in is the host's business (`hull dashboard`), not the page's.
+      if (url.pathname.startsWith('/v1/dashboard')) return json(res, 403, { code: 'forbidden', message: "the dashboard's sign-in is managed on the host: hull dashboard [--rotate]" });
       if (!auth.signedIn(req)) return json(res, 401, { code: 'unauthorized', message: 'not signed in: run `hull dashboard` on the host and open the link it prints' });
       if (req.method !== 'GET' && req.method !== 'HEAD' && (req.headers[CSRF_HEADER] !== '1' || !auth.sameOrigin(req, false))) {
         return json(res, 403, { code: 'forbidden', message: `a change needs the ${CSRF_HEADER} header from the dashboard's own page` });
@@ -120,7 +124,14 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`;
   return {
     url,
-    loginUrl: `${url}#token=${auth.token}`,
+    get loginUrl() {
+      return `${url}#token=${auth.token}`;
+    },
+    rotate: async () => {
+      auth.token = await newToken(o.root);
+      for (const ws of wss.clients) ws.terminate();
+      server.closeAllConnections();
+    },
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
       server.closeAllConnections();

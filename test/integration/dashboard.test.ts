@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,12 +204,31 @@ describe('dashboard', () => {
     expect((await request('GET', '/v1/version', auth)).status).toBe(200);
   });
 
+  it('`hull dashboard --rotate`: the old token is out at once (its open console cut), the new link works; the page cannot reach its own sign-in', async () => {
+    expect((await request('GET', '/v1/dashboard', auth)).status).toBe(403);
+    expect((await request('POST', '/v1/dashboard/rotate', { ...auth, 'x-hull-dashboard': '1' })).status).toBe(403);
+    const open = console_('/ws/containers/dash1/exec', ['sleep 30\r']);
+    await new Promise((r) => setTimeout(r, 1000));
+    const fresh = (await d.ok(['dashboard', '--rotate'])).trim();
+    expect(fresh).toMatch(/#token=[0-9a-f]{64}$/);
+    expect(fresh).not.toBe(loginUrl);
+    expect((await open).code).not.toBe(1000);
+    expect((await request('GET', '/v1/version', auth)).status).toBe(401);
+    const token = fresh.split('#token=')[1];
+    expect((await readFile(join(d.root, 'dashboard.token'), 'utf8')).trim()).toBe(token);
+    expect(((await stat(join(d.root, 'dashboard.token'))).mode & 0o777).toString(8)).toBe('600');
+    auth = { authorization: `Bearer ${token}` };
+    loginUrl = fresh;
+    expect((await request('GET', '/v1/version', auth)).status).toBe(200);
+  });
+
   it('`hull dashboard` says why when the daemon serves none', async () => {
     const off = await TestDaemon.start();
     try {
       const r = await off.hull(['dashboard']);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/serves no dashboard: turned off/);
+      expect((await off.hull(['dashboard', '--rotate'])).stderr).toMatch(/no dashboard: turned off/);
     } finally {
       await off.destroy();
     }

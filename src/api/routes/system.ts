@@ -1,6 +1,6 @@
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { z } from 'zod';
-import { invalid } from '../../core/errors.js';
+import { HullError, invalid } from '../../core/errors.js';
 import type { EventMessage } from '../../core/events.js';
 import { eventFilter, EVENT_FILTERS } from '../event-filter.js';
 import { parseFilters } from '../filters.js';
@@ -19,7 +19,11 @@ export const systemRoutes =
 
     app.get('/v1/version', async () => ({ version, apiVersion: API_VERSION, node: process.version, os: 'linux', arch: process.arch, kernel: engine.host.kernel }));
 
-    app.get('/v1/dashboard', async () => dashboard?.() ?? { url: null, loginUrl: null, reason: 'this daemon serves no dashboard' });
+    app.get('/v1/dashboard', async () => dashboard?.status() ?? { url: null, loginUrl: null, reason: 'this daemon serves no dashboard' });
+    app.post('/v1/dashboard/rotate', async () => {
+      if (!dashboard) throw new HullError('wrong_state', 'this daemon serves no dashboard');
+      return dashboard.rotate();
+    });
 
     app.get('/v1/info', async () => {
       const h = engine.host;

@@ -70,10 +70,11 @@ export function register(program: Command): void {
     .command('dashboard')
     .description("print the web dashboard's sign-in link (open it in a browser on this host, or through an SSH tunnel)")
     .option('-f, --format <format>', "text (default), json (Hull's JSON), or a Go template: '{{.url}}'")
-    .action(async (opts: { format?: string }) => {
+    .option('--rotate', 'make a new token first: every browser signed in with the old one is out (its consoles and streams cut)')
+    .action(async (opts: { format?: string; rotate?: boolean }) => {
       const ctx = getCtx(program.opts().host);
       checkInspectFormat(opts.format);
-      const d = await ctx.client.call<DashboardStatus>('GET', '/v1/dashboard');
+      const d = await ctx.client.call<DashboardStatus>(opts.rotate ? 'POST' : 'GET', opts.rotate ? '/v1/dashboard/rotate' : '/v1/dashboard');
       if (opts.format) return one(opts.format, d, () => inspectData(d, d));
       if (!d.loginUrl) throw new Error(`the daemon serves no dashboard: ${d.reason}`);
       process.stdout.write(`${d.loginUrl}\n`);
