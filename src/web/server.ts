@@ -95,19 +95,21 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const m = CONSOLE_PATH.exec(new URL(req.url ?? '/', 'http://dashboard').pathname);
     if (!auth.hostAllowed(req) || !auth.signedIn(req) || !auth.sameOrigin(req, true)) return refuse(socket, 403, 'Forbidden');
-    if (!m || req.headers.upgrade?.toLowerCase() !== 'websocket') return refuse(socket, 404, 'Not Found');
-    let r: ConsoleRequest;
+    let r: ConsoleRequest | undefined;
     try {
-      r = consoleRequest(m, new URL(req.url ?? '/', 'http://dashboard').searchParams);
+      const url = new URL(req.url ?? '/', 'http://dashboard');
+      const m = CONSOLE_PATH.exec(url.pathname);
+      if (m && req.headers.upgrade?.toLowerCase() === 'websocket') r = consoleRequest(m, url.searchParams);
     } catch {
       return refuse(socket, 400, 'Bad Request');
     }
+    if (!r) return refuse(socket, 404, 'Not Found');
+    const request = r;
     // The token came as a subprotocol; the one this server speaks is answered (ws: handleProtocols).
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', (e) => o.log.debug({ err: String(e) }, 'dashboard console socket failed'));
-      void bridgeConsole(client, ws, r);
+      void bridgeConsole(client, ws, request);
     });
   });
 

@@ -279,7 +279,6 @@ export class EtcdStore implements Store {
     return bounded(this.where, this.timeoutMs, what, fn, { attempts: this.attempts, idempotent });
   }
 
-
   private checkTxnSize(compares: number, writes: number): void {
     const n = Math.max(compares, writes);
     if (n > this.maxTxnOps) {
